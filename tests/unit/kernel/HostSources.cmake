@@ -1,0 +1,4 @@
+# Scheduler and timer policy that runs unchanged on the host.
+list(APPEND SKIFF_HOST_KERNEL_SOURCES
+    ${PROJECT_SOURCE_DIR}/kernel/sched/RunQueue.cpp
+    ${PROJECT_SOURCE_DIR}/kernel/timer/TimerQueue.cpp)
