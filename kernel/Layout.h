@@ -24,13 +24,19 @@ constexpr uptr kKernelImageBase = 0xffffffff80000000ull;
 constexpr u64 kPageSize = 4096;
 constexpr u64 kBootMappedBytes = 1ull << 30;
 
-inline void* phys_to_virt(u64 physical) { return reinterpret_cast<void*>(physical + kDirectMapBase); }
+inline void* phys_to_virt(u64 physical)
+{
+    return reinterpret_cast<void*>(physical + kDirectMapBase);
+}
 template<typename T>
 inline T* phys_to_ptr(u64 physical)
 {
     return reinterpret_cast<T*>(physical + kDirectMapBase);
 }
 // For addresses inside the kernel image (its code, data and bss), not for heap or stacks.
-inline u64 image_virt_to_phys(void const* address) { return reinterpret_cast<uptr>(address) - kKernelImageBase; }
+inline u64 image_virt_to_phys(void const* address)
+{
+    return reinterpret_cast<uptr>(address) - kKernelImageBase;
+}
 
 } // namespace skiff

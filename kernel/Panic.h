@@ -8,6 +8,10 @@ namespace skiff {
 // command line `test`, or `-append panic=exit`) QEMU exits with a failure status instead.
 [[noreturn]] void panic(char const* message, char const* file, int line);
 
+// The end of every panic and unhandled exception report, once the report is printed: under the
+// test harness (`panic=exit`) exit QEMU with debug-exit code 127, otherwise halt.
+[[noreturn]] void stop_after_panic();
+
 // Print a symbolised backtrace starting from the given frame pointer (or the caller's).
 void print_backtrace(uptr frame_pointer = 0);
 

@@ -10,10 +10,13 @@ namespace skiff::time {
 
 constexpr u64 kTickHz = 1000;
 
-u64 ticks();           // timer interrupts since boot
-u64 monotonic_ns();    // nanoseconds since boot, from the TSC
-u64 tsc_hz();          // calibrated TSC frequency
+u64 ticks();        // timer interrupts since boot
+u64 monotonic_ns(); // nanoseconds since boot, from the TSC
+u64 tsc_hz();       // calibrated TSC frequency
 u64 cycles_to_ns(u64 cycles);
-inline u64 cycles() { return __builtin_ia32_rdtsc(); }
+inline u64 cycles()
+{
+    return __builtin_ia32_rdtsc();
+}
 
 } // namespace skiff::time

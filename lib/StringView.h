@@ -59,6 +59,15 @@ public:
                 return false;
         return true;
     }
+    // Lexicographic order by byte value: negative, zero or positive.
+    constexpr int compare(StringView other) const
+    {
+        usize common = m_length < other.m_length ? m_length : other.m_length;
+        for (usize i = 0; i < common; ++i)
+            if (m_chars[i] != other.m_chars[i])
+                return static_cast<unsigned char>(m_chars[i]) < static_cast<unsigned char>(other.m_chars[i]) ? -1 : 1;
+        return m_length == other.m_length ? 0 : (m_length < other.m_length ? -1 : 1);
+    }
     constexpr bool starts_with(StringView prefix) const
     {
         return prefix.m_length <= m_length && substring(0, prefix.m_length) == prefix;

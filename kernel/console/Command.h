@@ -55,6 +55,9 @@ private:
 };
 
 CommandTable& commands();
-inline void register_command(Command const& command) { commands().add(command); }
+inline void register_command(Command const& command)
+{
+    commands().add(command);
+}
 
 } // namespace skiff::console

@@ -8,13 +8,28 @@
 
 namespace skiff::arch {
 
-inline void cli() { asm volatile("cli" ::: "memory"); }
-inline void sti() { asm volatile("sti" ::: "memory"); }
-inline void hlt() { asm volatile("hlt" ::: "memory"); }
+inline void cli()
+{
+    asm volatile("cli" ::: "memory");
+}
+inline void sti()
+{
+    asm volatile("sti" ::: "memory");
+}
+inline void hlt()
+{
+    asm volatile("hlt" ::: "memory");
+}
 // sti; hlt as one pair: an interrupt that arrives between them still wakes the hlt, because sti
 // takes effect only after the next instruction.
-inline void sti_hlt() { asm volatile("sti; hlt" ::: "memory"); }
-inline void pause() { asm volatile("pause"); }
+inline void sti_hlt()
+{
+    asm volatile("sti; hlt" ::: "memory");
+}
+inline void pause()
+{
+    asm volatile("pause");
+}
 
 inline u64 read_flags()
 {
@@ -23,7 +38,10 @@ inline u64 read_flags()
     return flags;
 }
 constexpr u64 kFlagsInterruptEnable = 1 << 9;
-inline bool interrupts_enabled() { return read_flags() & kFlagsInterruptEnable; }
+inline bool interrupts_enabled()
+{
+    return read_flags() & kFlagsInterruptEnable;
+}
 
 inline u64 read_cr2()
 {
@@ -38,7 +56,10 @@ inline u64 read_cr3()
     return value;
 }
 // Loading CR3 flushes every non-global TLB entry: the "full flush" that mm counts.
-inline void write_cr3(u64 value) { asm volatile("mov %0, %%cr3" ::"r"(value) : "memory"); }
+inline void write_cr3(u64 value)
+{
+    asm volatile("mov %0, %%cr3" ::"r"(value) : "memory");
+}
 inline u64 read_cr0()
 {
     u64 value;
@@ -51,10 +72,16 @@ inline u64 read_cr4()
     asm volatile("mov %%cr4, %0" : "=r"(value));
     return value;
 }
-inline void write_cr4(u64 value) { asm volatile("mov %0, %%cr4" ::"r"(value) : "memory"); }
+inline void write_cr4(u64 value)
+{
+    asm volatile("mov %0, %%cr4" ::"r"(value) : "memory");
+}
 
 // Invalidate the TLB entry for one virtual page (Intel SDM Vol. 3A 4.10.4.1).
-inline void invlpg(uptr address) { asm volatile("invlpg (%0)" ::"r"(address) : "memory"); }
+inline void invlpg(uptr address)
+{
+    asm volatile("invlpg (%0)" ::"r"(address) : "memory");
+}
 
 inline u64 rdtsc()
 {

@@ -6,9 +6,18 @@
 
 namespace skiff::arch {
 
-inline void outb(u16 port, u8 value) { asm volatile("outb %0, %1" ::"a"(value), "Nd"(port)); }
-inline void outw(u16 port, u16 value) { asm volatile("outw %0, %1" ::"a"(value), "Nd"(port)); }
-inline void outl(u16 port, u32 value) { asm volatile("outl %0, %1" ::"a"(value), "Nd"(port)); }
+inline void outb(u16 port, u8 value)
+{
+    asm volatile("outb %0, %1" ::"a"(value), "Nd"(port));
+}
+inline void outw(u16 port, u16 value)
+{
+    asm volatile("outw %0, %1" ::"a"(value), "Nd"(port));
+}
+inline void outl(u16 port, u32 value)
+{
+    asm volatile("outl %0, %1" ::"a"(value), "Nd"(port));
+}
 inline u8 inb(u16 port)
 {
     u8 value;
@@ -40,10 +49,19 @@ inline void outsw(u16 port, void const* buffer, usize count)
 }
 
 // MMIO: volatile 32-bit accesses (the e1000's BAR0 accepts only these).
-inline u32 mmio_read32(uptr address) { return *reinterpret_cast<u32 volatile*>(address); }
-inline void mmio_write32(uptr address, u32 value) { *reinterpret_cast<u32 volatile*>(address) = value; }
+inline u32 mmio_read32(uptr address)
+{
+    return *reinterpret_cast<u32 volatile*>(address);
+}
+inline void mmio_write32(uptr address, u32 value)
+{
+    *reinterpret_cast<u32 volatile*>(address) = value;
+}
 
 // A write to an unused port takes about a microsecond on real hardware; used between PIC commands.
-inline void io_wait() { outb(0x80, 0); }
+inline void io_wait()
+{
+    outb(0x80, 0);
+}
 
 } // namespace skiff::arch

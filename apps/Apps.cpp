@@ -1,0 +1,10 @@
+#include <apps/Apps.h>
+
+namespace skiff::apps {
+
+void register_all_commands()
+{
+    register_system_commands();
+}
+
+} // namespace skiff::apps

@@ -1,0 +1,11 @@
+#pragma once
+
+namespace skiff::apps {
+
+// Registers every console command, subsystem by subsystem (apps/Apps.cpp). Explicit calls, no
+// global constructors: the list of what the console offers is readable in one place.
+void register_all_commands();
+
+void register_system_commands(); // help, version, uptime, reboot, poweroff, crash
+
+} // namespace skiff::apps

@@ -1,0 +1,113 @@
+// 16550 UART (National Semiconductor PC16550D datasheet; QEMU hw/char/serial.c).
+//
+// Registers, offsets from the base port (DLAB = LCR bit 7 selects the divisor latch at 0 and 1):
+//   0 THR/RBR (DLL)  1 IER (DLM)  2 IIR/FCR  3 LCR  4 MCR  5 LSR
+
+#include <drivers/uart/Uart16550.h>
+#include <kernel/Arch.h>
+#include <kernel/Interrupts.h>
+
+namespace skiff::drivers {
+
+namespace {
+
+enum Register : u16 {
+    kData = 0,
+    kInterruptEnable = 1,
+    kFifoControl = 2,
+    kLineControl = 3,
+    kModemControl = 4,
+    kLineStatus = 5,
+    kScratch = 7,
+};
+
+constexpr u8 kLineControlDlab = 0x80;
+constexpr u8 kLineControl8N1 = 0x03;
+// Enable the FIFOs with the receive interrupt at 14 bytes, without clearing them: bytes a person
+// typed while the machine booted are kept.
+constexpr u8 kFifoEnable14 = 0xc1;
+constexpr u8 kModemDtrRtsOut2 = 0x0b; // OUT2 gates the IRQ line on a PC
+constexpr u8 kLineStatusDataReady = 0x01;
+constexpr u8 kLineStatusThrEmpty = 0x20;
+constexpr u8 kInterruptReceivedData = 0x01;
+
+Uart16550 s_com1(Uart16550::kCom1);
+
+} // namespace
+
+Uart16550& com1()
+{
+    return s_com1;
+}
+
+bool Uart16550::initialize()
+{
+    using namespace arch;
+    outb(m_base + kInterruptEnable, 0);
+    // 115200 baud: divisor 1 of the 1.8432 MHz / 16 clock.
+    outb(m_base + kLineControl, kLineControlDlab);
+    outb(m_base + kData, 1);
+    outb(m_base + kInterruptEnable, 0);
+    outb(m_base + kLineControl, kLineControl8N1);
+    outb(m_base + kFifoControl, kFifoEnable14);
+    outb(m_base + kModemControl, kModemDtrRtsOut2);
+    // Presence check that leaves the data path alone: the scratch register keeps what is written.
+    outb(m_base + kScratch, 0xae);
+    return inb(m_base + kScratch) == 0xae;
+}
+
+void Uart16550::write_byte(u8 byte)
+{
+    while (!(arch::inb(m_base + kLineStatus) & kLineStatusThrEmpty))
+        arch::pause();
+    arch::outb(m_base + kData, byte);
+}
+
+void Uart16550::write(char const* chars, usize length)
+{
+    for (usize i = 0; i < length; ++i) {
+        if (chars[i] == '\n')
+            write_byte('\r');
+        write_byte(static_cast<u8>(chars[i]));
+    }
+}
+
+void Uart16550::enable_receive_interrupt()
+{
+    register_irq_handler(kCom1Irq, irq_handler, this);
+    arch::outb(m_base + kInterruptEnable, kInterruptReceivedData);
+    drain_receiver(); // bytes typed before now raised no interrupt we saw
+}
+
+void Uart16550::irq_handler(void* self)
+{
+    static_cast<Uart16550*>(self)->drain_receiver();
+}
+
+void Uart16550::drain_receiver()
+{
+    // Reading RBR until LSR.DR clears acknowledges the interrupt.
+    while (arch::inb(m_base + kLineStatus) & kLineStatusDataReady) {
+        u8 byte = arch::inb(m_base + kData);
+        usize next = (m_head + 1) % kRingSize;
+        if (next == m_tail) {
+            ++m_overruns;
+            continue;
+        }
+        m_ring[m_head] = byte;
+        m_head = next;
+    }
+    if (m_callback && m_head != m_tail)
+        m_callback(m_callback_context);
+}
+
+bool Uart16550::read_byte(u8& byte)
+{
+    if (m_head == m_tail)
+        return false;
+    byte = m_ring[m_tail];
+    m_tail = (m_tail + 1) % kRingSize;
+    return true;
+}
+
+} // namespace skiff::drivers

@@ -1,0 +1,10 @@
+#pragma once
+
+#include <lib/Types.h>
+
+namespace skiff::arch::pit {
+
+void start_periodic(u32 hz);         // channel 0, IRQ 0
+u64 measure_tsc_hz(u32 interval_us); // TSC cycles per second over one channel-2 interval
+
+} // namespace skiff::arch::pit
