@@ -1,0 +1,120 @@
+# Shared set-up for qemu/run and tests/run (sourced, not executed).
+#
+#   skiff_setup [--no-install] [--no-build]
+#
+# 1. Debian packages: each one in SKIFF_PACKAGES is checked with dpkg; whatever is missing is
+#    installed when we are root (apt-get update first if the package lists are empty, and once more
+#    if the install fails), or the one `apt-get install` line is printed when we are not.
+# 2. Configure (`cmake --preset x86_64`, Ninja, binary dir build/x86_64) if that was never done.
+# 3. Build what is out of date (`cmake --build --preset x86_64`); Ninja re-runs CMake by itself
+#    when a CMakeLists.txt changed.
+# Configure and build hold a lock on build/x86_64 so qemu/run and tests/run started at the same
+# time do not run two Ninjas in one directory.
+#
+# Environment: SKIFF_NO_INSTALL=1 skips step 1, SKIFF_NO_BUILD=1 skips steps 2 and 3.
+
+SKIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SKIFF_BUILD_DIR="$SKIFF_ROOT/build/x86_64"
+
+# Needed to build the image and the host tests, and to boot them.
+SKIFF_PACKAGES_BUILD=(build-essential cmake ninja-build g++ python3 libgtest-dev googletest
+    clang-format qemu-system-x86 grub-pc-bin grub-common xorriso mtools)
+# Needed by the network tests, the fuzzers and the plots; the image boots without them.
+SKIFF_PACKAGES_EXTRA=(iproute2 iputils-ping iperf socat netcat-openbsd nftables python3-scapy
+    python3-matplotlib clang llvm)
+SKIFF_PACKAGES=("${SKIFF_PACKAGES_BUILD[@]}" "${SKIFF_PACKAGES_EXTRA[@]}")
+
+skiff_say() { printf '%s: %s\n' "${SKIFF_TOOL:-skiff}" "$*" >&2; }
+
+# Prints the names of the given packages that dpkg does not list as installed.
+skiff_missing_packages() {
+    local package
+    for package in "$@"; do
+        if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then
+            printf '%s\n' "$package"
+        fi
+    done
+}
+
+skiff_apt_lists_empty() {
+    ! compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null
+}
+
+skiff_ensure_packages() {
+    if ! command -v dpkg-query >/dev/null; then
+        skiff_say "not a Debian system (no dpkg-query): install the equivalents of ${SKIFF_PACKAGES[*]} yourself"
+        return 0
+    fi
+    local missing missing_build
+    mapfile -t missing < <(skiff_missing_packages "${SKIFF_PACKAGES[@]}")
+    [ "${#missing[@]}" -eq 0 ] && return 0
+    mapfile -t missing_build < <(skiff_missing_packages "${SKIFF_PACKAGES_BUILD[@]}")
+
+    if [ "$(id -u)" -ne 0 ]; then
+        skiff_say "missing Debian packages; install them with:"
+        printf '    sudo apt-get install -y --no-install-recommends %s\n' "${missing[*]}" >&2
+        if [ "${#missing_build[@]}" -gt 0 ]; then
+            skiff_say "cannot build or boot without: ${missing_build[*]}"
+            return 1
+        fi
+        skiff_say "continuing: only network-test and tool packages are missing"
+        return 0
+    fi
+
+    skiff_say "installing missing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    local updated=0
+    if skiff_apt_lists_empty; then
+        apt-get update -q || return 1
+        updated=1
+    fi
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+        [ "$updated" -eq 1 ] && return 1
+        skiff_say "install failed; refreshing the package lists once and retrying"
+        apt-get update -q || return 1
+        apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
+    fi
+}
+
+skiff_configure_and_build() {
+    mkdir -p "$SKIFF_BUILD_DIR" || return 1
+    (
+        cd "$SKIFF_ROOT" || exit 1
+        # Held until this subshell exits; a second qemu/run or tests/run waits here.
+        exec 9>"$SKIFF_BUILD_DIR/.skiff-build.lock"
+        if ! flock -n 9; then
+            skiff_say "waiting for another build in build/x86_64 to finish"
+            flock 9
+        fi
+        if [ ! -f "$SKIFF_BUILD_DIR/CMakeCache.txt" ] || [ ! -f "$SKIFF_BUILD_DIR/build.ninja" ]; then
+            skiff_say "configuring: cmake --preset x86_64"
+            cmake --preset x86_64 >"$SKIFF_BUILD_DIR/.skiff-configure.log" 2>&1 || {
+                cat "$SKIFF_BUILD_DIR/.skiff-configure.log" >&2
+                skiff_say "configure failed (cmake --preset x86_64)"
+                exit 1
+            }
+        fi
+        cmake --build --preset x86_64 || {
+            skiff_say "build failed (cmake --build --preset x86_64)"
+            exit 1
+        }
+    )
+}
+
+skiff_setup() {
+    local install=1 build=1 arg
+    for arg in "$@"; do
+        case "$arg" in
+        --no-install) install=0 ;;
+        --no-build) build=0 ;;
+        esac
+    done
+    [ "${SKIFF_NO_INSTALL:-0}" = 1 ] && install=0
+    [ "${SKIFF_NO_BUILD:-0}" = 1 ] && build=0
+    if [ "$install" -eq 1 ]; then
+        skiff_ensure_packages || return 1
+    fi
+    if [ "$build" -eq 1 ]; then
+        skiff_configure_and_build || return 1
+    fi
+}

@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""The part of tests/run after the set-up: run CTest, then say plainly what was skipped and why,
+what failed, and how it all ended.
+
+tests/run (bash) installs packages and builds through qemu/lib.sh, then execs this. Standard
+library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ElementTree
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD_DIR = os.path.join(ROOT, "build", "x86_64")
+LOG_DIR = os.path.join(BUILD_DIR, "test-logs")
+
+
+def say(message: str) -> None:
+    print(f"tests/run: {message}", flush=True)
+
+
+def skip_reason(output: str, message: str) -> str:
+    """The line a skipping test printed to say why (tests print `SKIP: reason`; GoogleTest prints
+    `...: Skipped` followed by the reason)."""
+    lines = [line.strip() for line in output.splitlines()]
+    for index, line in enumerate(lines):
+        match = re.match(r"(?i)^SKIP(?:PED)?\s*[:-]\s*(.+)$", line)
+        if match:
+            return match.group(1)
+        if line.endswith("Skipped") and "[  SKIPPED ]" not in line:
+            rest = [l for l in lines[index + 1:] if l and not l.startswith("[")]
+            if rest:
+                return rest[0]
+    return f"no reason printed ({message})" if message else "no reason printed"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="tests/run",
+        description="Install what is missing (as root), build, and run every test through CTest "
+                    "(labels: unit, style, boot; later net, fuzz). Exit status is non-zero if any test "
+                    "failed or did not run.",
+        epilog="Examples: tests/run -L unit;  tests/run -L 'unit|style';  tests/run -R boot.crash -V. "
+               "Anything after -- goes to ctest unchanged. Serial logs of QEMU tests: build/x86_64/test-logs/.")
+    parser.add_argument("-L", "--label", action="append", default=[], metavar="REGEX",
+                        help="only tests with a label matching REGEX (repeat to require several)")
+    parser.add_argument("-LE", "--label-exclude", action="append", default=[], metavar="REGEX",
+                        help="leave out tests with a label matching REGEX")
+    parser.add_argument("-R", "--regex", metavar="REGEX", help="only tests whose name matches")
+    parser.add_argument("-E", "--exclude", metavar="REGEX", help="leave out tests whose name matches")
+    parser.add_argument("-j", "--parallel", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="tests run at once (default: CPUs); QEMU timing tests run alone anyway")
+    parser.add_argument("-V", "--verbose", action="store_true", help="show every test's output")
+    parser.add_argument("-N", "--list", action="store_true", help="list the tests, run nothing")
+    parser.add_argument("--no-build", action="store_true", help="(handled by tests/run) do not build first")
+    parser.add_argument("--no-install", action="store_true",
+                        help="(handled by tests/run) do not install Debian packages")
+    parser.add_argument("ctest_args", nargs="*", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if not os.path.exists(os.path.join(BUILD_DIR, "CTestTestfile.cmake")):
+        say("build/x86_64 is not configured (run tests/run without --no-build)")
+        return 1
+
+    os.makedirs(LOG_DIR, exist_ok=True)
+    junit = os.path.join(LOG_DIR, "ctest-junit.xml")
+    if os.path.exists(junit):
+        os.remove(junit)
+    command = ["ctest", "--test-dir", BUILD_DIR, "--output-on-failure", "--no-tests=error",
+               "--timeout", "600", "-j", str(args.parallel), "--output-junit", junit]
+    for label in args.label:
+        command += ["-L", label]
+    for label in args.label_exclude:
+        command += ["-LE", label]
+    if args.regex:
+        command += ["-R", args.regex]
+    if args.exclude:
+        command += ["-E", args.exclude]
+    if args.verbose:
+        command += ["-V"]
+    if args.list:
+        command += ["-N"]
+    command += args.ctest_args
+
+    selection = " and ".join(args.label) if args.label else "all labels"
+    say(f"running tests ({selection}): {' '.join(command)}")
+    started = time.monotonic()
+    environment = dict(os.environ, SKIFF_TEST_LOG_DIR=LOG_DIR)
+    status = subprocess.run(command, env=environment).returncode
+    elapsed = time.monotonic() - started
+    if args.list:
+        return status
+
+    try:
+        cases = ElementTree.parse(junit).getroot().iter("testcase")
+    except (OSError, ElementTree.ParseError) as error:
+        say(f"FAILED: ctest wrote no readable results ({error}); ctest exit status {status}")
+        return status or 1
+
+    passed, failed, skipped, not_run = [], [], [], []
+    for case in cases:
+        name = case.get("name")
+        output = case.findtext("system-out") or ""
+        skip = case.find("skipped")
+        if case.get("status") == "run":
+            passed.append(name)
+        elif case.get("status") == "notrun" and skip is not None and "SKIP_" in (skip.get("message") or ""):
+            skipped.append((name, skip_reason(output, skip.get("message") or "")))
+        elif case.get("status") == "notrun":
+            not_run.append((name, (skip.get("message") if skip is not None else "") or "not run"))
+        else:
+            failed.append(name)
+
+    print()
+    for name, reason in skipped:
+        say(f"SKIPPED {name}: {reason}")
+    for name, reason in not_run:
+        say(f"NOT RUN (counts as a failure) {name}: {reason}")
+    for name in failed:
+        say(f"FAILED {name}")
+    total = len(passed) + len(failed) + len(skipped) + len(not_run)
+    bad = len(failed) + len(not_run)
+    verdict = "FAIL" if bad or status else "PASS"
+    say(f"{verdict}: {len(passed)} passed, {len(failed)} failed, {len(not_run)} not run, "
+        f"{len(skipped)} skipped, of {total} tests ({selection}) in {elapsed:.1f} s")
+    if bad or status:
+        return status or 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

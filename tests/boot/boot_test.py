@@ -1,0 +1,357 @@
+#!/usr/bin/env python3
+"""Boot tests: QEMU boots the image, the driver talks to the serial console, checks what the
+commands print and how QEMU exits. One CTest test per case (tests/boot/CMakeLists.txt):
+
+  console      time to prompt, the banner, help, version, uptime, an unknown command, poweroff 0
+  line_editor  backspace, cursor left, history up on the real 16550
+  crash        `crash` under panic=exit: the page-fault report names crash_command; status 255
+  poweroff     `poweroff 3` exits QEMU with status 7
+  selftest     -m 16M, `selftest`: no KTEST FAIL, and `selftest: N passed, 0 failed`
+  iso          boots build/x86_64/skiff.iso through GRUB and reaches the prompt
+  devices      each NIC (none, e1000, ne2k at IRQ 10, ne2k-pci) on pc and q35 reaches the prompt
+
+Every case uses the accelerator qemu/run would choose and says which. Lines starting with
+`REPORT ` are repeated by tests/run in its summary.
+
+Usage: boot_test.py CASE [--kernel ELF] [--iso ISO]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "qemu"))
+
+import skiffqemu  # noqa: E402
+from skiffqemu import Guest, GuestError  # noqa: E402
+
+# Under TCG the prompt should come in well under a second; these are bounds for a loaded CI
+# machine, not targets. The target is printed beside the measurement.
+PROMPT_TIMEOUT = 30.0
+ISO_PROMPT_TIMEOUT = 90.0
+TARGET_MS = 300
+# Every boot runs in harness mode: an unexpected panic exits QEMU (status 255) at once instead of
+# halting until the timeout.
+HARNESS = "panic=exit"
+REQUIRED_COMMANDS = ("help", "version", "uptime", "reboot", "poweroff", "crash")
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(condition: bool, message: str, output: str | None = None) -> None:
+    if not condition:
+        if output is not None:
+            message += "\n---- command output ----\n" + output.rstrip("\n") + "\n----"
+        raise CheckFailed(message)
+
+
+def ok(message: str) -> None:
+    print(f"ok: {message}", flush=True)
+
+
+def report(message: str) -> None:
+    print(f"REPORT {message}", flush=True)
+
+
+def boot(args, name: str, **options) -> Guest:
+    options.setdefault("append", HARNESS)
+    return Guest(name=name, kernel=args.kernel, image_iso=args.iso_image, forwards="", **options)
+
+
+def wait_for_prompt(guest: Guest, timeout: float = PROMPT_TIMEOUT) -> tuple[str, float]:
+    before = guest.expect_prompt(timeout)
+    ms = guest.first_prompt_at * 1000
+    return before, ms
+
+
+def expect_exit(guest: Guest, status: int, what: str, timeout: float = 10.0) -> None:
+    got = guest.wait_exit(timeout)
+    check(got == status, f"{what}: QEMU exit status {got} ({skiffqemu.describe_status(got)[1]}), expected {status}")
+    ok(f"{what}: QEMU exited with status {got} ({skiffqemu.describe_status(got)[1]})")
+
+
+# -- help ----------------------------------------------------------------------------------------
+
+HELP_LINE = re.compile(r"^  ([a-z][a-z0-9_-]*)((?: [^ ]+)*?) {2,}(\S.*)$")
+
+
+def parse_help(output: str) -> dict[str, str]:
+    """`help` prints one command per line: two spaces, the name (and maybe its arguments), at
+    least two spaces, a one-line description. Other lines may only be headings (not indented)."""
+    commands = {}
+    for line in output.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith("  "):
+            continue  # a heading
+        match = HELP_LINE.match(line.rstrip())
+        check(match is not None, f"help: line is not '  name  description': {line!r}", output)
+        name, description = match.group(1), match.group(3).strip()
+        check(len(description) >= 3, f"help: '{name}' has no real description: {line!r}", output)
+        check(name not in commands, f"help: '{name}' listed twice", output)
+        commands[name] = description
+    return commands
+
+
+def check_help(guest: Guest) -> dict[str, str]:
+    output = guest.command("help")
+    commands = parse_help(output)
+    missing = [name for name in REQUIRED_COMMANDS if name not in commands]
+    check(not missing, f"help does not list {', '.join(missing)}", output)
+    ok(f"help lists {len(commands)} commands, each with a one-line description: {', '.join(commands)}")
+    return commands
+
+
+# -- version -------------------------------------------------------------------------------------
+
+VERSION = re.compile(r"\b\d+\.\d+(?:\.\d+)?\b")
+GIT_HASH = re.compile(r"\b([0-9a-f]{7,40})\b")
+DATE = re.compile(r"\b\d{4}-\d{2}-\d{2}\b|\b(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) +\d{1,2} \d{4}\b")
+COMPILER = re.compile(r"(?i)\b(?:gcc|g\+\+|clang)\b[^\n]*?\d+\.\d+")
+
+
+def git(*arguments: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", "-C", ROOT, *arguments], capture_output=True, text=True)
+
+
+def check_version(guest: Guest) -> None:
+    output = guest.command("version")
+    # The compiler's own version ("gcc 12.2.0") and the date must not be taken for the project's
+    # version or hash: look for the version before the compiler is named.
+    compiler = COMPILER.search(output)
+    check(compiler is not None, "version: no compiler named (gcc/g++/clang with its version)", output)
+    head = output[:compiler.start()]
+    check(VERSION.search(head) is not None, "version: no version number (like 0.1.0) before the compiler", output)
+    hashes = [h for h in GIT_HASH.findall(output) if not h.isdigit()]
+    check(bool(hashes), "version: no git hash (7-40 hex digits)", output)
+    check(DATE.search(output) is not None, "version: no build date (YYYY-MM-DD or 'Nov 21 2026')", output)
+    shown = hashes[0]
+    if git("rev-parse", "--git-dir").returncode == 0:
+        known = git("cat-file", "-e", f"{shown}^{{commit}}").returncode == 0
+        check(known, f"version: git hash {shown} is not a commit of this repository", output)
+        head_hash = git("rev-parse", "HEAD").stdout.strip()
+        if not head_hash.startswith(shown):
+            print(f"note: the image shows commit {shown}, HEAD is {head_hash[:12]} (built before the last commit)")
+    ok(f"version shows a version, git hash {shown}, a build date and the compiler: "
+       + " | ".join(line.strip() for line in output.strip().splitlines()))
+
+
+# -- uptime --------------------------------------------------------------------------------------
+
+def parse_uptime(output: str) -> float | None:
+    """Seconds from `uptime`: accepts h:mm:ss(.fff), '<n> days', '<x> s|sec|seconds', '<x> ms'."""
+    text = output.strip()
+    clock = re.search(r"\b(\d+):(\d{2}):(\d{2})(?:\.(\d+))?\b", text)
+    if clock:
+        days = re.search(r"\b(\d+)\s*days?\b", text)
+        seconds = int(clock.group(1)) * 3600 + int(clock.group(2)) * 60 + int(clock.group(3))
+        if clock.group(4):
+            seconds += float("0." + clock.group(4))
+        return seconds + (int(days.group(1)) * 86400 if days else 0)
+    match = re.search(r"\b(\d+(?:\.\d+)?)\s*(ms|s|sec|secs|seconds)\b", text)
+    if match:
+        value = float(match.group(1))
+        return value / 1000 if match.group(2) == "ms" else value
+    return None
+
+
+def check_uptime(guest: Guest) -> None:
+    first_output = guest.command("uptime")
+    first = parse_uptime(first_output)
+    check(first is not None, "uptime: no time in a form this test reads (h:mm:ss[.fff], '<x> s', '<x> ms')",
+          first_output)
+    time.sleep(1.0)
+    second_output = guest.command("uptime")
+    second = parse_uptime(second_output)
+    check(second is not None, "uptime: second reading unreadable", second_output)
+    delta = second - first
+    # One host second passed; the guest's clock (PIT/TSC) follows host time under TCG and KVM.
+    check(0.5 <= delta <= 5.0, f"uptime advanced {delta:.3f} s while the host slept 1 s "
+          f"({first_output.strip()!r} -> {second_output.strip()!r})")
+    ok(f"uptime advances with time: {first_output.strip()!r} then {second_output.strip()!r} (+{delta:.3f} s)")
+
+
+# -- cases ---------------------------------------------------------------------------------------
+
+def case_console(args) -> None:
+    with boot(args, "console") as guest:
+        report(f"accelerator: {guest.accel} ({guest.accel_reason})")
+        before, ms = wait_for_prompt(guest)
+        check(re.search(r"(?m)^Skiff ", before) is not None,
+              "no boot banner line starting 'Skiff ' before the prompt", before)
+        banner = re.search(r"(?m)^Skiff .*$", before).group(0)
+        ok(f"banner: {banner.strip()}")
+        verdict = "within" if ms < TARGET_MS else "OVER"
+        report(f"time-to-prompt: {ms:.0f} ms from QEMU start ({guest.accel}, pc, 32M, e1000; "
+               f"{verdict} the {TARGET_MS} ms target)")
+        check_help(guest)
+        check_version(guest)
+        check_uptime(guest)
+        output = guest.command("no-such-command")
+        check(re.search(r"(?i)unknown|not found|no such", output) is not None,
+              "an unknown command prints no error", output)
+        ok(f"an unknown command is reported: {output.strip()!r}")
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0")
+
+
+def case_line_editor(args) -> None:
+    with boot(args, "line_editor") as guest:
+        wait_for_prompt(guest)
+        # Backspace (DEL, what terminals send; and ^H): "hx<DEL>elp" runs help.
+        guest.send("hx\x7fel")
+        guest.send("z\x08p\r")
+        output = skiffqemu.clean_text(guest.expect_prompt())
+        check("version" in output and "poweroff" in output,
+              "'hx<DEL>elz<BS>p' + Enter did not run help (backspace broken?)", output)
+        ok("backspace (DEL and ^H) edits the line")
+        # Cursor left and insert: "vrsion", 5 x Left, "e" -> "version".
+        guest.send("vrsion" + "\x1b[D" * 5 + "e\r")
+        output = skiffqemu.clean_text(guest.expect_prompt())
+        check(COMPILER.search(output) is not None,
+              "'vrsion' + 5 x Left + 'e' + Enter did not run version (cursor left/insert broken?)", output)
+        ok("cursor left and insert in the middle of the line")
+        # History: Up recalls the last line (version).
+        guest.send("\x1b[A\r")
+        output = skiffqemu.clean_text(guest.expect_prompt())
+        check(COMPILER.search(output) is not None, "Up + Enter did not re-run the previous command", output)
+        guest.send("\x1b[A\x1b[A\r")
+        output = skiffqemu.clean_text(guest.expect_prompt())
+        check("poweroff" in output and COMPILER.search(output) is None,
+              "Up Up + Enter did not re-run the command before the previous one (help)", output)
+        ok("history: Up recalls the previous lines")
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0")
+
+
+def case_crash(args) -> None:
+    with boot(args, "crash") as guest:
+        wait_for_prompt(guest)
+        guest.send_line("crash")
+        status = guest.wait_exit(timeout=30)
+        text = guest.output
+        start = text.rfind("crash\n")
+        crash_report = text[start:] if start >= 0 else text
+        check(status == 255, f"QEMU status {status} after crash under panic=exit, expected 255 "
+              f"(debug-exit 127): {skiffqemu.describe_status(status)[1]}", crash_report)
+        ok("QEMU exited with status 255 (the kernel wrote 127 to isa-debug-exit)")
+        check(re.search(r"PANIC|CPU exception", crash_report) is not None, "no 'PANIC' or 'CPU exception' line",
+              crash_report)
+        check(re.search(r"(?i)page fault", crash_report) is not None, "the vector is not named 'page fault'",
+              crash_report)
+        check(re.search(r"(?i)error code", crash_report) is not None, "no error code", crash_report)
+        cr2 = re.search(r"CR2=\s*(?:0x)?([0-9a-fA-F]+)", crash_report)
+        check(cr2 is not None, "no 'CR2=<hex>'", crash_report)
+        for register in ("RIP", "RSP", "RAX", "RBP"):
+            check(re.search(rf"(?i)\b{register}\s*[=:]\s*(?:0x)?[0-9a-f]{{4,16}}\b", crash_report) is not None,
+                  f"register dump lacks {register}", crash_report)
+        section = re.search(r"(?i)backtrace:?\s*\n((?:.*\n?)*)", crash_report)
+        check(section is not None, "no 'backtrace:' section", crash_report)
+        frames = re.findall(r"(?m)^\s*#\d+\s+(?:0x)?[0-9a-f]{8,16}\s+(\S.*)$", section.group(1))
+        check(bool(frames), "the backtrace has no '#N 0x<address> <symbol>' lines", crash_report)
+        check(any("crash_command" in frame for frame in frames),
+              "the backtrace does not name the faulting function crash_command", crash_report)
+        ok(f"page-fault report: CR2={cr2.group(1)}, registers, {len(frames)} backtrace frames: "
+           + "; ".join(frame.strip() for frame in frames[:4]))
+
+
+def case_poweroff(args) -> None:
+    with boot(args, "poweroff") as guest:
+        wait_for_prompt(guest)
+        guest.send_line("poweroff 3")
+        expect_exit(guest, 7, "poweroff 3")
+        check(guest.guest_code == 3, f"guest code {guest.guest_code}, expected 3")
+
+
+def case_selftest(args) -> None:
+    with boot(args, "selftest", mem="16M") as guest:
+        wait_for_prompt(guest)
+        commands = parse_help(guest.command("help"))
+        check("selftest" in commands,
+              "the kernel registers no 'selftest' command (help lists: " + ", ".join(commands) + ")")
+        guest.send_line("selftest")
+        output = skiffqemu.clean_text(guest.expect_prompt(timeout=240))
+        failures = re.findall(r"(?m)^.*KTEST FAIL.*$", output)
+        check(not failures, f"{len(failures)} in-kernel tests failed:\n" + "\n".join(failures), output)
+        summary = re.search(r"selftest: (\d+) passed, (\d+) failed", output)
+        check(summary is not None, "no 'selftest: N passed, 0 failed' summary", output)
+        passed, failed = int(summary.group(1)), int(summary.group(2))
+        check(failed == 0, f"selftest summary says {failed} failed", output)
+        check(passed > 0, "selftest ran no tests", output)
+        pass_lines = re.findall(r"KTEST PASS (\S+)", output)
+        check(len(pass_lines) == passed,
+              f"the summary says {passed} passed but {len(pass_lines)} 'KTEST PASS' lines were printed", output)
+        ok(f"selftest in 16M: {passed} passed, 0 failed: {', '.join(pass_lines)}")
+        report(f"selftest: {passed} in-kernel tests passed with -m 16M")
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0 after selftest")
+
+
+def case_iso(args) -> None:
+    check(os.path.exists(args.iso_image), f"no ISO at {args.iso_image} (is it part of the default build?)")
+    with boot(args, "iso", iso=True, append="") as guest:
+        before, ms = wait_for_prompt(guest, ISO_PROMPT_TIMEOUT)
+        check(re.search(r"(?m)^Skiff ", before) is not None, "no 'Skiff ' banner before the prompt", before)
+        size = os.path.getsize(args.iso_image)
+        report(f"ISO: prompt {ms:.0f} ms after QEMU start through GRUB ({guest.accel}); image {size // 1024} KiB")
+        check_version(guest)
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0 from the ISO boot")
+
+
+def case_devices(args) -> None:
+    results = []
+    for machine in ("pc", "q35"):
+        for nic in ("none", "e1000", "ne2k", "ne2k-pci"):
+            name = f"devices-{machine}-{nic}"
+            with boot(args, name, machine=machine, nic=nic) as guest:
+                _, ms = wait_for_prompt(guest)
+                guest.send_line("poweroff 0")
+                expect_exit(guest, 1, f"{machine} with {nic}: poweroff 0")
+                results.append(f"{machine}/{nic} {ms:.0f} ms")
+    ok("every machine and NIC reaches the prompt: " + ", ".join(results))
+
+
+CASES = {
+    "console": case_console,
+    "line_editor": case_line_editor,
+    "crash": case_crash,
+    "poweroff": case_poweroff,
+    "selftest": case_selftest,
+    "iso": case_iso,
+    "devices": case_devices,
+}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("case", choices=sorted(CASES))
+    parser.add_argument("--kernel", default=skiffqemu.KERNEL_ELF)
+    parser.add_argument("--iso", dest="iso_image", default=skiffqemu.KERNEL_ISO)
+    args = parser.parse_args()
+    check_image = args.iso_image if args.case == "iso" else args.kernel
+    if not os.path.exists(check_image):
+        print(f"FAIL: {check_image} does not exist; build it first (tests/run does)")
+        return 1
+    accel, why = skiffqemu.choose_accel()
+    print(f"boot.{args.case}: accelerator {accel} ({why}); image {check_image}", flush=True)
+    try:
+        CASES[args.case](args)
+    except (CheckFailed, GuestError) as failure:
+        print(f"FAIL: {failure}", flush=True)
+        return 1
+    print(f"PASS: boot.{args.case}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
