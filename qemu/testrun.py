@@ -73,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     if os.path.exists(junit):
         os.remove(junit)
     command = ["ctest", "--test-dir", BUILD_DIR, "--output-on-failure", "--no-tests=error",
-               "--timeout", "600", "-j", str(args.parallel), "--output-junit", junit]
+               "--timeout", "600", "-j", str(args.parallel), "--output-junit", junit,
+               # Keep whole outputs in the results: the summary below reads them.
+               "--test-output-size-passed", "262144", "--test-output-size-failed", "1048576"]
     for label in args.label:
         command += ["-L", label]
     for label in args.label_exclude:
@@ -103,10 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         say(f"FAILED: ctest wrote no readable results ({error}); ctest exit status {status}")
         return status or 1
 
-    passed, failed, skipped, not_run = [], [], [], []
+    passed, failed, skipped, not_run, reports = [], [], [], [], []
     for case in cases:
         name = case.get("name")
         output = case.findtext("system-out") or ""
+        # Tests print measurements as `REPORT ...` lines (time to prompt, accelerator, ...).
+        reports += [(name, line[len("REPORT "):].strip()) for line in output.splitlines() if line.startswith("REPORT ")]
         skip = case.find("skipped")
         if case.get("status") == "run":
             passed.append(name)
@@ -118,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             failed.append(name)
 
     print()
+    for name, line in reports:
+        say(f"{name}: {line}")
     for name, reason in skipped:
         say(f"SKIPPED {name}: {reason}")
     for name, reason in not_run:

@@ -73,10 +73,11 @@ def wait_for_prompt(guest: Guest, timeout: float = PROMPT_TIMEOUT) -> tuple[str,
     return before, ms
 
 
-def expect_exit(guest: Guest, status: int, what: str, timeout: float = 10.0) -> None:
+def expect_exit(guest: Guest, status: int, what: str, timeout: float = 10.0, quiet: bool = False) -> None:
     got = guest.wait_exit(timeout)
     check(got == status, f"{what}: QEMU exit status {got} ({skiffqemu.describe_status(got)[1]}), expected {status}")
-    ok(f"{what}: QEMU exited with status {got} ({skiffqemu.describe_status(got)[1]})")
+    if not quiet:
+        ok(f"{what}: QEMU exited with status {got} ({skiffqemu.describe_status(got)[1]})")
 
 
 # -- help ----------------------------------------------------------------------------------------
@@ -182,6 +183,18 @@ def check_uptime(guest: Guest) -> None:
 
 # -- cases ---------------------------------------------------------------------------------------
 
+TIMING_BOOTS = 5
+
+
+def time_to_prompt(args, index: int) -> float:
+    """One more boot to the prompt and off again; returns milliseconds from QEMU start."""
+    with boot(args, f"console-timing-{index}") as guest:
+        _, ms = wait_for_prompt(guest)
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0", quiet=True)
+        return ms
+
+
 def case_console(args) -> None:
     with boot(args, "console") as guest:
         report(f"accelerator: {guest.accel} ({guest.accel_reason})")
@@ -190,9 +203,7 @@ def case_console(args) -> None:
               "no boot banner line starting 'Skiff ' before the prompt", before)
         banner = re.search(r"(?m)^Skiff .*$", before).group(0)
         ok(f"banner: {banner.strip()}")
-        verdict = "within" if ms < TARGET_MS else "OVER"
-        report(f"time-to-prompt: {ms:.0f} ms from QEMU start ({guest.accel}, pc, 32M, e1000; "
-               f"{verdict} the {TARGET_MS} ms target)")
+        ok(f"time-to-prompt: {ms:.0f} ms from QEMU start")
         check_help(guest)
         check_version(guest)
         check_uptime(guest)
@@ -202,6 +213,13 @@ def case_console(args) -> None:
         ok(f"an unknown command is reported: {output.strip()!r}")
         guest.send_line("poweroff 0")
         expect_exit(guest, 1, "poweroff 0")
+    # A few more boots, one at a time, so the number printed is not one lucky or unlucky boot.
+    times = [ms] + [time_to_prompt(args, index) for index in range(1, TIMING_BOOTS)]
+    median = sorted(times)[len(times) // 2]
+    verdict = "within" if median < TARGET_MS else "OVER"
+    report(f"time-to-prompt: {median:.0f} ms median of {len(times)} boots from QEMU start to 'skiff> ' "
+           f"(min {min(times):.0f}, max {max(times):.0f}; {guest.accel}, pc, 32M, e1000; "
+           f"{verdict} the {TARGET_MS} ms target)")
 
 
 def case_line_editor(args) -> None:
@@ -260,6 +278,8 @@ def case_crash(args) -> None:
         check(bool(frames), "the backtrace has no '#N 0x<address> <symbol>' lines", crash_report)
         check(any("crash_command" in frame for frame in frames),
               "the backtrace does not name the faulting function crash_command", crash_report)
+        check("crash_command" in frames[0], f"backtrace frame #0 is not the faulting function crash_command: "
+              f"{frames[0]!r}", crash_report)
         ok(f"page-fault report: CR2={cr2.group(1)}, registers, {len(frames)} backtrace frames: "
            + "; ".join(frame.strip() for frame in frames[:4]))
 
@@ -316,9 +336,9 @@ def case_devices(args) -> None:
             with boot(args, name, machine=machine, nic=nic) as guest:
                 _, ms = wait_for_prompt(guest)
                 guest.send_line("poweroff 0")
-                expect_exit(guest, 1, f"{machine} with {nic}: poweroff 0")
+                expect_exit(guest, 1, f"{machine} with {nic}: poweroff 0", quiet=True)
                 results.append(f"{machine}/{nic} {ms:.0f} ms")
-    ok("every machine and NIC reaches the prompt: " + ", ".join(results))
+    ok("every machine and NIC reaches the prompt and powers off with status 1: " + ", ".join(results))
 
 
 CASES = {
