@@ -170,7 +170,9 @@ TEST(LineEditor, ControlCCancelsTheLine)
 TEST(LineEditor, UnknownEscapeSequencesAndControlBytesAreIgnored)
 {
     Editor e;
-    auto lines = e.type("a\x1b[99Zb\x1b" "xc\x02\x07" "d\r");
+    auto lines = e.type("a\x1b[99Zb\x1b"
+                        "xc\x02\x07"
+                        "d\r");
     ASSERT_EQ(lines.size(), 1u);
     EXPECT_EQ(lines[0], "abcd");
 }
