@@ -218,7 +218,12 @@ def qemu_command(options: Options, console: str, warn=None) -> tuple[list[str], 
         else:
             if not options.tap_if:
                 raise OptionError("--net tap needs --tap-if NAME (an existing tap device)")
-            if not os.path.exists(f"/sys/class/net/{options.tap_if}"):
+            try:
+                socket.if_nametoindex(options.tap_if)  # in this process's network namespace
+                known = True
+            except OSError:
+                known = False
+            if not known:
                 raise OptionError(f"no network interface '{options.tap_if}' here; create the tap inside "
                                   "a network namespace first (see qemu/README.md)")
             netdev = f"tap,id=net0,ifname={options.tap_if},script=no,downscript=no"
