@@ -6,6 +6,7 @@ namespace skiff::apps {
 // global constructors: the list of what the console offers is readable in one place.
 void register_all_commands();
 
-void register_system_commands(); // help, version, uptime, reboot, poweroff, crash
+void register_system_commands();  // help, version, uptime, reboot, poweroff, crash
+void register_profile_commands(); // prof
 
 } // namespace skiff::apps
