@@ -1,0 +1,78 @@
+#include <net/Checksum.h>
+#include <net/PacketBuffer.h>
+
+namespace skiff::net {
+
+void ChecksumAccumulator::add(ReadonlyBytes bytes)
+{
+    u8 const* p = bytes.data();
+    usize n = bytes.size();
+    if (n && m_odd) {
+        m_sum += *p++;
+        --n;
+        m_odd = false;
+    }
+    while (n >= 2) {
+        m_sum += static_cast<u32>((p[0] << 8) | p[1]);
+        p += 2;
+        n -= 2;
+    }
+    if (n) {
+        m_sum += static_cast<u32>(p[0] << 8);
+        m_odd = true;
+    }
+}
+
+void ChecksumAccumulator::add_u16(u16 value)
+{
+    u8 bytes[2] = { static_cast<u8>(value >> 8), static_cast<u8>(value) };
+    add({ bytes, 2 });
+}
+
+void ChecksumAccumulator::add_u32(u32 value)
+{
+    add_u16(static_cast<u16>(value >> 16));
+    add_u16(static_cast<u16>(value));
+}
+
+void ChecksumAccumulator::add_packet(PacketBuffer const& packet, u32 offset, u32 length)
+{
+    u32 pieces = packet.piece_count();
+    for (u32 i = 0; i < pieces && length; ++i) {
+        BufferPiece piece = packet.piece(i);
+        if (offset >= piece.length) {
+            offset -= piece.length;
+            continue;
+        }
+        u32 count = min(length, piece.length - offset);
+        add({ piece.virt + offset, count });
+        length -= count;
+        offset = 0;
+    }
+}
+
+u16 ChecksumAccumulator::finish() const
+{
+    u64 sum = m_sum;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<u16>(~sum);
+}
+
+u16 internet_checksum(ReadonlyBytes bytes)
+{
+    ChecksumAccumulator accumulator;
+    accumulator.add(bytes);
+    return accumulator.finish();
+}
+
+void add_pseudo_header(
+    ChecksumAccumulator& accumulator, Ipv4Address source, Ipv4Address destination, u8 protocol, u16 length)
+{
+    accumulator.add_u32(source.value);
+    accumulator.add_u32(destination.value);
+    accumulator.add_u16(protocol);
+    accumulator.add_u16(length);
+}
+
+} // namespace skiff::net

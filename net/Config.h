@@ -1,0 +1,24 @@
+#pragma once
+
+// Network configuration from the kernel command line (DESIGN.md §8): words such as
+//   ip=10.0.2.15/24 gw=10.0.2.2
+// among others the stack ignores. Without `ip=` the default is 10.0.2.15/24 with gateway
+// 10.0.2.2: the guest address in QEMU user networking and in tap mode alike, where the host end
+// of the tap is 10.0.2.2. `gw=none` removes the default route.
+
+#include <lib/Result.h>
+#include <lib/StringView.h>
+#include <net/Address.h>
+
+namespace skiff::net {
+
+struct NetConfig {
+    Ipv4Address address { Ipv4Address::from_octets(10, 0, 2, 15) };
+    u8 prefix_length { 24 };
+    Ipv4Address gateway { Ipv4Address::from_octets(10, 0, 2, 2) }; // any(): no default route
+
+    // Parses a whole command line; unknown words are ignored, malformed ip=/gw= are errors.
+    static Result<NetConfig> parse(StringView command_line);
+};
+
+} // namespace skiff::net

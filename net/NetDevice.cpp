@@ -1,0 +1,26 @@
+#include <net/NetDevice.h>
+#include <net/NetStack.h>
+
+namespace skiff::net {
+
+PacketBuffer* NetDevice::allocate_receive_buffer()
+{
+    VERIFY(m_stack);
+    return m_stack->device_allocate_receive_buffer(*this);
+}
+
+void NetDevice::deliver(PacketBuffer* buffer, u32 offset, u32 length)
+{
+    VERIFY(m_stack);
+    m_stack->device_deliver(*this, buffer, offset, length);
+}
+
+void NetDevice::set_link_up(bool up)
+{
+    bool was = m_link_up;
+    m_link_up = up;
+    if (m_stack && up != was)
+        m_stack->device_link_changed(*this, up);
+}
+
+} // namespace skiff::net

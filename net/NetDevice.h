@@ -1,0 +1,78 @@
+#pragma once
+
+// The one interface between a NIC driver and the stack (DESIGN.md §6). Drivers (NE2000, e1000,
+// the host tap runner's tap device, the unit tests' simulated wire) implement the virtual part;
+// the stack implements the rest, which a driver calls:
+//
+//   receive:  PacketBuffer* buffer = allocate_receive_buffer();   // a page, for a ring slot
+//             ... hardware writes one frame into buffer->storage() at some offset ...
+//             deliver(buffer, offset, length);                   // the stack owns it now
+//   transmit: the stack calls transmit(packet); a gathering driver walks packet.piece(i)
+//             (headers, seg[0], seg[1], follow), each physically contiguous with a DMA address;
+//             one that cannot gather uses packet.copy_to(0, flat). A driver that keeps the
+//             buffer after transmit() returns takes packet.ref() and calls packet.release() when
+//             the hardware is done with it. Frames shorter than 60 bytes are padded by the driver.
+//   link:     set_link_up(true) when the PHY reports link; the stack sends a gratuitous ARP.
+
+#include <lib/Result.h>
+#include <lib/StringView.h>
+#include <net/Address.h>
+#include <net/PacketBuffer.h>
+
+namespace skiff::net {
+
+class NetStack;
+
+struct NetDeviceCapabilities {
+    bool gather { false }; // can transmit a packet from several pieces
+    u8 max_pieces { 1 };   // pieces per packet the hardware takes (≥ 4 to gather fully)
+    bool ipv4_checksum_offload { false };
+    bool tcp_udp_checksum_offload { false };
+    bool tso { false }; // TCP segmentation offload (unused yet)
+    u16 mtu { 1500 };
+};
+
+struct NetDeviceCounters {
+    u64 rx_packets { 0 };
+    u64 rx_bytes { 0 };
+    u64 rx_errors { 0 };
+    u64 rx_dropped { 0 }; // no receive buffer, or the stack's input queue was full
+    u64 tx_packets { 0 };
+    u64 tx_bytes { 0 };
+    u64 tx_errors { 0 };
+    u64 tx_dropped { 0 };
+};
+
+class NetDevice {
+public:
+    virtual StringView name() const = 0;
+    virtual MacAddress mac_address() const = 0;
+    virtual NetDeviceCapabilities capabilities() const = 0;
+    // Hand one frame to the hardware. An error means the frame was not sent (ring full, link
+    // down); the stack counts it and drops the frame, like a real wire would.
+    virtual Result<void> transmit(PacketBuffer& packet) = 0;
+
+    // --- called by the driver ---
+    // A page-sized receive buffer from the stack's pool, or nullptr when the pool is empty.
+    PacketBuffer* allocate_receive_buffer();
+    // A received frame in `buffer` at [offset, offset + length). Ownership passes to the stack;
+    // the frame is processed on the stack's next poll().
+    void deliver(PacketBuffer* buffer, u32 offset, u32 length);
+    void set_link_up(bool up);
+    bool link_up() const { return m_link_up; }
+    NetDeviceCounters& counters() { return m_counters; }
+    NetDeviceCounters const& counters() const { return m_counters; }
+    bool is_attached() const { return m_stack != nullptr; }
+
+protected:
+    ~NetDevice() = default;
+
+private:
+    friend class NetStack;
+    NetStack* m_stack { nullptr };
+    u8 m_interface { 0 };
+    bool m_link_up { false };
+    NetDeviceCounters m_counters;
+};
+
+} // namespace skiff::net

@@ -1,0 +1,180 @@
+#include <net/NetStack.h>
+
+namespace skiff::net {
+
+NetStack::NetStack(Port& port)
+    : m_port(port)
+    , m_arp(*this)
+    , m_ipv4(*this)
+    , m_icmp(*this)
+    , m_udp(*this)
+{
+}
+
+NetStack::~NetStack()
+{
+    shutdown();
+}
+
+Result<void> NetStack::initialize(PoolSizes sizes)
+{
+    return m_pool.initialize(m_port, sizes);
+}
+
+Result<u8> NetStack::attach(NetDevice& device, NetConfig const& config)
+{
+    if (device.m_stack)
+        return Error::AlreadyExists;
+    if (m_interface_count == kMaxInterfaces)
+        return Error::NoMemory;
+    u8 index = static_cast<u8>(m_interface_count);
+    Interface& interface = m_interfaces[index];
+    interface.device = &device;
+    interface.mac = device.mac_address();
+    interface.address = config.address;
+    interface.prefix_length = config.prefix_length;
+    interface.mtu = device.capabilities().mtu;
+    TRY(m_ipv4.routes().add({ config.address, config.prefix_length, Ipv4Address::any(), index }));
+    if (!config.gateway.is_any())
+        TRY(m_ipv4.routes().add({ Ipv4Address::any(), 0, config.gateway, index }));
+    ++m_interface_count;
+    device.m_stack = this;
+    device.m_interface = index;
+    if (device.link_up())
+        m_arp.send_gratuitous(index);
+    return index;
+}
+
+void NetStack::shutdown()
+{
+    m_input.clear();
+    m_udp.close_all();
+    m_arp.clear_queues();
+    m_ipv4.reassembly().clear();
+    for (u32 i = 0; i < m_interface_count; ++i)
+        m_interfaces[i].device->m_stack = nullptr;
+    m_interface_count = 0;
+    m_pool.destroy();
+}
+
+bool NetStack::is_local_address(Ipv4Address address) const
+{
+    for (u32 i = 0; i < m_interface_count; ++i)
+        if (m_interfaces[i].address == address)
+            return true;
+    return false;
+}
+
+bool NetStack::is_broadcast_address(Ipv4Address address) const
+{
+    if (address.is_limited_broadcast())
+        return true;
+    for (u32 i = 0; i < m_interface_count; ++i)
+        if (m_interfaces[i].is_broadcast(address))
+            return true;
+    return false;
+}
+
+PacketBuffer* NetStack::device_allocate_receive_buffer(NetDevice& device)
+{
+    PacketBuffer* buffer = m_pool.allocate_receive();
+    if (!buffer)
+        ++device.counters().rx_dropped;
+    return buffer;
+}
+
+void NetStack::device_deliver(NetDevice& device, PacketBuffer* buffer, u32 offset, u32 length)
+{
+    VERIFY(buffer->kind() == PacketBuffer::Kind::Receive);
+    ++device.counters().rx_packets;
+    device.counters().rx_bytes += length;
+    if (m_input.size() >= kMaxInputQueue) {
+        ++m_counters.eth_drop_input_queue_full;
+        ++device.counters().rx_dropped;
+        buffer->release();
+        return;
+    }
+    buffer->set_linear(offset, length);
+    buffer->meta = {};
+    buffer->meta.interface = device.m_interface;
+    m_input.push(buffer);
+}
+
+void NetStack::device_link_changed(NetDevice& device, bool up)
+{
+    // RFC 5227 §3: announce our address when the link comes up, so neighbours with a stale
+    // cache entry (another machine, or us before a reboot with a new MAC) learn the current one.
+    if (up)
+        m_arp.send_gratuitous(device.m_interface);
+}
+
+void NetStack::poll(u64 now_ns)
+{
+    if (now_ns > m_now)
+        m_now = now_ns;
+    while (PacketBuffer* packet = m_input.pop())
+        process_frame(packet);
+    m_arp.poll(m_now);
+    m_ipv4.reassembly().poll(m_now);
+}
+
+u64 NetStack::next_deadline() const
+{
+    u64 deadline = m_input.is_empty() ? kNoDeadline : m_now;
+    deadline = min(deadline, m_arp.next_deadline());
+    deadline = min(deadline, const_cast<NetStack*>(this)->m_ipv4.reassembly().next_deadline());
+    return deadline;
+}
+
+void NetStack::process_frame(PacketBuffer* packet)
+{
+    ++m_counters.eth_rx;
+    auto frame = EthernetView::parse(packet->linear());
+    if (frame.is_error()) {
+        ++m_counters.eth_drop_short;
+        packet->release();
+        return;
+    }
+    Interface& interface = m_interfaces[packet->meta.interface];
+    MacAddress destination = frame.value().destination();
+    // Accept frames for our MAC and broadcasts; other multicast and unicast frames (a device in
+    // promiscuous mode, a bridge flooding) are not ours.
+    if (!(destination == interface.mac) && !destination.is_broadcast()) {
+        ++m_counters.eth_drop_not_for_us;
+        packet->release();
+        return;
+    }
+    packet->meta.link_broadcast = destination.is_broadcast();
+    u16 type = frame.value().ether_type();
+    bool pulled = packet->pull(EthernetView::kHeaderLength);
+    VERIFY(pulled); // parse() checked the length
+    switch (type) {
+    case static_cast<u16>(EtherType::Arp): m_arp.input(packet->meta.interface, packet); return;
+    case static_cast<u16>(EtherType::Ipv4): m_ipv4.input(packet->meta.interface, packet, m_now); return;
+    default:
+        ++m_counters.eth_drop_unknown_type;
+        packet->release();
+        return;
+    }
+}
+
+Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherType type, PacketBuffer* packet)
+{
+    Interface& interface = m_interfaces[index];
+    EthernetView::write(packet->push_header(EthernetView::kHeaderLength), destination, interface.mac, type);
+    NetDevice& device = *interface.device;
+    u32 length = packet->total_length();
+    Result<void> result = device.link_up() ? device.transmit(*packet) : Result<void>(Error::NetworkUnreachable);
+    if (result.is_error()) {
+        ++m_counters.eth_tx_errors;
+        ++device.counters().tx_dropped;
+    } else {
+        ++m_counters.eth_tx;
+        ++device.counters().tx_packets;
+        device.counters().tx_bytes += length;
+    }
+    packet->release();
+    return result;
+}
+
+} // namespace skiff::net

@@ -1,0 +1,92 @@
+#pragma once
+
+// The stack as one object: pools, interfaces and protocol layers. The OS drives it from one
+// network thread:
+//
+//   NetStack stack(port);
+//   MUST(stack.initialize());                    // allocates every pool up front
+//   u8 i = TRY(stack.attach(device, config));    // device: a NetDevice; config: NetConfig
+//   loop: drivers deliver() frames; stack.poll(now_ns); sleep until min(next_deadline(), irq)
+//
+// The stack never reads a clock: every time it knows is the now_ns given to poll().
+
+#include <lib/Result.h>
+#include <net/Config.h>
+#include <net/Counters.h>
+#include <net/Interface.h>
+#include <net/NetDevice.h>
+#include <net/PacketPool.h>
+#include <net/Port.h>
+#include <net/arp/ArpCache.h>
+#include <net/ethernet/EthernetFrame.h>
+#include <net/icmp/Icmp.h>
+#include <net/ipv4/Ipv4Layer.h>
+#include <net/udp/UdpLayer.h>
+
+namespace skiff::net {
+
+class NetStack {
+public:
+    static constexpr u32 kMaxInterfaces = 4;
+    static constexpr u32 kMaxInputQueue = 512;
+    static constexpr u64 kNoDeadline = ~0ull;
+
+    explicit NetStack(Port& port);
+    ~NetStack();
+    NetStack(NetStack const&) = delete;
+    NetStack& operator=(NetStack const&) = delete;
+
+    Result<void> initialize(PoolSizes sizes = {});
+    // Attach a device with an address; adds the connected route and, with a gateway, the
+    // default route. Returns the interface index.
+    Result<u8> attach(NetDevice& device, NetConfig const& config);
+    // Release every buffer the stack still holds (queues, sockets, reassembly), then the pools.
+    void shutdown();
+
+    // Process received frames and run timers due at now_ns.
+    void poll(u64 now_ns);
+    // The earliest time poll() has timer work to do, or kNoDeadline.
+    u64 next_deadline() const;
+    u64 now() const { return m_now; }
+
+    Port& port() { return m_port; }
+    PacketPool& pool() { return m_pool; }
+    NetCounters& counters() { return m_counters; }
+    NetCounters const& counters() const { return m_counters; }
+    Interface& interface(u8 index) { return m_interfaces[index]; }
+    Interface const& interface(u8 index) const { return m_interfaces[index]; }
+    u32 interface_count() const { return m_interface_count; }
+    bool is_local_address(Ipv4Address address) const;
+    // Is this a broadcast address on any interface?
+    bool is_broadcast_address(Ipv4Address address) const;
+
+    ArpCache& arp() { return m_arp; }
+    Ipv4Layer& ipv4() { return m_ipv4; }
+    Icmp& icmp() { return m_icmp; }
+    UdpLayer& udp() { return m_udp; }
+
+    // Ethernet output: prepend the header and hand the frame to the device. Consumes `packet`.
+    Result<void> transmit_frame(u8 interface, MacAddress destination, EtherType type, PacketBuffer* packet);
+
+    // Called through NetDevice by drivers.
+    void device_deliver(NetDevice& device, PacketBuffer* buffer, u32 offset, u32 length);
+    void device_link_changed(NetDevice& device, bool up);
+    PacketBuffer* device_allocate_receive_buffer(NetDevice& device);
+
+private:
+    void process_frame(PacketBuffer* packet);
+
+    Port& m_port;
+    PacketPool m_pool;
+    NetCounters m_counters;
+    Interface m_interfaces[kMaxInterfaces];
+    u32 m_interface_count { 0 };
+    PacketQueue m_input;
+    u64 m_now { 0 };
+    ArpCache m_arp;
+    Ipv4Layer m_ipv4;
+    Icmp m_icmp;
+    UdpLayer m_udp;
+};
+
+} // namespace skiff::net

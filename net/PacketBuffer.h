@@ -1,0 +1,167 @@
+#pragma once
+
+// The packet buffer: LyraNET's extended sk_buff (seeds/000 §3.3, Figure 3; DESIGN.md §5).
+//
+//   [ headroom | headers ]   seg[0] -> data not copied   seg[1] -> data not copied   [ follow ]
+//
+// - Headers live in the buffer's own storage. A transmit buffer starts with kHeadroom bytes free
+//   in front, so TCP, IPv4 and Ethernet each prepend their header without moving anything.
+// - seg[2] refers to data the buffer does not own (the application's pages on a zero-copy send).
+//   Each piece is physically contiguous (it never crosses a page boundary, LyraNET §3.4) and
+//   holds a reference on its frame, dropped when the buffer is released.
+// - follow is data that was copied into the buffer's own storage.
+// A driver emits the pieces in that order: piece(0..piece_count()).
+//
+// A receive buffer is one page holding one frame at some offset; parsing pulls headers off the
+// front of the linear region, and the page can later be remapped into an application buffer.
+
+#include <lib/Span.h>
+#include <lib/Types.h>
+#include <net/Address.h>
+#include <net/Port.h>
+
+namespace skiff::net {
+
+class PacketPool;
+
+// A reference on the frame behind a data segment: a stack-owned page (ref_page/unref_page) or a
+// pinned page of application memory (pin_user_page/unpin_user_page).
+enum class FrameKind : u8 { None, Page, Pinned };
+struct FrameRef {
+    u64 phys { 0 };
+    FrameKind kind { FrameKind::None };
+};
+
+struct DataSeg {
+    u8 const* virt { nullptr };
+    u64 phys { 0 };
+    u32 length { 0 };
+    FrameRef frame;
+};
+
+// One physically contiguous piece of a packet, as a gathering driver sees it.
+struct BufferPiece {
+    u8 const* virt { nullptr };
+    u64 phys { 0 };
+    u32 length { 0 };
+};
+
+// What the lower layers learned about a received packet, for the layers above.
+struct PacketMeta {
+    Ipv4Address source;
+    Ipv4Address destination;
+    u8 ttl { 0 };
+    u8 interface {
+        0
+    };
+    bool link_broadcast { false };
+    u32 sequence { 0 }; // TCP: sequence number of the first payload byte
+    u32 aux { 0 };      // TCP: sequence number after the payload; free for other layers
+};
+
+class PacketBuffer {
+public:
+    enum class Kind : u8 { Transmit, Receive, Large };
+
+    static constexpr u32 kTransmitStorage = 2048; // two per page, never crossing a page
+    static constexpr u32 kHeadroom = 128;         // Ethernet 14 + IPv4 60 + TCP 60 fits with room
+    static constexpr u32 kFollowCapacity = kTransmitStorage - kHeadroom;
+    static constexpr u32 kLargeStorage = 16384; // a reassembled datagram
+
+    Kind kind() const { return m_kind; }
+
+    // The linear region: headers on transmit, the whole (remaining) frame on receive.
+    u8* data() { return m_base + m_head; }
+    u8 const* data() const { return m_base + m_head; }
+    u32 linear_length() const { return m_tail - m_head; }
+    ReadonlyBytes linear() const { return { m_base + m_head, m_tail - m_head }; }
+    u64 linear_phys() const { return m_phys ? m_phys + m_head : 0; }
+    u32 headroom() const { return m_head; }
+    u32 linear_offset() const { return m_head; }
+
+    // Prepend `length` header bytes; running out of headroom is a programming error.
+    u8* push_header(u32 length);
+    // Consume `length` bytes from the front (receive side); false if there are not that many.
+    bool pull(u32 length);
+    // Shorten the linear region to `length` bytes (drop Ethernet padding); false if longer.
+    bool truncate(u32 length);
+    // Transmit side: forget the headers so a retransmission can build fresh ones.
+    void reset_headers();
+    // Receive and large side: the linear region is [offset, offset + length) of the storage.
+    void set_linear(u32 offset, u32 length);
+    u8* storage() { return m_base; }
+    u32 storage_capacity() const { return m_capacity; }
+
+    // seg[2]: data that is not copied. Takes over the frame reference in `segment`.
+    bool add_segment(DataSeg const& segment);
+    u8 segment_count() const { return m_segment_count; }
+    DataSeg const& segment(u8 index) const;
+
+    // follow: copied data after the segments (transmit buffers only).
+    u8* follow_data() { return m_base + kHeadroom; }
+    u8 const* follow_data() const { return m_base + kHeadroom; }
+    u32 follow_length() const { return m_follow_length; }
+    u32 follow_space() const;
+    u32 append_follow(ReadonlyBytes bytes); // returns how many bytes fit
+    // Grow follow by `count` bytes (≤ follow_space()) and return where to write them.
+    u8* extend_follow(u32 count);
+
+    // Everything after the headers (segments + follow) and everything in total.
+    u32 payload_length() const;
+    u32 total_length() const { return linear_length() + payload_length(); }
+
+    // The pieces a gathering driver walks: headers, seg[0], seg[1], follow (empty ones skipped).
+    u32 piece_count() const;
+    BufferPiece piece(u32 index) const;
+    // For drivers that cannot gather: copy bytes [offset, offset + out.size()) of the packet.
+    void copy_to(u32 offset, Bytes out) const;
+
+    // The page behind a receive buffer, and the swap the zero-copy receive path makes.
+    PortPage page() const { return { m_base, m_phys }; }
+    void exchange_page(PortPage page);
+
+    // Reference counting: whoever keeps the buffer beyond a call takes a reference (a driver
+    // holding it in a transmit ring, TCP keeping it for retransmission).
+    void ref() { ++m_references; }
+    void release();
+    u16 reference_count() const { return m_references; }
+
+    PacketMeta meta;
+    PacketBuffer* next { nullptr }; // link for whichever single queue holds the buffer
+
+private:
+    friend class PacketPool;
+    PacketBuffer() = default;
+
+    PacketPool* m_pool { nullptr };
+    u8* m_base { nullptr };
+    u64 m_phys { 0 }; // 0 when the storage has no DMA address (large buffers)
+    u32 m_capacity { 0 };
+    u32 m_head { 0 };
+    u32 m_tail { 0 };
+    u32 m_follow_length { 0 };
+    DataSeg m_segments[2];
+    u8 m_segment_count { 0 };
+    Kind m_kind { Kind::Transmit };
+    u16 m_references { 0 };
+    PacketBuffer* m_free_next { nullptr };
+};
+
+// A FIFO of packet buffers linked through PacketBuffer::next.
+class PacketQueue {
+public:
+    bool is_empty() const { return m_head == nullptr; }
+    u32 size() const { return m_size; }
+    PacketBuffer* front() const { return m_head; }
+    void push(PacketBuffer* packet);
+    PacketBuffer* pop();
+    // Releases every buffer in the queue.
+    void clear();
+
+private:
+    PacketBuffer* m_head { nullptr };
+    PacketBuffer* m_tail { nullptr };
+    u32 m_size { 0 };
+};
+
+} // namespace skiff::net

@@ -1,0 +1,56 @@
+#pragma once
+
+// The port interface: everything net/ needs from the operating system, and nothing more
+// (LyraNET's "kernel support functions", seeds/000 §3.5; lwIP's sys_arch). The kernel implements
+// it in kernel/ or mm/; host programs implement it in tests/unit/net/HostPort.cpp.
+//
+// What is deliberately absent: a clock (time is passed into NetStack::poll(now_ns)), sleeping
+// (socket calls never block; the kernel glue blocks on top of them using the wake-up below), and
+// locks (the stack is driven by one network thread).
+
+#include <lib/Result.h>
+#include <lib/Types.h>
+
+namespace skiff::net {
+
+static constexpr usize kPageSize = 4096;
+
+// One 4 KiB frame as the stack sees it: where the CPU reaches it and where a DMA engine does.
+struct PortPage {
+    u8* virt { nullptr };
+    u64 phys { 0 };
+};
+
+class Port {
+public:
+    // Frames with reference counts. allocate_page() returns a frame whose count is 1;
+    // unref_page() frees it when the count reaches zero.
+    virtual Result<PortPage> allocate_page() = 0;
+    virtual void ref_page(u64 phys) = 0;
+    virtual void unref_page(u64 phys) = 0;
+
+    // Zero-copy send (DESIGN §5): pin the page of application memory holding `virt`. Returns the
+    // physical address of that page and takes a reference on its frame; the kernel write-protects
+    // the page and marks it copy-on-write for as long as any pin is held, so an application that
+    // writes before the ACK gets a private copy and TCP keeps the original.
+    virtual Result<u64> pin_user_page(void const* virt) = 0;
+    virtual void unpin_user_page(u64 phys) = 0;
+
+    // Zero-copy receive: is [virt, virt+length) inside the page-aligned zero-copy buffer region?
+    virtual bool is_zero_copy_region(void const* virt, usize length) = 0;
+    // Swap `received` in under the application's page-aligned `app_page` (remap + TLB flush) and
+    // hand back the frame that was there before; it becomes a receive buffer of the stack.
+    virtual Result<PortPage> remap_page(void* app_page, PortPage received) = 0;
+
+    // Randomness for ISNs (RFC 6528), IP IDs, ephemeral ports.
+    virtual u64 random_u64() = 0;
+
+    // Someone may be waiting on a socket (see Socket::set_waiter). Called from inside poll() and
+    // from socket calls; the kernel glue wakes the thread(s) behind `waiter`.
+    virtual void wake(void* waiter) = 0;
+
+protected:
+    ~Port() = default;
+};
+
+} // namespace skiff::net

@@ -1,0 +1,55 @@
+#pragma once
+
+// The port interface implemented for host programs (unit tests and the tap runner). "Physical"
+// addresses are the virtual ones; frames are 4 KiB aligned_alloc blocks with reference counts;
+// pinning counts references on application pages; remap copies (a host process cannot swap
+// pages under itself cheaply) but counts what the kernel would have remapped.
+
+#include <net/Port.h>
+
+#include <cstdint>
+#include <map>
+
+namespace skiff::net {
+
+class HostPort final : public Port {
+public:
+    explicit HostPort(u64 seed = 1)
+        : m_random(seed ? seed : 1)
+    {
+    }
+    ~HostPort();
+
+    Result<PortPage> allocate_page() override;
+    void ref_page(u64 phys) override;
+    void unref_page(u64 phys) override;
+    Result<u64> pin_user_page(void const* virt) override;
+    void unpin_user_page(u64 phys) override;
+    bool is_zero_copy_region(void const* virt, usize length) override;
+    Result<PortPage> remap_page(void* app_page, PortPage received) override;
+    u64 random_u64() override;
+    void wake(void* waiter) override;
+
+    void set_zero_copy_region(void const* start, usize length)
+    {
+        m_region_start = reinterpret_cast<uptr>(start);
+        m_region_length = length;
+    }
+    void set_page_limit(u64 limit) { m_page_limit = limit; }
+    u64 pages_allocated() const { return m_pages.size(); }
+    u64 pins_held() const;
+    u64 remaps() const { return m_remaps; }
+    u64 wakes() const { return m_wakes; }
+
+private:
+    std::map<u64, int> m_pages; // phys -> references
+    std::map<u64, int> m_pins;  // page -> pins
+    u64 m_random;
+    uptr m_region_start { 0 };
+    usize m_region_length { 0 };
+    u64 m_page_limit { ~0ull };
+    u64 m_remaps { 0 };
+    u64 m_wakes { 0 };
+};
+
+} // namespace skiff::net
