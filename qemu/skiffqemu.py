@@ -160,7 +160,7 @@ def host_port_problem(port: int) -> str | None:
     return None
 
 
-def qemu_command(options: Options, console: str, warn=None) -> tuple[list[str], str]:
+def qemu_command(options: Options, console: str, warn=None, check_tap: bool = True) -> tuple[list[str], str]:
     """Builds the QEMU argument list. console: "terminal" (-nographic, serial and monitor
     multiplexed on the terminal) or "stdio" (no display, serial alone on stdin/stdout, no monitor).
     Returns (argv, accelerator)."""
@@ -219,7 +219,8 @@ def qemu_command(options: Options, console: str, warn=None) -> tuple[list[str], 
             if not options.tap_if:
                 raise OptionError("--net tap needs --tap-if NAME (an existing tap device)")
             try:
-                socket.if_nametoindex(options.tap_if)  # in this process's network namespace
+                if check_tap:
+                    socket.if_nametoindex(options.tap_if)  # in this process's network namespace
                 known = True
             except OSError:
                 known = False
@@ -435,6 +436,96 @@ def main(argv: list[str] | None = None) -> int:
 
 
 # --------------------------------------------------------------------------------------------
+# A network namespace with a tap, for tests that put real traffic on the guest's NIC
+
+
+class NetNamespaceError(Exception):
+    pass
+
+
+class NetNamespace:
+    """A network namespace of our own, holding one tap with the host side's address; deleted (tap
+    and all) when the `with` block ends. Guest(netns=ns, net="tap") starts QEMU inside it; run()
+    starts host tools (ping, iperf, tcpdump) inside it. Nothing touches the machine's own
+    interfaces. Needs root (CAP_NET_ADMIN); a test without it should skip and say so.
+
+        with NetNamespace() as ns, Guest(netns=ns, net="tap", nic="e1000") as guest:
+            guest.expect_prompt()
+            ns.run(["ping", "-c", "3", "10.0.2.15"], check=True)
+    """
+
+    _counter = 0
+
+    def __init__(self, tap: str = "tap0", host_address: str = "10.0.2.2/24", name: str | None = None):
+        NetNamespace._counter += 1
+        self.name = name or f"skiff-{os.getpid()}-{NetNamespace._counter}"
+        self.tap = tap
+        self.host_address = host_address
+        self._created = False
+
+    @staticmethod
+    def problem() -> str | None:
+        """Why a namespace cannot be made here, or None."""
+        if os.geteuid() != 0:
+            return "needs root (CAP_NET_ADMIN) to create a network namespace and a tap"
+        if not any(os.access(os.path.join(d, "ip"), os.X_OK) for d in os.environ.get("PATH", "").split(":") + ["/usr/sbin", "/sbin"]):
+            return "needs iproute2 (ip)"
+        if not os.path.exists("/dev/net/tun"):
+            return "needs /dev/net/tun"
+        return None
+
+    def _ip(self, *arguments: str, inside: bool = True) -> None:
+        command = ["ip", "netns", "exec", self.name, "ip", *arguments] if inside else ["ip", *arguments]
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise NetNamespaceError(f"{shlex.join(command)}: {result.stderr.strip()}")
+
+    def __enter__(self) -> "NetNamespace":
+        problem = self.problem()
+        if problem:
+            raise NetNamespaceError(problem)
+        self._ip("netns", "add", self.name, inside=False)
+        self._created = True
+        _install_cleanup()
+        with _live_lock:
+            _live_namespaces.add(self)
+        try:
+            self._ip("link", "set", "lo", "up")
+            self._ip("tuntap", "add", "dev", self.tap, "mode", "tap")
+            if self.host_address:
+                self._ip("addr", "add", self.host_address, "dev", self.tap)
+            self._ip("link", "set", self.tap, "up")
+        except NetNamespaceError:
+            self.delete()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.delete()
+
+    def exec_prefix(self) -> list[str]:
+        return ["ip", "netns", "exec", self.name]
+
+    def run(self, command: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
+        """Runs a host command inside the namespace (text output captured unless told otherwise)."""
+        kwargs.setdefault("capture_output", True)
+        kwargs.setdefault("text", True)
+        return subprocess.run(self.exec_prefix() + list(command), timeout=timeout, **kwargs)
+
+    def popen(self, command: list[str], **kwargs) -> subprocess.Popen:
+        """Starts a host command inside the namespace; it dies with this process."""
+        return subprocess.Popen(self.exec_prefix() + list(command), preexec_fn=_die_with_parent, **kwargs)
+
+    def delete(self) -> None:
+        if self._created:
+            # Deleting the namespace removes the tap with it.
+            subprocess.run(["ip", "netns", "delete", self.name], capture_output=True)
+            self._created = False
+        with _live_lock:
+            _live_namespaces.discard(self)
+
+
+# --------------------------------------------------------------------------------------------
 # The test driver
 
 
@@ -451,6 +542,7 @@ class ExpectTimeout(GuestError):
 
 
 _live_guests: set = set()
+_live_namespaces: set = set()
 _live_lock = threading.Lock()
 _handlers_installed = False
 
@@ -458,8 +550,11 @@ _handlers_installed = False
 def _kill_live_guests() -> None:
     with _live_lock:
         guests = list(_live_guests)
+        namespaces = list(_live_namespaces)
     for guest in guests:
         guest.kill()
+    for namespace in namespaces:
+        namespace.delete()
 
 
 def _on_fatal_signal(signum, _frame) -> None:
@@ -516,11 +611,16 @@ class Guest:
       name     -- names the log file and the messages
       log_dir  -- where <name>.log goes (default build/x86_64/test-logs, or $SKIFF_TEST_LOG_DIR)
       echo     -- copy the serial output to stdout as it arrives (default: $SKIFF_ECHO=1)
+      netns    -- a NetNamespace: QEMU runs inside it, attached to its tap
     The text that expect() searches is the serial output with CR removed (\\n ends a line).
     """
 
     def __init__(self, name: str = "guest", log_dir: str | None = None, echo: bool | None = None,
-                 **options):
+                 netns: NetNamespace | None = None, **options):
+        self.netns = netns
+        if netns is not None:
+            options.setdefault("net", "tap")
+            options.setdefault("tap_if", netns.tap)
         self.options = Options(**options)
         self.name = name
         self.log_dir = log_dir or os.environ.get("SKIFF_TEST_LOG_DIR") or os.path.join(BUILD_DIR, "test-logs")
@@ -543,8 +643,14 @@ class Guest:
     # -- life cycle ---------------------------------------------------------------------------
 
     def start(self) -> "Guest":
-        self.command_line, self.accel = qemu_command(self.options, "stdio",
-                                                     warn=lambda m: self._stderr.append(f"warning: {m}\n"))
+        if self.netns is not None:
+            # QEMU opens the tap from inside the namespace; `ip netns exec` execs it, so the PID
+            # is QEMU's own and kill() and the death signal reach it.
+            self.command_line, self.accel = qemu_command(self.options, "stdio", check_tap=False)
+            self.command_line = self.netns.exec_prefix() + self.command_line
+        else:
+            self.command_line, self.accel = qemu_command(self.options, "stdio",
+                                                         warn=lambda m: self._stderr.append(f"warning: {m}\n"))
         os.makedirs(self.log_dir, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self._log.write(f"# {shlex.join(self.command_line)}\n# accel {self.accel} ({self.accel_reason})\n".encode())

@@ -5,7 +5,7 @@ commands print and how QEMU exits. One CTest test per case (tests/boot/CMakeList
   console      time to prompt, the banner, help, version, uptime, an unknown command, poweroff 0
   line_editor  backspace, cursor left, history up on the real 16550
   crash        `crash` under panic=exit: the page-fault report names crash_command; status 255
-  poweroff     `poweroff 3` exits QEMU with status 7
+  poweroff     `poweroff three` is refused with a usage line; `poweroff 3` exits QEMU with status 7
   selftest     -m 16M, `selftest`: no KTEST FAIL, and `selftest: N passed, 0 failed`
   iso          boots build/x86_64/skiff.iso through GRUB and reaches the prompt
   devices      each NIC (none, e1000, ne2k at IRQ 10, ne2k-pci) on pc and q35 reaches the prompt
@@ -287,6 +287,9 @@ def case_crash(args) -> None:
 def case_poweroff(args) -> None:
     with boot(args, "poweroff") as guest:
         wait_for_prompt(guest)
+        output = guest.command("poweroff three")
+        check(re.search(r"(?i)usage", output) is not None, "'poweroff three' printed no usage line", output)
+        ok(f"'poweroff three' is refused and the console goes on: {output.strip().splitlines()[0]!r}")
         guest.send_line("poweroff 3")
         expect_exit(guest, 7, "poweroff 3")
         check(guest.guest_code == 3, f"guest code {guest.guest_code}, expected 3")
