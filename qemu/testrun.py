@@ -131,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in failed:
         say(f"FAILED {name}")
     total = len(passed) + len(failed) + len(skipped) + len(not_run)
+    if total == 0:
+        say("no test matched the selection (see tests/run -N for the list)")
     bad = len(failed) + len(not_run)
     verdict = "FAIL" if bad or status else "PASS"
     say(f"{verdict}: {len(passed)} passed, {len(failed)} failed, {len(not_run)} not run, "
         f"{len(skipped)} skipped, of {total} tests ({selection}) in {elapsed:.1f} s")
-    if bad or status:
+    if bad or status or total == 0:
         return status or 1
     return 0
 

@@ -8,7 +8,7 @@ commands print and how QEMU exits. One CTest test per case (tests/boot/CMakeList
   poweroff     `poweroff three` is refused with a usage line; `poweroff 3` exits QEMU with status 7
   selftest     -m 16M, `selftest`: no KTEST FAIL, and `selftest: N passed, 0 failed`
   iso          boots build/x86_64/skiff.iso through GRUB and reaches the prompt
-  devices      each NIC (none, e1000, ne2k at IRQ 10, ne2k-pci) on pc and q35 reaches the prompt
+  devices      each NIC (none, e1000, ne2k at IRQ 10, ne2k-pci) on pc and q35 reaches the prompt; so does -m 16M
 
 Every case uses the accelerator qemu/run would choose and says which. Lines starting with
 `REPORT ` are repeated by tests/run in its summary.
@@ -341,6 +341,16 @@ def case_devices(args) -> None:
                 guest.send_line("poweroff 0")
                 expect_exit(guest, 1, f"{machine} with {nic}: poweroff 0", quiet=True)
                 results.append(f"{machine}/{nic} {ms:.0f} ms")
+    # The smallest machine Skiff promises to run on.
+    with boot(args, "devices-pc-16M", mem="16M") as guest:
+        before, ms = wait_for_prompt(guest)
+        usable = re.search(r"(\d+) MiB usable", before)
+        if usable:
+            check(int(usable.group(1)) < 16, f"-m 16M but the banner says {usable.group(1)} MiB usable", before)
+        guest.command("help")
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "pc with 16M: poweroff 0", quiet=True)
+        results.append(f"pc/e1000/16M {ms:.0f} ms")
     ok("every machine and NIC reaches the prompt and powers off with status 1: " + ", ".join(results))
 
 
