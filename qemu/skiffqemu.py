@@ -354,6 +354,9 @@ def _headless_relay(process: subprocess.Popen, timeout: float | None) -> None:
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
+            if tail and not tail.endswith(b"\n"):
+                out.write(b"\n")  # so our closing message starts on a line of its own
+                out.flush()
             break
         out.write(chunk.replace(b"\r", b""))
         out.flush()
