@@ -639,6 +639,12 @@ int main(Span<StringView const> arguments, Transport& transport)
         transport.print(usage());
         return 2;
     }
+    bool uses_streams
+        = !options.value().sink_source && !(options.value().random && options.value().role == Role::Transmit);
+    if (uses_streams && !transport.has_standard_streams()) {
+        options.value().sink_source = true;
+        say(transport, options.value().role, "no stdin/stdout here: -s implied");
+    }
     auto report = run(options.value(), transport);
     if (report.is_error()) {
         say(transport, options.value().role, "transfer failed: {}", report.error());

@@ -102,7 +102,9 @@ public:
     virtual void sleep_ns(u64 duration) = 0;
     virtual void print(StringView text) = 0; // messages, on the console or stderr
 
-    // Without -s: where the transmitter's data comes from and the receiver's goes. 0 = end.
+    // Without -s: where the transmitter's data comes from and the receiver's goes. 0 = end. A
+    // transport without them (the guest console) says so, and main() implies -s.
+    virtual bool has_standard_streams() const { return false; }
     virtual Result<usize> read_input(Bytes) { return Error::NotSupported; }
     virtual Result<void> write_output(ReadonlyBytes) { return Error::NotSupported; }
 

@@ -28,6 +28,7 @@ public:
     void sleep_ns(u64 duration) override;
     void print(StringView text) override;
 
+    bool has_standard_streams() const override { return true; }
     Result<usize> read_input(Bytes buffer) override;
     Result<void> write_output(ReadonlyBytes data) override;
 

@@ -103,6 +103,8 @@ public:
     }
     void sleep_ns(u64 duration) override { slept_ns += duration; }
     void print(StringView text) override { console.append(text.chars(), text.length()); }
+    bool standard_streams { true };
+    bool has_standard_streams() const override { return standard_streams; }
     Result<usize> read_input(Bytes buffer) override
     {
         usize n = std::min(buffer.size(), input.size() - m_input_offset);
@@ -418,6 +420,23 @@ TEST(TtcpTcp, WithoutSinkTheReceiverWritesOutputAndTheTransmitterReadsInput)
     receiver.inbound = sender.wire;
     EXPECT_EQ(run_main("-r", receiver), 0);
     EXPECT_EQ(receiver.output, sender.input);
+}
+
+TEST(TtcpTcp, WithoutStandardStreamsSinkIsImplied)
+{
+    // The guest console has no stdin or stdout: `ttcp -t host` sends the pattern, `ttcp -r` discards.
+    FakeTransport sender;
+    sender.standard_streams = false;
+    EXPECT_EQ(run_main("-t -n 3 host", sender), 0);
+    EXPECT_EQ(sender.wire.size(), 3u * 8192u);
+    EXPECT_TRUE(contains(sender.console, "ttcp-t: no stdin/stdout here: -s implied\n"));
+
+    FakeTransport receiver;
+    receiver.standard_streams = false;
+    receiver.inbound = sender.wire;
+    EXPECT_EQ(run_main("-r", receiver), 0);
+    EXPECT_TRUE(receiver.output.empty());
+    EXPECT_TRUE(contains(receiver.console, "ttcp-r: 24576 bytes in"));
 }
 
 TEST(TtcpTcp, ZeroCopyChoiceReachesTheTransport)
