@@ -8,6 +8,7 @@ NetStack::NetStack(Port& port)
     , m_ipv4(*this)
     , m_icmp(*this)
     , m_udp(*this)
+    , m_tcp(*this)
 {
 }
 
@@ -48,6 +49,7 @@ Result<u8> NetStack::attach(NetDevice& device, NetConfig const& config)
 void NetStack::shutdown()
 {
     m_input.clear();
+    m_tcp.abort_all();
     m_udp.close_all();
     m_arp.clear_queues();
     m_ipv4.reassembly().clear();
@@ -116,6 +118,7 @@ void NetStack::poll(u64 now_ns)
         process_frame(packet);
     m_arp.poll(m_now);
     m_ipv4.reassembly().poll(m_now);
+    m_tcp.poll(m_now);
 }
 
 u64 NetStack::next_deadline() const
@@ -123,6 +126,7 @@ u64 NetStack::next_deadline() const
     u64 deadline = m_input.is_empty() ? kNoDeadline : m_now;
     deadline = min(deadline, m_arp.next_deadline());
     deadline = min(deadline, const_cast<NetStack*>(this)->m_ipv4.reassembly().next_deadline());
+    deadline = min(deadline, m_tcp.next_deadline());
     return deadline;
 }
 

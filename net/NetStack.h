@@ -21,6 +21,7 @@
 #include <net/ethernet/EthernetFrame.h>
 #include <net/icmp/Icmp.h>
 #include <net/ipv4/Ipv4Layer.h>
+#include <net/tcp/TcpLayer.h>
 #include <net/udp/UdpLayer.h>
 
 namespace skiff::net {
@@ -64,6 +65,7 @@ public:
     Ipv4Layer& ipv4() { return m_ipv4; }
     Icmp& icmp() { return m_icmp; }
     UdpLayer& udp() { return m_udp; }
+    TcpLayer& tcp() { return m_tcp; }
 
     // Ethernet output: prepend the header and hand the frame to the device. Consumes `packet`.
     Result<void> transmit_frame(u8 interface, MacAddress destination, EtherType type, PacketBuffer* packet);
@@ -87,6 +89,7 @@ private:
     Ipv4Layer m_ipv4;
     Icmp m_icmp;
     UdpLayer m_udp;
+    TcpLayer m_tcp;
 };
 
 } // namespace skiff::net

@@ -71,6 +71,7 @@ void Ipv4Layer::deliver(PacketBuffer* packet, u64)
     switch (static_cast<IpProtocol>(packet->meta.aux)) {
     case IpProtocol::Icmp: m_stack.icmp().input(packet); return;
     case IpProtocol::Udp: m_stack.udp().input(packet); return;
+    case IpProtocol::Tcp: m_stack.tcp().input(packet); return;
     default: break;
     }
     ++m_stack.counters().ip_drop_unknown_protocol;

@@ -3,7 +3,9 @@
 //   skiff-tap-runner --tap skiff0 [--cmdline "ip=10.0.2.15/24 gw=10.0.2.2"] [--max-seconds N]
 //                    [--loss P] [--dup P] [--reorder P] [--seed S]
 //
-// Services: UDP echo on port 7. Prints "ready" on stdout once the interface is up, runs until
+// Services: UDP echo on port 7; TCP echo on 7, discard on 9, a ttcp-style sink on 5001 (what
+// `iperf -c` and `ttcp -t` send to) and a source on 5002 (sends until the peer closes, at most
+// --source-bytes). Prints "ready" on stdout once the interface is up, runs until
 // SIGTERM/SIGINT or --max-seconds, then prints the stack's non-zero counters on stderr.
 // Run it only inside a network namespace (tests/net/host/ does): it uses a tap interface that
 // must already exist there.
@@ -21,6 +23,7 @@
 #include <poll.h>
 #include <string>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 using namespace skiff;
@@ -47,6 +50,8 @@ struct Options {
     std::string cmdline { "ip=10.0.2.15/24 gw=10.0.2.2" };
     unsigned max_seconds { 600 };
     FaultConfig faults;
+    unsigned long long source_bytes { 1ull << 30 };
+    bool zero_copy { false };
 };
 
 bool parse_options(int argc, char** argv, Options& o)
@@ -67,6 +72,10 @@ bool parse_options(int argc, char** argv, Options& o)
             o.faults.duplicate_percent = static_cast<unsigned>(std::atoi(v));
         else if (arg == "--reorder" && (v = value()))
             o.faults.reorder_percent = static_cast<unsigned>(std::atoi(v));
+        else if (arg == "--source-bytes" && (v = value()))
+            o.source_bytes = std::strtoull(v, nullptr, 0);
+        else if (arg == "--zero-copy")
+            o.zero_copy = true;
         else if (arg == "--seed" && (v = value()))
             o.faults.seed = std::strtoull(v, nullptr, 0);
         else
@@ -85,6 +94,77 @@ void serve_udp_echo(UdpSocket& socket)
             return;
         (void)socket.sendto({ buffer, received.value() }, from);
     }
+}
+
+enum class Service { Echo, Discard, Sink, Source };
+
+struct Connection {
+    TcpSocket* socket;
+    Service service;
+    std::vector<u8> pending; // echo: bytes received and not yet sent back
+    unsigned long long sourced { 0 };
+    bool peer_closed { false };
+};
+
+struct Listener {
+    TcpSocket* socket;
+    Service service;
+};
+
+// Serves one connection; returns false once it is finished and closed.
+bool serve(Connection& c, Options const& options, unsigned long long& sink_bytes)
+{
+    static u8 buffer[65536];
+    static u8 source_block[65536];
+    TcpSocket& s = *c.socket;
+    for (int rounds = 0; rounds < 64; ++rounds) {
+        if (c.service == Service::Echo && c.pending.size() > (1u << 20))
+            break; // back-pressure: stop reading until the echo drains
+        auto n = s.recv({ buffer, sizeof buffer });
+        if (n.is_error()) {
+            if (n.error() != Error::WouldBlock) {
+                s.close();
+                return false;
+            }
+            break;
+        }
+        if (n.value() == 0) {
+            c.peer_closed = true;
+            break;
+        }
+        if (c.service == Service::Echo)
+            c.pending.insert(c.pending.end(), buffer, buffer + n.value());
+        else
+            sink_bytes += n.value();
+    }
+    if (c.service == Service::Echo) {
+        while (!c.pending.empty()) {
+            auto sent = s.send({ c.pending.data(), c.pending.size() });
+            if (sent.is_error())
+                break;
+            c.pending.erase(c.pending.begin(), c.pending.begin() + static_cast<long>(sent.value()));
+        }
+    }
+    if (c.service == Service::Source && !c.peer_closed) {
+        while (c.sourced < options.source_bytes) {
+            size_t want = std::min<unsigned long long>(sizeof source_block, options.source_bytes - c.sourced);
+            auto sent = s.send({ source_block, want });
+            if (sent.is_error())
+                break;
+            c.sourced += sent.value();
+        }
+        if (c.sourced >= options.source_bytes)
+            c.peer_closed = true;
+    }
+    if (s.state() == TcpState::Closed) {
+        s.close();
+        return false;
+    }
+    if (c.peer_closed && c.pending.empty()) {
+        s.close(); // FIN after everything was queued
+        return false;
+    }
+    return true;
 }
 
 } // namespace
@@ -126,6 +206,19 @@ int main(int argc, char** argv)
     UdpSocket* echo = MUST(stack->udp().open());
     MUST(echo->bind({ {}, 7 }));
 
+    std::vector<Listener> listeners;
+    for (auto [port_number, service] : { std::pair { 7, Service::Echo }, std::pair { 9, Service::Discard },
+             std::pair { 5001, Service::Sink }, std::pair { 5002, Service::Source } }) {
+        TcpSocket* listener = MUST(stack->tcp().open());
+        listener->set_buffer_sizes(1u << 20, 1u << 20);
+        listener->set_zero_copy(options.zero_copy);
+        MUST(listener->bind({ {}, static_cast<u16>(port_number) }));
+        MUST(listener->listen(16));
+        listeners.push_back({ listener, service });
+    }
+    std::vector<Connection> connections;
+    unsigned long long sink_bytes = 0;
+
     std::printf("ready\n");
     std::fflush(stdout);
 
@@ -144,7 +237,27 @@ int main(int argc, char** argv)
         device.poll_rx(256);
         stack->poll(now);
         serve_udp_echo(*echo);
+        for (Listener& l : listeners) {
+            for (;;) {
+                auto accepted = l.socket->accept();
+                if (accepted.is_error())
+                    break;
+                connections.push_back({ accepted.value(), l.service, {}, 0, false });
+            }
+        }
+        for (size_t i = 0; i < connections.size();) {
+            if (serve(connections[i], options, sink_bytes))
+                ++i;
+            else
+                connections.erase(connections.begin() + static_cast<long>(i));
+        }
+        stack->poll(monotonic_ns()); // send what serving queued without waiting for the next wake
     }
+    std::fprintf(stderr, "%-28s %llu\n", "tcp_sink_bytes", sink_bytes);
+    for (Connection& c : connections)
+        c.socket->abort();
+    for (Listener& l : listeners)
+        l.socket->close();
 
     stack->counters().for_each([](char const* name, u64 value) {
         if (value)

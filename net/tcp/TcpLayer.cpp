@@ -1,0 +1,363 @@
+#include <net/NetStack.h>
+#include <net/tcp/TcpLayer.h>
+
+namespace skiff::net {
+
+TcpLayer::TcpLayer(NetStack& stack)
+    : m_stack(stack)
+{
+    for (TcpSocket& s : m_sockets)
+        s.m_layer = this;
+}
+
+char const* tcp_state_name(TcpState state)
+{
+    switch (state) {
+    case TcpState::Closed: return "CLOSED";
+    case TcpState::Listen: return "LISTEN";
+    case TcpState::SynSent: return "SYN-SENT";
+    case TcpState::SynReceived: return "SYN-RECEIVED";
+    case TcpState::Established: return "ESTABLISHED";
+    case TcpState::FinWait1: return "FIN-WAIT-1";
+    case TcpState::FinWait2: return "FIN-WAIT-2";
+    case TcpState::CloseWait: return "CLOSE-WAIT";
+    case TcpState::Closing: return "CLOSING";
+    case TcpState::LastAck: return "LAST-ACK";
+    case TcpState::TimeWait: return "TIME-WAIT";
+    }
+    return "?";
+}
+
+TcpSocket* TcpLayer::allocate_socket()
+{
+    TcpSocket* oldest_time_wait = nullptr;
+    for (TcpSocket& s : m_sockets) {
+        if (!s.m_in_use) {
+            s.reset_state();
+            s.m_in_use = true;
+            return &s;
+        }
+        if (s.m_state == TcpState::TimeWait
+            && (!oldest_time_wait || s.m_timewait_deadline < oldest_time_wait->m_timewait_deadline))
+            oldest_time_wait = &s;
+    }
+    // Table full: recycle the TIME-WAIT connection closest to its end rather than refuse.
+    if (!oldest_time_wait)
+        return nullptr;
+    free_socket(*oldest_time_wait);
+    oldest_time_wait->reset_state();
+    oldest_time_wait->m_in_use = true;
+    return oldest_time_wait;
+}
+
+void TcpLayer::free_socket(TcpSocket& socket)
+{
+    if (socket.m_listener) {
+        TcpSocket& listener = *socket.m_listener;
+        if (socket.m_accepted_pending) {
+            TcpSocket** link = &listener.m_accept_head;
+            while (*link && *link != &socket)
+                link = &(*link)->m_accept_next;
+            if (*link)
+                *link = socket.m_accept_next;
+            --listener.m_accept_count;
+        } else {
+            --listener.m_embryonic_count;
+        }
+        socket.m_listener = nullptr;
+    }
+    if (socket.m_state == TcpState::Listen) {
+        // Children of a closing listener are reset: nobody will accept them.
+        for (TcpSocket& child : m_sockets) {
+            if (child.m_in_use && child.m_listener == &socket) {
+                child.m_listener = nullptr;
+                if (child.m_state != TcpState::Closed)
+                    send_control(child, child.m_snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
+                child.m_send_queue.clear();
+                child.m_receive_queue.clear();
+                child.m_ooo_queue.clear();
+                child.m_in_use = false;
+                child.m_state = TcpState::Closed;
+            }
+        }
+    }
+    socket.m_send_queue.clear();
+    socket.m_receive_queue.clear();
+    socket.m_ooo_queue.clear();
+    socket.m_in_use = false;
+    socket.m_state = TcpState::Closed;
+}
+
+void TcpLayer::abort_all()
+{
+    for (TcpSocket& s : m_sockets)
+        if (s.m_in_use)
+            free_socket(s);
+}
+
+u32 TcpLayer::sockets_in_use() const
+{
+    u32 n = 0;
+    for (TcpSocket const& s : m_sockets)
+        n += s.m_in_use ? 1 : 0;
+    return n;
+}
+
+Result<TcpSocket*> TcpLayer::open()
+{
+    TcpSocket* socket = allocate_socket();
+    if (!socket)
+        return Error::NoMemory;
+    return socket;
+}
+
+TcpSocket* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
+{
+    for (TcpSocket& s : m_sockets) {
+        if (!s.m_in_use || s.m_state == TcpState::Closed || s.m_state == TcpState::Listen)
+            continue;
+        if (s.m_local == local && s.m_remote == remote)
+            return &s;
+    }
+    return nullptr;
+}
+
+TcpSocket* TcpLayer::find_listener(SocketAddress local)
+{
+    TcpSocket* wildcard = nullptr;
+    for (TcpSocket& s : m_sockets) {
+        if (!s.m_in_use || s.m_state != TcpState::Listen || s.m_local.port != local.port)
+            continue;
+        if (s.m_local.address == local.address)
+            return &s;
+        if (s.m_local.address.is_any())
+            wildcard = &s;
+    }
+    return wildcard;
+}
+
+bool TcpLayer::port_in_use(u16 port, Ipv4Address address) const
+{
+    for (TcpSocket const& s : m_sockets) {
+        if (!s.m_in_use || !s.m_bound || s.m_local.port != port)
+            continue;
+        if (s.m_local.address.is_any() || address.is_any() || s.m_local.address == address)
+            return true;
+    }
+    return false;
+}
+
+Result<u16> TcpLayer::ephemeral_port()
+{
+    u32 range = 65536 - kEphemeralFirst;
+    u32 start = static_cast<u32>(m_stack.port().random_u64() % range);
+    for (u32 i = 0; i < range; ++i) {
+        u16 candidate = static_cast<u16>(kEphemeralFirst + (start + i) % range);
+        if (!port_in_use(candidate, Ipv4Address::any()))
+            return candidate;
+    }
+    return Error::AddressInUse;
+}
+
+// SipHash-2-4 (Aumasson & Bernstein), the keyed hash RFC 6528 §3 asks for as F().
+static u64 rotl(u64 x, int b)
+{
+    return (x << b) | (x >> (64 - b));
+}
+
+static u64 siphash(u64 const key[2], u64 const* words, u32 count)
+{
+    u64 v0 = 0x736f6d6570736575ull ^ key[0];
+    u64 v1 = 0x646f72616e646f6dull ^ key[1];
+    u64 v2 = 0x6c7967656e657261ull ^ key[0];
+    u64 v3 = 0x7465646279746573ull ^ key[1];
+    auto round = [&] {
+        v0 += v1;
+        v1 = rotl(v1, 13);
+        v1 ^= v0;
+        v0 = rotl(v0, 32);
+        v2 += v3;
+        v3 = rotl(v3, 16);
+        v3 ^= v2;
+        v0 += v3;
+        v3 = rotl(v3, 21);
+        v3 ^= v0;
+        v2 += v1;
+        v1 = rotl(v1, 17);
+        v1 ^= v2;
+        v2 = rotl(v2, 32);
+    };
+    for (u32 i = 0; i < count; ++i) {
+        v3 ^= words[i];
+        round();
+        round();
+        v0 ^= words[i];
+    }
+    u64 last = static_cast<u64>(count * 8) << 56;
+    v3 ^= last;
+    round();
+    round();
+    v0 ^= last;
+    v2 ^= 0xff;
+    round();
+    round();
+    round();
+    round();
+    return v0 ^ v1 ^ v2 ^ v3;
+}
+
+u32 TcpLayer::initial_sequence(SocketAddress local, SocketAddress remote)
+{
+    // RFC 6528 §3: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), where M is
+    // a timer ticking every 4 µs and F a keyed hash with a secret chosen at start.
+    if (!m_isn_key[0] && !m_isn_key[1]) {
+        m_isn_key[0] = m_stack.port().random_u64();
+        m_isn_key[1] = m_stack.port().random_u64() | 1;
+    }
+    u64 words[2] = { (static_cast<u64>(local.address.value) << 32) | remote.address.value,
+        (static_cast<u64>(local.port) << 16) | remote.port };
+    u32 m = static_cast<u32>(m_stack.now() / 4000);
+    return m + static_cast<u32>(siphash(m_isn_key, words, 2));
+}
+
+void TcpLayer::wake(TcpSocket& socket)
+{
+    if (socket.m_waiter)
+        m_stack.port().wake(socket.m_waiter);
+    if (socket.m_listener && socket.m_listener->m_waiter)
+        m_stack.port().wake(socket.m_listener->m_waiter);
+}
+
+void TcpLayer::enter_closed(TcpSocket& socket, Error error)
+{
+    socket.m_state = TcpState::Closed;
+    if (error != Error::None)
+        socket.m_error = error;
+    socket.m_rto_deadline = socket.m_delack_deadline = socket.m_persist_deadline = 0;
+    socket.m_keepalive_deadline = socket.m_timewait_deadline = 0;
+    socket.m_send_queue.clear();
+    socket.m_send_bytes = 0;
+    socket.m_ooo_queue.clear();
+    if (error != Error::None) {
+        socket.m_receive_queue.clear();
+        socket.m_receive_bytes = 0;
+    }
+    wake(socket);
+    // Nobody holds a handle (closed by the application, or a child never accepted): forget it.
+    if (socket.m_user_closed || socket.m_listener)
+        free_socket(socket);
+}
+
+// RFC 9293 §3.10.7.1: a segment for no connection is answered with a reset, unless it is one.
+void TcpLayer::send_reset_for(PacketBuffer const& packet, TcpView const& tcp)
+{
+    if (tcp.has(TcpFlag::Rst))
+        return;
+    PacketBuffer* reply = m_stack.pool().allocate_transmit();
+    if (!reply)
+        return;
+    u32 sequence = 0;
+    u32 ack = 0;
+    u8 flags = TcpFlag::Rst;
+    if (tcp.has(TcpFlag::Ack)) {
+        sequence = tcp.acknowledgment();
+    } else {
+        u32 length = static_cast<u32>(tcp.payload().size()) + (tcp.has(TcpFlag::Syn) ? 1 : 0)
+            + (tcp.has(TcpFlag::Fin) ? 1 : 0);
+        ack = tcp.sequence() + length;
+        flags |= TcpFlag::Ack;
+    }
+    u8* h = reply->push_header(TcpView::kMinimumHeader);
+    store_be16(h, tcp.destination_port());
+    store_be16(h + 2, tcp.source_port());
+    store_be32(h + 4, sequence);
+    store_be32(h + 8, ack);
+    h[12] = 5 << 4;
+    h[13] = flags;
+    store_be16(h + 14, 0);
+    store_be16(h + 16, 0);
+    store_be16(h + 18, 0);
+    ChecksumAccumulator sum;
+    add_pseudo_header(
+        sum, packet.meta.destination, packet.meta.source, static_cast<u8>(IpProtocol::Tcp), TcpView::kMinimumHeader);
+    sum.add({ h, TcpView::kMinimumHeader });
+    store_be16(h + 16, sum.finish());
+    ++m_stack.counters().tcp_resets_sent;
+    ++m_stack.counters().tcp_tx;
+    (void)m_stack.ipv4().send(reply, packet.meta.destination, packet.meta.source, IpProtocol::Tcp);
+}
+
+void TcpLayer::input(PacketBuffer* packet)
+{
+    NetCounters& counters = m_stack.counters();
+    ++counters.tcp_rx;
+    auto parsed = TcpView::parse(packet->linear());
+    if (parsed.is_error()) {
+        ++counters.tcp_drop_malformed;
+        packet->release();
+        return;
+    }
+    TcpView tcp = parsed.value();
+    ChecksumAccumulator sum;
+    add_pseudo_header(sum, packet->meta.source, packet->meta.destination, static_cast<u8>(IpProtocol::Tcp),
+        static_cast<u16>(packet->linear_length()));
+    sum.add(packet->linear());
+    if (sum.finish() != 0) {
+        ++counters.tcp_drop_checksum;
+        packet->release();
+        return;
+    }
+    TcpOptions options;
+    // TCP is unicast only; a malformed option list makes the whole segment suspect.
+    if (!tcp.parse_options(options) || packet->meta.link_broadcast
+        || m_stack.is_broadcast_address(packet->meta.destination) || packet->meta.destination.is_multicast()) {
+        ++counters.tcp_drop_malformed;
+        packet->release();
+        return;
+    }
+    packet->meta.sequence = tcp.sequence();
+    packet->meta.flags = tcp.flags();
+    SocketAddress local { packet->meta.destination, tcp.destination_port() };
+    SocketAddress remote { packet->meta.source, tcp.source_port() };
+    TcpSocket* socket = find_connection(local, remote);
+    // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above the old connection's sequence space may
+    // reopen a connection still in TIME-WAIT.
+    if (socket && socket->m_state == TcpState::TimeWait && tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Ack)
+        && seq_gt(tcp.sequence(), socket->m_rcv_nxt) && find_listener(local)) {
+        free_socket(*socket);
+        socket = nullptr;
+    }
+    if (socket) {
+        ++socket->m_stats.segments_received;
+        if (socket->m_state == TcpState::SynSent)
+            input_syn_sent(*socket, packet, tcp, options);
+        else
+            input_synchronized(*socket, packet, tcp, options);
+        return;
+    }
+    if (TcpSocket* listener = find_listener(local)) {
+        input_listen(*listener, packet, tcp, options);
+        return;
+    }
+    ++counters.tcp_drop_no_socket;
+    send_reset_for(*packet, tcp);
+    packet->release();
+}
+
+void TcpLayer::poll(u64 now_ns)
+{
+    for (TcpSocket& s : m_sockets)
+        if (s.m_in_use && s.m_state != TcpState::Closed && s.m_state != TcpState::Listen)
+            run_timers(s, now_ns);
+}
+
+u64 TcpLayer::next_deadline() const
+{
+    u64 deadline = ~0ull;
+    for (TcpSocket const& s : m_sockets)
+        if (s.m_in_use)
+            deadline = min(deadline, socket_deadline(s));
+    return deadline;
+}
+
+} // namespace skiff::net

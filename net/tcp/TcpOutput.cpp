@@ -1,0 +1,341 @@
+// Building and sending segments. Data segments are the send queue's own packet buffers: headers
+// are (re)built in their headroom on every (re)transmission, the payload stays where it is —
+// in the application's pinned pages (seg[]) or in follow.
+
+#include <net/NetStack.h>
+#include <net/tcp/TcpLayer.h>
+
+namespace skiff::net {
+
+u16 TcpLayer::advertised_mss(TcpSocket& s) const
+{
+    // RFC 9293 §3.7.1 / RFC 879: MSS = MTU - 20 (IP) - 20 (TCP), the MSS clamp to our device.
+    auto mtu = m_stack.ipv4().mtu_for(s.m_remote.address);
+    return static_cast<u16>(mtu.value_or(1500) - 40);
+}
+
+u32 TcpLayer::write_options(TcpSocket& s, u8* out, u8 flags)
+{
+    u32 n = 0;
+    u32 ts_value = static_cast<u32>(m_stack.now() / 1000000); // a 1 ms timestamp clock
+    if (flags & TcpFlag::Syn) {
+        bool active = s.m_state == TcpState::SynSent;
+        out[n++] = 2;
+        out[n++] = 4;
+        store_be16(out + n, advertised_mss(s));
+        n += 2;
+        if (active || s.m_sack_enabled) {
+            out[n++] = 4;
+            out[n++] = 2;
+        } else {
+            out[n++] = 1;
+            out[n++] = 1;
+        }
+        if (active || s.m_ts_enabled) {
+            out[n++] = 8;
+            out[n++] = 10;
+            store_be32(out + n, ts_value);
+            store_be32(out + n + 4, s.m_ts_recent);
+            n += 8;
+        }
+        if (active || s.m_ws_enabled) {
+            out[n++] = 1;
+            out[n++] = 3;
+            out[n++] = 3;
+            out[n++] = s.m_rcv_wscale;
+        }
+        return n;
+    }
+    if (s.m_ts_enabled) {
+        out[n++] = 1;
+        out[n++] = 1;
+        out[n++] = 8;
+        out[n++] = 10;
+        store_be32(out + n, ts_value);
+        store_be32(out + n + 4, s.m_ts_recent);
+        n += 8;
+    }
+    return n;
+}
+
+static u32 sack_option(TcpSocket const&, SackBlock const* blocks, u32 count, u32 room, u8* out)
+{
+    // RFC 2018 §3: kind 5, length 2 + 8n, preceded by two NOPs for alignment.
+    u32 fit = room >= 12 ? (room - 4) / 8 : 0;
+    count = min(count, fit);
+    if (!count)
+        return 0;
+    out[0] = 1;
+    out[1] = 1;
+    out[2] = 5;
+    out[3] = static_cast<u8>(2 + 8 * count);
+    for (u32 i = 0; i < count; ++i) {
+        store_be32(out + 4 + 8 * i, blocks[i].left);
+        store_be32(out + 8 + 8 * i, blocks[i].right);
+    }
+    return 4 + 8 * count;
+}
+
+u32 TcpLayer::receive_window(TcpSocket& s)
+{
+    u32 buffer = s.m_options.receive_buffer;
+    u32 used = s.m_receive_bytes + s.m_ooo_bytes;
+    u32 space = used < buffer ? buffer - used : 0;
+    // Every segment occupies a receive page: do not invite more than the pool can hold.
+    u32 pages = s.m_layer->m_stack.pool().receive_available();
+    u32 by_pages = pages > 16 ? (pages - 16) * s.m_mss : 0;
+    space = min(space, by_pages);
+    u32 current = seq_gt(s.m_rcv_adv, s.m_rcv_nxt) ? s.m_rcv_adv - s.m_rcv_nxt : 0;
+    u32 window = space;
+    // Never shrink the window (RFC 9293 §3.8.6.2.2 calls it "strongly discouraged"), and
+    // receiver-side silly window avoidance: open it only in steps of min(buffer/2, MSS).
+    if (window < current || window - current < min(buffer / 2, static_cast<u32>(s.m_mss)))
+        window = current;
+    if (space >= current && current == 0 && space >= s.m_mss)
+        window = space;
+    u8 shift = s.m_ws_enabled ? s.m_rcv_wscale : 0;
+    u32 scaled = (window + (1u << shift) - 1) >> shift;
+    if (scaled > 0xffff)
+        scaled = 0xffff;
+    u32 advertised = scaled << shift;
+    if (seq_gt(s.m_rcv_nxt + advertised, s.m_rcv_adv))
+        s.m_rcv_adv = s.m_rcv_nxt + advertised;
+    return scaled;
+}
+
+Result<void> TcpLayer::transmit(TcpSocket& s, PacketBuffer* segment, u32 sequence, u8 flags)
+{
+    segment->reset_headers();
+    u8 options[40];
+    u32 option_length = write_options(s, options, flags);
+    u32 payload = segment->payload_length();
+    if (s.m_sack_enabled && s.m_sack_count && !(flags & TcpFlag::Syn)) {
+        // Only as many SACK blocks as fit in the option space and in the MTU beside the payload.
+        u32 limit = advertised_mss(s);
+        u32 used = option_length + payload;
+        u32 room = used < limit ? min(40 - option_length, limit - used) : 0;
+        option_length += sack_option(s, s.m_sack_blocks, s.m_sack_count, room, options + option_length);
+    }
+    u32 header_length = TcpView::kMinimumHeader + option_length;
+    u16 window
+        = static_cast<u16>((flags & TcpFlag::Syn) ? min<u32>(s.m_options.receive_buffer, 0xffff) : receive_window(s));
+    if (flags & TcpFlag::Syn)
+        s.m_rcv_adv = s.m_rcv_nxt + window;
+    u8* h = segment->push_header(header_length);
+    store_be16(h, s.m_local.port);
+    store_be16(h + 2, s.m_remote.port);
+    store_be32(h + 4, sequence);
+    store_be32(h + 8, (flags & TcpFlag::Ack) ? s.m_rcv_nxt : 0);
+    h[12] = static_cast<u8>((header_length / 4) << 4);
+    h[13] = flags;
+    store_be16(h + 14, window);
+    store_be16(h + 16, 0);
+    store_be16(h + 18, 0);
+    __builtin_memcpy(h + TcpView::kMinimumHeader, options, option_length);
+    u16 tcp_length = static_cast<u16>(header_length + payload);
+    ChecksumAccumulator sum;
+    add_pseudo_header(sum, s.m_local.address, s.m_remote.address, static_cast<u8>(IpProtocol::Tcp), tcp_length);
+    sum.add_packet(*segment, 0, tcp_length);
+    store_be16(h + 16, sum.finish());
+    if (flags & TcpFlag::Ack) {
+        s.m_last_ack_sent = s.m_rcv_nxt;
+        s.m_delack_deadline = 0;
+        s.m_segments_unacked = 0;
+        s.m_ack_now = false;
+    }
+    ++s.m_stats.segments_sent;
+    ++m_stack.counters().tcp_tx;
+    segment->ref(); // IPv4 consumes one reference; the caller keeps its own
+    Ipv4SendOptions ip;
+    ip.dont_fragment = true;
+    return m_stack.ipv4().send(segment, s.m_local.address, s.m_remote.address, IpProtocol::Tcp, ip);
+}
+
+void TcpLayer::send_control(TcpSocket& s, u32 sequence, u8 flags)
+{
+    PacketBuffer* segment = m_stack.pool().allocate_transmit();
+    if (!segment) {
+        ++m_stack.counters().ip_no_buffer;
+        return;
+    }
+    if (flags & TcpFlag::Rst)
+        ++m_stack.counters().tcp_resets_sent;
+    (void)transmit(s, segment, sequence, flags);
+    segment->release();
+}
+
+void TcpLayer::send_syn(TcpSocket& s)
+{
+    u8 flags = TcpFlag::Syn | (s.m_state == TcpState::SynReceived ? TcpFlag::Ack : 0);
+    bool retransmission = s.m_snd_max != s.m_iss;
+    send_control(s, s.m_iss, flags);
+    s.m_snd_nxt = s.m_iss + 1;
+    s.m_snd_max = s.m_iss + 1;
+    if (!retransmission) {
+        s.m_rtt_timing = true;
+        s.m_rtt_seq = s.m_iss;
+        s.m_rtt_start = m_stack.now();
+    }
+    arm_rto(s);
+}
+
+// Retransmit the segment holding snd_una (fast retransmit, NewReno's partial ACK).
+void TcpLayer::retransmit_first(TcpSocket& s)
+{
+    PacketBuffer* front = s.m_send_queue.front();
+    if (front && seq_leq(front->meta.sequence, s.m_snd_una) && front->reference_count() == 1) {
+        if (transmit(s, front, front->meta.sequence, TcpFlag::Ack).has_value()) {
+            ++s.m_stats.retransmits;
+            ++m_stack.counters().tcp_retransmits;
+        }
+        s.m_rtt_timing = false; // Karn: never time a retransmitted segment
+        return;
+    }
+    if (!front && s.m_fin_queued && s.m_snd_una == s.m_snd_end && seq_gt(s.m_snd_max, s.m_snd_end))
+        send_control(s, s.m_snd_end, TcpFlag::Fin | TcpFlag::Ack);
+}
+
+void TcpLayer::output(TcpSocket& s)
+{
+    bool sends_data = s.m_state == TcpState::Established || s.m_state == TcpState::CloseWait
+        || s.m_state == TcpState::FinWait1 || s.m_state == TcpState::Closing || s.m_state == TcpState::LastAck;
+    while (sends_data) {
+        PacketBuffer* next = nullptr;
+        for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next) {
+            if (seq_gt(b->meta.sequence + b->payload_length(), s.m_snd_nxt)) {
+                next = b;
+                break;
+            }
+        }
+        if (!next) {
+            // All data is out; the FIN follows it (it takes no window).
+            if (s.m_fin_queued && s.m_snd_nxt == s.m_snd_end) {
+                send_control(s, s.m_snd_end, TcpFlag::Fin | TcpFlag::Ack);
+                s.m_snd_nxt = s.m_snd_end + 1;
+                s.m_snd_max = seq_max(s.m_snd_max, s.m_snd_nxt);
+                if (!s.m_rto_deadline)
+                    arm_rto(s);
+            }
+            break;
+        }
+        u32 length = next->payload_length();
+        u32 end = next->meta.sequence + length;
+        u32 in_flight = s.m_snd_nxt - s.m_snd_una;
+        u32 window = min(s.m_snd_wnd, s.m_cwnd);
+        if (seq_gt(end, s.m_snd_una + window)) {
+            if (in_flight != 0)
+                break;
+            if (s.m_snd_wnd == 0) {
+                // RFC 9293 §3.8.6.1: probe a zero window, backing off.
+                if (!s.m_persist_deadline)
+                    s.m_persist_deadline = m_stack.now() + min(s.m_rto << min(s.m_persist_backoff, 10u), kMaxRto);
+                break;
+            }
+            // A window narrower than the next segment and nothing in flight: send it anyway;
+            // the receiver keeps what fits and the rest is retransmitted.
+        }
+        // Nagle (RFC 9293 §3.7.4): a short segment waits while data is unacknowledged.
+        if (length < s.m_mss && in_flight != 0 && !s.m_options.nodelay && next->next == nullptr && !s.m_fin_queued)
+            break;
+        if (next->reference_count() > 1)
+            break; // the previous transmission is still in a driver's ring or ARP's queue
+        bool retransmission = seq_lt(next->meta.sequence, s.m_snd_max);
+        u8 flags = TcpFlag::Ack | (next->next == nullptr ? TcpFlag::Psh : 0);
+        if (transmit(s, next, next->meta.sequence, flags).is_error()) {
+            if (!s.m_rto_deadline)
+                arm_rto(s); // lost on the way out: the timer recovers it
+            break;
+        }
+        if (retransmission) {
+            ++s.m_stats.retransmits;
+            ++m_stack.counters().tcp_retransmits;
+            s.m_rtt_timing = false;
+        } else if (!s.m_rtt_timing) {
+            s.m_rtt_timing = true;
+            s.m_rtt_seq = next->meta.sequence;
+            s.m_rtt_start = m_stack.now();
+        }
+        s.m_snd_nxt = end;
+        s.m_snd_max = seq_max(s.m_snd_max, end);
+        if (!s.m_rto_deadline)
+            arm_rto(s);
+    }
+    if (s.m_ack_now && s.m_state != TcpState::Closed && s.m_state != TcpState::SynSent)
+        send_ack(s);
+}
+
+// Cut the application's bytes into segment-sized buffers on the send queue. One code path for
+// both modes; only where a piece of payload comes from differs.
+Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
+{
+    u32 space = s.m_options.send_buffer > s.m_send_bytes ? s.m_options.send_buffer - s.m_send_bytes : 0;
+    u32 total = static_cast<u32>(min<usize>(data.size(), space));
+    if (total == 0)
+        return Error::WouldBlock;
+    u32 mss = s.m_mss;
+    u32 offset = 0;
+    Port& port = m_stack.port();
+    while (offset < total) {
+        // Copy mode: top up the last buffer if it has not been sent yet (fewer small segments).
+        PacketBuffer* tail = nullptr;
+        for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next)
+            tail = b;
+        if (!s.m_options.zero_copy && tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->segment_count() == 0
+            && tail->reference_count() == 1 && tail->payload_length() < mss) {
+            u32 room = min(mss - tail->payload_length(), tail->follow_space());
+            u32 count = min(room, total - offset);
+            if (count) {
+                tail->append_follow(data.slice(offset, count));
+                offset += count;
+                s.m_snd_end += count;
+                s.m_send_bytes += count;
+                s.m_stats.copied_bytes += count;
+                m_stack.counters().tcp_copied_bytes += count;
+                continue;
+            }
+        }
+        PacketBuffer* buffer = m_stack.pool().allocate_transmit();
+        if (!buffer)
+            break;
+        buffer->meta.sequence = s.m_snd_end;
+        u32 chunk = min(mss, total - offset);
+        u8 const* cursor = data.data() + offset;
+        u32 left = chunk;
+        while (left) {
+            // DMA page-boundary splitting (LyraNET §3.4): a piece never crosses a page.
+            u64 address = reinterpret_cast<uptr>(cursor);
+            u32 to_page_end = static_cast<u32>(kPageSize - (address & (kPageSize - 1)));
+            u32 piece = min(left, to_page_end);
+            bool pinned = false;
+            if (s.m_options.zero_copy && buffer->segment_count() < 2 && buffer->follow_length() == 0) {
+                auto page = port.pin_user_page(cursor);
+                if (page.has_value()) {
+                    u64 phys = page.value() + (address & (kPageSize - 1));
+                    bool added = buffer->add_segment({ cursor, phys, piece, { page.value(), FrameKind::Pinned } });
+                    VERIFY(added);
+                    pinned = true;
+                    ++s.m_stats.zero_copy_pieces;
+                    ++m_stack.counters().tcp_zero_copy_pieces;
+                }
+            }
+            if (!pinned) {
+                // Copy mode, or the third piece of a segment: into follow.
+                u32 copied = buffer->append_follow({ cursor, piece });
+                VERIFY(copied == piece); // follow holds a whole MSS
+                s.m_stats.copied_bytes += piece;
+                m_stack.counters().tcp_copied_bytes += piece;
+            }
+            cursor += piece;
+            left -= piece;
+        }
+        s.m_send_queue.push(buffer);
+        s.m_snd_end += chunk;
+        s.m_send_bytes += chunk;
+        offset += chunk;
+    }
+    if (offset == 0)
+        return Error::WouldBlock; // no packet buffer free: wait for ACKs to free some
+    return static_cast<usize>(offset);
+}
+
+} // namespace skiff::net

@@ -1,0 +1,118 @@
+// Out-of-order data (RFC 9293 §3.10.7.4 allows keeping it; RFC 5681 §4.2 asks for an immediate
+// ACK) and the SACK blocks that describe it to the sender (RFC 2018 §4).
+
+#include <net/NetStack.h>
+#include <net/tcp/TcpLayer.h>
+
+namespace skiff::net {
+
+void TcpLayer::queue_out_of_order(TcpSocket& s, PacketBuffer* packet)
+{
+    u32 seq = packet->meta.sequence;
+    u32 end = packet->meta.aux;
+    // Insert sorted by sequence; a segment already wholly held is a duplicate.
+    PacketQueue sorted;
+    bool inserted = false;
+    bool duplicate = false;
+    while (PacketBuffer* held = s.m_ooo_queue.pop()) {
+        if (!inserted && !duplicate) {
+            if (seq_leq(held->meta.sequence, seq) && seq_geq(held->meta.aux, end)
+                && (held->meta.flags & TcpFlag::Fin) >= (packet->meta.flags & TcpFlag::Fin)) {
+                duplicate = true;
+            } else if (seq_lt(seq, held->meta.sequence)) {
+                sorted.push(packet);
+                inserted = true;
+            }
+        }
+        sorted.push(held);
+    }
+    if (duplicate) {
+        s.m_ooo_queue = sorted;
+        packet->release();
+        return;
+    }
+    if (!inserted)
+        sorted.push(packet);
+    s.m_ooo_queue = sorted;
+    s.m_ooo_bytes += end - seq;
+    ++m_stack.counters().tcp_ooo_segments;
+    // Bounded: beyond kMaxOutOfOrder segments, drop the one furthest ahead (the sender will
+    // retransmit it; the data nearest rcv_nxt is the most useful to keep).
+    if (s.m_ooo_queue.size() > kMaxOutOfOrder) {
+        PacketQueue kept;
+        u32 keep = kMaxOutOfOrder;
+        while (PacketBuffer* held = s.m_ooo_queue.pop()) {
+            if (keep) {
+                kept.push(held);
+                --keep;
+            } else {
+                s.m_ooo_bytes -= held->meta.aux - held->meta.sequence;
+                ++m_stack.counters().tcp_ooo_dropped;
+                held->release();
+            }
+        }
+        s.m_ooo_queue = kept;
+    }
+    // RFC 2018 §4: the first block reports the segment that just arrived.
+    update_sack_blocks(s);
+    for (u32 i = 0; i < s.m_sack_count; ++i) {
+        if (seq_leq(s.m_sack_blocks[i].left, seq) && seq_geq(s.m_sack_blocks[i].right, end)) {
+            SackBlock first = s.m_sack_blocks[i];
+            for (u32 j = i; j > 0; --j)
+                s.m_sack_blocks[j] = s.m_sack_blocks[j - 1];
+            s.m_sack_blocks[0] = first;
+            break;
+        }
+    }
+}
+
+void TcpLayer::drain_out_of_order(TcpSocket& s)
+{
+    while (PacketBuffer* front = s.m_ooo_queue.front()) {
+        if (seq_gt(front->meta.sequence, s.m_rcv_nxt))
+            break;
+        s.m_ooo_queue.pop();
+        u32 seq = front->meta.sequence;
+        u32 end = front->meta.aux;
+        s.m_ooo_bytes -= end - seq;
+        bool fin = front->meta.flags & TcpFlag::Fin;
+        if (seq_lt(seq, s.m_rcv_nxt)) {
+            u32 overlap = s.m_rcv_nxt - seq;
+            if (overlap >= end - seq) {
+                front->release();
+                continue;
+            }
+            bool pulled = front->pull(overlap);
+            VERIFY(pulled);
+            front->meta.sequence = s.m_rcv_nxt;
+        }
+        u32 length = end - front->meta.sequence;
+        s.m_receive_queue.push(front);
+        s.m_receive_bytes += length;
+        s.m_rcv_nxt = end;
+        if (fin)
+            process_fin(s);
+    }
+    update_sack_blocks(s);
+}
+
+void TcpLayer::update_sack_blocks(TcpSocket& s)
+{
+    s.m_sack_count = 0;
+    SackBlock current {};
+    bool open = false;
+    for (PacketBuffer* b = s.m_ooo_queue.front(); b; b = b->next) {
+        if (open && seq_leq(b->meta.sequence, current.right)) {
+            current.right = seq_max(current.right, b->meta.aux);
+            continue;
+        }
+        if (open && s.m_sack_count < 4)
+            s.m_sack_blocks[s.m_sack_count++] = current;
+        current = { b->meta.sequence, b->meta.aux };
+        open = true;
+    }
+    if (open && s.m_sack_count < 4)
+        s.m_sack_blocks[s.m_sack_count++] = current;
+}
+
+} // namespace skiff::net
