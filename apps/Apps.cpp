@@ -5,6 +5,7 @@ namespace skiff::apps {
 void register_all_commands()
 {
     register_system_commands();
+    register_core_commands();
     register_profile_commands();
 }
 

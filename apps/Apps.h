@@ -8,5 +8,6 @@ void register_all_commands();
 
 void register_system_commands();  // help, version, uptime, reboot, poweroff, crash
 void register_profile_commands(); // prof
+void register_core_commands();    // ps, mem, selftest, membench (apps/CoreCommands.cpp)
 
 } // namespace skiff::apps

@@ -10,6 +10,8 @@
 #include <kernel/Print.h>
 #include <kernel/Time.h>
 #include <kernel/console/Console.h>
+#include <kernel/sched/Scheduler.h>
+#include <mm/Memory.h>
 
 extern "C" void (*const __init_array_start[])();
 extern "C" void (*const __init_array_end[])();
@@ -53,6 +55,8 @@ extern "C" [[noreturn]] void kernel_main(u32 multiboot_magic, u32 multiboot_info
 
     arch::initialize_interrupts();
     arch::initialize_timer();
+    mm::initialize(info);
+    sched::initialize();
     apps::register_all_commands();
     drivers::com1().enable_receive_interrupt();
     arch::sti();

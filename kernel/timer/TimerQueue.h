@@ -1,8 +1,8 @@
 #pragma once
 
-// Armed timers sorted by deadline (in ticks). Insertion walks the list, expiry pops from the
-// front: the kernel has tens of timers, not thousands, so a sorted list beats a wheel on clarity.
-// Equal deadlines fire in the order they were armed.
+// Armed timers sorted by deadline (any monotonic unit; the kernel uses nanoseconds). Insertion walks the list, expiry
+// pops from the front: the kernel has tens of timers, not thousands, so a sorted list beats a wheel on clarity. Equal
+// deadlines fire in the order they were armed.
 //
 // Not locked: the kernel calls it with interrupts off.
 
@@ -12,7 +12,7 @@ namespace skiff::timer {
 
 struct TimerNode {
     TimerNode* next { nullptr };
-    u64 deadline { 0 };      // tick at or after which it fires
+    u64 deadline { 0 };      // the time at or after which it fires
     void* owner { nullptr }; // the Timer this node belongs to
     bool armed { false };
 };

@@ -1,0 +1,400 @@
+// The scheduler: context switches, the run queue, preemption from the interrupt path, thread
+// lifetime. Policy lives in RunQueue.h (host-tested); this file applies it to real threads.
+
+#include <kernel/sched/Scheduler.h>
+
+#include <kernel/Arch.h>
+#include <kernel/Interrupts.h>
+#include <kernel/Panic.h>
+#include <kernel/Time.h>
+#include <kernel/sync/WaitQueue.h>
+#include <kernel/timer/Timer.h>
+#include <lib/Verify.h>
+#include <mm/Memory.h>
+
+extern "C" void skiff_switch_context(u64* save_rsp, u64 load_rsp);
+extern "C" void skiff_thread_trampoline();
+extern "C" char boot_stack_top[];
+
+namespace skiff::sched {
+
+using arch::InterruptDisabler;
+
+class Scheduler {
+public:
+    // All guarded by interrupts off (one CPU).
+    static inline Thread* s_current = nullptr;
+    static inline Thread* s_idle = nullptr;
+    static inline RunQueue s_ready;
+    static inline bool s_need_resched = false; // a wake or the tick asks the running thread to yield
+    static inline Thread* s_all = nullptr;
+    static inline Thread* s_zombies = nullptr;
+    static inline u32 s_next_id = 0;
+    static inline u64 s_last_switch_cycles = 0;
+    static inline SchedulerStats s_stats;
+
+    static Thread* owner(QueueLink* link) { return static_cast<Thread*>(link->owner); }
+
+    // The current thread's state is already set (and, if Ready, it is queued): run the most urgent
+    // ready thread, which may be the current one.
+    static void switch_to_next()
+    {
+        Thread* previous = s_current;
+        QueueLink* link = s_ready.pop_highest();
+        VERIFY(link); // the idle thread is always ready when it is not running
+        Thread* next = owner(link);
+        if (next == previous) {
+            previous->m_state = ThreadState::Running;
+            return;
+        }
+        u64 now = arch::rdtsc();
+        previous->m_cpu_cycles += now - s_last_switch_cycles;
+        s_last_switch_cycles = now;
+        next->m_state = ThreadState::Running;
+        next->m_slice_left = kTimeSliceTicks;
+        ++next->m_switches;
+        ++s_stats.context_switches;
+        s_current = next;
+        skiff_switch_context(&previous->m_saved_rsp, next->m_saved_rsp);
+        // Back on `previous`, switched in again by someone else's switch_to_next().
+    }
+
+    static void make_ready(Thread* thread)
+    {
+        thread->m_state = ThreadState::Ready;
+        s_ready.push_back(thread->m_link);
+        if (thread->priority() > s_current->priority())
+            s_need_resched = true;
+    }
+
+    // Interrupts off. Gives the CPU away if the policy says so.
+    static bool maybe_preempt(bool from_interrupt)
+    {
+        if (!s_need_resched)
+            return false;
+        s_need_resched = false;
+        Thread* current = s_current;
+        VERIFY(current->m_state == ThreadState::Running);
+        bool expired = current->m_slice_left == 0;
+        if (!should_preempt(current->priority(), expired, s_ready.highest_priority())) {
+            if (expired)
+                current->m_slice_left = kTimeSliceTicks;
+            return false;
+        }
+        current->m_state = ThreadState::Ready;
+        // A thread whose slice ran out goes behind its equals; one preempted early by a more
+        // urgent thread resumes first among its equals.
+        if (expired)
+            s_ready.push_back(current->m_link);
+        else
+            s_ready.push_front(current->m_link);
+        if (from_interrupt)
+            ++s_stats.preemptions;
+        switch_to_next();
+        return true;
+    }
+
+    static void on_tick()
+    {
+        Thread* current = s_current;
+        if (current->m_slice_left > 0 && --current->m_slice_left == 0)
+            s_need_resched = true;
+        timer::run_expired(time::monotonic_ns());
+    }
+
+    static void on_interrupt_exit() { maybe_preempt(true); }
+
+    static void timeout_expired(void* context)
+    {
+        auto* thread = static_cast<Thread*>(context);
+        if (thread->m_state != ThreadState::Blocked)
+            return;
+        thread->m_timed_out = true;
+        if (thread->m_wait_queue) {
+            thread->m_wait_queue->remove(thread->m_link);
+            thread->m_wait_queue = nullptr;
+        }
+        make_ready(thread);
+    }
+
+    static void unlink_from_all(Thread* thread)
+    {
+        for (Thread** link = &s_all; *link; link = &(*link)->m_all_next) {
+            if (*link == thread) {
+                *link = thread->m_all_next;
+                --s_stats.threads;
+                return;
+            }
+        }
+        VERIFY_NOT_REACHED();
+    }
+
+    static void destroy(Thread* thread)
+    {
+        VERIFY(thread->m_state == ThreadState::Dead && thread != s_current);
+        unlink_from_all(thread);
+        if (thread->m_owns_stack)
+            mm::free_area(thread->m_stack_base, thread->m_stack_size, { .guard_below = true });
+        delete thread;
+    }
+
+    static void reap()
+    {
+        InterruptDisabler disabler;
+        while (Thread* zombie = s_zombies) {
+            s_zombies = zombie->m_zombie_next;
+            destroy(zombie);
+        }
+    }
+
+    static Result<Thread*> create(char const* name, ThreadEntry entry, void* argument, u8 priority, u64 stack_size)
+    {
+        auto* thread = new (std::nothrow) Thread;
+        if (!thread)
+            return Error::NoMemory;
+        stack_size = align_up(stack_size, 4096);
+        auto stack = mm::allocate_area(stack_size, { .guard_below = true });
+        if (stack.is_error()) {
+            delete thread;
+            return stack.error();
+        }
+        usize i = 0;
+        for (; name[i] && i + 1 < Thread::kNameLength; ++i)
+            thread->m_name[i] = name[i];
+        thread->m_name[i] = 0;
+        thread->m_stack_base = stack.value();
+        thread->m_stack_size = stack_size;
+        thread->m_entry = entry;
+        thread->m_argument = argument;
+        thread->m_link.owner = thread;
+        thread->m_link.priority = priority;
+        // The first switch into the thread pops six callee-saved registers and returns into the
+        // trampoline; two padding words leave rsp 16-byte aligned at the trampoline's call.
+        auto* frame = reinterpret_cast<u64*>(thread->m_stack_base + stack_size) - 9;
+        frame[0] = 0;                                              // r15
+        frame[1] = 0;                                              // r14
+        frame[2] = 0;                                              // r13
+        frame[3] = reinterpret_cast<u64>(thread);                  // r12: the trampoline's argument
+        frame[4] = 0;                                              // rbx
+        frame[5] = 0;                                              // rbp
+        frame[6] = reinterpret_cast<u64>(skiff_thread_trampoline); // return address
+        frame[7] = frame[8] = 0;
+        thread->m_saved_rsp = reinterpret_cast<u64>(frame);
+        {
+            InterruptDisabler disabler;
+            thread->m_id = s_next_id++;
+            thread->m_all_next = s_all;
+            s_all = thread;
+            ++s_stats.threads;
+            make_ready(thread);
+        }
+        return thread;
+    }
+
+    [[noreturn]] static void start(Thread* thread)
+    {
+        arch::sti();
+        thread->m_entry(thread->m_argument);
+        exit_thread(0);
+    }
+
+    [[noreturn]] static void idle_loop(void*)
+    {
+        for (;;) {
+            if (s_zombies)
+                reap();
+            // sti; hlt as one pair so a wake-up interrupt between them is not missed.
+            arch::sti_hlt();
+        }
+    }
+};
+
+char const* state_name(ThreadState state)
+{
+    switch (state) {
+    case ThreadState::Running: return "running";
+    case ThreadState::Ready: return "ready";
+    case ThreadState::Blocked: return "blocked";
+    case ThreadState::Dead: return "dead";
+    }
+    return "?";
+}
+
+void initialize()
+{
+    VERIFY(!Scheduler::s_current);
+    auto* boot = new Thread;
+    char const name[] = "main";
+    __builtin_memcpy(boot->m_name, name, sizeof(name));
+    boot->m_id = Scheduler::s_next_id++;
+    boot->m_state = ThreadState::Running;
+    boot->m_link.owner = boot;
+    boot->m_link.priority = kPriorityDefault;
+    boot->m_stack_base = mm::boot_stack_guard_page() + 4096;
+    boot->m_stack_size = reinterpret_cast<uptr>(boot_stack_top) - boot->m_stack_base;
+    boot->m_owns_stack = false;
+    boot->m_switches = 1;
+    Scheduler::s_current = boot;
+    Scheduler::s_all = boot;
+    Scheduler::s_stats.threads = 1;
+    Scheduler::s_last_switch_cycles = arch::rdtsc();
+    Scheduler::s_idle = MUST(Scheduler::create(
+        "idle", Scheduler::idle_loop, nullptr, kPriorityIdle, 8192)); // at boot there is memory for one small stack
+    detach(Scheduler::s_idle);
+    set_tick_hook(Scheduler::on_tick);
+    set_preempt_hook(Scheduler::on_interrupt_exit);
+}
+
+Result<Thread*> create_thread(char const* name, ThreadEntry entry, void* argument, u8 priority, u64 stack_size)
+{
+    VERIFY(priority >= kPriorityLowest && priority <= kPriorityHighest);
+    if (Scheduler::s_zombies)
+        Scheduler::reap();
+    Thread* thread = TRY(Scheduler::create(name, entry, argument, priority, stack_size));
+    preempt_point();
+    return thread;
+}
+
+void exit_thread(int code)
+{
+    arch::cli();
+    Thread* current = Scheduler::s_current;
+    VERIFY(current != Scheduler::s_idle);
+    current->m_exit_code = code;
+    current->m_state = ThreadState::Dead;
+    current->m_joiners.wake_all();
+    if (current->m_detached) {
+        current->m_zombie_next = Scheduler::s_zombies;
+        Scheduler::s_zombies = current;
+    }
+    Scheduler::switch_to_next();
+    VERIFY_NOT_REACHED();
+}
+
+int join(Thread* thread)
+{
+    int code;
+    {
+        InterruptDisabler disabler;
+        VERIFY(thread != Scheduler::s_current && !thread->m_detached);
+        while (thread->m_state != ThreadState::Dead)
+            MUST(thread->m_joiners.wait()); // no timeout: cannot time out
+        code = thread->m_exit_code;
+        Scheduler::destroy(thread);
+    }
+    return code;
+}
+
+void detach(Thread* thread)
+{
+    InterruptDisabler disabler;
+    VERIFY(!thread->m_detached);
+    if (thread->m_state == ThreadState::Dead) {
+        Scheduler::destroy(thread);
+        return;
+    }
+    thread->m_detached = true;
+}
+
+Thread* current()
+{
+    return Scheduler::s_current;
+}
+
+void yield()
+{
+    InterruptDisabler disabler;
+    Thread* current = Scheduler::s_current;
+    current->m_state = ThreadState::Ready;
+    Scheduler::s_ready.push_back(current->m_link);
+    Scheduler::switch_to_next();
+}
+
+void sleep_ms(u64 ms)
+{
+    InterruptDisabler disabler;
+    block_current(ms == 0 ? 1 : ms);
+}
+
+void set_priority(Thread* thread, u8 priority)
+{
+    VERIFY(priority <= kPriorityHighest);
+    {
+        InterruptDisabler disabler;
+        VERIFY((thread == Scheduler::s_idle) == (priority == kPriorityIdle));
+        Thread* current = Scheduler::s_current;
+        if (thread->m_state == ThreadState::Ready) {
+            Scheduler::s_ready.remove(thread->m_link);
+            thread->m_link.priority = priority;
+            Scheduler::s_ready.push_back(thread->m_link);
+            if (priority > current->priority())
+                Scheduler::s_need_resched = true;
+        } else {
+            // Running: takes effect at the next decision. Blocked: wait queues read the priority
+            // when they pick whom to wake.
+            thread->m_link.priority = priority;
+            if (thread == current && Scheduler::s_ready.highest_priority() > priority)
+                Scheduler::s_need_resched = true;
+        }
+    }
+    preempt_point();
+}
+
+bool block_current(u64 timeout_ms)
+{
+    VERIFY(!arch::interrupts_enabled());
+    Thread* current = Scheduler::s_current;
+    VERIFY(current != Scheduler::s_idle);
+    current->m_state = ThreadState::Blocked;
+    current->m_timed_out = false;
+    if (timeout_ms != kForever)
+        current->m_timeout.start(timeout_ms, Scheduler::timeout_expired, current);
+    Scheduler::switch_to_next();
+    current->m_timeout.cancel();
+    return current->m_timed_out;
+}
+
+void wake(Thread* thread)
+{
+    InterruptDisabler disabler;
+    VERIFY(thread->m_state == ThreadState::Blocked);
+    thread->m_timeout.cancel();
+    thread->m_wait_queue = nullptr;
+    Scheduler::make_ready(thread);
+}
+
+void preempt_point()
+{
+    if (!arch::interrupts_enabled())
+        return;
+    InterruptDisabler disabler;
+    Scheduler::maybe_preempt(false);
+}
+
+SchedulerStats stats()
+{
+    InterruptDisabler disabler;
+    SchedulerStats result = Scheduler::s_stats;
+    result.idle_cycles = Scheduler::s_idle ? Scheduler::s_idle->m_cpu_cycles : 0;
+    return result;
+}
+
+void for_each_thread(void (*visit)(Thread const& thread, void* context), void* context)
+{
+    InterruptDisabler disabler;
+    // Charge the running thread for its current slice so its CPU time is up to date.
+    u64 now = arch::rdtsc();
+    Scheduler::s_current->m_cpu_cycles += now - Scheduler::s_last_switch_cycles;
+    Scheduler::s_last_switch_cycles = now;
+    for (Thread* thread = Scheduler::s_all; thread; thread = thread->m_all_next)
+        visit(*thread, context);
+}
+
+} // namespace skiff::sched
+
+// Where every new thread begins (from skiff_thread_trampoline), with interrupts still off from
+// the switch that brought it here.
+extern "C" [[noreturn]] void skiff_thread_start(skiff::sched::Thread* thread)
+{
+    skiff::sched::Scheduler::start(thread);
+}

@@ -1,0 +1,48 @@
+#pragma once
+
+// A sleeping mutex for threads (never from interrupt handlers). Ownership is handed directly to
+// the most urgent waiter on unlock, so a waiter cannot be starved by threads that keep grabbing
+// it. Not recursive. No priority inheritance yet (FIXME: a low-priority owner can be held up by a
+// middle-priority spinner).
+
+#include <kernel/sync/WaitQueue.h>
+#include <lib/Result.h>
+
+namespace skiff::sched {
+class Thread;
+}
+
+namespace skiff::sync {
+
+class Mutex {
+public:
+    void lock() { MUST(lock(kForever)); } // no timeout: cannot time out
+    Result<void> lock(u64 timeout_ms);
+    bool try_lock();
+    void unlock();
+    bool is_locked() const { return m_owner != nullptr; }
+    bool is_held_by_current() const;
+    u64 contentions() const { return m_contentions; }
+
+private:
+    sched::Thread* m_owner { nullptr }; // guarded by interrupts off
+    WaitQueue m_waiters;                // guarded by interrupts off
+    u64 m_contentions { 0 };            // lock() calls that had to wait
+};
+
+class MutexLocker {
+public:
+    explicit MutexLocker(Mutex& mutex)
+        : m_mutex(mutex)
+    {
+        m_mutex.lock();
+    }
+    ~MutexLocker() { m_mutex.unlock(); }
+    MutexLocker(MutexLocker const&) = delete;
+    MutexLocker& operator=(MutexLocker const&) = delete;
+
+private:
+    Mutex& m_mutex;
+};
+
+} // namespace skiff::sync

@@ -1,0 +1,558 @@
+// The kernel's memory system: bring-up (frames, final page tables), the kernel virtual areas,
+// the page-fault resolver (copy-on-write, demand-zero, guard pages), zero-copy buffers, DMA runs
+// and MMIO windows.
+
+#include <mm/Memory.h>
+
+#include <kernel/Arch.h>
+#include <kernel/Interrupts.h>
+#include <kernel/Layout.h>
+#include <kernel/Panic.h>
+#include <kernel/Print.h>
+#include <lib/Verify.h>
+#include <mm/VirtualRangeAllocator.h>
+#include <mm/arch/x86_64/Tlb.h>
+
+extern "C" char __text_start[];
+extern "C" char __text_end[];
+extern "C" char __rodata_start[];
+extern "C" char __rodata_end[];
+extern "C" char __data_start[];
+extern "C" char __bss_end[];
+extern "C" char boot_stack_bottom[];
+
+namespace skiff::mm {
+
+namespace {
+
+// The kernel virtual area (kernel/Layout.h), split into regions of 64 GiB, all under PML4 slot 384.
+constexpr u64 kRegionSize = 64ull << 30;
+constexpr uptr kGeneralAreaBase = kKernelVirtualAreaBase;            // stacks, large heap blocks
+constexpr uptr kZeroCopyBase = kKernelVirtualAreaBase + kRegionSize; // zero-copy buffers
+constexpr uptr kMmioBase = kKernelVirtualAreaBase + 2 * kRegionSize; // device registers
+
+using arch::InterruptDisabler;
+
+// All of the following are guarded by interrupts being off (one CPU).
+FrameAllocator s_frames;
+PageTable s_kernel_table;
+VirtualRangeAllocator s_general_areas;
+VirtualRangeAllocator s_zero_copy_areas;
+VirtualRangeAllocator s_mmio_areas;
+FaultStats s_faults;
+u64 s_zero_copy_bytes = 0;
+u64 s_area_bytes = 0;
+
+// Zero-copy send pins: which frame is pinned, how many times, and where it was mapped when first
+// pinned (to make it writable again when the last pin goes).
+struct Pin {
+    PhysicalAddress frame;
+    uptr page;
+    u32 count;
+};
+constexpr usize kMaxPins = 512;
+Pin s_pins[kMaxPins];
+u64 s_pinned = 0;
+
+void zero_frame(PhysicalAddress frame)
+{
+    __builtin_memset(frame_bytes(frame), 0, kFrameSize);
+}
+
+[[noreturn]] void out_of_memory_at_boot(char const* what)
+{
+    kprintln("mm: out of memory while {}", what);
+    PANIC("mm: not enough memory to boot");
+}
+
+// Flags of a present leaf entry, as a PageFlags value to write back (no address, no A/D).
+PageFlags entry_flags(u64 entry)
+{
+    return entry & pte::kFlagsMask & ~(pte::kPresent | pte::kAccessed | pte::kDirty);
+}
+
+void map_image_range(char const* start, char const* end, PageFlags flags)
+{
+    for (uptr page = align_down(reinterpret_cast<uptr>(start), kFrameSize); page < reinterpret_cast<uptr>(end);
+         page += kFrameSize) {
+        if (s_kernel_table.map(page, page - kKernelImageBase, flags).is_error())
+            out_of_memory_at_boot("mapping the kernel image");
+    }
+}
+
+bool resolve_copy_on_write(uptr page, u64 entry)
+{
+    PhysicalAddress old_frame = entry & pte::kAddressMask;
+    PageFlags writable = (entry_flags(entry) & ~pte::kCopyOnWrite) | pte::kWritable;
+    if (s_frames.refcount(old_frame) == 1) {
+        // Sole owner: nobody else can see the frame, so it need not be copied (the "COW fault that
+        // does not copy" of membench).
+        MUST(s_kernel_table.protect(page, writable)); // the page is present: checked by the caller
+        ++s_faults.cow_reclaims;
+        return true;
+    }
+    auto fresh = s_frames.allocate();
+    if (fresh.is_error())
+        return false; // out of memory: reported as an unresolved fault
+    __builtin_memcpy(frame_bytes(fresh.value()), frame_bytes(old_frame), kFrameSize);
+    MUST(s_kernel_table.remap(page, fresh.value(), writable)); // present: checked by the caller
+    s_frames.unref(old_frame);                                 // the other holders keep the original
+    ++s_faults.cow_copies;
+    return true;
+}
+
+bool resolve_page_fault(u64 address, u64 error_code, TrapFrame const&)
+{
+    InterruptDisabler disabler;
+    ++s_faults.faults;
+    // Intel SDM Vol. 3A §4.7: bit 0 = the page was present, bit 1 = write, bit 3 = reserved bit,
+    // bit 4 = instruction fetch.
+    bool present = error_code & 1;
+    bool write = error_code & 2;
+    bool reserved_bit = error_code & 8;
+    uptr page = align_down(address, kFrameSize);
+    if (!reserved_bit && PageTable::is_canonical(address)) {
+        u64 entry = s_kernel_table.leaf_entry(page);
+        if (present && write && (entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
+            return resolve_copy_on_write(page, entry);
+        if (!present && !(entry & pte::kPresent) && (entry & pte::kDemandZero)) {
+            auto frame = s_frames.allocate();
+            if (frame.is_error()) {
+                ++s_faults.unresolved;
+                return false;
+            }
+            zero_frame(frame.value());
+            MUST(s_kernel_table.map(page, frame.value(), entry & pte::kFlagsMask & ~pte::kDemandZero)); // was absent
+            ++s_faults.demand_zero;
+            return true;
+        }
+    }
+    ++s_faults.unresolved;
+    return false;
+}
+
+void describe_address(u64 address)
+{
+    auto& out = console_sink();
+    char const* region = "unmapped (no region)";
+    if (address < 0x1000)
+        region = "the null page: a null pointer dereference";
+    else if (address < (1ull << 47))
+        region = "the lower half, where nothing is mapped yet (no user tasks)";
+    else if (address >= kDirectMapBase && address < kKernelVirtualAreaBase)
+        region = "the direct map of physical memory";
+    else if (s_general_areas.contains(address))
+        region = "kernel areas (thread stacks, large heap blocks)";
+    else if (s_zero_copy_areas.contains(address))
+        region = "the zero-copy buffer region";
+    else if (s_mmio_areas.contains(address))
+        region = "the MMIO region";
+    else if (address >= kKernelImageBase)
+        region = "the kernel image";
+    format(out, "mm: {:#x} is in {}\n", address, region);
+    u64 entry = s_kernel_table.leaf_entry(align_down(address, kFrameSize));
+    if (!(entry & pte::kPresent) && (entry & pte::kGuard))
+        format(out, "mm: it is a GUARD page: a thread overflowed its stack (see `ps` for stack ranges)\n");
+    else if ((entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
+        format(out, "mm: copy-on-write page, frame refcount {}\n",
+            s_frames.manages(entry & pte::kAddressMask) ? s_frames.refcount(entry & pte::kAddressMask) : 0);
+    format(out, "mm: page-table walk (CR3 {:#x}):\n", s_kernel_table.root());
+    s_kernel_table.describe(address, out);
+}
+
+// Unmaps `pages` pages of an area, dropping each frame's reference; absent (demand-zero, never
+// touched) pages are simply cleared.
+void unmap_area_pages(uptr base, u64 pages)
+{
+    for (u64 i = 0; i < pages; ++i) {
+        uptr page = base + i * kFrameSize;
+        u64 entry = s_kernel_table.leaf_entry(page);
+        if (entry & pte::kPresent)
+            s_frames.unref(MUST(s_kernel_table.unmap(page))); // present: just checked
+        else if (entry)
+            MUST(s_kernel_table.clear_absent(page)); // a marker: just checked
+    }
+}
+
+Result<void> populate(uptr base, u64 pages, PageFlags flags, bool demand_zero)
+{
+    for (u64 i = 0; i < pages; ++i) {
+        uptr page = base + i * kFrameSize;
+        Result<void> result = {};
+        if (demand_zero) {
+            result = s_kernel_table.set_absent(page, pte::kDemandZero | flags);
+        } else {
+            auto frame = s_frames.allocate();
+            if (frame.is_error()) {
+                result = frame.error();
+            } else {
+                zero_frame(frame.value());
+                result = s_kernel_table.map(page, frame.value(), flags);
+                if (result.is_error())
+                    s_frames.unref(frame.value());
+            }
+        }
+        if (result.is_error()) {
+            unmap_area_pages(base, i);
+            return result.error();
+        }
+    }
+    return {};
+}
+
+} // namespace
+
+void initialize(BootInfo const& info)
+{
+    VERIFY(info.usable_count > 0);
+    // 1. Frame bookkeeping covers [lowest usable, highest usable); place it in the first usable
+    //    range above the kernel image that holds it. The boot tables map the first 1 GiB at the
+    //    direct-map base, so it must lie there.
+    u64 lowest = ~0ull, highest = 0;
+    for (usize i = 0; i < info.usable_count; ++i) {
+        lowest = min(lowest, align_down(info.usable[i].base, kFrameSize));
+        highest = max(highest, align_up(info.usable[i].base + info.usable[i].length, kFrameSize));
+    }
+    u64 frame_count = (highest - lowest) / kFrameSize;
+    u64 bookkeeping = align_up(FrameAllocator::bookkeeping_bytes(frame_count), kFrameSize);
+    u64 kernel_end = align_up(info.kernel_physical_end, kFrameSize);
+    PhysicalAddress bookkeeping_base = 0;
+    for (usize i = 0; i < info.usable_count && !bookkeeping_base; ++i) {
+        u64 start = max(align_up(info.usable[i].base, kFrameSize), kernel_end);
+        u64 end = align_down(info.usable[i].base + info.usable[i].length, kFrameSize);
+        if (start < end && end - start >= bookkeeping && start + bookkeeping <= kBootMappedBytes)
+            bookkeeping_base = start;
+    }
+    if (!bookkeeping_base)
+        out_of_memory_at_boot("placing the frame descriptors");
+    s_frames.initialize(lowest, frame_count, phys_to_virt(bookkeeping_base));
+    for (usize i = 0; i < info.usable_count; ++i)
+        s_frames.add_free_range(info.usable[i].base, info.usable[i].length);
+    // Keep out: the real-mode IVT and BIOS data area (first 64 KiB), the image with its boot
+    // tables and boot stack, and the bookkeeping itself.
+    s_frames.reserve_range(0, 0x10000);
+    s_frames.reserve_range(info.kernel_physical_start, kernel_end - info.kernel_physical_start);
+    s_frames.reserve_range(bookkeeping_base, bookkeeping);
+
+    // 2. The final page tables. The direct map covers every 2 MiB chunk that holds usable RAM
+    //    (writable, never executable); the image gets 4 KiB pages with per-section permissions,
+    //    so a stray write into kernel text faults. The lower half stays empty: a null pointer
+    //    faults, and user address spaces will live there.
+    if (s_kernel_table.create(s_frames, PhysicalWindow { kDirectMapBase }, &arch_tlb::kOperations).is_error())
+        out_of_memory_at_boot("allocating the PML4");
+    constexpr u64 kChunk = PageTable::kLargePage;
+    for (usize i = 0; i < info.usable_count; ++i) {
+        u64 start = align_down(info.usable[i].base, kChunk);
+        u64 end = align_up(info.usable[i].base + info.usable[i].length, kChunk);
+        if (i == 0)
+            start = 0; // low memory, including the image, is always reachable
+        for (u64 chunk = start; chunk < end; chunk += kChunk) {
+            auto result = s_kernel_table.map_large(kDirectMapBase + chunk, chunk, kPageWritable | kPageNoExecute);
+            if (result.is_error() && result.error() != Error::AlreadyExists)
+                out_of_memory_at_boot("building the direct map");
+        }
+    }
+    map_image_range(__text_start, __text_end, 0);
+    map_image_range(__rodata_start, __rodata_end, kPageNoExecute);
+    map_image_range(__data_start, __bss_end, kPageWritable | kPageNoExecute);
+    // The boot stack (which becomes the "main" thread's) gets a guard page like every other thread
+    // stack: its lowest whole page. The frame stays reserved with the image.
+    uptr boot_guard = boot_stack_guard_page();
+    MUST(s_kernel_table.unmap(boot_guard));                   // mapped just above with the image
+    MUST(s_kernel_table.set_absent(boot_guard, pte::kGuard)); // now absent
+
+    s_general_areas.initialize(kGeneralAreaBase, kRegionSize);
+    s_zero_copy_areas.initialize(kZeroCopyBase, kRegionSize);
+    s_mmio_areas.initialize(kMmioBase, kRegionSize);
+
+    // 3. Switch. The boot tables set global pages, so drop those too.
+    {
+        InterruptDisabler disabler;
+        arch_tlb::activate(s_kernel_table.root());
+        arch_tlb::flush_everything();
+        s_kernel_table.set_active(true);
+    }
+
+    set_page_fault_resolver(resolve_page_fault);
+    set_fault_describer(describe_address);
+    initialize_heap();
+
+    auto frames = s_frames.stats();
+    kprintln("mm: {} frames ({} KiB) usable, {} free; kernel tables use {} frames", frames.total, frames.total * 4,
+        frames.free, s_kernel_table.stats().tables);
+}
+
+uptr boot_stack_guard_page()
+{
+    return align_up(reinterpret_cast<uptr>(boot_stack_bottom), kFrameSize);
+}
+
+Result<PhysicalAddress> allocate_frame()
+{
+    InterruptDisabler disabler;
+    return s_frames.allocate();
+}
+
+Result<PhysicalAddress> allocate_zeroed_frame()
+{
+    PhysicalAddress frame = TRY(allocate_frame());
+    zero_frame(frame);
+    return frame;
+}
+
+void ref_frame(PhysicalAddress frame)
+{
+    InterruptDisabler disabler;
+    s_frames.ref(frame);
+}
+
+void unref_frame(PhysicalAddress frame)
+{
+    InterruptDisabler disabler;
+    s_frames.unref(frame);
+}
+
+u32 frame_refcount(PhysicalAddress frame)
+{
+    InterruptDisabler disabler;
+    return s_frames.refcount(frame);
+}
+
+FrameStats frame_stats()
+{
+    InterruptDisabler disabler;
+    return s_frames.stats();
+}
+
+Result<DmaRegion> allocate_dma(u64 bytes, u64 alignment)
+{
+    u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
+    PhysicalAddress base;
+    {
+        InterruptDisabler disabler;
+        base = TRY(s_frames.allocate_contiguous(pages, alignment));
+    }
+    __builtin_memset(frame_bytes(base), 0, pages * kFrameSize);
+    return DmaRegion { base, frame_bytes(base), pages };
+}
+
+void free_dma(DmaRegion const& region)
+{
+    InterruptDisabler disabler;
+    s_frames.free_contiguous(region.physical, region.pages);
+}
+
+Result<u8*> map_mmio(PhysicalAddress physical, u64 length)
+{
+    VERIFY(length > 0);
+    PhysicalAddress first = align_down(physical, kFrameSize);
+    u64 pages = (align_up(physical + length, kFrameSize) - first) / kFrameSize;
+    InterruptDisabler disabler;
+    uptr base = TRY(s_mmio_areas.allocate(pages * kFrameSize));
+    for (u64 i = 0; i < pages; ++i) {
+        auto result = s_kernel_table.map(
+            base + i * kFrameSize, first + i * kFrameSize, kPageWritable | kPageNoExecute | kPageUncached);
+        if (result.is_error()) {
+            for (u64 j = 0; j < i; ++j)
+                MUST(s_kernel_table.unmap(base + j * kFrameSize)); // mapped just above
+            s_mmio_areas.free(base, pages * kFrameSize);
+            return result.error();
+        }
+    }
+    return reinterpret_cast<u8*>(base + (physical - first));
+}
+
+void unmap_mmio(u8* address, u64 length)
+{
+    uptr base = align_down(reinterpret_cast<uptr>(address), kFrameSize);
+    u64 pages = (align_up(reinterpret_cast<uptr>(address) + length, kFrameSize) - base) / kFrameSize;
+    InterruptDisabler disabler;
+    VERIFY(s_mmio_areas.contains(base));
+    // Device memory is not RAM: nothing to release.
+    MUST(s_kernel_table.unmap_range(base, pages, nullptr, nullptr)); // mapped by map_mmio
+    s_mmio_areas.free(base, pages * kFrameSize);
+}
+
+Result<uptr> allocate_area(u64 bytes, AreaOptions options)
+{
+    u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
+    u64 guard = options.guard_below ? kFrameSize : 0;
+    PageFlags flags = kPageWritable | (options.executable ? 0 : kPageNoExecute);
+    InterruptDisabler disabler;
+    uptr start = TRY(s_general_areas.allocate(pages * kFrameSize + guard));
+    uptr base = start + guard;
+    if (guard)
+        MUST(s_kernel_table.set_absent(start, pte::kGuard)); // fresh range: nothing mapped there
+    auto result = populate(base, pages, flags, options.demand_zero);
+    if (result.is_error()) {
+        if (guard)
+            MUST(s_kernel_table.clear_absent(start)); // set just above
+        s_general_areas.free(start, pages * kFrameSize + guard);
+        return result.error();
+    }
+    s_area_bytes += pages * kFrameSize;
+    return base;
+}
+
+void free_area(uptr base, u64 bytes, AreaOptions options)
+{
+    u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
+    u64 guard = options.guard_below ? kFrameSize : 0;
+    InterruptDisabler disabler;
+    VERIFY(s_general_areas.contains(base));
+    unmap_area_pages(base, pages);
+    if (guard)
+        MUST(s_kernel_table.clear_absent(base - guard)); // the guard set by allocate_area
+    s_general_areas.free(base - guard, pages * kFrameSize + guard);
+    s_area_bytes -= pages * kFrameSize;
+}
+
+Result<u8*> allocate_zero_copy_buffer(u64 bytes)
+{
+    VERIFY(bytes > 0);
+    u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
+    InterruptDisabler disabler;
+    uptr base = TRY(s_zero_copy_areas.allocate(pages * kFrameSize));
+    auto result = populate(base, pages, kPageWritable | kPageNoExecute, false);
+    if (result.is_error()) {
+        s_zero_copy_areas.free(base, pages * kFrameSize);
+        return result.error();
+    }
+    s_zero_copy_bytes += pages * kFrameSize;
+    return reinterpret_cast<u8*>(base);
+}
+
+void free_zero_copy_buffer(u8* buffer, u64 bytes)
+{
+    uptr base = reinterpret_cast<uptr>(buffer);
+    u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
+    InterruptDisabler disabler;
+    VERIFY(is_aligned(base, kFrameSize) && s_zero_copy_areas.contains(base));
+    // Frames still pinned by TCP or sitting in a ring keep their other references and live on.
+    unmap_area_pages(base, pages);
+    s_zero_copy_areas.free(base, pages * kFrameSize);
+    s_zero_copy_bytes -= pages * kFrameSize;
+}
+
+bool is_zero_copy_buffer(void const* address, u64 length)
+{
+    uptr start = reinterpret_cast<uptr>(address);
+    return length > 0 && s_zero_copy_areas.contains(start) && s_zero_copy_areas.contains(start + length - 1);
+}
+
+Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame)
+{
+    if (!is_aligned(page, kFrameSize) || !s_zero_copy_areas.contains(page))
+        return Error::InvalidArgument;
+    InterruptDisabler disabler;
+    return s_kernel_table.remap(page, new_frame, kPageWritable | kPageNoExecute);
+}
+
+Result<PhysicalAddress> pin_page(uptr address)
+{
+    uptr page = align_down(address, kFrameSize);
+    InterruptDisabler disabler;
+    u64 entry = s_kernel_table.leaf_entry(page);
+    if (!(entry & pte::kPresent))
+        return Error::Fault;
+    PhysicalAddress frame = entry & pte::kAddressMask;
+    if (!s_frames.manages(frame))
+        return Error::InvalidArgument;
+    Pin* free_slot = nullptr;
+    Pin* pin = nullptr;
+    for (auto& slot : s_pins) {
+        if (slot.count && slot.frame == frame) {
+            pin = &slot;
+            break;
+        }
+        if (!slot.count && !free_slot)
+            free_slot = &slot;
+    }
+    if (!pin) {
+        if (!free_slot)
+            return Error::Busy;
+        pin = free_slot;
+        *pin = { frame, page, 0 };
+        ++s_pinned;
+    }
+    if (entry & pte::kWritable)
+        TRY(s_kernel_table.protect(page, (entry_flags(entry) & ~pte::kWritable) | pte::kCopyOnWrite));
+    ++pin->count;
+    s_frames.ref(frame);
+    return frame;
+}
+
+void unpin_page(PhysicalAddress frame)
+{
+    InterruptDisabler disabler;
+    for (auto& pin : s_pins) {
+        if (!pin.count || pin.frame != frame)
+            continue;
+        s_frames.unref(frame);
+        if (--pin.count > 0)
+            return;
+        --s_pinned;
+        // The last pin: if the application never wrote, the frame is still mapped, now with a
+        // single owner; make it writable again so the next write does not fault.
+        u64 entry = s_kernel_table.leaf_entry(pin.page);
+        if ((entry & pte::kPresent) && (entry & pte::kAddressMask) == frame && (entry & pte::kCopyOnWrite)
+            && s_frames.refcount(frame) == 1)
+            MUST(s_kernel_table.protect(
+                pin.page, (entry_flags(entry) & ~pte::kCopyOnWrite) | pte::kWritable)); // present
+        return;
+    }
+    VERIFY_NOT_REACHED(); // unpin of a frame that was never pinned
+}
+
+PageTable& kernel_page_table()
+{
+    return s_kernel_table;
+}
+
+Result<Translation> translate(uptr address)
+{
+    InterruptDisabler disabler;
+    return s_kernel_table.translate(address);
+}
+
+Result<void> mark_copy_on_write(uptr page)
+{
+    InterruptDisabler disabler;
+    u64 entry = s_kernel_table.leaf_entry(page);
+    if (!(entry & pte::kPresent))
+        return Error::NotFound;
+    return s_kernel_table.protect(page, (entry_flags(entry) & ~pte::kWritable) | pte::kCopyOnWrite);
+}
+
+Result<void> unmark_copy_on_write(uptr page)
+{
+    InterruptDisabler disabler;
+    u64 entry = s_kernel_table.leaf_entry(page);
+    if (!(entry & pte::kPresent))
+        return Error::NotFound;
+    return s_kernel_table.protect(page, (entry_flags(entry) & ~pte::kCopyOnWrite) | pte::kWritable);
+}
+
+MemoryStats stats()
+{
+    MemoryStats result;
+    {
+        InterruptDisabler disabler;
+        result.frames = s_frames.stats();
+        result.paging = s_kernel_table.stats();
+        result.faults = s_faults;
+        result.zero_copy_bytes = s_zero_copy_bytes;
+        result.pinned_frames = s_pinned;
+        result.area_bytes = s_area_bytes;
+    }
+    result.heap = heap_stats();
+    return result;
+}
+
+u64 frames_in_use_for_tests()
+{
+    InterruptDisabler disabler;
+    return s_frames.stats().used - s_kernel_table.stats().tables - heap_stats().slab_pages;
+}
+
+} // namespace skiff::mm

@@ -1,0 +1,118 @@
+#pragma once
+
+// The kernel's memory system, as the rest of the kernel, the drivers and the network port call it.
+// Everything here is safe to call from threads and from interrupt handlers: each call holds
+// interrupts off for its duration (one CPU).
+//
+// Ownership of frames follows one rule: whoever holds a physical address obtained from here holds
+// one reference on it and drops it with unref_frame(). Mapping a frame hands that reference to the
+// mapping; unmapping or remapping hands the old frame's reference back.
+
+#include <kernel/BootInfo.h>
+#include <kernel/Layout.h>
+#include <lib/Result.h>
+#include <lib/Types.h>
+#include <mm/FrameAllocator.h>
+#include <mm/Heap.h>
+#include <mm/PageTable.h>
+
+namespace skiff::mm {
+
+// Frames, the final page tables (CR3 switch), the kernel virtual areas, the page-fault resolver
+// and the heap. After this, `new` works.
+void initialize(BootInfo const& info);
+// The lowest whole page of the boot stack, which initialize() turns into its guard page; the boot
+// thread's usable stack starts one page above.
+uptr boot_stack_guard_page();
+
+// --- Physical frames -------------------------------------------------------------------------
+Result<PhysicalAddress> allocate_frame();        // refcount 1, contents undefined
+Result<PhysicalAddress> allocate_zeroed_frame(); // refcount 1, zero-filled
+void ref_frame(PhysicalAddress frame);
+void unref_frame(PhysicalAddress frame); // frees the frame when the count reaches 0
+u32 frame_refcount(PhysicalAddress frame);
+// The frame's bytes through the direct map (cached, writable, never copy-on-write).
+inline u8* frame_bytes(PhysicalAddress frame)
+{
+    return reinterpret_cast<u8*>(frame + kDirectMapBase);
+}
+FrameStats frame_stats();
+
+// --- DMA memory: physically contiguous runs (descriptor rings, NE2000-free bounce buffers) ----
+struct DmaRegion {
+    PhysicalAddress physical { 0 };  // what goes into a descriptor or a base-address register
+    u8* virtual_address { nullptr }; // where the CPU reaches it (the direct map, cached: x86 DMA is
+                                     // cache-coherent)
+    u64 pages { 0 };
+};
+// Zeroed, `alignment` a power of two >= 4096 (the e1000 wants rings on 16-byte boundaries, so the
+// default page alignment is plenty).
+Result<DmaRegion> allocate_dma(u64 bytes, u64 alignment = kFrameSize);
+void free_dma(DmaRegion const& region);
+
+// --- MMIO: device registers, mapped uncached (PCD|PWT, SDM §11.12.3) -------------------------
+// Returns the virtual address of `physical` (page offset kept). The range is not RAM and not
+// refcounted.
+Result<u8*> map_mmio(PhysicalAddress physical, u64 length);
+void unmap_mmio(u8* address, u64 length);
+
+// --- Kernel virtual areas of 4 KiB pages (thread stacks, large heap blocks) ------------------
+struct AreaOptions {
+    bool guard_below { false }; // a not-present guard page under the area (stacks grow down into it)
+    bool demand_zero { false }; // frames are faulted in, zeroed, on first touch
+    bool executable { false };
+};
+Result<uptr> allocate_area(u64 bytes, AreaOptions options = {});
+void free_area(uptr base, u64 bytes, AreaOptions options = {});
+
+// --- Zero-copy buffers (LyraNET §3.3's "special system call") --------------------------------
+// Page-aligned, whole 4 KiB pages, each backed by its own zeroed frame, in a dedicated region.
+// Only these take the remapping receive path.
+Result<u8*> allocate_zero_copy_buffer(u64 bytes);
+void free_zero_copy_buffer(u8* buffer, u64 bytes);
+bool is_zero_copy_buffer(void const* address, u64 length);
+
+// Swap `new_frame` in under the page at `page` (inside a zero-copy buffer) with one invlpg; the
+// mapping takes over the caller's reference on new_frame, the caller receives the reference on
+// the returned old frame.
+Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame);
+
+// Zero-copy send: write-protect the page holding `address`, mark it copy-on-write and take a
+// reference on its frame for the caller. A write to the page while pinned faults and gets a
+// private copy; TCP keeps the original.
+Result<PhysicalAddress> pin_page(uptr address);
+// Drops a pin's reference. When the last pin of a frame goes and that frame is still the one
+// mapped (nobody wrote meanwhile), the page becomes writable again.
+void unpin_page(PhysicalAddress frame);
+
+// --- The kernel address space ----------------------------------------------------------------
+PageTable& kernel_page_table();
+Result<Translation> translate(uptr address);
+// Marks a present page copy-on-write (read-only, COW bit) / restores it writable.
+Result<void> mark_copy_on_write(uptr page);
+Result<void> unmark_copy_on_write(uptr page);
+
+struct FaultStats {
+    u64 faults { 0 };       // page faults seen by the resolver
+    u64 cow_copies { 0 };   // COW faults that copied (frame shared)
+    u64 cow_reclaims { 0 }; // COW faults that only made the page writable (sole owner)
+    u64 demand_zero { 0 };  // demand-zero pages faulted in
+    u64 unresolved { 0 };   // kernel bugs reported
+};
+
+struct MemoryStats {
+    FrameStats frames;
+    PageTableStats paging;
+    FaultStats faults;
+    HeapStats heap;
+    u64 zero_copy_bytes { 0 }; // zero-copy buffers currently allocated
+    u64 pinned_frames { 0 };   // frames with a zero-copy send pin
+    u64 area_bytes { 0 };      // kernel virtual areas in use (stacks, large heap blocks)
+};
+MemoryStats stats();
+
+// Frames in use that a test can expect back after it cleans up: excludes page-table frames and
+// heap slab pages, which are kept for reuse.
+u64 frames_in_use_for_tests();
+
+} // namespace skiff::mm
