@@ -7,6 +7,7 @@ void register_all_commands()
     register_system_commands();
     register_core_commands();
     register_profile_commands();
+    register_network_commands();
 }
 
 } // namespace skiff::apps

@@ -8,6 +8,7 @@ void register_all_commands();
 
 void register_system_commands();  // help, version, uptime, reboot, poweroff, crash
 void register_profile_commands(); // prof
+void register_network_commands(); // ifconfig, arp, netstat, nicstat, lspci, ping, dmatest
 void register_core_commands();    // ps, mem, selftest, membench (apps/CoreCommands.cpp)
 
 } // namespace skiff::apps

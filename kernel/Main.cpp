@@ -10,6 +10,7 @@
 #include <kernel/Print.h>
 #include <kernel/Time.h>
 #include <kernel/console/Console.h>
+#include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
 #include <mm/Memory.h>
 
@@ -57,6 +58,7 @@ extern "C" [[noreturn]] void kernel_main(u32 multiboot_magic, u32 multiboot_info
     arch::initialize_timer();
     mm::initialize(info);
     sched::initialize();
+    knet::initialize();
     apps::register_all_commands();
     drivers::com1().enable_receive_interrupt();
     arch::sti();

@@ -1,0 +1,228 @@
+// Network console commands: ifconfig, arp, netstat, nicstat, lspci (and ping in apps/Ping.cpp,
+// dmatest in apps/DmaSplitTest.cpp).
+
+#include <apps/Apps.h>
+#include <apps/NetworkCommands.h>
+#include <drivers/pci/Pci.h>
+#include <kernel/Interrupts.h>
+#include <kernel/Print.h>
+#include <kernel/Time.h>
+#include <kernel/console/Command.h>
+#include <kernel/net/NetServices.h>
+#include <kernel/net/Network.h>
+#include <kernel/net/Sockets.h>
+
+namespace skiff::apps {
+
+using console::Arguments;
+
+IpText::IpText(net::Ipv4Address address)
+{
+    address.to_string(m_text, sizeof(m_text));
+}
+
+MacText::MacText(net::MacAddress const& mac)
+{
+    format_to(m_text, sizeof(m_text), "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}", mac.bytes[0], mac.bytes[1],
+        mac.bytes[2], mac.bytes[3], mac.bytes[4], mac.bytes[5]);
+}
+
+bool network_ready()
+{
+    if (knet::is_running())
+        return true;
+    kprintln("networking is off (no network card, or it failed to start: see the boot log)");
+    return false;
+}
+
+namespace {
+
+int ifconfig_command(Arguments const&)
+{
+    if (!network_ready())
+        return 1;
+    knet::StackLocker locker;
+    auto& stack = knet::stack();
+    for (u32 i = 0; i < stack.interface_count(); ++i) {
+        net::Interface const& interface = stack.interface(i);
+        auto* nic = static_cast<drivers::NicDriver*>(interface.device);
+        auto const& counters = nic->counters();
+        bool up = nic->link_up();
+        kprintln("{}: flags=UP,BROADCAST{}  mtu {}  ({}, IRQ {})", nic->name(), up ? ",RUNNING" : "", interface.mtu,
+            nic->model(), nic->irq());
+        net::Ipv4Address netmask { net::prefix_mask(interface.prefix_length) };
+        net::Ipv4Address gateway = knet::config().gateway;
+        kprintln("        inet {}  netmask {}  broadcast {}  gateway {}", IpText(interface.address).c_str(),
+            IpText(netmask).c_str(), IpText(interface.subnet_broadcast()).c_str(),
+            gateway.is_any() ? "none" : IpText(gateway).c_str());
+        kprintln("        ether {}  link {}", MacText(interface.mac).c_str(), up ? "up" : "down");
+        kprintln("        RX packets {}  bytes {}  errors {}  dropped {}", counters.rx_packets, counters.rx_bytes,
+            counters.rx_errors, counters.rx_dropped);
+        kprintln("        TX packets {}  bytes {}  errors {}  dropped {}", counters.tx_packets, counters.tx_bytes,
+            counters.tx_errors, counters.tx_dropped);
+        kprintln("        interrupts {}", nic->driver_counters().interrupts);
+    }
+    return 0;
+}
+
+int arp_command(Arguments const& arguments)
+{
+    if (!network_ready())
+        return 1;
+    knet::StackLocker locker;
+    auto& stack = knet::stack();
+    if (arguments.has_flag("-d")) {
+        stack.arp().flush();
+        kprintln("ARP cache flushed");
+        return 0;
+    }
+    if (arguments.count() > 1) {
+        kprintln("usage: arp [-d]");
+        return 2;
+    }
+    net::ArpEntryInfo entries[net::ArpCache::kEntries];
+    u32 count = stack.arp().snapshot(entries, net::ArpCache::kEntries);
+    kprintln("Address          HWaddress          Iface     State       Expires");
+    u64 now = stack.now();
+    for (u32 i = 0; i < count; ++i) {
+        auto const& entry = entries[i];
+        char const* state = entry.state == net::ArpEntryInfo::State::Reachable ? "reachable"
+            : entry.state == net::ArpEntryInfo::State::Failed                  ? "failed"
+                                                                               : "incomplete";
+        u64 seconds = entry.expires_ns > now ? (entry.expires_ns - now) / 1000000000ull : 0;
+        MacText mac_text(entry.mac);
+        kprintln("{:<16} {:<18} {:<9} {:<11} {} s{}", IpText(entry.address).c_str(),
+            entry.state == net::ArpEntryInfo::State::Reachable ? mac_text.c_str() : "(incomplete)",
+            stack.interface(entry.interface).device->name(), state, seconds, entry.queued ? " (packets waiting)" : "");
+    }
+    if (count == 0)
+        kprintln("(empty)");
+    return 0;
+}
+
+void print_udp_handle(knet::UdpHandle& handle, void*)
+{
+    auto& socket = handle.socket();
+    char local[24], remote[24];
+    auto local_address = socket.local();
+    format_to(local, sizeof(local), "{}:{}", IpText(local_address.address).c_str(), local_address.port);
+    if (socket.is_connected())
+        format_to(remote, sizeof(remote), "{}:{}", IpText(socket.remote().address).c_str(), socket.remote().port);
+    else
+        format_to(remote, sizeof(remote), "*:*");
+    kprintln("udp    {:<22} {:<22} {:<12} {:>6}  {}", local, remote, "", socket.queued(), handle.owner());
+}
+
+void print_tcp_socket(net::TcpSocket const& socket)
+{
+    char local[24], remote[24];
+    format_to(local, sizeof(local), "{}:{}", IpText(socket.local().address).c_str(), socket.local().port);
+    if (socket.state() == net::TcpState::Listen)
+        format_to(remote, sizeof(remote), "*:*");
+    else
+        format_to(remote, sizeof(remote), "{}:{}", IpText(socket.remote().address).c_str(), socket.remote().port);
+    kprintln("tcp    {:<22} {:<22} {:<12} {:>6}  Send-Q {}", local, remote, net::tcp_state_name(socket.state()),
+        socket.receive_queued_bytes(), socket.send_queued_bytes());
+}
+
+int netstat_command(Arguments const&)
+{
+    if (!network_ready())
+        return 1;
+    kprintln("Proto  Local Address          Foreign Address        State        Recv-Q  Owner");
+    {
+        knet::StackLocker locker;
+        knet::stack().tcp().for_each_socket(print_tcp_socket);
+    }
+    knet::for_each_udp_handle(print_udp_handle, nullptr);
+    auto services = knet::service_stats();
+    kprintln("services: udp echo {} datagrams / {} bytes ({} errors); tcp {} connections ({} refused), echo {} bytes, "
+             "discard {} bytes, sink {} bytes",
+        services.udp_echo_datagrams, services.udp_echo_bytes, services.udp_echo_errors, services.tcp_connections,
+        services.tcp_refused, services.tcp_echo_bytes, services.tcp_discard_bytes, services.tcp_sink_bytes);
+    return 0;
+}
+
+int nicstat_command(Arguments const&)
+{
+    if (!network_ready())
+        return 1;
+    knet::StackLocker locker;
+    for (u32 i = 0; i < knet::driver_count(); ++i) {
+        auto& nic = knet::driver(i);
+        auto const& c = nic.counters();
+        auto const& d = nic.driver_counters();
+        kprintln("{}: {}, IRQ {} ({} on the line), link {}", nic.name(), nic.model(), nic.irq(), irq_count(nic.irq()),
+            nic.link_up() ? "up" : "down");
+        kprintln("  rx: packets {}  bytes {}  errors {}  dropped {}  bad frames {}  no buffer {}  missed by card {}",
+            c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed);
+        kprintln("  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}", c.tx_packets, c.tx_bytes,
+            c.tx_errors, c.tx_dropped, d.tx_ring_full);
+        kprintln("  interrupts {}  spurious {}  polls {}  budget exhausted {}  link changes {}  resyncs {}",
+            d.interrupts, d.spurious_interrupts, d.polls, d.rx_budget_exhausted, d.link_changes, d.resyncs);
+        nic.print_rings(console_sink());
+    }
+    auto& pool = knet::stack().pool();
+    auto const& rx = pool.receive_counters();
+    auto const& tx = pool.transmit_counters();
+    kprintln("pools: receive {}/{} in use (high {}, failures {}), transmit {}/{} in use (high {}, failures {})",
+        rx.in_use, rx.capacity, rx.high_water, rx.failures, tx.in_use, tx.capacity, tx.high_water, tx.failures);
+    auto thread = knet::network_thread_stats();
+    kprintln("network thread: loops {}  wakes {}  timer wakes {}  frames {}  full batches {}", thread.loops,
+        thread.wakes, thread.deadline_wakes, thread.frames, thread.budget_yields);
+    return 0;
+}
+
+char const* bar_kind(drivers::pci::Bar const& bar)
+{
+    switch (bar.kind) {
+    case drivers::pci::Bar::Kind::Io: return "I/O ports";
+    case drivers::pci::Bar::Kind::Memory32: return "memory (32-bit)";
+    case drivers::pci::Bar::Kind::Memory64: return "memory (64-bit)";
+    default: return "";
+    }
+}
+
+int lspci_command(Arguments const& arguments)
+{
+    bool verbose = arguments.has_flag("-v");
+    for (u32 i = 0; i < drivers::pci::device_count(); ++i) {
+        auto const& device = drivers::pci::device(i);
+        kprint("{:02x}:{:02x}.{} {} [{:02x}{:02x}]: {:04x}:{:04x} (rev {:02x})", device.address.bus,
+            device.address.device, device.address.function,
+            drivers::pci::class_name(device.class_code, device.subclass), device.class_code, device.subclass,
+            device.vendor_id, device.device_id, device.revision);
+        if (device.interrupt_pin)
+            kprint(" INT{} IRQ {}", static_cast<char>('A' + device.interrupt_pin - 1), device.interrupt_line);
+        kprintln("");
+        if (!verbose)
+            continue;
+        for (u32 b = 0; b < 6; ++b) {
+            auto const& bar = device.bars[b];
+            if (bar.kind == drivers::pci::Bar::Kind::None)
+                continue;
+            kprintln("        BAR{}: {} at {:#x}, {} bytes{}", b, bar_kind(bar), bar.address, bar.size,
+                bar.prefetchable ? ", prefetchable" : "");
+        }
+    }
+    if (drivers::pci::device_count() == 0)
+        kprintln("no PCI devices (enumeration runs with network initialisation)");
+    return 0;
+}
+
+} // namespace
+
+void register_network_commands()
+{
+    console::register_command(
+        { "ifconfig", "ifconfig", "the network interface: address, MAC, link, counters", ifconfig_command });
+    console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
+    console::register_command({ "netstat", "netstat", "open sockets and the services' counters", netstat_command });
+    console::register_command(
+        { "nicstat", "nicstat", "NIC driver counters: packets, errors, rings, interrupts", nicstat_command });
+    console::register_command({ "lspci", "lspci [-v]", "PCI devices (-v: with their BARs)", lspci_command });
+    register_ping_command();
+    register_dmatest_command();
+}
+
+} // namespace skiff::apps

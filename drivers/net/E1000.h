@@ -1,0 +1,113 @@
+#pragma once
+
+// Intel 82540EM gigabit Ethernet controller (QEMU's `e1000`, PCI 8086:100E). See E1000.cpp.
+
+#include <drivers/net/NicDriver.h>
+#include <drivers/pci/Pci.h>
+#include <mm/Memory.h>
+
+namespace skiff::drivers {
+
+// Legacy receive descriptor (8254x SDM §3.2.3, Table 3-1).
+struct E1000RxDescriptor {
+    u64 address;
+    u16 length;
+    u16 checksum;
+    u8 status;
+    u8 errors;
+    u16 special;
+};
+static_assert(sizeof(E1000RxDescriptor) == 16);
+
+// Legacy transmit descriptor (8254x SDM §3.3.3, Table 3-8).
+struct E1000TxDescriptor {
+    u64 address;
+    u16 length;
+    u8 checksum_offset;
+    u8 command;
+    u8 status;
+    u8 checksum_start;
+    u16 special;
+};
+static_assert(sizeof(E1000TxDescriptor) == 16);
+
+class E1000 final : public NicDriver {
+public:
+    static constexpr u32 kRxRingSize = 256; // a multiple of 8 (RDLEN is masked to 128 bytes)
+    static constexpr u32 kTxRingSize = 256;
+
+    static Result<E1000*> create(pci::Device const& device);
+
+    // net::NetDevice
+    StringView name() const override { return "e1000"; }
+    net::MacAddress mac_address() const override { return m_mac; }
+    net::NetDeviceCapabilities capabilities() const override;
+    Result<void> transmit(net::PacketBuffer& packet) override;
+
+    // NicDriver
+    Result<void> start() override;
+    u32 poll(u32 budget) override;
+    bool more_pending() const override { return m_more_pending; }
+    StringView model() const override { return "e1000 (Intel 82540EM)"; }
+    u8 irq() const override { return m_irq; }
+    void print_rings(FormatSink& out) const override;
+
+private:
+    E1000(pci::Device const& device, u8* registers, mm::DmaRegion rx_ring, mm::DmaRegion tx_ring, mm::DmaRegion pad)
+        : m_pci(device)
+        , m_registers(registers)
+        , m_rx_dma(rx_ring)
+        , m_tx_dma(tx_ring)
+        , m_pad_dma(pad)
+        , m_rx_ring(reinterpret_cast<E1000RxDescriptor*>(rx_ring.virtual_address))
+        , m_tx_ring(reinterpret_cast<E1000TxDescriptor*>(tx_ring.virtual_address))
+        , m_irq(device.interrupt_line)
+    {
+    }
+    ~E1000() = default;
+
+    u32 read(u32 offset) const;
+    void write(u32 offset, u32 value);
+    void read_mac_address();
+    u16 read_eeprom(u8 word);
+    void initialize_link();
+    void initialize_receive();
+    void initialize_transmit();
+    bool arm_rx_slot(u32 slot, net::PacketBuffer* buffer);
+    void reclaim_transmitted();
+    void update_link();
+    static void interrupt_entry(void* context);
+    void handle_interrupt();
+
+    pci::Device m_pci;
+    u8* m_registers;
+    mm::DmaRegion m_rx_dma;
+    mm::DmaRegion m_tx_dma;
+    mm::DmaRegion m_pad_dma; // 60 zero bytes that pad a short frame (a last descriptor)
+    E1000RxDescriptor* m_rx_ring;
+    E1000TxDescriptor* m_tx_ring;
+    u8 m_irq;
+    net::MacAddress m_mac;
+
+    // Receive ring, network thread only. Every slot holds a buffer; the card owns [RDH, RDT).
+    net::PacketBuffer* m_rx_buffers[kRxRingSize] {};
+    u32 m_rx_next { 0 };            // the next descriptor the card will complete
+    bool m_rx_discarding { false }; // inside a frame spanning descriptors, dropping to its EOP
+    bool m_more_pending { false };
+
+    // Transmit ring, network thread only. The card owns [m_tx_clean, m_tx_tail).
+    net::PacketBuffer* m_tx_packets[kTxRingSize] {}; // at a packet's last (EOP) descriptor
+    u16 m_tx_last_of[kTxRingSize] {};                // at a packet's first descriptor: its EOP slot
+    u32 m_tx_tail { 0 };
+    u32 m_tx_clean { 0 };
+    u32 m_tx_in_flight { 0 }; // descriptors
+
+    // Written by the interrupt handler (interrupts off), taken by poll().
+    u32 m_pending_causes { 0 };
+    u32 m_causes_seen { 0 };
+    u64 m_rx_ring_high_water { 0 }; // most completed descriptors found by one poll
+    u64 m_tx_high_water { 0 };
+    u64 m_mmio_writes { 0 };
+};
+
+} // namespace skiff::drivers

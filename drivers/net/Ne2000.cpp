@@ -1,0 +1,562 @@
+// NE2000: a National Semiconductor DP8390 network interface controller behind an ISA (Novell
+// NE2000) or PCI (Realtek RTL8029AS) bus interface, with the frame memory on the card.
+//
+// References: DP8390D NIC Core datasheet (National Semiconductor, 1995) — "§n" below refers to
+// its sections; National application note AN-874 "Writing Drivers for the DP8390"; QEMU 7.2's
+// hw/net/ne2000.c (what the emulated card really does, summarised in HARDWARE.md).
+//
+// How the card works. The host never sees the card's memory directly. It moves bytes in and out
+// with "remote DMA" (§10): program a start address (RSAR) and a byte count (RBCR), issue a remote
+// read or write command, then read or write the data port at offset 0x10, one 16-bit word per
+// access when DCR.WTS is set. Transmit: copy the frame to a transmit area in card memory and
+// issue TXP with its page and length. Receive: the card writes each incoming frame into a ring of
+// 256-byte pages between PSTART and PSTOP, behind a 4-byte header {status, next page, count};
+// CURR is where it writes next, BNRY the last page the host has not yet freed.
+//
+// QEMU's card has 32 KiB of packet memory (0x4000-0xBFFF); a real NE2000 has 16 KiB. The driver
+// checks which by writing and reading back a pattern at 0x8000.
+//
+// Zero-copy in a PIO world: transmit writes the headers and then each data segment straight from
+// where it lies (an application page, a packet buffer) into card memory — a gather done by the
+// CPU at the I/O port, never by first flattening the packet into one buffer in RAM. A piece of odd
+// length leaves one byte over in 16-bit mode; it is carried into the next piece's first word.
+
+#include <drivers/net/Ne2000.h>
+#include <kernel/Arch.h>
+#include <kernel/BootInfo.h>
+#include <kernel/Interrupts.h>
+#include <kernel/Print.h>
+
+namespace skiff::drivers {
+
+namespace {
+
+// Register offsets from the I/O base (§8). Page 0 unless named otherwise.
+namespace reg {
+constexpr u16 kCommand = 0x00;      // CR, every page
+constexpr u16 kPageStart = 0x01;    // PSTART (write)
+constexpr u16 kPageStop = 0x02;     // PSTOP (write)
+constexpr u16 kBoundary = 0x03;     // BNRY
+constexpr u16 kTransmitPage = 0x04; // TPSR (write) / TSR (read)
+constexpr u16 kTransmitStatus = 0x04;
+constexpr u16 kTransmitCount0 = 0x05; // TBCR0/1 (write)
+constexpr u16 kTransmitCount1 = 0x06;
+constexpr u16 kInterruptStatus = 0x07; // ISR, write 1 to clear
+constexpr u16 kRemoteAddress0 = 0x08;  // RSAR0/1
+constexpr u16 kRemoteAddress1 = 0x09;
+constexpr u16 kRemoteCount0 = 0x0a; // RBCR0/1
+constexpr u16 kRemoteCount1 = 0x0b;
+constexpr u16 kReceiveConfig = 0x0c;  // RCR (write)
+constexpr u16 kTransmitConfig = 0x0d; // TCR (write) / CNTR0 frame alignment errors (read)
+constexpr u16 kTallyFrameAlignment = 0x0d;
+constexpr u16 kDataConfig = 0x0e; // DCR (write) / CNTR1 CRC errors (read)
+constexpr u16 kTallyCrc = 0x0e;
+constexpr u16 kInterruptMask = 0x0f; // IMR (write) / CNTR2 missed packets (read)
+constexpr u16 kTallyMissed = 0x0f;
+constexpr u16 kPhysicalAddress = 0x01; // page 1: PAR0-5
+constexpr u16 kCurrentPage = 0x07;     // page 1: CURR
+constexpr u16 kMulticast = 0x08;       // page 1: MAR0-7
+// The NE2000 bus interface (not the DP8390): data port and reset port.
+constexpr u16 kData = 0x10;
+constexpr u16 kReset = 0x1f;
+} // namespace reg
+
+// CR bits (§8.1).
+constexpr u8 kCrStop = 0x01;
+constexpr u8 kCrStart = 0x02;
+constexpr u8 kCrTransmit = 0x04;
+constexpr u8 kCrRemoteRead = 0x08;
+constexpr u8 kCrRemoteWrite = 0x10;
+constexpr u8 kCrNoDma = 0x20; // "abort/complete remote DMA"
+constexpr u8 kCrPage0 = 0x00;
+constexpr u8 kCrPage1 = 0x40;
+
+// ISR/IMR bits (§8.2).
+constexpr u8 kIsrReceived = 0x01;
+constexpr u8 kIsrTransmitted = 0x02;
+constexpr u8 kIsrReceiveError = 0x04;
+constexpr u8 kIsrTransmitError = 0x08;
+constexpr u8 kIsrOverwrite = 0x10;
+constexpr u8 kIsrCounters = 0x20;
+constexpr u8 kIsrRemoteDmaComplete = 0x40;
+constexpr u8 kIsrReset = 0x80;
+// Transmit completion is not interrupt-driven: QEMU transmits inside the TXP write, and the next
+// transmit() checks CR.TXP, so a transmit interrupt per frame would be pure overhead.
+constexpr u8 kInterruptMask = kIsrReceived | kIsrReceiveError | kIsrTransmitError | kIsrOverwrite | kIsrCounters;
+
+// DCR (§8.5): word-wide transfers, normal operation (not loopback), FIFO threshold 8 bytes.
+constexpr u8 kDcrWordTransfer = 0x01;
+constexpr u8 kDcrNormal = 0x08;
+constexpr u8 kDcrFifo8 = 0x40;
+// RCR (§8.3): accept broadcast; monitor mode while initialising.
+constexpr u8 kRcrBroadcast = 0x04;
+constexpr u8 kRcrMonitor = 0x20;
+// TCR (§8.4): internal loopback while initialising.
+constexpr u8 kTcrLoopback = 0x02;
+// Receive status in the ring header (§8.6, RSR).
+constexpr u8 kRsrReceivedOk = 0x01;
+// TSR bits that mean the frame did not go out.
+constexpr u8 kTsrAborted = 0x08;
+constexpr u8 kTsrFifoUnderrun = 0x20;
+
+constexpr u32 kPageBytes = 256;
+constexpr u8 kMemoryFirstPage = 0x40; // packet memory starts at 0x4000 on every NE2000
+constexpr u8 kTransmitPages = 6;      // 1536 bytes: one full frame
+constexpr u32 kMinFrame = 60;         // Ethernet minimum without FCS: pad up to it
+constexpr u32 kMaxFrame = 1518;       // with a VLAN tag, without FCS
+constexpr u32 kReceiveOffset = 2;     // frame offset in a receive page: the IPv4 header 4-aligned
+constexpr u16 kIsaBase = 0x300;
+constexpr u8 kDefaultIsaIrq = 10;
+
+// 16-bit data-port writer that gathers pieces of any length: an odd piece leaves one byte over,
+// which becomes the low byte of the next word (the card is little-endian, §10.3 byte order).
+class DataPortWriter {
+public:
+    explicit DataPortWriter(u16 port)
+        : m_port(port)
+    {
+    }
+    void write(u8 const* bytes, u32 length)
+    {
+        if (length == 0)
+            return;
+        if (m_has_carry) {
+            arch::outw(m_port, static_cast<u16>(m_carry | (bytes[0] << 8)));
+            ++bytes;
+            --length;
+            m_has_carry = false;
+        }
+        if (length >= 2)
+            arch::outsw(m_port, bytes, length / 2);
+        if (length & 1) {
+            m_carry = bytes[length - 1];
+            m_has_carry = true;
+        }
+    }
+    void write_zeros(u32 length)
+    {
+        if (length && m_has_carry) {
+            arch::outw(m_port, m_carry);
+            m_has_carry = false;
+            --length;
+        }
+        for (u32 i = 0; i < length / 2; ++i)
+            arch::outw(m_port, 0);
+        if (length & 1) {
+            m_carry = 0;
+            m_has_carry = true;
+        }
+    }
+    void finish()
+    {
+        if (m_has_carry)
+            arch::outw(m_port, m_carry);
+        m_has_carry = false;
+    }
+
+private:
+    u16 m_port;
+    u8 m_carry { 0 };
+    bool m_has_carry { false };
+};
+
+u8 isa_irq_from_command_line()
+{
+    StringView value;
+    u64 irq = kDefaultIsaIrq;
+    if (command_line_value("ne2k_irq", value) && (!parse_u64(value, irq) || irq > 15 || irq == 0 || irq == 2)) {
+        kprintln("ne2k: ne2k_irq={} is not a usable ISA IRQ; using {}", value, kDefaultIsaIrq);
+        irq = kDefaultIsaIrq;
+    }
+    if (irq == 9)
+        kprintln("ne2k: IRQ 9 is the ACPI SCI on QEMU's pc machine; the line will be shared");
+    return static_cast<u8>(irq);
+}
+
+} // namespace
+
+// --- probe and create ---------------------------------------------------------------------------
+
+Result<Ne2000*> Ne2000::probe_isa()
+{
+    // Nothing decodes an unused ISA port: it reads all ones.
+    if (arch::inb(kIsaBase + reg::kCommand) == 0xff)
+        return Error::NotFound;
+    return create(Bus::Isa, kIsaBase, isa_irq_from_command_line());
+}
+
+Result<Ne2000*> Ne2000::probe_pci(pci::Device const& device)
+{
+    pci::Bar const& bar = device.bars[0];
+    if (!bar.is_io() || bar.size < 0x20) {
+        kprintln("ne2k-pci: BAR0 is not a usable I/O range");
+        return Error::NotSupported;
+    }
+    if (device.interrupt_line == 0 || device.interrupt_line > 15) {
+        kprintln("ne2k-pci: no ISA interrupt line assigned (line {})", device.interrupt_line);
+        return Error::NotSupported;
+    }
+    pci::enable(device, pci::command::kIoSpace);
+    return create(Bus::Pci, static_cast<u16>(bar.address), device.interrupt_line);
+}
+
+Result<Ne2000*> Ne2000::create(Bus bus, u16 io_base, u8 irq)
+{
+    auto* card = new (std::nothrow) Ne2000(bus, io_base, irq);
+    if (!card)
+        return Error::NoMemory;
+    if (!card->reset()) {
+        kprintln("ne2k: no DP8390 answers at I/O {:#x}", io_base);
+        delete card;
+        return Error::NotFound;
+    }
+    card->read_prom();
+    card->probe_memory_size();
+    card->initialize_registers();
+    return card;
+}
+
+// Reading the reset port pulses the card's reset; ISR.RST reports completion (§7, NE2000 bus
+// interface). The card then sits stopped with every interrupt masked.
+bool Ne2000::reset()
+{
+    arch::outb(reg(reg::kReset), arch::inb(reg(reg::kReset)));
+    for (u32 attempt = 0; attempt < 100000; ++attempt) {
+        if (arch::inb(reg(reg::kInterruptStatus)) & kIsrReset) {
+            arch::outb(reg(reg::kInterruptStatus), 0xff);
+            return true;
+        }
+    }
+    return false;
+}
+
+// The station address PROM occupies card addresses 0-31; in word mode each byte appears twice
+// (the NE2000 wires the 8-bit PROM to both data lanes), so the MAC is every other byte.
+void Ne2000::read_prom()
+{
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStop);
+    arch::outb(reg(reg::kDataConfig), kDcrWordTransfer | kDcrNormal | kDcrFifo8);
+    arch::outb(reg(reg::kRemoteCount0), 0);
+    arch::outb(reg(reg::kRemoteCount1), 0);
+    arch::outb(reg(reg::kInterruptMask), 0);
+    arch::outb(reg(reg::kInterruptStatus), 0xff);
+    // Remote DMA needs the card started; monitor mode and loopback keep it off the wire (this is
+    // the order Linux's ne.c probe uses).
+    arch::outb(reg(reg::kReceiveConfig), kRcrMonitor);
+    arch::outb(reg(reg::kTransmitConfig), kTcrLoopback);
+    u16 words[16];
+    start_remote_read(0, sizeof(words));
+    arch::insw(reg(reg::kData), words, 16);
+    finish_remote_dma();
+    for (int i = 0; i < 6; ++i)
+        m_mac.bytes[i] = static_cast<u8>(words[i]);
+}
+
+void Ne2000::probe_memory_size()
+{
+    // Transmit area first, then the receive ring up to the end of packet memory.
+    m_tx_page = kMemoryFirstPage;
+    m_rx_start = static_cast<u8>(kMemoryFirstPage + kTransmitPages);
+    m_rx_stop = 0x80;
+    u16 const pattern[2] = { 0x5a3c, 0xc3a5 };
+    start_remote_write(0x8000, sizeof(pattern));
+    arch::outsw(reg(reg::kData), pattern, 2);
+    finish_remote_dma();
+    u16 readback[2] = {};
+    start_remote_read(0x8000, sizeof(readback));
+    arch::insw(reg(reg::kData), readback, 2);
+    finish_remote_dma();
+    if (readback[0] == pattern[0] && readback[1] == pattern[1])
+        m_rx_stop = 0xc0; // 32 KiB of packet memory (QEMU)
+}
+
+// DP8390 §11.0 "Initialization Procedure", in its order.
+void Ne2000::initialize_registers()
+{
+    // 1. Stop, page 0, abort remote DMA.
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStop);
+    // 2. DCR: word transfers, normal operation.
+    arch::outb(reg(reg::kDataConfig), kDcrWordTransfer | kDcrNormal | kDcrFifo8);
+    // 3. Clear the remote byte count.
+    arch::outb(reg(reg::kRemoteCount0), 0);
+    arch::outb(reg(reg::kRemoteCount1), 0);
+    // 4. RCR: monitor mode (nothing stored) until we are ready.
+    arch::outb(reg(reg::kReceiveConfig), kRcrMonitor);
+    // 5. TCR: internal loopback, so nothing goes out either.
+    arch::outb(reg(reg::kTransmitConfig), kTcrLoopback);
+    // 6. The receive ring: PSTART, PSTOP, BNRY.
+    arch::outb(reg(reg::kPageStart), m_rx_start);
+    arch::outb(reg(reg::kPageStop), m_rx_stop);
+    arch::outb(reg(reg::kBoundary), m_rx_start);
+    // 7. Clear every interrupt status; 8. mask everything until start().
+    arch::outb(reg(reg::kInterruptStatus), 0xff);
+    arch::outb(reg(reg::kInterruptMask), 0);
+    // 9. Page 1: physical address, multicast filter (none), CURR one past BNRY.
+    arch::outb(reg(reg::kCommand), kCrPage1 | kCrNoDma | kCrStop);
+    for (u16 i = 0; i < 6; ++i)
+        arch::outb(reg(static_cast<u16>(reg::kPhysicalAddress + i)), m_mac.bytes[i]);
+    for (u16 i = 0; i < 8; ++i)
+        arch::outb(reg(static_cast<u16>(reg::kMulticast + i)), 0);
+    m_next_packet = static_cast<u8>(m_rx_start + 1);
+    arch::outb(reg(reg::kCurrentPage), m_next_packet);
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStop);
+}
+
+net::NetDeviceCapabilities Ne2000::capabilities() const
+{
+    net::NetDeviceCapabilities caps;
+    caps.gather = true; // at the I/O port: any number of pieces
+    caps.max_pieces = 8;
+    caps.mtu = 1500;
+    return caps;
+}
+
+Result<void> Ne2000::start()
+{
+    VERIFY(is_attached());
+    register_irq_handler(m_irq, interrupt_entry, this);
+    {
+        arch::InterruptDisabler disabler;
+        // 10. Start the NIC; 11. TCR normal; 12. RCR: our address and broadcast.
+        arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+        arch::outb(reg(reg::kTransmitConfig), 0);
+        arch::outb(reg(reg::kReceiveConfig), kRcrBroadcast);
+        arch::outb(reg(reg::kInterruptStatus), 0xff);
+        arch::outb(reg(reg::kInterruptMask), kInterruptMask);
+    }
+    // The NE2000 has no link status register: a 10BASE-T card with its cable in is "up".
+    set_link_up(true);
+    kprintln("{}: {} at I/O {:#x} IRQ {}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} KiB ring", name(), model(),
+        m_io, m_irq, m_mac.bytes[0], m_mac.bytes[1], m_mac.bytes[2], m_mac.bytes[3], m_mac.bytes[4], m_mac.bytes[5],
+        (m_rx_stop - m_rx_start) * kPageBytes / 1024);
+    return {};
+}
+
+// --- remote DMA (§10) ----------------------------------------------------------------------------
+// Callers hold interrupts off: the handler also uses page 0 registers, and a remote DMA must not
+// be interleaved with anything else.
+
+void Ne2000::start_remote_read(u16 address, u16 count)
+{
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+    arch::outb(reg(reg::kRemoteCount0), static_cast<u8>(count));
+    arch::outb(reg(reg::kRemoteCount1), static_cast<u8>(count >> 8));
+    arch::outb(reg(reg::kRemoteAddress0), static_cast<u8>(address));
+    arch::outb(reg(reg::kRemoteAddress1), static_cast<u8>(address >> 8));
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrRemoteRead | kCrStart);
+}
+
+void Ne2000::start_remote_write(u16 address, u16 count)
+{
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+    // AN-874: clear a stale RDC before starting, so the completion check below sees this one.
+    arch::outb(reg(reg::kInterruptStatus), kIsrRemoteDmaComplete);
+    arch::outb(reg(reg::kRemoteCount0), static_cast<u8>(count));
+    arch::outb(reg(reg::kRemoteCount1), static_cast<u8>(count >> 8));
+    arch::outb(reg(reg::kRemoteAddress0), static_cast<u8>(address));
+    arch::outb(reg(reg::kRemoteAddress1), static_cast<u8>(address >> 8));
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrRemoteWrite | kCrStart);
+}
+
+// The remote DMA completes when the byte count reaches zero (ISR.RDC). QEMU completes it inside
+// the last data-port access; a real card within a few bus cycles, so the wait is bounded.
+void Ne2000::finish_remote_dma()
+{
+    for (u32 attempt = 0; attempt < 1000; ++attempt) {
+        if (arch::inb(reg(reg::kInterruptStatus)) & kIsrRemoteDmaComplete)
+            break;
+    }
+    arch::outb(reg(reg::kInterruptStatus), kIsrRemoteDmaComplete);
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+}
+
+// --- transmit -----------------------------------------------------------------------------------
+
+Result<void> Ne2000::transmit(net::PacketBuffer& packet)
+{
+    u32 length = packet.total_length();
+    if (length > kMaxFrame || length == 0) {
+        ++counters().tx_errors;
+        return Error::MessageTooLong;
+    }
+    u32 padded = max(length, kMinFrame);
+    u16 dma_count = static_cast<u16>((padded + 1) & ~1u);
+
+    arch::InterruptDisabler disabler;
+    // One transmit area: the previous frame must have left (QEMU sends inside the TXP write).
+    if (arch::inb(reg(reg::kCommand)) & kCrTransmit) {
+        ++m_driver_counters.tx_ring_full;
+        return Error::Busy;
+    }
+    u8 status = arch::inb(reg(reg::kTransmitStatus));
+    if (status & (kTsrAborted | kTsrFifoUnderrun))
+        ++counters().tx_errors; // the previous frame failed on the wire
+
+    start_remote_write(static_cast<u16>(m_tx_page * kPageBytes), dma_count);
+    DataPortWriter writer(reg(reg::kData));
+    for (u32 i = 0; i < packet.piece_count(); ++i) {
+        net::BufferPiece piece = packet.piece(i);
+        writer.write(piece.virt, piece.length);
+    }
+    writer.write_zeros(padded - length);
+    writer.finish();
+    finish_remote_dma();
+
+    arch::outb(reg(reg::kTransmitPage), m_tx_page);
+    arch::outb(reg(reg::kTransmitCount0), static_cast<u8>(padded));
+    arch::outb(reg(reg::kTransmitCount1), static_cast<u8>(padded >> 8));
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrTransmit | kCrStart);
+    // The card holds its own copy now: the packet buffer goes back to the stack at once.
+    return {};
+}
+
+// --- interrupts ---------------------------------------------------------------------------------
+
+void Ne2000::interrupt_entry(void* context)
+{
+    static_cast<Ne2000*>(context)->handle_interrupt();
+}
+
+// Write-1-to-clear every pending cause we enabled, and repeat until none is left: the card's line
+// is (ISR & IMR) != 0 and the 8259 is edge-triggered, so a cause that arrives while another is
+// still set would otherwise never raise a new edge, and the card would go silent.
+u8 Ne2000::acknowledge_pending()
+{
+    u8 seen = 0;
+    for (u32 round = 0; round < 32; ++round) {
+        u8 pending = arch::inb(reg(reg::kInterruptStatus)) & kInterruptMask;
+        if (!pending)
+            break;
+        arch::outb(reg(reg::kInterruptStatus), pending);
+        seen |= pending;
+    }
+    if (seen & kIsrCounters) {
+        // Reading the tally counters clears them and ISR.CNT's cause (§8.7).
+        m_tally_frame_errors += arch::inb(reg(reg::kTallyFrameAlignment));
+        m_tally_crc_errors += arch::inb(reg(reg::kTallyCrc));
+        m_tally_missed += arch::inb(reg(reg::kTallyMissed));
+    }
+    m_pending_causes |= seen;
+    return seen;
+}
+
+// Runs with interrupts off and the card on page 0 (the network thread holds interrupts off
+// whenever it selects another page or runs a remote DMA).
+void Ne2000::handle_interrupt()
+{
+    ++m_driver_counters.interrupts;
+    if (!acknowledge_pending()) {
+        ++m_driver_counters.spurious_interrupts;
+        return;
+    }
+    wake_network_thread();
+}
+
+// --- receive ------------------------------------------------------------------------------------
+
+u8 Ne2000::read_current_page()
+{
+    arch::outb(reg(reg::kCommand), kCrPage1 | kCrNoDma | kCrStart);
+    u8 current = arch::inb(reg(reg::kCurrentPage));
+    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+    return current;
+}
+
+// BNRY trails the next frame to read by one page: the card stops storing before it reaches BNRY.
+void Ne2000::set_boundary_before(u8 page)
+{
+    u8 boundary = page == m_rx_start ? static_cast<u8>(m_rx_stop - 1) : static_cast<u8>(page - 1);
+    arch::outb(reg(reg::kBoundary), boundary);
+}
+
+// A header that makes no sense (a torn ring after an overflow on real hardware) cannot be walked
+// past safely: drop everything the card has stored and continue from where it writes now.
+void Ne2000::resynchronise(u8 current_page)
+{
+    ++m_driver_counters.resyncs;
+    ++counters().rx_errors;
+    m_next_packet = current_page;
+    set_boundary_before(current_page);
+}
+
+// Reads the frame at m_next_packet into a page buffer and hands it to the stack. Interrupts are
+// off. Returns false when the ring was resynchronised instead.
+bool Ne2000::receive_one(u8 current_page)
+{
+    u8 header[4];
+    start_remote_read(static_cast<u16>(m_next_packet * kPageBytes), sizeof(header));
+    arch::insw(reg(reg::kData), header, 2);
+    finish_remote_dma();
+    u8 status = header[0];
+    u8 next = header[1];
+    u32 count = header[2] | (header[3] << 8);
+    // QEMU stores no FCS: count is the 4-byte header plus the frame (HARDWARE.md).
+    u32 length = count >= 4 ? count - 4 : 0;
+    bool next_in_ring = next >= m_rx_start && next < m_rx_stop;
+    if (!(status & kRsrReceivedOk) || !next_in_ring || length < kMinFrame - 4 || length > kMaxFrame + 4) {
+        ++m_driver_counters.rx_bad_frames;
+        resynchronise(current_page);
+        return false;
+    }
+    if (length > kMaxFrame)
+        length = kMaxFrame; // a frame with its FCS stored (real DP8390): the stack ignores the tail
+
+    net::PacketBuffer* buffer = allocate_receive_buffer();
+    if (!buffer) {
+        ++m_driver_counters.rx_no_buffer;
+    } else {
+        // The remote read wraps from PSTOP to PSTART by itself (§10.1), so one read takes a
+        // frame that wraps around the end of the ring.
+        u16 words = static_cast<u16>((length + 1) / 2);
+        start_remote_read(static_cast<u16>(m_next_packet * kPageBytes + 4), static_cast<u16>(words * 2));
+        arch::insw(reg(reg::kData), buffer->storage() + kReceiveOffset, words);
+        finish_remote_dma();
+    }
+    m_next_packet = next;
+    set_boundary_before(next);
+    if (buffer)
+        deliver(buffer, kReceiveOffset, length);
+    return true;
+}
+
+u32 Ne2000::poll(u32 budget)
+{
+    ++m_driver_counters.polls;
+    u32 received = 0;
+    m_more_pending = false;
+    u8 current;
+    {
+        arch::InterruptDisabler disabler;
+        // Catch any cause whose edge was lost (belt and braces: the handler loops already).
+        acknowledge_pending();
+        current = read_current_page();
+    }
+    u32 ring_pages = m_rx_stop - m_rx_start;
+    u32 waiting = (current + ring_pages - m_next_packet) % ring_pages;
+    m_rx_ring_bytes_seen = max<u64>(m_rx_ring_bytes_seen, waiting * kPageBytes);
+    while (m_next_packet != current) {
+        if (received == budget) {
+            m_more_pending = true;
+            ++m_driver_counters.rx_budget_exhausted;
+            break;
+        }
+        // Interrupts off for one frame at a time: the handler must not touch the card mid-DMA.
+        arch::InterruptDisabler disabler;
+        if (receive_one(current))
+            ++received;
+        if (m_next_packet == current)
+            current = read_current_page();
+    }
+    return received;
+}
+
+void Ne2000::print_rings(FormatSink& out) const
+{
+    u32 ring_pages = m_rx_stop - m_rx_start;
+    format(out, "  card memory: tx page {:#x} (1 frame), rx ring pages {:#x}-{:#x} ({} KiB), next {:#x}\n", m_tx_page,
+        m_rx_start, m_rx_stop, ring_pages * kPageBytes / 1024, m_next_packet);
+    format(out, "  ring occupancy high-water {} bytes; tally: frame {} crc {} missed {}; causes seen {:#x}\n",
+        m_rx_ring_bytes_seen, m_tally_frame_errors, m_tally_crc_errors, m_tally_missed, m_pending_causes);
+}
+
+} // namespace skiff::drivers

@@ -1,0 +1,185 @@
+// The network thread and the composition of drivers, port and stack. See Network.h.
+
+#include <drivers/pci/Pci.h>
+#include <kernel/BootInfo.h>
+#include <kernel/Print.h>
+#include <kernel/Time.h>
+#include <kernel/net/KernelPort.h>
+#include <kernel/net/NetServices.h>
+#include <kernel/net/NetWaiter.h>
+#include <kernel/net/Network.h>
+#include <kernel/sched/Scheduler.h>
+
+namespace skiff::knet {
+
+namespace {
+
+constexpr u32 kMaxDrivers = 4;
+// Frames per driver per loop: enough to drain a burst, small enough that timers and the other
+// NIC get their turn under a flood.
+constexpr u32 kPollBudget = 64;
+// Just above the console and applications (kPriorityDefault), so received frames are processed
+// ahead of whoever consumes them.
+constexpr u8 kNetworkThreadPriority = sched::kPriorityDefault + 1;
+// Receive livelock (Mogul and Ramakrishnan, 1997): under a flood the drivers always have more,
+// and a thread above the applications would never let them run. After this many full batches in
+// a row the thread sleeps one tick; the NIC holds or drops what arrives meanwhile.
+constexpr u32 kFullBatchesBeforeRest = 8;
+// Receive: the e1000 ring holds 256 pages; the rest carries TCP receive queues and bursts.
+constexpr net::PoolSizes kPoolSizes { 256, 768 };
+
+// Set once by initialize(), read-only afterwards.
+KernelPort s_port;
+net::NetStack* s_stack { nullptr };
+net::NetConfig s_config;
+drivers::NicDriver* s_drivers[kMaxDrivers] {};
+u32 s_driver_count { 0 };
+bool s_running { false };
+
+sync::Mutex s_stack_lock;
+NetWaiter s_thread_waiter;         // the network thread sleeps on it
+NetworkThreadStats s_thread_stats; // network thread only (wakes: interrupts off)
+
+void wake_from_interrupt(void*)
+{
+    ++s_thread_stats.wakes;
+    s_thread_waiter.wake();
+}
+
+void network_thread(void*)
+{
+    u32 full_batches = 0;
+    while (true) {
+        ++s_thread_stats.loops;
+        bool more = false;
+        u64 deadline;
+        {
+            sync::MutexLocker locker(s_stack_lock);
+            for (u32 i = 0; i < s_driver_count; ++i) {
+                s_thread_stats.frames += s_drivers[i]->poll(kPollBudget);
+                more |= s_drivers[i]->more_pending();
+            }
+            s_stack->poll(time::monotonic_ns());
+            // Frames queued by poll() (replies) went out inside it; drivers reclaim what the
+            // hardware finished on the next poll.
+            deadline = s_stack->next_deadline();
+        }
+        if (more) {
+            ++s_thread_stats.budget_yields;
+            if (++full_batches >= kFullBatchesBeforeRest) {
+                full_batches = 0;
+                sched::sleep_ms(1);
+            }
+            continue;
+        }
+        full_batches = 0;
+        u64 now = time::monotonic_ns();
+        u64 timeout_ms = sync::kForever;
+        if (deadline != net::NetStack::kNoDeadline)
+            timeout_ms = deadline <= now ? 0 : (deadline - now + 999999) / 1000000;
+        if (timeout_ms == 0)
+            continue;
+        if (!s_thread_waiter.wait(timeout_ms))
+            ++s_thread_stats.deadline_wakes;
+    }
+}
+
+} // namespace
+
+void initialize()
+{
+    drivers::pci::enumerate();
+    u32 found = drivers::probe_network_cards(s_drivers, kMaxDrivers);
+    if (found == 0) {
+        kprintln("net: no network card found; networking is off");
+        return;
+    }
+    auto config = net::NetConfig::parse(boot_info().command_line);
+    if (config.is_error()) {
+        kprintln("net: bad ip=/gw= on the command line ({}); using 10.0.2.15/24 gw 10.0.2.2", config.error());
+    } else {
+        s_config = config.value();
+    }
+    s_stack = new net::NetStack(s_port);
+    if (auto result = s_stack->initialize(kPoolSizes); result.is_error()) {
+        kprintln("net: cannot allocate the packet pools: {}", result.error());
+        return;
+    }
+    // One interface: the first card found carries the configured address. (Several NICs with one
+    // address would confuse ARP; a second card is reported and left unused.)
+    for (u32 i = 1; i < found; ++i)
+        kprintln("net: {} found but not used (one interface)", s_drivers[i]->name());
+    drivers::NicDriver& nic = *s_drivers[0];
+    s_driver_count = 1;
+    if (auto attached = s_stack->attach(nic, s_config); attached.is_error()) {
+        kprintln("net: cannot attach {}: {}", nic.name(), attached.error());
+        return;
+    }
+    nic.set_wake_hook(wake_from_interrupt, nullptr);
+    {
+        sync::MutexLocker locker(s_stack_lock);
+        if (auto started = nic.start(); started.is_error()) {
+            kprintln("net: {} did not start: {}", nic.name(), started.error());
+            return;
+        }
+    }
+    char address[16], gateway[16];
+    s_config.address.to_string(address, sizeof(address));
+    s_config.gateway.to_string(gateway, sizeof(gateway));
+    kprintln("net: {} is {}/{}, gateway {}", nic.name(), address, s_config.prefix_length,
+        s_config.gateway.is_any() ? "none" : gateway);
+    s_running = true;
+    auto thread = sched::create_thread("network", network_thread, nullptr, kNetworkThreadPriority);
+    if (thread.is_error()) {
+        kprintln("net: cannot start the network thread: {}", thread.error());
+        s_running = false;
+        return;
+    }
+    sched::detach(thread.value());
+    start_services();
+}
+
+bool is_running()
+{
+    return s_running;
+}
+
+net::NetStack& stack()
+{
+    VERIFY(s_stack);
+    return *s_stack;
+}
+
+sync::Mutex& stack_lock()
+{
+    return s_stack_lock;
+}
+
+net::NetConfig const& config()
+{
+    return s_config;
+}
+
+u32 driver_count()
+{
+    return s_driver_count;
+}
+
+drivers::NicDriver& driver(u32 index)
+{
+    VERIFY(index < s_driver_count);
+    return *s_drivers[index];
+}
+
+NetworkThreadStats network_thread_stats()
+{
+    arch::InterruptDisabler disabler;
+    return s_thread_stats;
+}
+
+void wake_network_thread()
+{
+    s_thread_waiter.wake();
+}
+
+} // namespace skiff::knet

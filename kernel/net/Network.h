@@ -1,0 +1,58 @@
+#pragma once
+
+// The kernel side of networking: finds the NICs, builds the stack (net/NetStack.h) on the kernel
+// port, and runs the network thread. Everything that touches the stack holds its lock (the stack
+// itself has none: it is driven by one thread at a time):
+//
+//   interrupt handler --(acknowledge, wake)--> network thread: lock; each driver poll(budget);
+//                                              stack.poll(now); unlock; sleep until the earlier of
+//                                              stack.next_deadline() and the next wake
+//   application thread: lock; socket call; unlock; if it would block, wait on the socket's
+//                       NetWaiter (woken by Port::wake from inside poll) and retry
+//
+// Configuration comes from the kernel command line: `ip=10.0.2.15/24 gw=10.0.2.2` (the default).
+
+#include <drivers/net/NicDriver.h>
+#include <kernel/sync/Mutex.h>
+#include <net/Config.h>
+#include <net/NetStack.h>
+
+namespace skiff::knet {
+
+// PCI enumeration, NIC probing, the stack, the network thread and the boot-time services (UDP
+// echo on port 7). Call once after mm::initialize() and sched::initialize(). Without a NIC the
+// stack is not started and the network commands say so.
+void initialize();
+
+bool is_running();
+net::NetStack& stack(); // only when is_running()
+sync::Mutex& stack_lock();
+net::NetConfig const& config();
+u32 driver_count();
+drivers::NicDriver& driver(u32 index);
+
+// Holds the stack lock for a scope.
+class StackLocker {
+public:
+    StackLocker()
+        : m_locker(stack_lock())
+    {
+    }
+
+private:
+    sync::MutexLocker m_locker;
+};
+
+struct NetworkThreadStats {
+    u64 loops { 0 };
+    u64 wakes { 0 };          // wake-ups from interrupt handlers
+    u64 deadline_wakes { 0 }; // timed out waiting: a protocol timer was due
+    u64 frames { 0 };         // frames the drivers handed up
+    u64 budget_yields { 0 };  // loops that ended with work left (yielded, then went on)
+};
+NetworkThreadStats network_thread_stats();
+
+// Wake the network thread (interrupt handlers, and socket calls that queued output).
+void wake_network_thread();
+
+} // namespace skiff::knet

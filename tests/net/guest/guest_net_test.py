@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Skiff on the wire: QEMU with a real NIC model, attached to a tap inside a network namespace
+this test creates and deletes (the machine's own interfaces are never touched).
+
+Cases (one CTest test each, label `net`):
+  e1000, ne2k-pci, ne2k   (ne2k = ne2k_isa at I/O 0x300, IRQ 10 from ne2k_irq=10)
+      - the host pings the guest: 100 echoes (25 each of 56, 512, 1000 and 1472 bytes), none lost,
+        plus 3 fragmented 4000-byte echoes; the RTT of 20 plain echoes is reported;
+      - the guest pings the host (`ping 10.0.2.2` on the console), none lost;
+      - UDP round trip through the guest's echo service (port 7): random bytes, sizes 1-4000
+        (fragmented above 1472), every byte compared;
+      - the host's tap MAC shows up in the guest's `arp`;
+      - `dmatest`: a UDP payload straddling a page boundary of a virtually contiguous, physically
+        scattered zero-copy buffer (LyraNET §3.4) arrives intact on the host;
+      - a UDP flood from the host, faster than the card takes it, for --flood-seconds (default 5;
+        the issue asks for 30 once: run with --flood-seconds 30), and then the guest answers
+        ping at once and its console still works.
+  user
+      - under QEMU user networking, the guest pings the gateway 10.0.2.2, on each NIC.
+
+Needs root for the tap cases; without it they skip loudly (exit 77). Lines starting with `REPORT `
+are the measurements.
+
+Usage: guest_net_test.py CASE [--kernel ELF] [--flood-seconds N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(ROOT, "qemu"))
+
+import skiffqemu  # noqa: E402
+from skiffqemu import Guest, GuestError, NetNamespace  # noqa: E402
+
+SKIP = 77
+GUEST = "10.0.2.15"
+HOST = "10.0.2.2"
+TAP = "skifftap"
+HOSTSIDE = os.path.join(HERE, "hostside.py")
+HARNESS = "panic=exit"
+NICS = {"e1000": "e1000", "ne2k-pci": "ne2k_pci", "ne2k": "ne2k_isa"}
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(condition: bool, message: str, detail: str = "") -> None:
+    if not condition:
+        raise CheckFailed(message + ("\n" + detail if detail else ""))
+
+
+def ok(message: str) -> None:
+    print(f"ok: {message}", flush=True)
+
+
+def report(message: str) -> None:
+    print(f"REPORT {message}", flush=True)
+
+
+PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
+PING_RTT = re.compile(r"rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms")
+
+
+def host_ping(ns: NetNamespace, count: int, size: int, interval: float = 0.01, deadline: float = 60):
+    """Linux ping inside the namespace. Returns (transmitted, received, (min, avg, max) or None, output)."""
+    result = ns.run(["ping", "-n", "-q", "-c", str(count), "-s", str(size), "-i", str(interval), "-W", "2", GUEST],
+                    timeout=deadline)
+    output = result.stdout + result.stderr
+    summary = PING_SUMMARY.search(output)
+    if not summary:
+        raise CheckFailed(f"ping -s {size} printed no summary:\n{output}")
+    rtt = PING_RTT.search(output)
+    return int(summary.group(1)), int(summary.group(2)), (tuple(float(x) for x in rtt.groups()[:3]) if rtt else None), output
+
+
+def wait_until_reachable(ns: NetNamespace, seconds: float) -> float:
+    """The e1000 receives nothing for one second after its RCTL write (HARDWARE.md): wait for the
+    first echo, uncounted. Returns how long it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < seconds:
+        result = ns.run(["ping", "-n", "-c", "1", "-W", "1", GUEST], timeout=10)
+        if result.returncode == 0:
+            return time.monotonic() - started
+    raise CheckFailed(f"the guest never answered ping within {seconds:g} s")
+
+
+def tap_mac(ns: NetNamespace) -> str:
+    result = ns.run(["cat", f"/sys/class/net/{TAP}/address"])
+    return result.stdout.strip().lower()
+
+
+def case_tap(args, nic: str) -> None:
+    problem = NetNamespace.problem()
+    if problem:
+        print(f"SKIP: net.guest.{nic}: {problem}", flush=True)
+        sys.exit(SKIP)
+    name = f"net-guest-{nic}"
+    with NetNamespace(tap=TAP) as ns, Guest(name=name, netns=ns, nic=nic, kernel=args.kernel,
+                                              append=HARNESS) as guest:
+        print(f"net.guest.{nic}: namespace {ns.name}, QEMU PID {guest.process.pid}, accel {guest.accel}", flush=True)
+        boot_log = guest.expect_prompt(timeout=60)
+        check(re.search(r"net: \S+ is 10\.0\.2\.15/24", boot_log) is not None,
+              "the boot log does not show the interface configured", boot_log)
+        waited = wait_until_reachable(ns, 15)
+        ok(f"the guest answers ping ({waited:.1f} s after the prompt)")
+
+        # 1. The host pings the guest: 100 echoes up to 1472 bytes, none lost.
+        total_sent = total_received = 0
+        for size in (56, 512, 1000, 1472):
+            sent, received, _, output = host_ping(ns, 25, size)
+            check(sent == 25 and received == 25, f"host ping -s {size}: {received} of {sent} echoes came back",
+                  output)
+            total_sent += sent
+            total_received += received
+        ok(f"host -> guest ping: {total_received}/{total_sent} echoes, sizes 56/512/1000/1472")
+        sent, received, _, output = host_ping(ns, 3, 4000, interval=0.2)
+        check(sent == 3 and received == 3, f"fragmented 4000-byte ping: {received} of {sent}", output)
+        ok("host -> guest ping of 4000 bytes (fragmented both ways): 3/3")
+        sent, received, rtt, output = host_ping(ns, 20, 56, interval=0.05)
+        check(received == 20 and rtt is not None, "RTT measurement ping lost echoes", output)
+        report(f"net.guest.{nic}: host->guest ping RTT min/avg/max {rtt[0]:.3f}/{rtt[1]:.3f}/{rtt[2]:.3f} ms "
+               f"(20 x 56 bytes, -i 0.05, {guest.accel})")
+
+        # 2. The guest pings the host.
+        output = guest.command(f"ping {HOST} -c 3", timeout=30)
+        check("3 packets transmitted, 3 received, 0% packet loss" in output, "guest ping of the host lost echoes",
+              output)
+        rtt_line = PING_RTT.search(output)
+        ok("guest -> host ping: 3/3" + (f", avg {rtt_line.group(2)} ms" if rtt_line else ""))
+
+        # 3. UDP round trip through the echo service, bytes compared.
+        result = ns.run([sys.executable, HOSTSIDE, "udp-echo", GUEST, "7"], timeout=60)
+        check(result.returncode == 0, "UDP echo round trip failed", result.stdout + result.stderr)
+        ok(result.stdout.strip())
+
+        # 4. The host's entry in the guest's ARP cache.
+        mac = tap_mac(ns)
+        output = guest.command("arp")
+        check(re.search(rf"^10\.0\.2\.2\s+{re.escape(mac)}\s+\S+\s+reachable", output, re.M) is not None,
+              f"`arp` does not show 10.0.2.2 at {mac}", output)
+        ok(f"arp shows 10.0.2.2 at {mac}")
+
+        # 5. LyraNET §3.4: a payload straddling a page boundary, physically scattered.
+        listener = ns.popen([sys.executable, HOSTSIDE, "listen-pattern", "9999", "1000", "20"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            check(listener.stdout.readline().strip() == "READY", "the pattern listener did not start")
+            output = guest.command(f"dmatest {HOST} 9999 1000", timeout=20)
+            check("physically scattered" in output and "sent 1000 bytes" in output,
+                  "dmatest did not send from a scattered buffer", output)
+            rest = listener.communicate(timeout=30)[0]
+            check(listener.returncode == 0, "the straddling payload did not arrive intact", rest + output)
+        finally:
+            if listener.poll() is None:
+                listener.kill()
+                listener.wait()
+        ok("dmatest: " + rest.strip())
+
+        # 6. A flood faster than the card, then ping must be answered at once.
+        flood_seconds = args.flood_seconds
+        result = ns.run([sys.executable, HOSTSIDE, "flood", GUEST, "5555", str(flood_seconds)],
+                        timeout=flood_seconds + 60)
+        check(result.returncode == 0, "the flood helper failed", result.stdout + result.stderr)
+        flood_line = result.stdout.strip()
+        started = time.monotonic()
+        sent, received, rtt, output = host_ping(ns, 5, 56, interval=0.2, deadline=30)
+        check(received == 5, f"after the flood the guest answered {received} of {sent} pings", output)
+        check(rtt is not None and rtt[2] < 1000, "after the flood the first answers were slow", output)
+        ok(f"after a {flood_seconds:g} s flood the guest answers ping at once "
+           f"(max {rtt[2]:.3f} ms, {time.monotonic() - started:.1f} s for 5 pings)")
+        stats = guest.command("nicstat", timeout=20)
+        rx = re.search(r"rx: packets (\d+)\s+bytes (\d+)\s+errors (\d+)\s+dropped (\d+)", stats)
+        report(f"net.guest.{nic}: flood {flood_line[3:]}; guest rx {rx.group(1) if rx else '?'} packets, "
+               f"dropped {rx.group(4) if rx else '?'} in the stack")
+        print(stats, flush=True)
+
+        guest.send_line("poweroff 0")
+        status = guest.wait_exit(timeout=20)
+        check(status == 1, f"poweroff 0 should exit QEMU with status 1, got {status}")
+        ok("poweroff")
+
+
+def case_user(args) -> None:
+    for nic in NICS:
+        with Guest(name=f"net-guest-user-{nic}", nic=nic, net="user", forwards="none", kernel=args.kernel,
+                   append=HARNESS) as guest:
+            guest.expect_prompt(timeout=60)
+            # The e1000 ignores the wire for a second after its RCTL write: the first echo may
+            # go unanswered, so allow one loss in five (the others must all come back).
+            output = guest.command(f"ping {HOST} -c 5 -W 1", timeout=40)
+            summary = PING_SUMMARY.search(output)
+            check(summary is not None and int(summary.group(2)) >= 4,
+                  f"{nic}: the guest's ping of the user-mode gateway failed", output)
+            ok(f"{nic} under user networking: guest -> {HOST}: {summary.group(2)}/{summary.group(1)}")
+            guest.send_line("poweroff 0")
+            check(guest.wait_exit(timeout=20) == 1, f"{nic}: poweroff")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("case", choices=sorted(list(NICS) + ["user"]))
+    parser.add_argument("--kernel", default=skiffqemu.KERNEL_ELF)
+    parser.add_argument("--flood-seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    if not os.path.exists(args.kernel):
+        print(f"FAIL: {args.kernel} does not exist; build it first")
+        return 1
+    try:
+        if args.case == "user":
+            case_user(args)
+        else:
+            case_tap(args, args.case)
+    except (CheckFailed, GuestError, subprocess.TimeoutExpired) as error:
+        print(f"FAIL: net.guest.{args.case}: {error}", flush=True)
+        return 1
+    print(f"PASS: net.guest.{args.case}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Host-side helpers for guest_net_test.py. They run *inside* the test's network namespace
+(`ip netns exec NAME python3 hostside.py ...`), so every packet they send goes only to the tap
+there. Each is bounded in count and time and prints one result line.
+
+  udp-echo ADDRESS PORT          send datagrams of several sizes (up to a fragmented 4000 bytes)
+                                 of random bytes to the echo service, check every byte comes back
+  listen-pattern PORT LENGTH T   receive one datagram on 10.0.2.2:PORT within T seconds and check
+                                 it is LENGTH bytes of the dmatest pattern (i * 31 + 7) mod 256
+  flood ADDRESS PORT SECONDS     send 1400-byte UDP datagrams as fast as possible for SECONDS
+"""
+
+import os
+import socket
+import sys
+import time
+
+
+def udp_echo(address: str, port: int) -> int:
+    sizes = [1, 2, 17, 64, 512, 1000, 1471, 1472, 1473, 2000, 4000]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.settimeout(3.0)
+    total = 0
+    for size in sizes:
+        payload = os.urandom(size)
+        for attempt in range(3):  # UDP: a lost datagram is retried, a wrong one is a failure
+            sock.sendto(payload, (address, port))
+            try:
+                data, peer = sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            if data != payload:
+                print(f"FAIL: {size}-byte echo came back as {len(data)} bytes, different content")
+                return 1
+            if peer != (address, port):
+                print(f"FAIL: echo came from {peer}")
+                return 1
+            total += size
+            break
+        else:
+            print(f"FAIL: no echo of a {size}-byte datagram in 3 tries")
+            return 1
+    print(f"OK udp-echo {len(sizes)} datagrams, {total} bytes, sizes {sizes[0]}-{sizes[-1]}, all bytes equal")
+    return 0
+
+
+def listen_pattern(port: int, length: int, seconds: float) -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("10.0.2.2", port))
+    sock.settimeout(seconds)
+    print("READY", flush=True)
+    try:
+        data, peer = sock.recvfrom(65536)
+    except socket.timeout:
+        print(f"FAIL: nothing arrived on port {port} within {seconds} s")
+        return 1
+    expected = bytes((i * 31 + 7) & 0xFF for i in range(length))
+    if data != expected:
+        first = next((i for i in range(min(len(data), length)) if data[i] != expected[i]), None)
+        print(f"FAIL: {len(data)} bytes from {peer}, expected {length}; first difference at {first}")
+        return 1
+    print(f"OK pattern {length} bytes from {peer[0]}:{peer[1]} intact")
+    return 0
+
+
+def flood(address: str, port: int, seconds: float) -> int:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.setblocking(False)
+    payload = os.urandom(1400)
+    sent = dropped = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for _ in range(64):
+            try:
+                sock.sendto(payload, (address, port))
+                sent += 1
+            except (BlockingIOError, OSError):
+                dropped += 1
+    rate = sent / seconds
+    print(f"OK flood {sent} datagrams of 1400 bytes in {seconds:g} s ({rate:.0f}/s, "
+          f"{rate * 1400 * 8 / 1e6:.0f} Mbit/s offered), {dropped} refused by the host")
+    return 0
+
+
+def main() -> int:
+    command, arguments = sys.argv[1], sys.argv[2:]
+    if command == "udp-echo":
+        return udp_echo(arguments[0], int(arguments[1]))
+    if command == "listen-pattern":
+        return listen_pattern(int(arguments[0]), int(arguments[1]), float(arguments[2]))
+    if command == "flood":
+        return flood(arguments[0], int(arguments[1]), float(arguments[2]))
+    print(__doc__)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
