@@ -1,0 +1,92 @@
+#include "FuzzStack.h"
+
+#include <cstring>
+
+namespace skiff::fuzz {
+
+Result<void> FuzzDevice::transmit(PacketBuffer& packet)
+{
+    std::vector<u8> frame(packet.total_length());
+    u32 at = 0;
+    for (u32 i = 0; i < packet.piece_count(); ++i) {
+        BufferPiece piece = packet.piece(i);
+        VERIFY(at + piece.length <= frame.size());
+        std::memcpy(frame.data() + at, piece.virt, piece.length);
+        at += piece.length;
+    }
+    VERIFY(at == frame.size());
+    // Bounded: a stack that transmits without end (a loop) would otherwise eat the memory.
+    if (sent.size() < 4096)
+        sent.push_back(std::move(frame));
+    return {};
+}
+
+void FuzzDevice::inject(u8 const* data, usize length)
+{
+    PacketBuffer* buffer = allocate_receive_buffer();
+    if (!buffer)
+        return; // the receive pool is empty: a real NIC drops the frame too
+    constexpr u32 kOffset = 2;
+    u32 take = static_cast<u32>(length < kPageSize - kOffset ? length : kPageSize - kOffset);
+    if (take)
+        std::memcpy(buffer->storage() + kOffset, data, take);
+    deliver(buffer, kOffset, take);
+}
+
+FuzzStack::FuzzStack()
+{
+    PoolSizes sizes;
+    sizes.transmit = 64;
+    sizes.receive = 64;
+    MUST(stack.initialize(sizes)); // the host port has memory for 128 pages
+    MUST(stack.attach(device, NetConfig {}));
+    device.set_link_up(true);
+    MUST(stack.arp().add_static(0, kPeerIp, kPeerMac));
+    udp = MUST(stack.udp().open());
+    MUST(udp->bind({ {}, kEchoPort }));
+    tcp_listener = MUST(stack.tcp().open());
+    MUST(tcp_listener->bind({ {}, kEchoPort }));
+    MUST(tcp_listener->listen(4));
+    stack.poll(now);
+    device.sent.clear();
+}
+
+FuzzStack::~FuzzStack()
+{
+    // shutdown() aborts every connection, closes every socket, empties every queue and then
+    // destroys the pools, which VERIFYs that no buffer is still out.
+    stack.shutdown();
+    VERIFY(port.pages_allocated() == 0);
+    VERIFY(port.pins_held() == 0);
+}
+
+void FuzzStack::advance(u64 ns)
+{
+    u64 until = now + ns;
+    // Step from deadline to deadline, bounded so a timer that re-arms at "now" cannot hang us.
+    for (int steps = 0; steps < 10000; ++steps) {
+        u64 next = stack.next_deadline();
+        if (next > until)
+            break;
+        now = next > now ? next : now + 1;
+        stack.poll(now);
+    }
+    now = until;
+    stack.poll(now);
+}
+
+void FuzzStack::serve_udp()
+{
+    u8 buffer[2048];
+    for (int i = 0; i < 8; ++i) {
+        SocketAddress from;
+        auto n = udp->recvfrom({ buffer, sizeof buffer }, &from);
+        if (n.is_error())
+            return;
+        // recvfrom returns the datagram's whole length, which may exceed what it copied.
+        usize length = n.value() < sizeof buffer ? n.value() : sizeof buffer;
+        (void)udp->sendto({ buffer, length }, from);
+    }
+}
+
+} // namespace skiff::fuzz
