@@ -12,6 +12,7 @@
 #include <kernel/console/Console.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
+#include <kernel/sync/Semaphore.h>
 #include <mm/Memory.h>
 
 extern "C" void (*const __init_array_start[])();
@@ -32,6 +33,16 @@ void run_global_constructors()
 {
     for (auto* constructor = __init_array_start; constructor != __init_array_end; ++constructor)
         (*constructor)();
+}
+
+// The console thread sleeps on this until the UART interrupt posts it, so a waiting console
+// leaves the CPU to other threads and idle time shows up as idle.
+sync::Semaphore s_console_input;
+
+void install_console_input_waiter()
+{
+    console::set_input_waiter({ [](void*) { MUST(s_console_input.wait()); }, // no timeout
+        [](void*) { s_console_input.post(); }, nullptr });
 }
 
 } // namespace
@@ -58,6 +69,7 @@ extern "C" [[noreturn]] void kernel_main(u32 multiboot_magic, u32 multiboot_info
     arch::initialize_timer();
     mm::initialize(info);
     sched::initialize();
+    install_console_input_waiter();
     knet::initialize();
     apps::register_all_commands();
     drivers::com1().enable_receive_interrupt();

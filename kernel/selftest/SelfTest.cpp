@@ -1,6 +1,7 @@
 #include <kernel/selftest/SelfTest.h>
 
 #include <kernel/Print.h>
+#include <kernel/Time.h>
 #include <mm/Memory.h>
 
 namespace skiff::selftest {
@@ -32,6 +33,7 @@ void run_one(TestCase const& test, Summary& summary)
 Summary run(StringView filter)
 {
     Summary summary { 0, 0 };
+    u64 start = time::monotonic_ns();
     Span<TestCase const> const suites[] = { memory_tests(), scheduler_tests() };
     for (auto suite : suites) {
         for (auto const& test : suite) {
@@ -40,7 +42,8 @@ Summary run(StringView filter)
             run_one(test, summary);
         }
     }
-    kprintln("selftest: {} passed, {} failed", summary.passed, summary.failed);
+    kprintln("selftest: {} passed, {} failed ({} ms)", summary.passed, summary.failed,
+        (time::monotonic_ns() - start) / 1000000);
     return summary;
 }
 
