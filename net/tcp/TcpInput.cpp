@@ -54,12 +54,16 @@ void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView c
 {
     // RFC 9293 §3.10.7.2: in LISTEN, a RST is ignored, an ACK is answered with a RST, and only
     // a SYN opens a connection.
-    if (tcp.has(TcpFlag::Rst) || !tcp.has(TcpFlag::Syn) || tcp.has(TcpFlag::Fin)) {
+    if (tcp.has(TcpFlag::Rst)) {
         packet->release();
         return;
     }
     if (tcp.has(TcpFlag::Ack)) {
         send_reset_for(*packet, tcp);
+        packet->release();
+        return;
+    }
+    if (!tcp.has(TcpFlag::Syn) || tcp.has(TcpFlag::Fin)) {
         packet->release();
         return;
     }
@@ -160,6 +164,13 @@ void TcpLayer::input_synchronized(TcpSocket& s, PacketBuffer* packet, TcpView co
     u32 segment_length = payload + (tcp.has(TcpFlag::Syn) ? 1 : 0) + (tcp.has(TcpFlag::Fin) ? 1 : 0);
     u32 window = seq_gt(s.m_rcv_adv, s.m_rcv_nxt) ? s.m_rcv_adv - s.m_rcv_nxt : 0;
 
+    // A retransmission of the SYN that opened this half-open connection: our SYN,ACK was lost.
+    if (s.m_state == TcpState::SynReceived && tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Ack) && seq == s.m_irs) {
+        packet->release();
+        send_syn(s);
+        return;
+    }
+
     // RFC 7323 §5.3: PAWS — a timestamp older than the most recent one means an old duplicate.
     if (s.m_ts_enabled && options.has_timestamps && !tcp.has(TcpFlag::Rst)
         && static_cast<i32>(options.ts_value - s.m_ts_recent) < 0) {
@@ -214,14 +225,10 @@ void TcpLayer::input_synchronized(TcpSocket& s, PacketBuffer* packet, TcpView co
         return;
     }
 
-    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK. A retransmission of
-    // the SYN that opened this half-open connection gets the SYN,ACK again.
+    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
     if (tcp.has(TcpFlag::Syn)) {
         packet->release();
-        if (s.m_state == TcpState::SynReceived && seq == s.m_irs)
-            send_syn(s);
-        else
-            send_challenge_ack(s);
+        send_challenge_ack(s);
         return;
     }
 

@@ -159,6 +159,7 @@ private:
     u32 m_last_ack_sent { 0 };
 
     // RFC 6298 round-trip estimation, in nanoseconds.
+    bool m_rtt_measured { false };
     u64 m_srtt { 0 };
     u64 m_rttvar { 0 };
     u64 m_rto { 1000000000ull };

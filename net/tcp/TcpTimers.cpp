@@ -26,7 +26,8 @@ void TcpLayer::arm_rto(TcpSocket& s)
 // granularity G = 1 ms); RTO = SRTT + max(G, 4·RTTVAR), clamped to [kMinRto, kMaxRto].
 void TcpLayer::update_rtt(TcpSocket& s, u64 sample)
 {
-    if (s.m_srtt == 0) {
+    if (!s.m_rtt_measured) {
+        s.m_rtt_measured = true;
         s.m_srtt = sample;
         s.m_rttvar = sample / 2;
     } else {
