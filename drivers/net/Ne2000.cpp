@@ -495,6 +495,10 @@ bool Ne2000::receive_one(u8 current_page)
     bool next_in_ring = next >= m_rx_start && next < m_rx_stop;
     if (!(status & kRsrReceivedOk) || !next_in_ring || length < kMinFrame - 4 || length > kMaxFrame + 4) {
         ++m_driver_counters.rx_bad_frames;
+        if (m_driver_counters.resyncs < 5)
+            kprintln(
+                "{}: bad ring header at page {:#x} (status {:#x} next {:#x} count {}), CURR {:#x}: resynchronising",
+                name(), m_next_packet, status, next, count, current_page);
         resynchronise(current_page);
         return false;
     }
@@ -548,6 +552,20 @@ u32 Ne2000::poll(u32 budget)
             current = read_current_page();
     }
     return received;
+}
+
+// QEMU's model decides "room for a frame" as (BNRY - CURR) >= 1518 bytes and treats CURR == BNRY
+// as an empty ring. When a full-size frame arrives with exactly six pages left, it is stored,
+// CURR lands on BNRY, and from then on the model overwrites frames not yet read (the driver sees a
+// torn header and resynchronises, counted in `resyncs`). A real DP8390 stops before BNRY instead.
+// Only a sender that never has more in flight than the ring holds avoids it: a TCP window of the
+// full-size frames that fit, less three for ACK-clocked slack and other traffic.
+u32 Ne2000::receive_window_hint() const
+{
+    constexpr u32 kPagesPerFullFrame = 6; // 4-byte header + 1514 bytes, in 256-byte pages
+    constexpr u32 kMss = 1460;
+    u32 frames = (m_rx_stop - m_rx_start) / kPagesPerFullFrame;
+    return frames > 4 ? (frames - 3) * kMss : kMss;
 }
 
 void Ne2000::print_rings(FormatSink& out) const

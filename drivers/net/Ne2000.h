@@ -30,6 +30,7 @@ public:
     StringView model() const override { return m_bus == Bus::Isa ? "NE2000 (DP8390, ISA)" : "NE2000 (RTL8029, PCI)"; }
     u8 irq() const override { return m_irq; }
     void print_rings(FormatSink& out) const override;
+    u32 receive_window_hint() const override;
 
 private:
     Ne2000(Bus bus, u16 io_base, u8 irq)

@@ -42,6 +42,10 @@ public:
     virtual u8 irq() const = 0;
     // One line each of ring state for `nicstat` (occupancy, indices), after the common counters.
     virtual void print_rings(FormatSink& out) const = 0;
+    // The largest TCP receive window that cannot overrun the card's receive memory (0: no
+    // limit). A card with a small on-board ring (the NE2000) loses frames, or worse, when a peer
+    // sends more than fits between two polls; a window this size keeps a sender within it.
+    virtual u32 receive_window_hint() const { return 0; }
 
     void set_wake_hook(WakeHook hook, void* context)
     {

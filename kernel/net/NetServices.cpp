@@ -180,6 +180,9 @@ void start_tcp_services()
                 socket.value()->close();
                 continue;
             }
+            // Accepted connections inherit the listener's options, the receive window among them.
+            if (u32 window = tcp_receive_window_hint())
+                socket.value()->set_buffer_sizes(0, window);
             if (auto listening = socket.value()->listen(8); listening.is_error()) {
                 kprintln("net: TCP port {}: {}", kWanted[i].port, listening.error());
                 socket.value()->close();

@@ -171,6 +171,11 @@ drivers::NicDriver& driver(u32 index)
     return *s_drivers[index];
 }
 
+u32 tcp_receive_window_hint()
+{
+    return s_driver_count ? s_drivers[0]->receive_window_hint() : 0;
+}
+
 NetworkThreadStats network_thread_stats()
 {
     arch::InterruptDisabler disabler;

@@ -52,6 +52,11 @@ struct NetworkThreadStats {
 };
 NetworkThreadStats network_thread_stats();
 
+// The TCP receive window the attached NIC can take without overrunning its receive memory (0: no
+// limit; see NicDriver::receive_window_hint). TCP listeners and sockets that receive in bulk set
+// it with TcpSocket::set_buffer_sizes(0, hint).
+u32 tcp_receive_window_hint();
+
 // Wake the network thread (interrupt handlers, and socket calls that queued output).
 void wake_network_thread();
 

@@ -8,6 +8,8 @@ there. Each is bounded in count and time and prints one result line.
   listen-pattern PORT LENGTH T   receive one datagram on 10.0.2.2:PORT within T seconds and check
                                  it is LENGTH bytes of the dmatest pattern (i * 31 + 7) mod 256
   flood ADDRESS PORT SECONDS     send 1400-byte UDP datagrams as fast as possible for SECONDS
+  tcp-load ADDRESS MIB           MIB MiB of random bytes into the TCP sink (5001), then 256 KiB
+                                 through the TCP echo service (7), compared
 """
 
 import os
@@ -82,12 +84,48 @@ def flood(address: str, port: int, seconds: float) -> int:
     return 0
 
 
+def tcp_load(address: str, mebibytes: int) -> int:
+    import threading
+    blob = os.urandom(mebibytes << 20)
+    started = time.monotonic()
+    with socket.create_connection((address, 5001), timeout=20) as sink:
+        sink.sendall(blob)
+        sink.shutdown(socket.SHUT_WR)
+        sink.settimeout(20)
+        if sink.recv(1) != b"":
+            print("FAIL: the sink sent data back")
+            return 1
+    sink_seconds = time.monotonic() - started
+    data = os.urandom(256 << 10)
+    received = bytearray()
+    with socket.create_connection((address, 7), timeout=20) as echo:
+        def reader():
+            while len(received) < len(data):
+                chunk = echo.recv(65536)
+                if not chunk:
+                    return
+                received.extend(chunk)
+        thread = threading.Thread(target=reader)
+        thread.start()
+        echo.sendall(data)
+        thread.join(30)
+    if bytes(received) != data:
+        print(f"FAIL: TCP echo returned {len(received)} of {len(data)} bytes"
+              f"{' (different content)' if len(received) == len(data) else ''}")
+        return 1
+    print(f"OK tcp-load {mebibytes} MiB into the sink in {sink_seconds:.2f} s "
+          f"({mebibytes * 8.388608 / sink_seconds:.0f} Mbit/s), 256 KiB TCP echo intact")
+    return 0
+
+
 def main() -> int:
     command, arguments = sys.argv[1], sys.argv[2:]
     if command == "udp-echo":
         return udp_echo(arguments[0], int(arguments[1]))
     if command == "listen-pattern":
         return listen_pattern(int(arguments[0]), int(arguments[1]), float(arguments[2]))
+    if command == "tcp-load":
+        return tcp_load(arguments[0], int(arguments[1]))
     if command == "flood":
         return flood(arguments[0], int(arguments[1]), float(arguments[2]))
     print(__doc__)
