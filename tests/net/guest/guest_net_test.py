@@ -18,7 +18,8 @@ Cases (one CTest test each, label `net`):
         the issue asks for 30 once: run with --flood-seconds 30), and then the guest answers
         ping at once and its console still works.
   user
-      - under QEMU user networking, the guest pings the gateway 10.0.2.2, on each NIC.
+      - under QEMU user networking, the guest pings the gateway 10.0.2.2, on each NIC (pc), and
+        with e1000 and ne2k_pci on q35 (PCI interrupts routed through the ICH9 LPC).
 
 Needs root for the tap cases; without it they skip loudly (exit 77). Lines starting with `REPORT `
 are the measurements.
@@ -204,9 +205,9 @@ def case_tap(args, nic: str) -> None:
 
 
 def case_user(args) -> None:
-    for nic in NICS:
-        with Guest(name=f"net-guest-user-{nic}", nic=nic, net="user", forwards="none", kernel=args.kernel,
-                   append=HARNESS) as guest:
+    for machine, nic in [("pc", nic) for nic in NICS] + [("q35", "e1000"), ("q35", "ne2k-pci")]:
+        with Guest(name=f"net-guest-user-{machine}-{nic}", machine=machine, nic=nic, net="user", forwards="none",
+                   kernel=args.kernel, append=HARNESS) as guest:
             guest.expect_prompt(timeout=60)
             # The e1000 ignores the wire for a second after its RCTL write: the first echo may
             # go unanswered, so allow one loss in five (the others must all come back).
@@ -214,7 +215,7 @@ def case_user(args) -> None:
             summary = PING_SUMMARY.search(output)
             check(summary is not None and int(summary.group(2)) >= 4,
                   f"{nic}: the guest's ping of the user-mode gateway failed", output)
-            ok(f"{nic} under user networking: guest -> {HOST}: {summary.group(2)}/{summary.group(1)}")
+            ok(f"{machine}/{nic} under user networking: guest -> {HOST}: {summary.group(2)}/{summary.group(1)}")
             guest.send_line("poweroff 0")
             check(guest.wait_exit(timeout=20) == 1, f"{nic}: poweroff")
 
