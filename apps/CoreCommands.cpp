@@ -26,6 +26,7 @@ struct ThreadRow {
     u64 switches;
     uptr stack_base;
     u64 stack_size;
+    u64 stack_used;
 };
 
 struct ThreadTable {
@@ -58,14 +59,16 @@ int ps_command(Arguments const&)
             row.switches = thread.switches();
             row.stack_base = thread.stack_base();
             row.stack_size = thread.stack_size();
+            row.stack_used = thread.stack_high_water();
         },
         table);
-    kprintln("  ID  NAME                STATE    PRI   CPU ms  SWITCHES  STACK");
+    kprintln("  ID  NAME                STATE    PRI   CPU ms  SWITCHES  STACK (deepest use / size at base)");
     for (usize i = table->count; i-- > 0;) {
         auto const& row = table->rows[i];
         u64 ms = time::cycles_to_ns(row.cpu_cycles) / 1000000;
-        kprintln("{:4}  {:<18}  {:<7}  {:3}  {:7}  {:8}  {:#x}+{}K", row.id, row.name, sched::state_name(row.state),
-            row.priority, ms, row.switches, row.stack_base, row.stack_size / 1024);
+        kprintln("{:4}  {:<18}  {:<7}  {:3}  {:7}  {:8}  {:5}/{}K at {:#x}", row.id, row.name,
+            sched::state_name(row.state), row.priority, ms, row.switches, row.stack_used, row.stack_size / 1024,
+            row.stack_base);
     }
     auto stats = sched::stats();
     kprintln("{} threads, {} context switches ({} from interrupts), idle {} ms", table->total, stats.context_switches,

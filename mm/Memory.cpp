@@ -451,6 +451,12 @@ Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame)
 Result<PhysicalAddress> pin_page(uptr address)
 {
     uptr page = align_down(address, kFrameSize);
+    // Only zero-copy buffers: write-protecting a page of a thread stack would turn the next push
+    // onto it into a double fault (the CPU cannot push the page-fault frame onto a read-only
+    // page), and the direct map and the image use pages that must never become read-only. The
+    // network stack copies whatever cannot be pinned.
+    if (!s_zero_copy_areas.contains(page))
+        return Error::NotSupported;
     InterruptDisabler disabler;
     u64 entry = s_kernel_table.leaf_entry(page);
     if (!(entry & pte::kPresent))

@@ -79,7 +79,8 @@ Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame);
 
 // Zero-copy send: write-protect the page holding `address`, mark it copy-on-write and take a
 // reference on its frame for the caller. A write to the page while pinned faults and gets a
-// private copy; TCP keeps the original.
+// private copy; TCP keeps the original. Only pages of zero-copy buffers can be pinned
+// (Error::NotSupported elsewhere: the caller copies instead).
 Result<PhysicalAddress> pin_page(uptr address);
 // Drops a pin's reference. When the last pin of a frame goes and that frame is still the one
 // mapped (nobody wrote meanwhile), the page becomes writable again.

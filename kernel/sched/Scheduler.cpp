@@ -209,6 +209,15 @@ public:
     }
 };
 
+u64 Thread::stack_high_water() const
+{
+    auto const* word = reinterpret_cast<u64 const*>(m_stack_base);
+    auto const* top = reinterpret_cast<u64 const*>(m_stack_base + m_stack_size);
+    while (word < top && *word == 0)
+        ++word;
+    return static_cast<u64>(reinterpret_cast<uptr>(top) - reinterpret_cast<uptr>(word));
+}
+
 char const* state_name(ThreadState state)
 {
     switch (state) {

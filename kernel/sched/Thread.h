@@ -35,6 +35,9 @@ public:
     u64 switches() const { return m_switches; }
     uptr stack_base() const { return m_stack_base; }
     u64 stack_size() const { return m_stack_size; }
+    // Deepest the stack has ever been, in bytes: stacks start zeroed, so this is the distance from
+    // the top to the lowest word that is not zero (a high-water mark, as RTOSes report it).
+    u64 stack_high_water() const;
     int exit_code() const { return m_exit_code; }
 
 private:

@@ -194,16 +194,31 @@ bool cow_reclaims_sole_page(TestContext& t)
     KCHECK_EQ(t, frame_of(bytes), frame);
     KCHECK_EQ(t, peek(bytes), 2);
 
-    // A pin released before any write: the page is made writable again without a fault.
+    // Two pins (two segments in the same page), released before any write: the page stays
+    // read-only until the last one goes, then is writable again without a fault.
     auto pinned = mm::pin_page(page);
-    KCHECK(t, !pinned.is_error());
+    auto pinned_again = mm::pin_page(page + 2000);
+    KCHECK(t, !pinned.is_error() && !pinned_again.is_error());
+    KCHECK_EQ(t, pinned.value(), pinned_again.value());
+    KCHECK_EQ(t, mm::frame_refcount(frame), 3u);
     mm::unpin_page(pinned.value());
+    KCHECK(t, !(mm::translate(page).value().entry & mm::pte::kWritable));
+    mm::unpin_page(pinned_again.value());
     KCHECK_EQ(t, mm::frame_refcount(frame), 1u);
     KCHECK(t, mm::translate(page).value().entry & mm::pte::kWritable);
     u64 fault_count = mm::stats().faults.faults;
     poke(bytes, 3);
     KCHECK_EQ(t, mm::stats().faults.faults, fault_count);
     mm::free_zero_copy_buffer(bytes, 4096);
+
+    // Memory outside zero-copy buffers is never pinned: a stack page, a heap block.
+    u8 on_stack = 0;
+    KCHECK(t, mm::pin_page(reinterpret_cast<uptr>(&on_stack)).is_error());
+    void* on_heap = mm::kmalloc(64);
+    KCHECK(t, on_heap != nullptr);
+    bool heap_refused = mm::pin_page(reinterpret_cast<uptr>(on_heap)).is_error();
+    mm::kfree(on_heap);
+    KCHECK(t, heap_refused);
     return true;
 }
 
