@@ -1,5 +1,6 @@
 #include <kernel/Arch.h>
 #include <kernel/Time.h>
+#include <kernel/arch/x86_64/AcpiPmTimer.h>
 #include <kernel/arch/x86_64/DescriptorTables.h>
 #include <kernel/arch/x86_64/Pic.h>
 #include <kernel/arch/x86_64/Pit.h>
@@ -23,17 +24,18 @@ void initialize_interrupts()
 
 void initialize_timer()
 {
-    // Three short channel-2 measurements; the median resists one disturbed by a host hiccup.
-    u64 samples[3];
-    for (auto& sample : samples)
-        sample = pit::measure_tsc_hz(5000);
-    if (samples[0] > samples[1])
-        swap(samples[0], samples[1]);
-    if (samples[1] > samples[2])
-        swap(samples[1], samples[2]);
-    if (samples[0] > samples[1])
-        swap(samples[0], samples[1]);
-    time::initialize_tsc(samples[1]);
+    // The TSC against the ACPI PM timer, a counter read on demand that a busy host cannot starve;
+    // the PIT's channel 2 is the fallback on a machine without one. With the PIT, anything that
+    // disturbs a measurement (TCG translating the polling loop, the host descheduling QEMU) only
+    // makes the interval look longer, so the smallest of several is kept.
+    u64 hz = pm_timer::present() ? pm_timer::measure_tsc_hz(10000) : 0;
+    if (!hz) {
+        (void)pit::measure_tsc_hz(200); // warm-up: the loop's translation happens here
+        hz = ~0ull;
+        for (int sample = 0; sample < 5; ++sample)
+            hz = min(hz, pit::measure_tsc_hz(2000));
+    }
+    time::initialize_tsc(hz);
     pit::start_periodic(time::kTickHz);
 }
 
