@@ -8,6 +8,7 @@ void register_all_commands()
     register_core_commands();
     register_profile_commands();
     register_network_commands();
+    register_ttcp_commands();
 }
 
 } // namespace skiff::apps

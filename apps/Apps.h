@@ -10,5 +10,6 @@ void register_system_commands();  // help, version, uptime, reboot, poweroff, cr
 void register_profile_commands(); // prof
 void register_network_commands(); // ifconfig, arp, netstat, nicstat, lspci, ping, dmatest
 void register_core_commands();    // ps, mem, selftest, membench (apps/CoreCommands.cpp)
+void register_ttcp_commands();    // ttcp (apps/ttcp/TtcpCommand.cpp, docs/ttcp.md)
 
 } // namespace skiff::apps
