@@ -154,6 +154,7 @@ public:
     bool is_empty() const { return m_head == nullptr; }
     u32 size() const { return m_size; }
     PacketBuffer* front() const { return m_head; }
+    PacketBuffer* back() const { return m_tail; }
     void push(PacketBuffer* packet);
     PacketBuffer* pop();
     // Releases every buffer in the queue.

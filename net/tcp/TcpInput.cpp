@@ -348,6 +348,8 @@ bool TcpLayer::process_ack(TcpSocket& s, TcpView const& tcp, TcpOptions const& o
             if (seq_gt(end, ack) || front->reference_count() > 1)
                 break;
             s.m_send_bytes -= front->payload_length();
+            if (s.m_send_cursor == front)
+                s.m_send_cursor = nullptr;
             s.m_send_queue.pop()->release();
         }
         s.m_snd_una = ack;

@@ -82,6 +82,7 @@ void TcpLayer::free_socket(TcpSocket& socket)
         }
     }
     socket.m_send_queue.clear();
+    socket.m_send_cursor = nullptr;
     socket.m_receive_queue.clear();
     socket.m_ooo_queue.clear();
     socket.m_in_use = false;
@@ -236,6 +237,7 @@ void TcpLayer::enter_closed(TcpSocket& socket, Error error)
     socket.m_rto_deadline = socket.m_delack_deadline = socket.m_persist_deadline = 0;
     socket.m_keepalive_deadline = socket.m_timewait_deadline = 0;
     socket.m_send_queue.clear();
+    socket.m_send_cursor = nullptr;
     socket.m_send_bytes = 0;
     socket.m_ooo_queue.clear();
     if (error != Error::None) {

@@ -200,13 +200,10 @@ void TcpLayer::output(TcpSocket& s)
     bool sends_data = s.m_state == TcpState::Established || s.m_state == TcpState::CloseWait
         || s.m_state == TcpState::FinWait1 || s.m_state == TcpState::Closing || s.m_state == TcpState::LastAck;
     while (sends_data) {
-        PacketBuffer* next = nullptr;
-        for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next) {
-            if (seq_gt(b->meta.sequence + b->payload_length(), s.m_snd_nxt)) {
-                next = b;
-                break;
-            }
-        }
+        PacketBuffer* next = s.m_send_cursor ? s.m_send_cursor : s.m_send_queue.front();
+        while (next && seq_leq(next->meta.sequence + next->payload_length(), s.m_snd_nxt))
+            next = next->next;
+        s.m_send_cursor = next;
         if (!next) {
             // All data is out; the FIN follows it (it takes no window).
             if (s.m_fin_queued && s.m_snd_nxt == s.m_snd_end) {
@@ -277,9 +274,7 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
     Port& port = m_stack.port();
     while (offset < total) {
         // Copy mode: top up the last buffer if it has not been sent yet (fewer small segments).
-        PacketBuffer* tail = nullptr;
-        for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next)
-            tail = b;
+        PacketBuffer* tail = s.m_send_queue.back();
         if (!s.m_options.zero_copy && tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->segment_count() == 0
             && tail->reference_count() == 1 && tail->payload_length() < mss) {
             u32 room = min(mss - tail->payload_length(), tail->follow_space());

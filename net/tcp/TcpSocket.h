@@ -135,6 +135,7 @@ private:
     u8 m_snd_wscale { 0 }; // the peer's shift, applied to windows it sends
     u16 m_mss { 536 };     // RFC 9293 §3.7.1 default send MSS
     PacketQueue m_send_queue;
+    PacketBuffer* m_send_cursor { nullptr }; // a buffer at or before snd_nxt's, or null: search from the front
     u32 m_send_bytes { 0 };
     bool m_fin_queued { false };
 

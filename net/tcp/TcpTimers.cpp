@@ -65,6 +65,7 @@ void TcpLayer::enter_time_wait(TcpSocket& s)
     s.m_rto_deadline = s.m_persist_deadline = s.m_keepalive_deadline = 0;
     s.m_timewait_deadline = m_stack.now() + kTimeWait;
     s.m_send_queue.clear();
+    s.m_send_cursor = nullptr;
     s.m_send_bytes = 0;
     wake(s);
 }
@@ -99,6 +100,7 @@ void TcpLayer::on_retransmission_timeout(TcpSocket& s)
     s.m_rto = min(s.m_rto * 2, kMaxRto);
     s.m_rtt_timing = false;
     s.m_snd_nxt = s.m_snd_una;
+    s.m_send_cursor = nullptr;
     output(s);
     if (!s.m_rto_deadline && s.m_snd_una != s.m_snd_max)
         arm_rto(s);

@@ -6,6 +6,10 @@
 #include <net/tcp/TcpLayer.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 using namespace skiff;
 using namespace skiff::net;
@@ -129,6 +133,43 @@ TEST(TcpSimulator, TwentyPercentLossReorderDuplication)
         TransferResult r = transfer(f, seed, 1u << 20, seed % 2);
         EXPECT_TRUE(r.complete) << "seed " << seed;
     }
+}
+
+// The simulator's throughput over 0–20% loss, duplication and reordering, as a table kept in
+// golden/tcp_simulator_throughput.txt. The simulation is deterministic for its seeds, so any
+// change in TCP's behaviour shows up here as a diff to look at (and, if intended, to accept with
+// SKIFF_UPDATE_GOLDEN=1).
+TEST(TcpSimulator, ThroughputTableMatchesGolden)
+{
+    std::ostringstream table;
+    table << "# TCP over the simulated wire: 1 MiB from A to B, 100 us one-way delay, seed 1.\n";
+    table << "# loss% dup% reorder%  mode  bytes    simulated_ms  retransmits  goodput_KiB/s\n";
+    for (u32 percent : { 0u, 1u, 2u, 5u, 10u, 15u, 20u }) {
+        for (bool zero_copy : { false, true }) {
+            WireFaults faults { percent, percent, percent, 100000 };
+            TransferResult r = transfer(faults, 1, 1u << 20, zero_copy);
+            EXPECT_TRUE(r.complete) << percent << "% zc=" << zero_copy;
+            u64 ms = r.simulated_ns / 1000000;
+            u64 goodput = r.simulated_ns ? r.bytes * 1000000000ull / r.simulated_ns / 1024 : 0;
+            char line[160];
+            std::snprintf(line, sizeof line, "%5u %4u %8u  %-5s %8llu %13llu %12llu %14llu\n", percent, percent,
+                percent, zero_copy ? "zc" : "copy", static_cast<unsigned long long>(r.bytes),
+                static_cast<unsigned long long>(ms), static_cast<unsigned long long>(r.retransmits),
+                static_cast<unsigned long long>(goodput));
+            table << line;
+        }
+    }
+    std::string path
+        = std::string(__FILE__).substr(0, std::string(__FILE__).rfind('/')) + "/golden/tcp_simulator_throughput.txt";
+    if (std::getenv("SKIFF_UPDATE_GOLDEN")) {
+        std::ofstream(path) << table.str();
+        GTEST_SKIP() << "golden file rewritten: " << path;
+    }
+    std::ifstream golden(path);
+    ASSERT_TRUE(golden.good()) << "missing " << path << " (run with SKIFF_UPDATE_GOLDEN=1 to create it)";
+    std::stringstream expected;
+    expected << golden.rdbuf();
+    EXPECT_EQ(table.str(), expected.str());
 }
 
 } // namespace
