@@ -12,6 +12,26 @@ void ChecksumAccumulator::add(ReadonlyBytes bytes)
         --n;
         m_odd = false;
     }
+    // The bulk, eight bytes per step as little-endian machine words. RFC 1071 §2(B): the one's
+    // complement sum is byte-order independent — summing byte-swapped 16-bit words gives the
+    // byte-swapped sum — and §2(C): wider words may be added and folded later, since 2^16 = 1 in
+    // one's complement arithmetic. So the two 32-bit halves of each 64-bit load go into a 64-bit
+    // accumulator (no carry is lost below 2^32 words), which is folded to 16 bits and swapped back
+    // to network order at the end. Four times fewer steps than 16-bit words, and under QEMU's TCG
+    // every step is several host instructions.
+    if (n >= 8) {
+        u64 native = 0;
+        while (n >= 8) {
+            u64 word;
+            __builtin_memcpy(&word, p, 8);
+            native += (word & 0xffffffffu) + (word >> 32);
+            p += 8;
+            n -= 8;
+        }
+        while (native >> 16)
+            native = (native & 0xffff) + (native >> 16);
+        m_sum += ((native & 0xff) << 8) | (native >> 8);
+    }
     while (n >= 2) {
         m_sum += static_cast<u32>((p[0] << 8) | p[1]);
         p += 2;

@@ -6,6 +6,8 @@
 
 namespace skiff::net {
 
+static constexpr u16 kMinimumMss = 48;
+
 static u32 initial_window(u32 mss)
 {
     // RFC 5681 §3.1: IW = 2..4 segments depending on the MSS.
@@ -20,8 +22,10 @@ void TcpLayer::apply_syn_options(TcpSocket& s, TcpOptions const& options)
 {
     // RFC 9293 §3.7.1: without an MSS option the peer takes 536; and never more than our MTU
     // allows (the MSS clamp).
+    // A tiny or zero MSS is raised to kMinimumMss (as Linux's TCP_MIN_SND_MSS) so that every
+    // segment still carries data after the timestamp option.
     u16 peer_mss = options.mss ? options.mss : 536;
-    s.m_mss = min(peer_mss, advertised_mss(s));
+    s.m_mss = max(min(peer_mss, advertised_mss(s)), kMinimumMss);
     // RFC 7323 §2.2: window scaling only if both SYNs carry the option.
     s.m_ws_enabled = options.has_window_scale;
     s.m_snd_wscale = options.has_window_scale ? options.window_scale : 0;
@@ -30,7 +34,7 @@ void TcpLayer::apply_syn_options(TcpSocket& s, TcpOptions const& options)
     s.m_ts_enabled = options.has_timestamps;
     if (s.m_ts_enabled) {
         s.m_ts_recent = options.ts_value;
-        s.m_mss = static_cast<u16>(s.m_mss - 12); // NOP NOP TS on every segment
+        s.m_mss = max(static_cast<u16>(s.m_mss - 12), kMinimumMss); // NOP NOP TS on every segment
     }
     s.m_sack_enabled = options.sack_permitted;
 }

@@ -159,6 +159,21 @@ TEST_F(TcpSynSent, PeerMssBelowOursIsUsed)
     finish(s);
 }
 
+TEST_F(TcpSynSent, TinyPeerMssWithTimestampsIsRaisedToTheMinimum)
+{
+    // Found by the tcp fuzzer: MSS 4 minus the 12 bytes of timestamps wrapped around.
+    Bytes_ options = mss_option(4);
+    options.insert(options.end(), { 1, 1, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0 });
+    TcpSocket* s = establish_active(65535, options);
+    EXPECT_EQ(s->send_mss(), 48);
+    s->set_nodelay(true);
+    Bytes_ data = pattern(100);
+    EXPECT_EQ(MUST(s->send({ data.data(), data.size() })), 100u);
+    EXPECT_EQ(take_segment().payload.size(), 48u);
+    device->sent.clear();
+    finish(s);
+}
+
 TEST_F(TcpSynSent, RstWithAcceptableAckRefusesConnection)
 {
     TcpSocket* s = MUST(stack->tcp().open());
