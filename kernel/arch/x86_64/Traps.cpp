@@ -6,6 +6,7 @@
 #include <kernel/Interrupts.h>
 #include <kernel/Panic.h>
 #include <kernel/Print.h>
+#include <kernel/Sampler.h>
 #include <kernel/arch/x86_64/Pic.h>
 
 namespace skiff {
@@ -180,6 +181,8 @@ extern "C" void x86_trap_dispatch(TrapFrame* frame)
         }
         auto& slot = s_irqs[irq];
         ++slot.count;
+        if (irq == 0)
+            sampler::record(frame->rip);
         if (slot.handler)
             slot.handler(slot.context);
         arch::pic::end_of_interrupt(irq);
