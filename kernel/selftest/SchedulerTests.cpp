@@ -96,8 +96,12 @@ struct SpinArgs {
 void spin_and_log(void* argument)
 {
     auto* args = static_cast<SpinArgs*>(argument);
-    while (now_us() < args->spin_until_us && time::ticks() < args->spin_until_tick && !(args->stop && *args->stop)) {
+    for (;;) {
+        // Check the deadline and log in one step with interrupts off: a thread preempted between
+        // the two would otherwise log a turn after the deadline, out of rotation.
         arch::InterruptDisabler disabler;
+        if (now_us() >= args->spin_until_us || time::ticks() >= args->spin_until_tick || (args->stop && *args->stop))
+            return;
         if (args->log->count == 0 || args->log->entries[args->log->count - 1] != args->id)
             args->log->add(args->id);
     }
