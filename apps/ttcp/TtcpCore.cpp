@@ -165,6 +165,14 @@ Result<void> apply_option(Options& options, char flag, StringView value, FormatS
         options.random = true;
         options.seed = number;
         return {};
+    case 'w':
+        // Up to a second between datagrams; anything longer is not a throughput test.
+        if (!parse_number(value, 1000000, number)) {
+            format(diagnostics, "-w wants microseconds from 0 to 1000000, not '{}'", value);
+            return Error::InvalidArgument;
+        }
+        options.udp_gap_us = static_cast<u32>(number);
+        return {};
     case 'f':
         if (value.length() != 1 || StringView("kKmMgG").find(value[0]) < 0) {
             format(diagnostics, "-f wants one of k K m M g G, not '{}'", value);
@@ -178,7 +186,7 @@ Result<void> apply_option(Options& options, char flag, StringView value, FormatS
 
 bool takes_value(char flag)
 {
-    return StringView("lnpzRf").find(flag) >= 0;
+    return StringView("lnpzRfw").find(flag) >= 0;
 }
 
 } // namespace
@@ -268,7 +276,8 @@ StringView usage()
            "  -R ##    seeded pseudo-random payload (-t) / check the payload against it (-r)\n"
            "Options specific to -t:\n"
            "  -n ##    number of buffers to send with -s or -R (default 2048)\n"
-           "  -D       don't buffer TCP writes (TCP_NODELAY)\n";
+           "  -D       don't buffer TCP writes (TCP_NODELAY)\n"
+           "  -w ##    UDP: wait ## microseconds after each datagram (pacing for slow receivers)\n";
 }
 
 Result<Options> parse_options(Span<StringView const> arguments, FormatSink& diagnostics)
@@ -505,6 +514,10 @@ private:
             ReadonlyBytes data = m_buffer.first(max(length, kUdpMarkerLength + 1));
             TRY(send_datagram(data));
             account(data);
+            // UDP has no flow control: a receiver slower than the sender (an NE2000's 16 KiB
+            // on-card ring fills in ten frames) drops the rest of a burst. -w spaces them out.
+            if (m_options.udp_gap_us)
+                m_transport.sleep_ns(u64(m_options.udp_gap_us) * 1000);
         }
         TRY(send_datagram(ReadonlyBytes(marker, sizeof(marker))));
         m_report.elapsed_ns = m_transport.now_ns() - start;

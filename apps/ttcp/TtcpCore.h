@@ -41,6 +41,7 @@ struct Options {
     u64 seed { 0 };
     bool nodelay { false }; // -D: TCP_NODELAY
     char rate_unit { 'K' }; // -f k|K|m|M|g|G as in classic ttcp
+    u32 udp_gap_us { 0 };   // -w: pause after each UDP datagram sent (pacing)
     StringView host;        // transmit: the receiver's address
 };
 

@@ -263,6 +263,7 @@ TEST(TtcpOptions, BadCommandLinesAreRejectedWithAReason)
         { "-r -f x", "-f wants" },
         { "-r -q", "unknown option -q" },
         { "-r -u -l 4", "markers" },
+        { "-r -w 2000000", "-w wants" },
     };
     for (auto const& c : cases) {
         std::string reason;
@@ -473,6 +474,17 @@ TEST(TtcpUdp, TransmitFramesDataWithStartAndEndMarkers)
     EXPECT_TRUE(transport.settings.udp);
     EXPECT_TRUE(contains(transport.console, "ttcp-t: 7000 bytes in"));
     EXPECT_GT(transport.slept_ns, 0u); // gaps between the end markers
+}
+
+TEST(TtcpUdp, GapPacesEveryDataDatagram)
+{
+    FakeTransport paced;
+    EXPECT_EQ(run_main("-t -u -s -l 100 -n 10 -w 2500 host", paced), 0);
+    FakeTransport unpaced;
+    EXPECT_EQ(run_main("-t -u -s -l 100 -n 10 host", unpaced), 0);
+    // Ten data datagrams, 2.5 ms after each; the end-marker gaps are the same in both runs.
+    EXPECT_EQ(paced.slept_ns - unpaced.slept_ns, 10u * 2500000u);
+    EXPECT_EQ(paced.datagrams.size(), unpaced.datagrams.size());
 }
 
 TEST(TtcpUdp, ReceiveCountsOnlyDatagramsBetweenMarkers)

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""The guest's `ttcp` console command against the host tool, over a real NIC model attached to a
+tap inside a network namespace this script creates and deletes (the machine's own interfaces are
+never touched). One CTest test per NIC (label `net`):
+
+  host -> guest TCP   host `ttcp -t -H -R seed`, guest `ttcp -r -s -H -R seed`: the guest checks
+                      every byte against the seed and both SHA-256 lines are equal; with -z on and
+                      with -z off
+  guest -> host TCP   guest `ttcp -t -s -H`, host `ttcp -r -s -H`: byte counts and digests equal;
+                      with -z on and with -z off
+  UDP host -> guest   start/end markers, paced with -w 5000 (an NE2000's ring holds ten frames):
+                      the guest counts and checks exactly what was sent
+
+The guest's own ttcp/iperf sink service holds port 5001, so the guest's receiver uses -p 5010.
+Sizes are kept small (TCG is slow); throughput figures are printed as REPORT lines but are not
+the benchmark (that is the lead's benchmark command). Needs root; without it the test skips
+loudly (exit 77).
+
+Usage: ttcp_guest.py NIC --kernel ELF --ttcp HOST_TTCP [--megabytes N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(ROOT, "qemu"))
+
+from skiffqemu import Guest, GuestError, NetNamespace, clean_text  # noqa: E402
+
+SKIP = 77
+GUEST = "10.0.2.15"
+HOST = "10.0.2.2"
+TAP = "skifftap"
+GUEST_PORT = 5010
+HOST_PORT = 5011
+NICS = ("e1000", "ne2k-pci", "ne2k")  # qemu/skiffqemu.py names; ne2k is the ISA card
+
+SUMMARY = re.compile(r"^ttcp-(?P<side>[tr]): (?P<bytes>\d+) bytes in (?P<seconds>\d+\.\d\d) real seconds = "
+                     r"(?P<rate>\d+\.\d\d) KB/sec \+\+\+$", re.M)
+DIGEST = re.compile(r"^ttcp-(?P<side>[tr]): sha256 (?P<hex>[0-9a-f]{64}) \((?P<bytes>\d+) bytes\)$", re.M)
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def check(condition: bool, message: str, detail: str = "") -> None:
+    if not condition:
+        raise CheckFailed(message + ("\n" + detail if detail else ""))
+
+
+def one(pattern: re.Pattern, text: str, side: str, what: str) -> re.Match:
+    found = [m for m in pattern.finditer(text) if m.group("side") == side]
+    check(len(found) == 1, f"ttcp-{side}: expected one {what} line, found {len(found)}", text)
+    return found[0]
+
+
+def wait_reachable(ns: NetNamespace, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if ns.run(["ping", "-c", "1", "-W", "1", GUEST], timeout=10).returncode == 0:
+            return
+    raise CheckFailed(f"the guest did not answer ping within {seconds:.0f} s")
+
+
+def mbit(match: re.Match) -> str:
+    kb_per_s = float(match.group("rate"))
+    return f"{kb_per_s * 1024 * 8 / 1e6:.1f} Mbit/s"
+
+
+def guest_receives(ns, guest, command, host_argv, timeout):
+    """Starts a receiver on the guest console, runs the host transmitter, waits for the prompt;
+    returns the host's result and what the guest printed."""
+    start = len(guest.output)
+    guest.send_line(command)
+    guest.expect(r"ttcp-r: buflen=", timeout=10)
+    time.sleep(0.5)  # the banner comes just before the socket is listening
+    host = ns.run(host_argv, timeout=timeout)
+    guest.expect_prompt(timeout=timeout)
+    return host, clean_text(guest.output[start:])
+
+
+def host_to_guest(ns, guest, ttcp, zc, count, length=1460, seed=4242):
+    host, text = guest_receives(ns, guest, f"ttcp -r -s -H -R {seed} -z {zc} -p {GUEST_PORT}",
+                                [ttcp, "-t", "-H", "-R", str(seed), "-l", str(length), "-n", str(count),
+                                 "-p", str(GUEST_PORT), GUEST], timeout=300)
+    check(host.returncode == 0, f"host ttcp -t exited {host.returncode}", host.stderr + text)
+    total = length * count
+    sent = one(SUMMARY, host.stderr, "t", "summary")
+    received = one(SUMMARY, text, "r", "summary")
+    check(int(sent.group("bytes")) == total and int(received.group("bytes")) == total,
+          f"bytes sent {sent.group('bytes')}, received {received.group('bytes')}, want {total}", text)
+    check(f"payload matches seed {seed}: {total} bytes checked" in text, "the guest's payload check failed", text)
+    check(one(DIGEST, host.stderr, "t", "sha256").group("hex") == one(DIGEST, text, "r", "sha256").group("hex"),
+          "the SHA-256 lines differ", host.stderr + text)
+    return received
+
+
+def guest_to_host(ns, guest, ttcp, zc, count, length=1460):
+    receiver = ns.popen([ttcp, "-r", "-s", "-H", "-p", str(HOST_PORT)], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        output = guest.command(f"ttcp -t -s -H -z {zc} -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=300)
+        _, host_text = receiver.communicate(timeout=60)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()  # our own child, by its PID
+            receiver.wait()
+    total = length * count
+    sent = one(SUMMARY, output, "t", "summary")
+    received = one(SUMMARY, host_text, "r", "summary")
+    check(int(sent.group("bytes")) == total and int(received.group("bytes")) == total,
+          f"bytes sent {sent.group('bytes')}, received {received.group('bytes')}, want {total}", output + host_text)
+    check(one(DIGEST, output, "t", "sha256").group("hex") == one(DIGEST, host_text, "r", "sha256").group("hex"),
+          "the SHA-256 lines differ", output + host_text)
+    return received
+
+
+def udp_host_to_guest(ns, guest, ttcp, count=64, length=1400, gap_us=5000):
+    # Paced (-w): UDP has no flow control, and an NE2000's on-card ring holds about ten frames.
+    host, text = guest_receives(ns, guest, f"ttcp -r -u -s -H -R 9 -l {length} -p {GUEST_PORT}",
+                                [ttcp, "-t", "-u", "-H", "-R", "9", "-l", str(length), "-n", str(count),
+                                 "-w", str(gap_us), "-p", str(GUEST_PORT), GUEST], timeout=60)
+    check(host.returncode == 0, f"host ttcp -t -u exited {host.returncode}", host.stderr + text)
+    total = count * length
+    received = one(SUMMARY, text, "r", "summary")
+    check(int(received.group("bytes")) == total, f"guest counted {received.group('bytes')} bytes, want {total}", text)
+    check(f"payload matches seed 9: {total} bytes checked" in text, "UDP payload check failed", text)
+    check(one(DIGEST, host.stderr, "t", "sha256").group("hex") == one(DIGEST, text, "r", "sha256").group("hex"),
+          "the UDP SHA-256 lines differ", host.stderr + text)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("nic", choices=sorted(NICS))
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--ttcp", required=True)
+    parser.add_argument("--megabytes", type=float, default=4.0, help="per TCP transfer (default 4)")
+    parser.add_argument("--log-dir", help="where the serial log goes (default: test-logs beside the kernel)")
+    args = parser.parse_args()
+    problem = NetNamespace.problem()
+    if problem:
+        print(f"SKIP: net.ttcp.guest_{args.nic}: {problem}", flush=True)
+        return SKIP
+    count = max(1, int(args.megabytes * 1024 * 1024 / 1460))
+    log_dir = args.log_dir or os.path.join(os.path.dirname(os.path.abspath(args.kernel)), "test-logs")
+    try:
+        with NetNamespace(tap=TAP) as ns, Guest(name=f"net-ttcp-{args.nic}", netns=ns, nic=args.nic,
+                                                  kernel=args.kernel, append="panic=exit",
+                                                  log_dir=log_dir) as guest:
+            print(f"net.ttcp.guest_{args.nic}: namespace {ns.name}, accel {guest.accel}", flush=True)
+            guest.expect_prompt(timeout=60)
+            wait_reachable(ns, 20)
+            for zc in ("off", "on"):
+                received = host_to_guest(ns, guest, args.ttcp, zc, count)
+                print(f"REPORT net.ttcp.guest_{args.nic}: host->guest TCP zc={zc} {received.group('bytes')} bytes, "
+                      f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
+                received = guest_to_host(ns, guest, args.ttcp, zc, count)
+                print(f"REPORT net.ttcp.guest_{args.nic}: guest->host TCP zc={zc} {received.group('bytes')} bytes, "
+                      f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
+            udp_host_to_guest(ns, guest, args.ttcp)
+            print("ok: UDP host->guest: every byte counted and checked", flush=True)
+            guest.send_line("poweroff 0")
+            guest.wait_exit(timeout=20)
+    except (CheckFailed, GuestError) as failure:
+        print(f"FAIL net.ttcp.guest_{args.nic}: {failure}", flush=True)
+        return 1
+    print(f"PASS net.ttcp.guest_{args.nic}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
