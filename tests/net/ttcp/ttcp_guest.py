@@ -10,6 +10,8 @@ never touched). One CTest test per NIC (label `net`):
                       with -z on and with -z off
   UDP host -> guest   start/end markers, paced with -w 5000 (an NE2000's ring holds ten frames):
                       the guest counts and checks exactly what was sent
+  UDP guest -> host   the host counts and checks exactly what the guest sent
+  guest -> iperf -s   the guest's ttcp -t into Debian's iperf 2 server: iperf counts it
 
 The guest's own ttcp/iperf sink service holds port 5001, so the guest's receiver uses -p 5010.
 Sizes are kept small (TCG is slow); throughput figures are printed as REPORT lines but are not
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -138,6 +141,47 @@ def udp_host_to_guest(ns, guest, ttcp, count=64, length=1400, gap_us=5000):
           "the UDP SHA-256 lines differ", host.stderr + text)
 
 
+def udp_guest_to_host(ns, guest, ttcp, count=64, length=1400):
+    receiver = ns.popen([ttcp, "-r", "-u", "-s", "-H", "-R", "10", "-l", str(length), "-p", str(HOST_PORT)],
+                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        output = guest.command(f"ttcp -t -u -H -R 10 -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=120)
+        _, host_text = receiver.communicate(timeout=60)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()  # our own child, by its PID
+            receiver.wait()
+    total = count * length
+    received = one(SUMMARY, host_text, "r", "summary")
+    check(int(received.group("bytes")) == total, f"host counted {received.group('bytes')} bytes, want {total}",
+          output + host_text)
+    check(f"payload matches seed 10: {total} bytes checked" in host_text, "UDP payload check failed", host_text)
+    check(one(DIGEST, output, "t", "sha256").group("hex") == one(DIGEST, host_text, "r", "sha256").group("hex"),
+          "the UDP SHA-256 lines differ", output + host_text)
+
+
+def guest_to_iperf(ns, guest, count=256, length=8192):
+    """The guest's ttcp -t into Debian's `iperf -s` on the host: iperf counts what was sent, less
+    the 4-byte word iperf 2.1 reads as its header flags (docs/ttcp.md)."""
+    server = ns.popen(["iperf", "-s", "-p", str(HOST_PORT), "-y", "C"], stdout=subprocess.PIPE,
+                      stderr=subprocess.DEVNULL, text=True)
+    try:
+        time.sleep(0.5)
+        output = guest.command(f"ttcp -t -s -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=120)
+        time.sleep(1.5)  # iperf -s prints its CSV line once the connection is closed
+    finally:
+        server.kill()  # iperf -s runs until killed; our own child, by its PID
+        csv = server.communicate()[0]
+    total = count * length
+    check(int(one(SUMMARY, output, "t", "summary").group("bytes")) == total, "ttcp -t byte count", output)
+    rows = [line.split(",") for line in csv.splitlines() if line.count(",") >= 8]
+    check(len(rows) >= 1, "iperf -s printed no report", csv)
+    counted = int(rows[-1][7])
+    check(counted in (total, total - 4), f"iperf -s counted {counted} bytes, want {total}", csv + output)
+    return counted
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("nic", choices=sorted(NICS))
@@ -168,6 +212,14 @@ def main() -> int:
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
             udp_host_to_guest(ns, guest, args.ttcp)
             print("ok: UDP host->guest: every byte counted and checked", flush=True)
+            udp_guest_to_host(ns, guest, args.ttcp)
+            print("ok: UDP guest->host: every byte counted and checked", flush=True)
+            if shutil.which("iperf"):
+                counted = guest_to_iperf(ns, guest)
+                print(f"ok: guest ttcp -t into iperf -s: iperf counted {counted} bytes", flush=True)
+            else:
+                print("SKIPPED PART: iperf (Debian's iperf 2) is not installed: guest -> iperf -s not checked",
+                      flush=True)
             guest.send_line("poweroff 0")
             guest.wait_exit(timeout=20)
     except (CheckFailed, GuestError) as failure:
