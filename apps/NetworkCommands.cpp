@@ -168,8 +168,10 @@ int nicstat_command(Arguments const&)
     kprintln("pools: receive {}/{} in use (high {}, failures {}), transmit {}/{} in use (high {}, failures {})",
         rx.in_use, rx.capacity, rx.high_water, rx.failures, tx.in_use, tx.capacity, tx.high_water, tx.failures);
     auto thread = knet::network_thread_stats();
-    kprintln("network thread: loops {}  wakes {}  timer wakes {}  frames {}  full batches {}", thread.loops,
-        thread.wakes, thread.deadline_wakes, thread.frames, thread.budget_yields);
+    kprintln("network thread: loops {}  wakes {}  timer wakes {}  frames {}  full batches {}  frames without "
+             "interrupt {}",
+        thread.loops, thread.wakes, thread.deadline_wakes, thread.frames, thread.budget_yields,
+        thread.frames_without_interrupt);
     return 0;
 }
 

@@ -25,6 +25,11 @@ constexpr u8 kNetworkThreadPriority = sched::kPriorityDefault + 1;
 // and a thread above the applications would never let them run. After this many full batches in
 // a row the thread sleeps one tick; the NIC holds or drops what arrives meanwhile.
 constexpr u32 kFullBatchesBeforeRest = 8;
+// Even with nothing to do the thread looks at the cards this often. With a working interrupt this
+// finds nothing; with a card on another IRQ line than the driver was told (`ne2k_irq=`), it keeps
+// the machine reachable, slowly, and lets the thread say what is wrong.
+constexpr u64 kIdlePollMs = 250;
+constexpr u32 kSilentPollsBeforeWarning = 3;
 // Receive: the e1000 ring holds 256 pages; the rest carries TCP receive queues and bursts.
 constexpr net::PoolSizes kPoolSizes { 256, 768 };
 
@@ -46,9 +51,24 @@ void wake_from_interrupt(void*)
     s_thread_waiter.wake();
 }
 
+// A timed wake found frames although the card raised no interrupt since the last loop.
+void note_frames_without_interrupt(u32 index, u64& silent_polls)
+{
+    ++s_thread_stats.frames_without_interrupt;
+    if (++silent_polls == kSilentPollsBeforeWarning) {
+        auto& nic = *s_drivers[index];
+        kprintln("net: {} receives frames but IRQ {} never fires: is the card on another line? (ne2k_irq=N for "
+                 "the ISA NE2000); polling every {} ms meanwhile",
+            nic.name(), nic.irq(), kIdlePollMs);
+    }
+}
+
 void network_thread(void*)
 {
     u32 full_batches = 0;
+    bool timed_wake = false;
+    u64 interrupts_seen[kMaxDrivers] {};
+    u64 silent_polls[kMaxDrivers] {};
     while (true) {
         ++s_thread_stats.loops;
         bool more = false;
@@ -56,8 +76,13 @@ void network_thread(void*)
         {
             sync::MutexLocker locker(s_stack_lock);
             for (u32 i = 0; i < s_driver_count; ++i) {
-                s_thread_stats.frames += s_drivers[i]->poll(kPollBudget);
+                u32 frames = s_drivers[i]->poll(kPollBudget);
+                s_thread_stats.frames += frames;
                 more |= s_drivers[i]->more_pending();
+                u64 interrupts = s_drivers[i]->driver_counters().interrupts;
+                if (frames && timed_wake && interrupts == interrupts_seen[i])
+                    note_frames_without_interrupt(i, silent_polls[i]);
+                interrupts_seen[i] = interrupts;
             }
             s_stack->poll(time::monotonic_ns());
             // Frames queued by poll() (replies) went out inside it; drivers reclaim what the
@@ -74,13 +99,16 @@ void network_thread(void*)
         }
         full_batches = 0;
         u64 now = time::monotonic_ns();
-        u64 timeout_ms = sync::kForever;
+        u64 timeout_ms = kIdlePollMs;
         if (deadline != net::NetStack::kNoDeadline)
-            timeout_ms = deadline <= now ? 0 : (deadline - now + 999999) / 1000000;
+            timeout_ms = deadline <= now ? 0 : min<u64>(timeout_ms, (deadline - now + 999999) / 1000000);
+        timed_wake = false;
         if (timeout_ms == 0)
             continue;
-        if (!s_thread_waiter.wait(timeout_ms))
+        if (!s_thread_waiter.wait(timeout_ms)) {
             ++s_thread_stats.deadline_wakes;
+            timed_wake = true;
+        }
     }
 }
 
