@@ -237,17 +237,24 @@ void E1000::initialize_transmit()
 }
 
 // SDM §14.4 Receive Initialization. Needs the stack (for buffers), so it runs in start().
-void E1000::initialize_receive()
+Result<void> E1000::initialize_receive()
 {
     // Multicast table: nothing (SDM §14.4: "initialize the MTA to 0b").
     for (u32 i = 0; i < 128; ++i)
         write(reg::kMta + i * 4, 0);
+    // Every slot gets a page before the card may use any: a slot without one would point the
+    // card at physical address 0 once RDT wraps past it.
     for (u32 slot = 0; slot < kRxRingSize; ++slot) {
         net::PacketBuffer* buffer = allocate_receive_buffer();
-        if (!buffer || !arm_rx_slot(slot, buffer)) {
-            kprintln("e1000: only {} of {} receive buffers", slot, kRxRingSize);
-            break;
+        if (!buffer) {
+            kprintln("e1000: only {} of {} receive buffers in the stack's pool", slot, kRxRingSize);
+            for (u32 armed = 0; armed < slot; ++armed) {
+                m_rx_buffers[armed]->release();
+                m_rx_buffers[armed] = nullptr;
+            }
+            return Error::NoMemory;
         }
+        arm_rx_slot(slot, buffer);
     }
     write(reg::kRdbal, static_cast<u32>(m_rx_dma.physical));
     write(reg::kRdbah, static_cast<u32>(m_rx_dma.physical >> 32));
@@ -262,22 +269,19 @@ void E1000::initialize_receive()
     write(reg::kItr, 0);
     // The one RCTL write: enable, broadcast, strip the FCS, 2 KiB buffers.
     write(reg::kRctl, kRctlEnable | kRctlBroadcastAccept | kRctlStripCrc | kRctlBufferSize2048 | kRctlMinThresholdHalf);
+    return {};
 }
 
-bool E1000::arm_rx_slot(u32 slot, net::PacketBuffer* buffer)
+void E1000::arm_rx_slot(u32 slot, net::PacketBuffer* buffer)
 {
     net::PortPage page = buffer->page();
-    if (page.phys == 0) {
-        buffer->release();
-        return false;
-    }
+    VERIFY(page.phys != 0); // the stack's receive pool is made of pages with DMA addresses
     m_rx_buffers[slot] = buffer;
     m_rx_ring[slot].address = page.phys + kReceiveOffset;
     m_rx_ring[slot].length = 0;
     m_rx_ring[slot].errors = 0;
     // Status last: DD clear hands the descriptor back.
     __atomic_store_n(&m_rx_ring[slot].status, 0, __ATOMIC_RELEASE);
-    return true;
 }
 
 net::NetDeviceCapabilities E1000::capabilities() const
@@ -292,7 +296,7 @@ net::NetDeviceCapabilities E1000::capabilities() const
 Result<void> E1000::start()
 {
     VERIFY(is_attached());
-    initialize_receive();
+    TRY(initialize_receive());
     register_irq_handler(m_irq, interrupt_entry, this);
     write(reg::kIms, kInterruptMask);
     update_link();
@@ -396,12 +400,7 @@ u32 E1000::poll(u32 budget)
         if (good) {
             deliver(buffer, kReceiveOffset, length);
             ++received;
-            if (!arm_rx_slot(slot, replacement)) {
-                // Cannot happen with the stack's page pool; leave the slot empty rather than
-                // point the card at address 0.
-                m_rx_buffers[slot] = nullptr;
-                break;
-            }
+            arm_rx_slot(slot, replacement);
         } else {
             arm_rx_slot(slot, buffer); // reuse the same page: the frame is dropped
         }
@@ -409,7 +408,8 @@ u32 E1000::poll(u32 budget)
         m_rx_next = (slot + 1) % kRxRingSize;
     }
     m_rx_ring_high_water = max<u64>(m_rx_ring_high_water, completed);
-    // One RDT write for the whole batch: the card may now fill up to and including last_armed.
+    // One RDT write for the whole batch. The card owns [RDH, RDT): everything up to the slot
+    // before last_armed; last_armed itself, armed, is the one slot kept back (SDM §3.2.6).
     if (last_armed != kRxRingSize)
         write(reg::kRdt, last_armed);
     reclaim_transmitted();

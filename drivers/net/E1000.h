@@ -71,9 +71,9 @@ private:
     void read_mac_address();
     u16 read_eeprom(u8 word);
     void initialize_link();
-    void initialize_receive();
+    Result<void> initialize_receive();
     void initialize_transmit();
-    bool arm_rx_slot(u32 slot, net::PacketBuffer* buffer);
+    void arm_rx_slot(u32 slot, net::PacketBuffer* buffer);
     void reclaim_transmitted();
     void update_link();
     static void interrupt_entry(void* context);
