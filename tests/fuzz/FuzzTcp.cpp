@@ -8,9 +8,12 @@
 // port 5001 goes through SYN-SENT; the application side accepts, sends, receives, shuts down,
 // closes and aborts at the fuzzer's command, and time advances through every timer.
 //
-// Every segment the stack sends must carry correct IPv4 and TCP checksums and fit the MSS; at
-// the end all sockets are closed, time runs out every timer, and shutdown checks that each buffer
-// and each pinned page came back.
+// Checked besides what the sanitizers catch: every segment the stack sends carries correct IPv4
+// and TCP checksums and fits the MSS; the bytes it sends are exactly the application's stream at
+// those sequence numbers (copied or zero-copy, first transmission or retransmission); the bytes
+// the application receives are the peer's stream, in order, nothing missing or repeated; at the
+// end all sockets are closed, time runs out every timer, and shutdown checks that each buffer and
+// each pinned page came back.
 //
 // Input: operations until the input ends (at most 256). The first byte of each chooses:
 //   0-4  a segment from the peer: [flags][seq Δ][ack Δ][window: 2][options length][options]
@@ -67,18 +70,40 @@ private:
 
 struct Conversation {
     u16 peer_port { 0 };
+    u32 stack_iss { 0 }; // from the stack's SYN or SYN-ACK: its data starts at stack_iss + 1
+    bool iss_known { false };
     u16 stack_port { 0 }; // 0 until the stack's SYN shows it (the client conversation)
     u32 peer_next { 0 };  // the next sequence number the peer sends
     u32 stack_next { 0 }; // one past the highest sequence the stack has sent: what the peer ACKs
     bool stack_seen { false };
 };
 
-// Payload bytes come from a fixed pattern indexed by sequence number, so a retransmission or an
-// overlapping segment carries the same bytes at the same sequence numbers, as a real peer's would.
+// The peer's bytes are a function of their sequence number, so a retransmission or an overlapping
+// segment carries the same bytes at the same sequence numbers, as a real peer's would, and the
+// application can check that what it receives is consecutive.
 u8 pattern_at(u32 sequence)
 {
-    return static_cast<u8>((sequence * 2654435761u) >> 24);
+    return static_cast<u8>(sequence);
 }
+
+// The application's stream: byte k of every socket's output is stream_byte(k). s_stream holds
+// one period plus room for the longest send, so any send is one contiguous slice of it.
+constexpr u32 kStreamPeriod = 65536;
+constexpr u32 kLongestSend = 255 * 32;
+alignas(4096) u8 s_stream[kStreamPeriod + 4 * 4096];
+
+u8 stream_byte(u64 k)
+{
+    k %= kStreamPeriod;
+    return static_cast<u8>((k * 2654435761u) >> 13);
+}
+
+// One application socket and what it has sent and received so far.
+struct AppSocket {
+    TcpSocket* socket { nullptr };
+    u64 sent { 0 };           // bytes send() accepted: the next send starts at stream_byte(sent)
+    int last_received { -1 }; // the last byte recv() returned, or -1
+};
 
 // SKIFF_FUZZ_VERBOSE=1 prints every segment both ways: what a regression input does, readably.
 bool verbose()
@@ -110,8 +135,8 @@ public:
         m_conversations[0].peer_next = 1000000;
         m_conversations[1].peer_port = kPeerServerPort;
         m_conversations[1].peer_next = 3000000000u;
-        for (usize i = 0; i < sizeof s_send_data; ++i)
-            s_send_data[i] = static_cast<u8>(i * 7 + 3);
+        for (u32 i = 0; i < sizeof s_stream; ++i)
+            s_stream[i] = stream_byte(i);
     }
 
     void run(Reader& in)
@@ -134,10 +159,11 @@ public:
             }
             observe();
         }
+        static_assert(kLongestSend <= sizeof s_stream - kStreamPeriod);
         // Wind down: the application closes everything; time runs past every timer (TIME-WAIT is
         // 60 s, the longest retransmission back-off a few minutes).
-        for (TcpSocket*& socket : m_accepted)
-            close(socket);
+        for (AppSocket& app : m_accepted)
+            close(app);
         close(m_client);
         for (int i = 0; i < 10; ++i) {
             m_harness.advance(60000 * kMillisecond);
@@ -191,7 +217,8 @@ private:
 
     void application(u8 what, bool client, Reader& in)
     {
-        TcpSocket*& socket = client ? m_client : m_accepted[what & 3];
+        AppSocket& app = client ? m_client : m_accepted[what & 3];
+        TcpSocket*& socket = app.socket;
         switch ((what >> 2) % 7) {
         case 0:
             if (socket)
@@ -200,31 +227,37 @@ private:
                 auto opened = m_harness.stack.tcp().open();
                 if (opened.is_error())
                     break;
-                socket = opened.value();
+                app = { opened.value(), 0, -1 };
                 (void)socket->connect({ kPeerIp, kPeerServerPort });
                 m_conversations[1].stack_port = 0;
                 m_conversations[1].stack_seen = false;
+                m_conversations[1].iss_known = false;
             } else {
                 auto accepted = m_harness.tcp_listener->accept();
                 if (accepted.has_value())
-                    socket = accepted.value();
+                    app = { accepted.value(), 0, -1 };
             }
             break;
-        case 1:
-            if (socket)
-                (void)socket->send({ s_send_data, in.byte() * 32u });
-            break;
+        case 1: send(app, in.byte() * 32u); break;
         case 2:
             if (socket) {
                 u8 buffer[4096];
-                (void)socket->recv({ buffer, sizeof buffer });
+                auto received = socket->recv({ buffer, sizeof buffer });
+                if (received.has_value()) {
+                    VERIFY(received.value() <= sizeof buffer);
+                    for (usize i = 0; i < received.value(); ++i) {
+                        // The peer's stream, in order: each byte one more than the last.
+                        VERIFY(app.last_received < 0 || buffer[i] == static_cast<u8>(app.last_received + 1));
+                        app.last_received = buffer[i];
+                    }
+                }
             }
             break;
         case 3:
             if (socket)
                 (void)socket->shutdown_write();
             break;
-        case 4: close(socket); break;
+        case 4: close(app); break;
         case 5:
             if (socket) {
                 socket->abort();
@@ -233,20 +266,31 @@ private:
             break;
         case 6:
             if (socket) {
-                // Zero copy: the stack refers to s_send_data through seg[] and pins its pages
-                // until they are acknowledged; the data never changes, as COW would guarantee.
+                // Zero copy: the stack refers to s_stream through seg[] and pins its pages until
+                // they are acknowledged; the bytes never change, as COW would guarantee.
                 socket->set_zero_copy(true);
-                (void)socket->send({ s_send_data + 100, in.byte() * 32u });
+                send(app, in.byte() * 32u);
             }
             break;
         }
     }
 
-    void close(TcpSocket*& socket)
+    void send(AppSocket& app, u32 length)
     {
-        if (socket)
-            socket->close();
-        socket = nullptr;
+        if (!app.socket)
+            return;
+        auto sent = app.socket->send({ s_stream + app.sent % kStreamPeriod, length });
+        if (sent.has_value()) {
+            VERIFY(sent.value() <= length);
+            app.sent += sent.value();
+        }
+    }
+
+    void close(AppSocket& app)
+    {
+        if (app.socket)
+            app.socket->close();
+        app.socket = nullptr;
     }
 
     // Learn the stack's sequence numbers from what it sent, and check each segment is sound.
@@ -279,6 +323,15 @@ private:
                     c.stack_port = t.source_port();
                 if (t.source_port() != c.stack_port)
                     continue;
+                if (t.has(TcpFlag::Syn)) {
+                    c.stack_iss = t.sequence();
+                    c.iss_known = true;
+                } else if (c.iss_known && !t.has(TcpFlag::Rst)) {
+                    // What the stack sends is the application's stream at those sequence numbers.
+                    u32 k = t.sequence() - (c.stack_iss + 1);
+                    for (usize j = 0; j < t.payload().size(); ++j)
+                        VERIFY(t.payload()[j] == stream_byte(static_cast<u64>(k) + j));
+                }
                 u32 end = t.sequence() + static_cast<u32>(t.payload().size()) + (t.has(TcpFlag::Syn) ? 1 : 0)
                     + (t.has(TcpFlag::Fin) ? 1 : 0);
                 if (t.has(TcpFlag::Rst)) {
@@ -297,13 +350,10 @@ private:
 
     FuzzStack m_harness;
     Conversation m_conversations[2];
-    TcpSocket* m_accepted[4] {};
-    TcpSocket* m_client { nullptr };
+    AppSocket m_accepted[4];
+    AppSocket m_client;
     u16 m_ip_id { 1 };
-    alignas(4096) static u8 s_send_data[3 * 4096];
 };
-
-alignas(4096) u8 TcpHarness::s_send_data[3 * 4096];
 
 } // namespace
 
