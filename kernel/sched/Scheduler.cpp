@@ -94,6 +94,26 @@ public:
         return true;
     }
 
+    // Makes the effective priority max(base, donated) and re-sorts the thread where it is queued.
+    static void apply_priority(Thread* thread)
+    {
+        u8 priority = max(thread->m_base_priority, thread->m_donated_priority);
+        Thread* current = s_current;
+        if (thread->m_state == ThreadState::Ready) {
+            s_ready.remove(thread->m_link);
+            thread->m_link.priority = priority;
+            s_ready.push_back(thread->m_link);
+            if (priority > current->priority())
+                s_need_resched = true;
+        } else {
+            // Running: takes effect at the next decision. Blocked: wait queues read the priority
+            // when they pick whom to wake.
+            thread->m_link.priority = priority;
+            if (thread == current && s_ready.highest_priority() > priority)
+                s_need_resched = true;
+        }
+    }
+
     static void on_tick()
     {
         Thread* current = s_current;
@@ -168,6 +188,7 @@ public:
         thread->m_argument = argument;
         thread->m_link.owner = thread;
         thread->m_link.priority = priority;
+        thread->m_base_priority = priority;
         // The first switch into the thread pops six callee-saved registers and returns into the
         // trampoline; two padding words leave rsp 16-byte aligned at the trampoline's call.
         auto* frame = reinterpret_cast<u64*>(thread->m_stack_base + stack_size) - 9;
@@ -239,6 +260,7 @@ void initialize()
     boot->m_state = ThreadState::Running;
     boot->m_link.owner = boot;
     boot->m_link.priority = kPriorityDefault;
+    boot->m_base_priority = kPriorityDefault;
     boot->m_stack_base = mm::boot_stack_guard_page() + 4096;
     boot->m_stack_size = reinterpret_cast<uptr>(boot_stack_top) - boot->m_stack_base;
     boot->m_owns_stack = false;
@@ -331,22 +353,29 @@ void set_priority(Thread* thread, u8 priority)
     {
         InterruptDisabler disabler;
         VERIFY((thread == Scheduler::s_idle) == (priority == kPriorityIdle));
-        Thread* current = Scheduler::s_current;
-        if (thread->m_state == ThreadState::Ready) {
-            Scheduler::s_ready.remove(thread->m_link);
-            thread->m_link.priority = priority;
-            Scheduler::s_ready.push_back(thread->m_link);
-            if (priority > current->priority())
-                Scheduler::s_need_resched = true;
-        } else {
-            // Running: takes effect at the next decision. Blocked: wait queues read the priority
-            // when they pick whom to wake.
-            thread->m_link.priority = priority;
-            if (thread == current && Scheduler::s_ready.highest_priority() > priority)
-                Scheduler::s_need_resched = true;
-        }
+        thread->m_base_priority = priority;
+        Scheduler::apply_priority(thread);
     }
     preempt_point();
+}
+
+void donate_priority(Thread* owner, u8 priority)
+{
+    InterruptDisabler disabler;
+    if (priority <= owner->m_donated_priority)
+        return;
+    owner->m_donated_priority = priority;
+    Scheduler::apply_priority(owner);
+}
+
+void drop_donated_priority()
+{
+    InterruptDisabler disabler;
+    Thread* current = Scheduler::s_current;
+    if (!current->m_donated_priority)
+        return;
+    current->m_donated_priority = 0;
+    Scheduler::apply_priority(current);
 }
 
 bool block_current(u64 timeout_ms)

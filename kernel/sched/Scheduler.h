@@ -37,6 +37,11 @@ void sleep_ms(u64 ms);
 // Takes effect at once: a running thread that is no longer the most urgent is preempted.
 void set_priority(Thread* thread, u8 priority);
 
+// Priority inheritance, for sync::Mutex: raise `owner` to at least `priority` while a more urgent
+// thread waits for it; the current thread drops what it was given when it releases the mutex.
+void donate_priority(Thread* owner, u8 priority);
+void drop_donated_priority();
+
 // For sync/: with interrupts off, block the current thread (it has already put itself in a wait
 // queue, or in none to sleep) until wake() or the timeout; true when the timeout ended it.
 bool block_current(u64 timeout_ms);

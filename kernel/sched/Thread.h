@@ -29,7 +29,10 @@ public:
 
     u32 id() const { return m_id; }
     char const* name() const { return m_name; }
+    // The priority the scheduler uses: the base priority, raised while a more urgent thread waits
+    // for a mutex this one holds (priority inheritance).
     u8 priority() const { return m_link.priority; }
+    u8 base_priority() const { return m_base_priority; }
     ThreadState state() const { return m_state; }
     u64 cpu_cycles() const { return m_cpu_cycles; }
     u64 switches() const { return m_switches; }
@@ -51,6 +54,8 @@ private:
     friend void detach(Thread* thread);
     friend void yield();
     friend void set_priority(Thread* thread, u8 priority);
+    friend void donate_priority(Thread* owner, u8 priority);
+    friend void drop_donated_priority();
     friend bool block_current(u64 timeout_ms);
     friend void wake(Thread* thread);
     friend SchedulerStats stats();
@@ -70,6 +75,8 @@ private:
     u64 m_cpu_cycles { 0 };
     u64 m_switches { 0 }; // times switched in
     u32 m_slice_left { kTimeSliceTicks };
+    u8 m_base_priority { kPriorityDefault }; // as created or set by set_priority()
+    u8 m_donated_priority { 0 };             // from mutex waiters; 0 when none
     bool m_detached { false };
     bool m_timed_out { false };
     int m_exit_code { 0 };

@@ -16,6 +16,10 @@ Result<void> Mutex::lock(u64 timeout_ms)
         return {};
     }
     ++m_contentions;
+    // Priority inheritance: while we wait, the owner runs at least at our priority, so a thread
+    // of middling priority cannot keep it (and therefore us) off the CPU.
+    if (m_owner->priority() < self->priority())
+        sched::donate_priority(m_owner, self->priority());
     // unlock() hands ownership over before waking us, so one wake-up is enough.
     auto result = m_waiters.wait(timeout_ms);
     if (m_owner == self)
@@ -39,8 +43,15 @@ void Mutex::unlock()
         arch::InterruptDisabler disabler;
         VERIFY(m_owner == sched::current());
         m_owner = nullptr;
-        // Hand over to the most urgent waiter (or nobody).
+        sched::drop_donated_priority();
+        // Hand over to the most urgent waiter (or nobody); whoever still waits donates to the
+        // new owner.
         m_owner = m_waiters.wake_best();
+        if (m_owner) {
+            u8 highest_waiting = m_waiters.highest_waiting_priority();
+            if (highest_waiting > m_owner->priority())
+                sched::donate_priority(m_owner, highest_waiting);
+        }
     }
     sched::preempt_point();
 }

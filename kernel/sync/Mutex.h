@@ -2,8 +2,13 @@
 
 // A sleeping mutex for threads (never from interrupt handlers). Ownership is handed directly to
 // the most urgent waiter on unlock, so a waiter cannot be starved by threads that keep grabbing
-// it. Not recursive. No priority inheritance yet (FIXME: a low-priority owner can be held up by a
-// middle-priority spinner).
+// it. Not recursive.
+//
+// Priority inheritance: a waiter more urgent than the owner lends the owner its priority until
+// the owner unlocks, so a thread of middling priority cannot hold up the waiter by keeping the
+// owner off the CPU (the Mars Pathfinder inversion). FIXME: one level only (no chains through
+// several mutexes), and a thread holding two mutexes drops everything lent to it at its first
+// unlock.
 
 #include <kernel/sync/WaitQueue.h>
 #include <lib/Result.h>

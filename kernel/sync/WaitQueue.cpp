@@ -52,6 +52,14 @@ Result<void> WaitQueue::wait(u64 timeout_ms)
     return {};
 }
 
+u8 WaitQueue::highest_waiting_priority() const
+{
+    u8 highest = 0;
+    for (sched::QueueLink* link = m_head; link; link = link->next)
+        highest = max(highest, link->priority);
+    return highest;
+}
+
 sched::Thread* WaitQueue::wake_best()
 {
     arch::InterruptDisabler disabler;

@@ -35,6 +35,8 @@ public:
     sched::Thread* wake_best();
     usize wake_all();
     bool is_empty() const { return m_head == nullptr; }
+    // Priority of the most urgent waiter, 0 when none.
+    u8 highest_waiting_priority() const;
     usize size() const { return m_size; }
 
 private:

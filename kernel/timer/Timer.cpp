@@ -7,7 +7,9 @@
 namespace skiff::timer {
 
 namespace {
-TimerQueue s_queue; // guarded by interrupts off
+TimerQueue s_queue;       // guarded by interrupts off
+u64 s_current_check = 0;  // guarded by interrupts off
+u64 s_previous_check = 0; // guarded by interrupts off
 
 constexpr u64 kNsPerMs = 1000000;
 } // namespace
@@ -50,14 +52,26 @@ bool Timer::cancel()
 
 void run_expired(u64 now)
 {
+    s_previous_check = s_current_check;
+    s_current_check = now;
     while (TimerNode* node = s_queue.pop_expired(now)) {
         auto* timer = static_cast<Timer*>(node->owner);
         ++timer->m_fired;
+        timer->m_last_deadline = node->deadline;
         // Periodic timers re-arm from their deadline, not from now, so they do not drift.
         if (timer->m_period_ns)
             s_queue.insert(timer->m_node, node->deadline + timer->m_period_ns);
         timer->m_callback(timer->m_context);
     }
+}
+
+u64 current_check_ns()
+{
+    return s_current_check;
+}
+u64 previous_check_ns()
+{
+    return s_previous_check;
 }
 
 usize armed_timers()

@@ -30,6 +30,8 @@ public:
     bool cancel();
     bool is_armed() const { return m_node.armed; }
     u64 fired_count() const { return m_fired; }
+    // The deadline of the latest firing (monotonic ns), for callbacks that check their accuracy.
+    u64 last_deadline_ns() const { return m_last_deadline; }
 
 private:
     friend void run_expired(u64 now);
@@ -38,10 +40,16 @@ private:
     Callback m_callback { nullptr };
     void* m_context { nullptr };
     u64 m_fired { 0 };
+    u64 m_last_deadline { 0 };
 };
 
 // Runs every timer due at `now` (monotonic ns). Called from the scheduler's tick hook.
 void run_expired(u64 now);
+// The `now` of the current and of the previous run_expired(): inside a callback, the time of the
+// tick that fired it and of the tick before. A timer fired "within a tick" when
+// previous < its deadline <= current.
+u64 current_check_ns();
+u64 previous_check_ns();
 usize armed_timers();
 
 } // namespace skiff::timer
