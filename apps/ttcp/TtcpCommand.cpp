@@ -155,7 +155,7 @@ public:
             // Let the data be acknowledged before closing. With copy elimination the pages of the
             // buffer are pinned until then; and a transmitter that returns to the prompt while its
             // data is still queued would be measured, by the next command, as idle.
-            (void)wait_until(kDrainLimitMs, [this]() -> Result<bool> {
+            auto drained = wait_until(kDrainLimitMs, [this]() -> Result<bool> {
                 switch (m_tcp->state()) {
                 case net::TcpState::Established:
                 case net::TcpState::CloseWait: return m_tcp->send_queued_bytes() == 0;
@@ -164,7 +164,16 @@ public:
             });
             knet::StackLocker locker;
             m_tcp->set_waiter(nullptr);
-            m_tcp->close();
+            // Data still queued after the limit (a failed or stalled transfer): reset rather than
+            // leave the connection retransmitting in the background, because the segments point
+            // into the buffer that free_buffer() is about to unmap.
+            if (drained.is_error() && m_tcp->send_queued_bytes() != 0) {
+                kprintln("ttcp: {} bytes still unacknowledged after {} s; resetting the connection",
+                    m_tcp->send_queued_bytes(), kDrainLimitMs / 1000);
+                m_tcp->abort();
+            } else {
+                m_tcp->close();
+            }
             m_tcp = nullptr;
         }
         if (m_listener) {
