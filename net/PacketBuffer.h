@@ -55,9 +55,10 @@ struct PacketMeta {
         0
     };
     bool link_broadcast { false };
-    u8 flags { 0 };     // TCP: the segment's flags (FIN matters on the out-of-order queue)
-    u32 sequence { 0 }; // TCP: sequence number of the first payload byte
-    u32 aux { 0 };      // TCP: sequence number after the payload; free for other layers
+    u8 flags { 0 };      // TCP: the segment's flags (FIN matters on the out-of-order queue)
+    u8 scoreboard { 0 }; // TCP send queue: SACKed / retransmitted in this recovery
+    u32 sequence { 0 };  // TCP: sequence number of the first payload byte
+    u32 aux { 0 };       // TCP: sequence number after the payload; free for other layers
 };
 
 class PacketBuffer {

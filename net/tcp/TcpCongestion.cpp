@@ -1,5 +1,8 @@
 // Congestion control: slow start and congestion avoidance (RFC 5681 §3.1), fast retransmit
-// and fast recovery with NewReno's partial-ACK handling (RFC 6582 §3.2).
+// and fast recovery with NewReno's partial-ACK handling (RFC 6582 §3.2), helped by the peer's
+// SACK blocks where it sends them: a simplified RFC 6675 scoreboard marks SACKed segments, and
+// a hole with at least DupThresh segments' worth of SACKed data above it is taken as lost, so
+// several holes are repaired in one round trip instead of one per RTT.
 
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
@@ -9,6 +12,79 @@ namespace skiff::net {
 u32 TcpLayer::flight_size(TcpSocket const& s) const
 {
     return s.m_snd_max - s.m_snd_una;
+}
+
+static constexpr u32 kDupThresh = 3; // RFC 5681 §3.2 / RFC 6675 DupThresh
+
+void TcpLayer::clear_scoreboard(TcpSocket& s)
+{
+    for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next)
+        b->meta.scoreboard = 0;
+    s.m_sacked_any = false;
+}
+
+void TcpLayer::apply_sack_blocks(TcpSocket& s, TcpOptions const& options)
+{
+    for (u32 i = 0; i < options.sack_count; ++i) {
+        SackBlock block = options.sack[i];
+        // RFC 2018 §3: ignore blocks that are malformed or outside what is outstanding.
+        if (!seq_gt(block.right, block.left) || !seq_gt(block.right, s.m_snd_una) || seq_gt(block.right, s.m_snd_max))
+            continue;
+        for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next) {
+            u32 end = b->meta.sequence + b->payload_length();
+            if (seq_geq(b->meta.sequence, block.right))
+                break;
+            if (seq_geq(b->meta.sequence, block.left) && seq_leq(end, block.right))
+                b->meta.scoreboard |= kScoreboardSacked;
+        }
+        if (!s.m_sacked_any || seq_gt(block.right, s.m_highest_sacked))
+            s.m_highest_sacked = block.right;
+        s.m_sacked_any = true;
+    }
+}
+
+// RFC 6675 §4 IsLost(): DupThresh discontiguous SACKed segments, or more than
+// (DupThresh - 1) · SMSS SACKed bytes, lie above the segment.
+bool TcpLayer::is_lost(TcpSocket const& s, PacketBuffer const& segment) const
+{
+    if (!s.m_sacked_any || (segment.meta.scoreboard & kScoreboardSacked))
+        return false;
+    u32 end = segment.meta.sequence + segment.payload_length();
+    if (!seq_lt(end, s.m_highest_sacked))
+        return false;
+    u32 sacked_bytes = 0;
+    u32 sacked_segments = 0;
+    for (PacketBuffer const* b = segment.next; b; b = b->next) {
+        if (!(b->meta.scoreboard & kScoreboardSacked))
+            continue;
+        sacked_bytes += b->payload_length();
+        if (++sacked_segments >= kDupThresh || sacked_bytes > (kDupThresh - 1) * s.m_mss)
+            return true;
+    }
+    return false;
+}
+
+// One retransmission of the first lost hole not yet retransmitted in this recovery.
+bool TcpLayer::retransmit_next_lost(TcpSocket& s)
+{
+    for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next) {
+        if (!seq_lt(b->meta.sequence, s.m_snd_max))
+            break;
+        if (b->meta.scoreboard & (kScoreboardSacked | kScoreboardRetransmitted))
+            continue;
+        if (!is_lost(s, *b))
+            return false; // holes further up are not known to be lost yet
+        if (b->reference_count() > 1)
+            return false;
+        b->meta.scoreboard |= kScoreboardRetransmitted;
+        if (transmit(s, b, b->meta.sequence, TcpFlag::Ack).has_value()) {
+            ++s.m_stats.retransmits;
+            ++m_stack.counters().tcp_retransmits;
+        }
+        s.m_rtt_timing = false;
+        return true;
+    }
+    return false;
 }
 
 void TcpLayer::on_new_ack(TcpSocket& s, u32 acked)
@@ -23,7 +99,11 @@ void TcpLayer::on_new_ack(TcpSocket& s, u32 acked)
         } else {
             // Partial acknowledgment: the next hole is lost too. Retransmit it at once, deflate
             // by what was acked and add back one segment (step 4).
-            retransmit_first(s);
+            PacketBuffer* front = s.m_send_queue.front();
+            if (front && !(front->meta.scoreboard & kScoreboardRetransmitted))
+                retransmit_first(s);
+            else
+                (void)retransmit_next_lost(s);
             s.m_cwnd = (s.m_cwnd > acked ? s.m_cwnd - acked : 0) + (acked >= mss ? mss : 0);
             s.m_cwnd = max(s.m_cwnd, mss);
         }
@@ -42,12 +122,18 @@ void TcpLayer::on_duplicate_ack(TcpSocket& s)
     ++s.m_dupacks;
     if (s.m_in_recovery) {
         s.m_cwnd += mss; // each further duplicate: one more segment has left the network
+        (void)retransmit_next_lost(s);
         return;
     }
     // RFC 6582 §3.2 step 2: the third duplicate starts fast retransmit, unless it still covers
-    // data sent before the last recovery began (avoids repeated window cuts).
-    if (s.m_dupacks != 3 || seq_lt(s.m_snd_una, s.m_recover))
+    // data sent before the last recovery began (avoids repeated window cuts). With SACK, a
+    // first segment that IsLost() starts it too (RFC 6675 §5 step 4 (b)).
+    PacketBuffer* front = s.m_send_queue.front();
+    bool lost = front && is_lost(s, *front);
+    if ((s.m_dupacks < kDupThresh && !lost) || seq_lt(s.m_snd_una, s.m_recover))
         return;
+    for (PacketBuffer* b = front; b; b = b->next)
+        b->meta.scoreboard &= static_cast<u8>(~kScoreboardRetransmitted);
     ++m_stack.counters().tcp_fast_retransmits;
     s.m_ssthresh = max(flight_size(s) / 2, 2 * mss);
     s.m_recover = s.m_snd_max;

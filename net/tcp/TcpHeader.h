@@ -22,6 +22,10 @@ static constexpr u8 Ack = 0x10;
 static constexpr u8 Urg = 0x20;
 } // namespace TcpFlag
 
+// Send-queue scoreboard bits (PacketMeta::scoreboard), RFC 6675.
+static constexpr u8 kScoreboardSacked = 0x01;
+static constexpr u8 kScoreboardRetransmitted = 0x02; // retransmitted during this recovery
+
 struct SackBlock {
     u32 left { 0 };
     u32 right { 0 };

@@ -343,6 +343,8 @@ bool TcpLayer::process_ack(TcpSocket& s, TcpView const& tcp, TcpOptions const& o
         return false;
     }
     bool window_changed = peer_window != s.m_snd_wnd;
+    if (s.m_sack_enabled && options.sack_count)
+        apply_sack_blocks(s, options);
     if (seq_gt(ack, s.m_snd_una)) {
         u32 acked = ack - s.m_snd_una;
         // Free every buffer the ACK covers completely: their pages (pinned user pages on a

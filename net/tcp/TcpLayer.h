@@ -108,6 +108,10 @@ private:
     void on_duplicate_ack(TcpSocket&);
     void on_timeout_congestion(TcpSocket&);
     u32 flight_size(TcpSocket const&) const;
+    void apply_sack_blocks(TcpSocket&, TcpOptions const& options);
+    bool is_lost(TcpSocket const&, PacketBuffer const& segment) const;
+    bool retransmit_next_lost(TcpSocket&);
+    void clear_scoreboard(TcpSocket&);
 
     // TcpReassembly.cpp
     void queue_out_of_order(TcpSocket&, PacketBuffer* packet);

@@ -184,6 +184,7 @@ void TcpLayer::retransmit_first(TcpSocket& s)
 {
     PacketBuffer* front = s.m_send_queue.front();
     if (front && seq_leq(front->meta.sequence, s.m_snd_una) && front->reference_count() == 1) {
+        front->meta.scoreboard |= kScoreboardRetransmitted;
         if (transmit(s, front, front->meta.sequence, TcpFlag::Ack).has_value()) {
             ++s.m_stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
@@ -218,7 +219,10 @@ void TcpLayer::output(TcpSocket& s)
         u32 length = next->payload_length();
         u32 end = next->meta.sequence + length;
         u32 in_flight = s.m_snd_nxt - s.m_snd_una;
-        u32 window = min(s.m_snd_wnd, s.m_cwnd);
+        // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment out,
+        // so that a small window still produces the three duplicates fast retransmit needs.
+        u32 limited = s.m_in_recovery ? 0 : min(s.m_dupacks, 2u) * s.m_mss;
+        u32 window = min(s.m_snd_wnd, s.m_cwnd + limited);
         if (seq_gt(end, s.m_snd_una + window)) {
             if (in_flight != 0)
                 break;

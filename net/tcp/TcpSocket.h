@@ -175,6 +175,8 @@ private:
     u32 m_dupacks { 0 };
     u32 m_recover { 0 };
     bool m_in_recovery { false };
+    u32 m_highest_sacked { 0 }; // RFC 6675 HighACK/HighSACK bookkeeping, valid with m_sacked_any
+    bool m_sacked_any { false };
 
     // Timers: absolute deadlines in ns, 0 when stopped.
     u64 m_rto_deadline { 0 };

@@ -96,6 +96,7 @@ void TcpLayer::on_retransmission_timeout(TcpSocket& s)
     // snd_una is sent again as the window reopens (go-back-N; the receiver's SACK blocks help
     // it keep what it already has).
     on_timeout_congestion(s);
+    clear_scoreboard(s); // RFC 6675 §5.1: after a timeout, SACK information is not relied on
     ++s.m_backoff;
     s.m_rto = min(s.m_rto * 2, kMaxRto);
     s.m_rtt_timing = false;

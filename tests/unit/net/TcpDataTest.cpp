@@ -4,7 +4,10 @@
 
 #include "TcpHarness.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <utility>
+#include <vector>
 
 using namespace skiff;
 using namespace skiff::net;
@@ -194,7 +197,7 @@ TEST_F(TcpEstablished, GivesUpAfterTooManyRetransmissions)
     finish();
 }
 
-TEST_F(TcpEstablished, ThreeDuplicateAcksTriggerFastRetransmitAndNewRenoRecovery)
+TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewRenoRecovery)
 {
     TcpSocket* s = establish_passive();
     s->set_nodelay(true);
@@ -210,29 +213,94 @@ TEST_F(TcpEstablished, ThreeDuplicateAcksTriggerFastRetransmitAndNewRenoRecovery
     ASSERT_GE(in_flight, 4u); // cwnd: 3 segments initially + 1 for the ACK above
     device->sent.clear();
     u32 cwnd_before = s->congestion_window();
-    // Segment 1 was lost: three duplicate ACKs for `base`.
-    for (int i = 0; i < 3; ++i)
-        send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
-    ASSERT_FALSE(device->sent.empty());
+    // Segment 1 was lost. The first two duplicate ACKs each release one new segment (RFC 3042
+    // limited transmit); the third starts fast retransmit of `base`.
+    send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+    EXPECT_EQ(take_segment().seq, base + static_cast<u32>(in_flight) * 1460);
+    send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+    EXPECT_EQ(take_segment().seq, base + static_cast<u32>(in_flight + 1) * 1460);
+    EXPECT_FALSE(has_sent());
+    send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+    ASSERT_TRUE(has_sent());
     Segment retransmit = take_segment();
     EXPECT_EQ(retransmit.seq, base);
     EXPECT_EQ(stack->counters().tcp_fast_retransmits, 1u);
-    u32 flight = static_cast<u32>(in_flight) * 1460;
+    u32 outstanding = static_cast<u32>(in_flight + 2);
+    u32 flight = outstanding * 1460;
     EXPECT_EQ(s->slow_start_threshold(), std::max(flight / 2, 2u * 1460));
     EXPECT_EQ(s->congestion_window(), s->slow_start_threshold() + 3 * 1460);
-    EXPECT_LT(s->slow_start_threshold(), cwnd_before);
+    EXPECT_LT(s->slow_start_threshold(), cwnd_before + 2 * 1460);
     device->sent.clear();
     // A partial ACK (segment 3 lost too) retransmits the next hole at once (RFC 6582).
     send_segment(kPeerIss + 1, base + 2 * 1460, TcpFlag::Ack, 65535);
     bool retransmitted_hole = false;
-    while (!device->sent.empty())
+    while (has_sent())
         retransmitted_hole |= take_segment().seq == base + 2 * 1460;
     EXPECT_TRUE(retransmitted_hole);
-    // The full ACK ends recovery with cwnd deflated to ssthresh.
-    send_segment(kPeerIss + 1, base + static_cast<u32>(in_flight) * 1460, TcpFlag::Ack, 65535);
+    // The full ACK (of everything outstanding when recovery began) ends recovery with the
+    // window deflated to ssthresh.
+    send_segment(kPeerIss + 1, base + flight, TcpFlag::Ack, 65535);
     EXPECT_LE(s->congestion_window(), s->slow_start_threshold());
     device->sent.clear();
     finish(s);
+}
+
+TEST_F(TcpEstablished, SackBlocksFromThePeerRepairSeveralHolesInOneRoundTrip)
+{
+    // A connection where the peer permitted SACK.
+    TcpSocket* c = MUST(stack->tcp().open());
+    MUST(c->bind({ {}, kStackPort }));
+    (void)c->connect({ kPeerIp, kPeerPort });
+    Segment syn = take_segment();
+    Bytes_ options = mss_option(1460);
+    options.insert(options.end(), { 4, 2, 1, 1 });
+    send_segment(kPeerIss, syn.seq + 1, TcpFlag::Syn | TcpFlag::Ack, 65535, options);
+    take_segment();
+    c->set_nodelay(true);
+    u32 base = syn.seq + 1;
+    // Grow the window, then put 10 segments in flight.
+    Bytes_ data = pattern(1460 * 40);
+    u32 offset = 0;
+    while (offset < 1460 * 12) {
+        offset += static_cast<u32>(MUST(c->send({ data.data() + offset, 1460 })));
+        device->sent.clear();
+        send_segment(kPeerIss + 1, base + offset, TcpFlag::Ack, 65535);
+    }
+    base += offset;
+    MUST(c->send({ data.data() + offset, 1460 * 10 }));
+    u32 sent = 0;
+    while (has_sent()) {
+        take_segment();
+        ++sent;
+    }
+    ASSERT_GE(sent, 8u);
+    // Segments 0 and 2 are lost; the peer SACKs 1 and 3..7.
+    auto sack = [&](std::vector<std::pair<u32, u32>> blocks) {
+        Bytes_ o = { 1, 1, 5, static_cast<u8>(2 + 8 * blocks.size()) };
+        for (auto [l, r] : blocks) {
+            Bytes_ b(8);
+            put32(b, 0, base + l * 1460);
+            put32(b, 4, base + r * 1460);
+            o.insert(o.end(), b.begin(), b.end());
+        }
+        send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535, o);
+    };
+    sack({ { 1, 2 } });
+    sack({ { 3, 5 }, { 1, 2 } });
+    sack({ { 3, 8 }, { 1, 2 } });
+    std::vector<u32> retransmitted;
+    while (has_sent()) {
+        Segment seg = take_segment();
+        if (seq_lt(seg.seq, base + sent * 1460))
+            retransmitted.push_back((seg.seq - base) / 1460);
+    }
+    // Both holes go out again before any ACK advances: 0 by fast retransmit, 2 by the
+    // scoreboard; the SACKed ones are not resent.
+    EXPECT_NE(std::find(retransmitted.begin(), retransmitted.end(), 0u), retransmitted.end());
+    EXPECT_NE(std::find(retransmitted.begin(), retransmitted.end(), 2u), retransmitted.end());
+    for (u32 r : retransmitted)
+        EXPECT_TRUE(r == 0 || r == 2) << "resent SACKed segment " << r;
+    finish(c);
 }
 
 TEST_F(TcpEstablished, ZeroWindowIsProbedWithBackoff)
