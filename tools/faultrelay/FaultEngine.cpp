@@ -88,7 +88,10 @@ void FaultEngine::schedule(Delayed item)
     auto position = std::upper_bound(m_delayed.begin(), m_delayed.end(), item, [](Delayed const& a, Delayed const& b) {
         return a.release_ns != b.release_ns ? a.release_ns < b.release_ns : a.order < b.order;
     });
-    m_delayed.insert(position, std::move(item));
+    if (position == m_delayed.end())
+        m_delayed.push_back(std::move(item));
+    else
+        m_delayed.insert(position, std::move(item));
 }
 
 void FaultEngine::submit(Frame frame, uint64_t now_ns)
@@ -218,14 +221,14 @@ void FaultEngine::poll(uint64_t now_ns, std::vector<Frame>& out)
             ++m_counters.forwarded;
             m_counters.forwarded_bytes += frame.size();
             out.push_back(std::move(frame));
-            m_link.erase(m_link.begin());
+            m_link.pop_front();
         } else if (held_due == due) {
             Frame frame = std::move(m_held[held_index].frame);
             m_held.erase(m_held.begin() + static_cast<long>(held_index));
             enter_link(std::move(frame), due, 0);
         } else {
             Delayed item = std::move(m_delayed.front());
-            m_delayed.erase(m_delayed.begin());
+            m_delayed.pop_front();
             leave_delay_stage(std::move(item), due);
         }
     }

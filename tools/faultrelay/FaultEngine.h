@@ -29,6 +29,7 @@
 // the same seed and the same frames make the same decisions, whatever the timing was.
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <string>
 #include <vector>
@@ -171,10 +172,12 @@ private:
     uint64_t m_next_sequence { 0 };
     uint64_t m_next_order { 0 };
     uint64_t m_last_release_ns { 0 }; // keep_order: the latest release time handed out
-    std::vector<Delayed> m_delayed;   // sorted by (release_ns, order)
-    std::vector<Held> m_held;         // in hold order
-    std::vector<OnLink> m_link;       // FIFO, departure times non-decreasing
-    uint64_t m_link_free_ns { 0 };    // when the link finishes sending what is queued
+    // Deques: frames leave from the front, and with keep_order (the default) they also arrive at
+    // the back, so a 20 ms delay at a million frames per second costs O(1) per frame.
+    std::deque<Delayed> m_delayed; // sorted by (release_ns, order)
+    std::vector<Held> m_held;      // in hold order (a few frames)
+    std::deque<OnLink> m_link;     // FIFO, departure times non-decreasing
+    uint64_t m_link_free_ns { 0 }; // when the link finishes sending what is queued
 };
 
 // Parse helpers shared by the relay's command line and the tests. Each returns false on
