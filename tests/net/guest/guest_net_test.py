@@ -165,7 +165,7 @@ def case_tap(args, nic: str) -> None:
         ok("host -> guest ping of 4000 bytes (fragmented both ways): 3/3")
         sent, received, rtt, output = host_ping(ns, 20, 56, interval=0.05)
         check(received == 20 and rtt is not None, "RTT measurement ping lost echoes", output)
-        report(f"net.guest.{nic}: host->guest ping RTT min/avg/max {rtt[0]:.3f}/{rtt[1]:.3f}/{rtt[2]:.3f} ms "
+        report(f"host->guest ping RTT min/avg/max {rtt[0]:.3f}/{rtt[1]:.3f}/{rtt[2]:.3f} ms "
                f"(20 x 56 bytes, -i 0.05, {guest.accel})")
 
         # 2. The guest pings the host.
@@ -219,7 +219,7 @@ def case_tap(args, nic: str) -> None:
         check(silent is not None and silent.group(1) == "0",
               "the network thread found frames that raised no interrupt (IRQ wiring)", stats)
         ok(result.stdout.strip() + "; no bad frames, no resyncs, every frame came with an interrupt")
-        report(f"net.guest.{nic}: {result.stdout.strip()[3:]}")
+        report(f"{result.stdout.strip()[3:]}")
 
         # 7. A flood faster than the card, then ping must be answered at once.
         flood_seconds = args.flood_seconds
@@ -235,7 +235,7 @@ def case_tap(args, nic: str) -> None:
            f"(max {rtt[2]:.3f} ms, {time.monotonic() - started:.1f} s for 5 pings)")
         stats = guest.command("nicstat", timeout=20)
         rx = re.search(r"rx: packets (\d+)\s+bytes (\d+)\s+errors (\d+)\s+dropped (\d+)", stats)
-        report(f"net.guest.{nic}: flood {flood_line[3:]}; guest rx {rx.group(1) if rx else '?'} packets, "
+        report(f"{flood_line[3:]}; guest rx {rx.group(1) if rx else '?'} packets, "
                f"dropped {rx.group(4) if rx else '?'} in the stack")
         print(stats, flush=True)
 
