@@ -12,5 +12,6 @@ extern "C" int LLVMFuzzerTestOneInput(u8 const* data, usize size)
     harness.serve_udp();
     harness.advance(100 * skiff::fuzz::kMillisecond);
     harness.advance(120000 * skiff::fuzz::kMillisecond); // past reassembly, RTO and TIME-WAIT limits
+    harness.expect_alive();
     return 0;
 }

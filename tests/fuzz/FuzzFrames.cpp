@@ -25,5 +25,6 @@ extern "C" int LLVMFuzzerTestOneInput(u8 const* data, usize size)
         at += length;
     }
     harness.advance(120000 * kMillisecond);
+    harness.expect_alive();
     return 0;
 }

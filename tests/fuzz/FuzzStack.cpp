@@ -1,5 +1,8 @@
 #include "FuzzStack.h"
 
+#include <net/Checksum.h>
+#include <net/icmp/IcmpHeader.h>
+
 #include <cstring>
 
 namespace skiff::fuzz {
@@ -87,6 +90,61 @@ void FuzzStack::serve_udp()
         usize length = n.value() < sizeof buffer ? n.value() : sizeof buffer;
         (void)udp->sendto({ buffer, length }, from);
     }
+}
+
+} // namespace skiff::fuzz
+
+namespace skiff::fuzz {
+
+namespace {
+
+// An ICMP echo request from the peer, built byte by byte with its checksums.
+std::vector<u8> echo_request(u16 identifier, u16 sequence)
+{
+    std::vector<u8> frame(14 + 20 + 8 + 32);
+    EthernetView::write(frame.data(), kStackMac, kPeerMac, EtherType::Ipv4);
+    Ipv4View::write(frame.data() + 14, 20 + 8 + 32, 0x7777, 0, 64, 1, kPeerIp, kStackIp);
+    u8* icmp = frame.data() + 34;
+    icmp[0] = 8;
+    store_be16(icmp + 4, identifier);
+    store_be16(icmp + 6, sequence);
+    for (u32 i = 0; i < 32; ++i)
+        icmp[8 + i] = static_cast<u8>(i);
+    store_be16(icmp + 2, internet_checksum({ icmp, 40 }));
+    return frame;
+}
+
+bool is_echo_reply(std::vector<u8> const& frame, u16 identifier, u16 sequence)
+{
+    auto ethernet = EthernetView::parse({ frame.data(), frame.size() });
+    if (ethernet.is_error() || ethernet.value().ether_type() != static_cast<u16>(EtherType::Ipv4))
+        return false;
+    auto ip = Ipv4View::parse(ethernet.value().payload());
+    if (ip.is_error() || ip.value().protocol() != 1 || !(ip.value().destination() == kPeerIp))
+        return false;
+    auto icmp = IcmpView::parse(ip.value().payload());
+    return icmp.has_value() && icmp.value().type() == 0 && icmp.value().identifier() == identifier
+        && icmp.value().sequence() == sequence && icmp.value().checksum_ok();
+}
+
+} // namespace
+
+void FuzzStack::expect_alive()
+{
+    constexpr u16 kIdentifier = 0x5a5a;
+    for (u16 attempt = 0; attempt < 2; ++attempt) {
+        device.sent.clear();
+        std::vector<u8> request = echo_request(kIdentifier, attempt);
+        inject(request.data(), request.size());
+        advance(100 * kMillisecond);
+        for (auto const& frame : device.sent)
+            if (is_echo_reply(frame, kIdentifier, attempt))
+                return;
+        // The fuzz input may have taught the ARP cache something else about the peer (a spoofed
+        // reply); the stack may then be asking for it: tell it the truth and ask again.
+        (void)stack.arp().add_static(0, kPeerIp, kPeerMac);
+    }
+    VERIFY(!"the stack no longer answers a ping after this input");
 }
 
 } // namespace skiff::fuzz
