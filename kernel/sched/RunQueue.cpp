@@ -65,4 +65,16 @@ QueueLink* RunQueue::pop_highest()
     return link;
 }
 
+QueueLink* RunQueue::preempt(QueueLink& running, bool slice_expired)
+{
+    VERIFY(!running.queued);
+    if (!should_preempt(running.priority, slice_expired, highest_priority()))
+        return nullptr;
+    if (slice_expired)
+        push_back(running);
+    else
+        push_front(running);
+    return pop_highest();
+}
+
 } // namespace skiff::sched

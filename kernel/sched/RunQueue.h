@@ -28,6 +28,15 @@ struct QueueLink {
     bool queued { false };
 };
 
+// Does the running thread give way? To anything more urgent at once; to its equals only when its
+// time slice is used up (round robin); never to anything less urgent.
+constexpr bool should_preempt(u8 running_priority, bool slice_expired, int highest_ready)
+{
+    if (highest_ready > static_cast<int>(running_priority))
+        return true;
+    return slice_expired && highest_ready == static_cast<int>(running_priority);
+}
+
 class RunQueue {
 public:
     void push_back(QueueLink& link);  // ready again after blocking, or its slice ran out
@@ -35,6 +44,11 @@ public:
     void remove(QueueLink& link);
     // The front of the most urgent non-empty FIFO, removed; nullptr when empty.
     QueueLink* pop_highest();
+    // The running thread reaches a scheduling point (a tick ended its slice, or a wake-up made a
+    // thread ready). If should_preempt() says it gives way, it is queued — behind its equals when
+    // its slice is used up, in front of them when a more urgent thread cut the slice short — and
+    // the most urgent ready link is removed and returned. nullptr: `running` keeps the CPU.
+    QueueLink* preempt(QueueLink& running, bool slice_expired);
     // Priority of the thread pop_highest() would return, or -1 when empty.
     int highest_priority() const { return m_nonempty ? 31 - __builtin_clz(m_nonempty) : -1; }
     usize size() const { return m_size; }
@@ -46,14 +60,5 @@ private:
     u32 m_nonempty { 0 }; // bit p set when m_head[p] is not null
     usize m_size { 0 };
 };
-
-// Does the running thread give way? To anything more urgent at once; to its equals only when its
-// time slice is used up (round robin); never to anything less urgent.
-constexpr bool should_preempt(u8 running_priority, bool slice_expired, int highest_ready)
-{
-    if (highest_ready > static_cast<int>(running_priority))
-        return true;
-    return slice_expired && highest_ready == static_cast<int>(running_priority);
-}
 
 } // namespace skiff::sched

@@ -39,10 +39,15 @@ public:
     // ready thread, which may be the current one.
     static void switch_to_next()
     {
-        Thread* previous = s_current;
         QueueLink* link = s_ready.pop_highest();
         VERIFY(link); // the idle thread is always ready when it is not running
-        Thread* next = owner(link);
+        switch_to(owner(link));
+    }
+
+    // `next` has just left the run queue; the current thread's state is already set.
+    static void switch_to(Thread* next)
+    {
+        Thread* previous = s_current;
         if (next == previous) {
             previous->m_state = ThreadState::Running;
             return;
@@ -51,17 +56,22 @@ public:
         previous->m_cpu_cycles += now - s_last_switch_cycles;
         s_last_switch_cycles = now;
         next->m_state = ThreadState::Running;
-        next->m_slice_left = kTimeSliceTicks;
+        // A thread whose slice ran out starts a new one; a thread that a more urgent one cut short
+        // finishes the rest of its slice (otherwise frequent wake-ups of, say, the network thread
+        // would hand whoever they interrupt extra CPU time).
+        if (next->m_slice_left == 0)
+            next->m_slice_left = kTimeSliceTicks;
         ++next->m_switches;
         ++s_stats.context_switches;
         s_current = next;
         skiff_switch_context(&previous->m_saved_rsp, next->m_saved_rsp);
-        // Back on `previous`, switched in again by someone else's switch_to_next().
+        // Back on `previous`, switched in again by someone else's switch_to().
     }
 
     static void make_ready(Thread* thread)
     {
         thread->m_state = ThreadState::Ready;
+        thread->m_slice_left = kTimeSliceTicks; // a new turn after blocking
         s_ready.push_back(thread->m_link);
         if (thread->priority() > s_current->priority())
             s_need_resched = true;
@@ -76,21 +86,17 @@ public:
         Thread* current = s_current;
         VERIFY(current->m_state == ThreadState::Running);
         bool expired = current->m_slice_left == 0;
-        if (!should_preempt(current->priority(), expired, s_ready.highest_priority())) {
+        // The policy (host-tested): give way or not, and where the current thread queues.
+        QueueLink* next = s_ready.preempt(current->m_link, expired);
+        if (!next) {
             if (expired)
                 current->m_slice_left = kTimeSliceTicks;
             return false;
         }
         current->m_state = ThreadState::Ready;
-        // A thread whose slice ran out goes behind its equals; one preempted early by a more
-        // urgent thread resumes first among its equals.
-        if (expired)
-            s_ready.push_back(current->m_link);
-        else
-            s_ready.push_front(current->m_link);
         if (from_interrupt)
             ++s_stats.preemptions;
-        switch_to_next();
+        switch_to(owner(next));
         return true;
     }
 
@@ -337,6 +343,7 @@ void yield()
     InterruptDisabler disabler;
     Thread* current = Scheduler::s_current;
     current->m_state = ThreadState::Ready;
+    current->m_slice_left = kTimeSliceTicks; // gives up the rest of its turn
     Scheduler::s_ready.push_back(current->m_link);
     Scheduler::switch_to_next();
 }
