@@ -267,7 +267,7 @@ def main() -> int:
                       flush=True)
             guest.send_line("poweroff 0")
             guest.wait_exit(timeout=20)
-    except (CheckFailed, GuestError) as failure:
+    except (CheckFailed, GuestError, subprocess.TimeoutExpired) as failure:
         print(f"FAIL net.ttcp.guest_{args.nic}: {failure}", flush=True)
         return 1
     print(f"PASS net.ttcp.guest_{args.nic}", flush=True)
