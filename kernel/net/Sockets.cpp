@@ -86,8 +86,14 @@ Result<usize> UdpHandle::receive_from(Bytes out, net::SocketAddress* from, u64 t
 
 Result<usize> UdpHandle::send_to(ReadonlyBytes data, net::SocketAddress destination)
 {
-    StackLocker locker;
-    return m_socket->sendto(data, destination);
+    auto result = [&] {
+        StackLocker locker;
+        return m_socket->sendto(data, destination);
+    }();
+    // The send may have armed a timer (an ARP request to retry): let the network thread
+    // recompute how long it sleeps.
+    wake_network_thread();
+    return result;
 }
 
 void UdpHandle::close()
@@ -120,9 +126,13 @@ Result<void> send_echo_request(net::Ipv4Address destination, u16 identifier, u16
 {
     if (!is_running())
         return Error::NetworkUnreachable;
-    StackLocker locker;
-    stack().icmp().set_echo_waiter(&s_echo_waiter);
-    return stack().icmp().send_echo_request(destination, identifier, sequence, data_length);
+    auto result = [&] {
+        StackLocker locker;
+        stack().icmp().set_echo_waiter(&s_echo_waiter);
+        return stack().icmp().send_echo_request(destination, identifier, sequence, data_length);
+    }();
+    wake_network_thread(); // as in UdpHandle::send_to: a new ARP timer may be due sooner
+    return result;
 }
 
 Result<net::EchoReply> wait_echo_reply(u16 identifier, u16 sequence, u64 timeout_ms)
