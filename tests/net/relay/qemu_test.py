@@ -24,6 +24,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faultrelay import FaultRelay  # noqa: E402
+
 SKIP = 77
 TAP = "qtap0"
 SERVER_IP = "10.77.1.1"
@@ -108,20 +111,11 @@ def dhcp_offer(xid, server_mac):
     return b"\xff" * 6 + server_mac + b"\x08\x00" + ip + udp
 
 
-def run(relay, mode, workdir, extra):
+def run(relay_binary, mode, workdir, extra):
     name = f"{mode}{'+faults' if extra else ''}"
-    log = os.path.join(workdir, f"relay-{mode}.log")
-    if mode == "dgram":
-        relay_args = ["--udp", "41001:41000"]
-        netdev = ("dgram,id=n0,local.type=inet,local.host=127.0.0.1,local.port=41000,"
-                  "remote.type=inet,remote.host=127.0.0.1,remote.port=41001")
-    else:
-        path = os.path.join(workdir, "relay.sock")
-        relay_args = ["--stream-listen", f"unix:{path}"]
-        netdev = f"stream,id=n0,server=off,addr.type=unix,addr.path={path}"
-    relay_process = subprocess.Popen([relay, "--tap", TAP, "--log", log, "--duration", "90"] + relay_args + extra,
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    banner = relay_process.stdout.readline()
+    relay = FaultRelay(relay_binary, TAP, faults=extra, seed=3, mode=mode, duration=90,
+                       log=os.path.join(workdir, f"relay-{mode}.log"), relay_port=41001, qemu_port=41000).start()
+    netdev = relay.netdev("n0")
     capture = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_ALL))
     capture.bind((TAP, 0))
     tap_mac = capture.getsockname()[4]
@@ -152,20 +146,20 @@ def run(relay, mode, workdir, extra):
             offers += 1
         elif kind == 3 and offers:  # REQUEST: iPXE got our OFFER through the relay
             request_after = time.monotonic() - started
-    for process in (qemu, relay_process):  # by PID: only what this test started
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    qemu.terminate()  # by PID: only what this test started
+    try:
+        qemu.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        qemu.kill()
+        qemu.wait()
+    relay.stop()
     capture.close()
-    counters = [l for l in relay_process.stdout.read().splitlines() if " received=" in l]
+    counters = [l for l in relay.output.splitlines() if " received=" in l]
     ok = request_after is not None
     print(f"  {'ok  ' if ok else 'FAIL'} {name}: DHCP messages from the guest {seen}, "
           f"{offers} OFFER(s) sent; REQUEST after {request_after:.1f} s" if ok else
           f"  FAIL {name}: DHCP messages from the guest {seen}, {offers} OFFER(s) sent, no REQUEST in 60 s "
-          f"(relay: {banner.strip()}; QEMU: {qemu.stderr.read().strip()[:300]})", flush=True)
+          f"(relay: {relay.banner.strip()}; QEMU: {qemu.stderr.read().strip()[:300]})", flush=True)
     for line in counters:
         print("       " + line)
     return ok
@@ -188,7 +182,7 @@ def main():
     results = [run(args.relay, "dgram", workdir, []),
                run(args.relay, "stream", workdir, []),
                # Every frame duplicated both ways and delayed: DHCP still completes.
-               run(args.relay, "dgram", workdir, ["--dup", "100", "--delay", "5", "--seed", "3"])]
+               run(args.relay, "dgram", workdir, ["--dup", "100", "--delay", "5"])]
     shutil.rmtree(workdir)
     print(f"relay against QEMU: {sum(results)}/{len(results)} passed")
     sys.exit(0 if all(results) else 1)

@@ -22,13 +22,15 @@ import math
 import os
 import select
 import shutil
-import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from faultrelay import FaultRelay  # noqa: E402
 
 SKIP = 77
 SO_RCVBUFFORCE = 33  # <asm-generic/socket.h>; root may exceed net.core.rmem_max
@@ -145,32 +147,25 @@ def sequence(data):
 class FakeQemu:
     """QEMU's side of the relay: a UDP socket (dgram netdev) or a unix stream connection."""
 
-    def __init__(self, mode, workdir):
-        self.mode = mode
+    def __init__(self, relay):
+        self.relay = relay
+        self.mode = relay.mode
         self.buffer = b""
-        if mode == "udp":
+        self.sock = None
+        if self.mode == "dgram":
             self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind(("127.0.0.1", relay.qemu_port))
             self.sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, 4 << 20)
-            probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            probe.bind(("127.0.0.1", 0))
-            self.relay_port = probe.getsockname()[1]
-            probe.close()
-            self.relay_args = ["--udp", f"{self.relay_port}:{self.sock.getsockname()[1]}"]
-        else:
-            self.path = os.path.join(workdir, "relay.sock")
-            self.relay_args = ["--stream-listen", f"unix:{self.path}"]
-            self.sock = None
 
     def connect(self):
         if self.mode == "stream":
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.connect(self.path)
+            self.sock.connect(self.relay.socket_path)
         self.sock.setblocking(False)
 
     def send(self, frame):
-        if self.mode == "udp":
-            self.sock.sendto(frame, ("127.0.0.1", self.relay_port))
+        if self.mode == "dgram":
+            self.sock.sendto(frame, ("127.0.0.1", self.relay.relay_port))
         else:
             self.sock.setblocking(True)
             self.sock.sendall(struct.pack("!I", len(frame)) + frame)
@@ -183,7 +178,7 @@ class FakeQemu:
                 data = self.sock.recv(70000)
             except BlockingIOError:
                 break
-            if self.mode == "udp":
+            if self.mode == "dgram":
                 frames.append(data)
                 continue
             if not data:
@@ -202,32 +197,21 @@ class FakeQemu:
             self.sock.close()
 
 
-def parse_counters(text):
-    counters = {}
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) > 2 and parts[0] == "faultrelay:" and parts[1] in ("to-host", "to-guest"):
-            counters[parts[1]] = {k: int(v) for k, v in (p.split("=") for p in parts[2:])}
-    return counters
-
-
 class Result:
     pass
 
 
-def run_relay(relay, tap_mac, args, count_host=200, count_guest=200, size=100, spacing=0.001, mode="udp",
+def run_relay(relay_binary, tap_mac, args, count_host=200, count_guest=200, size=100, spacing=0.001, mode="dgram",
               seed=1, settle=0.5):
     """Runs the relay with `args`, sends the frames both ways, collects what arrives."""
     workdir = tempfile.mkdtemp(prefix="skiff-relay-")
     log_path = os.path.join(workdir, "relay.log")
-    qemu = FakeQemu(mode, workdir)
-    process = subprocess.Popen([relay, "--tap", TAP, "--seed", str(seed), "--log", log_path, "--duration", "60"]
-                               + qemu.relay_args + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    banner = process.stdout.readline()
-    if not banner.startswith("faultrelay: tap"):
-        process.kill()
-        process.wait()
-        raise SystemExit(f"FAIL: the relay did not start: {banner}{process.stdout.read()}")
+    relay = FaultRelay(relay_binary, TAP, faults=args, seed=seed, log=log_path, mode=mode, duration=60)
+    qemu = FakeQemu(relay)
+    try:
+        relay.start()
+    except RuntimeError as error:
+        raise SystemExit(f"FAIL: {error}")
     qemu.connect()
 
     host_rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -275,15 +259,10 @@ def run_relay(relay, tap_mac, args, count_host=200, count_guest=200, size=100, s
             seen = len(r.host) + len(r.guest)
             quiet_since = time.monotonic()
 
-    process.send_signal(signal.SIGTERM)  # by PID: only the relay this function started
-    try:
-        output, _ = process.communicate(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        output, _ = process.communicate()
-    r.exit_code = process.returncode
-    r.output = banner + output
-    r.counters = parse_counters(r.output)
+    relay.stop()  # SIGTERM by PID: only the relay this function started
+    r.exit_code = relay.exit_code
+    r.output = relay.output
+    r.counters = relay.counters
     with open(log_path) as f:
         r.log = f.read().splitlines()
     host_rx.close()
@@ -330,8 +309,8 @@ def main():
         guest_ok = all(p == payload("G", sequence(p), len(p)) for p, _ in r.guest_ours)
         return host_ok and guest_ok
 
-    for mode in ("udp", "stream"):
-        print(f"scenario: no faults, {mode} ({'-netdev dgram' if mode == 'udp' else '-netdev stream'} framing)")
+    for mode in ("dgram", "stream"):
+        print(f"scenario: no faults, -netdev {mode} framing")
         r = run_relay(args.relay, tap_mac, [], mode=mode)
         check(r.exit_code == 0, f"relay exits 0 on SIGTERM (got {r.exit_code})")
         check([sequence(p) for p, _ in r.host] == list(range(200)), "to-host: all 200 frames arrive, in order")
