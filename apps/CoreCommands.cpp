@@ -20,7 +20,7 @@ using console::Arguments;
 struct ThreadRow {
     u32 id;
     char name[sched::Thread::kNameLength];
-    sched::ThreadState state;
+    char const* state; // a string literal
     u8 priority;
     u64 cpu_cycles;
     u64 switches;
@@ -53,7 +53,7 @@ int ps_command(Arguments const&)
             auto& row = table->rows[table->count++];
             row.id = thread.id();
             __builtin_memcpy(row.name, thread.name(), sizeof(row.name));
-            row.state = thread.state();
+            row.state = thread.state_text();
             row.priority = thread.priority();
             row.cpu_cycles = thread.cpu_cycles();
             row.switches = thread.switches();
@@ -66,9 +66,8 @@ int ps_command(Arguments const&)
     for (usize i = table->count; i-- > 0;) {
         auto const& row = table->rows[i];
         u64 ms = time::cycles_to_ns(row.cpu_cycles) / 1000000;
-        kprintln("{:4}  {:<18}  {:<7}  {:3}  {:7}  {:8}  {:5}/{}K at {:#x}", row.id, row.name,
-            sched::state_name(row.state), row.priority, ms, row.switches, row.stack_used, row.stack_size / 1024,
-            row.stack_base);
+        kprintln("{:4}  {:<18}  {:<8} {:3}  {:7}  {:8}  {:5}/{}K at {:#x}", row.id, row.name, row.state, row.priority,
+            ms, row.switches, row.stack_used, row.stack_size / 1024, row.stack_base);
     }
     auto stats = sched::stats();
     kprintln("{} threads, {} context switches ({} from interrupts), idle {} ms", table->total, stats.context_switches,

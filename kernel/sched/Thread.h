@@ -42,6 +42,10 @@ public:
     // the top to the lowest word that is not zero (a high-water mark, as RTOSes report it).
     u64 stack_high_water() const;
     int exit_code() const { return m_exit_code; }
+    // Blocked in no wait queue: in sleep_ms().
+    bool is_sleeping() const { return m_state == ThreadState::Blocked && !m_wait_queue; }
+    // What `ps` shows: the state, with "sleeping" told apart from "blocked" (in a wait queue).
+    char const* state_text() const { return is_sleeping() ? "sleeping" : state_name(m_state); }
 
 private:
     // The scheduler's implementation (kernel/sched/Scheduler.cpp) and the wait queues are the only
