@@ -150,9 +150,10 @@ struct StringSink final : FormatSink {
     std::string text;
 };
 
-Result<Options> parse(std::string const& line, std::string* diagnostics = nullptr)
+// The options hold views into the command line (the host name), so the caller keeps the
+// CommandLine alive for as long as it looks at them.
+Result<Options> parse(CommandLine const& command, std::string* diagnostics = nullptr)
 {
-    CommandLine command(line);
     StringSink sink;
     auto result = parse_options(command.span(), sink);
     if (diagnostics)
@@ -198,7 +199,8 @@ bool contains(std::string const& haystack, std::string const& needle)
 
 TEST(TtcpOptions, ReceiveDefaultsAreClassic)
 {
-    auto options = parse("-r");
+    CommandLine command("-r");
+    auto options = parse(command);
     ASSERT_FALSE(options.is_error());
     EXPECT_EQ(options.value().role, Role::Receive);
     EXPECT_EQ(options.value().buffer_length, 8192u);
@@ -213,7 +215,8 @@ TEST(TtcpOptions, ReceiveDefaultsAreClassic)
 
 TEST(TtcpOptions, ClusteredFlagsAndAttachedOrSeparateValues)
 {
-    auto options = parse("-tsuH -l1460 -n 10 -p7000 -z off -R 0x2a -D -fm 10.0.2.15");
+    CommandLine command("-tsuH -l1460 -n 10 -p7000 -z off -R 0x2a -D -fm 10.0.2.15");
+    auto options = parse(command);
     ASSERT_FALSE(options.is_error());
     auto const& o = options.value();
     EXPECT_EQ(o.role, Role::Transmit);
@@ -234,7 +237,8 @@ TEST(TtcpOptions, ClusteredFlagsAndAttachedOrSeparateValues)
 TEST(TtcpOptions, ValueFlagEndsACluster)
 {
     // "-sl100" is -s then -l 100, as getopt reads it.
-    auto options = parse("-r -sl100");
+    CommandLine command("-r -sl100");
+    auto options = parse(command);
     ASSERT_FALSE(options.is_error());
     EXPECT_TRUE(options.value().sink_source);
     EXPECT_EQ(options.value().buffer_length, 100u);
@@ -267,7 +271,8 @@ TEST(TtcpOptions, BadCommandLinesAreRejectedWithAReason)
     };
     for (auto const& c : cases) {
         std::string reason;
-        auto options = parse(c.line, &reason);
+        CommandLine command(c.line);
+        auto options = parse(command, &reason);
         EXPECT_TRUE(options.is_error()) << c.line;
         EXPECT_TRUE(contains(reason, c.reason)) << c.line << " -> " << reason;
     }
