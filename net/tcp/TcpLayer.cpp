@@ -109,6 +109,7 @@ Result<TcpSocket*> TcpLayer::open()
     TcpSocket* socket = allocate_socket();
     if (!socket)
         return Error::NoMemory;
+    socket->m_options.zero_copy = m_default_zero_copy;
     return socket;
 }
 

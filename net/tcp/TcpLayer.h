@@ -37,6 +37,10 @@ public:
 
     // socket(AF_INET, SOCK_STREAM, 0)
     Result<TcpSocket*> open();
+    // Copy elimination for sockets opened from now on (the console's `zc on|off`); each socket
+    // can still change its own with set_zero_copy().
+    void set_default_zero_copy(bool on) { m_default_zero_copy = on; }
+    bool default_zero_copy() const { return m_default_zero_copy; }
     // A TCP segment (linear region from the TCP header; meta filled). Consumes it.
     void input(PacketBuffer* packet);
     void poll(u64 now_ns);
@@ -123,6 +127,7 @@ private:
     u64 m_isn_key[2] { 0, 0 };
     u64 m_challenge_window_start { 0 };
     u32 m_challenge_count { 0 };
+    bool m_default_zero_copy { false };
 };
 
 } // namespace skiff::net

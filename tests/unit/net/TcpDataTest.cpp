@@ -451,6 +451,27 @@ TEST_F(TcpEstablished, CopyModeUsesFollowOnTheSameCodePath)
     finish(s);
 }
 
+TEST_F(TcpEstablished, GlobalCopyEliminationSwitchAppliesToNewSockets)
+{
+    stack->tcp().set_default_zero_copy(true);
+    TcpSocket* s = establish_passive(); // the listener, and so the child, take the default
+    s->set_nodelay(true);
+    u8* user = static_cast<u8*>(std::aligned_alloc(4096, 4096));
+    std::fill(user, user + 4096, 0x5a);
+    MUST(s->send({ user, 1000 }));
+    EXPECT_EQ(s->stats().zero_copy_pieces, 1u);
+    EXPECT_EQ(port->pins_held(), 1u);
+    send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 65535);
+    EXPECT_EQ(port->pins_held(), 0u);
+    std::free(user);
+    stack->tcp().set_default_zero_copy(false);
+    TcpSocket* other = MUST(stack->tcp().open());
+    EXPECT_FALSE(other->options().zero_copy);
+    other->close();
+    device->sent.clear();
+    finish(s);
+}
+
 TEST_F(TcpEstablished, ZeroCopyReceiveRemapsAPageAtTheSameOffset)
 {
     TcpSocket* s = establish_passive();
