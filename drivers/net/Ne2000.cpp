@@ -490,16 +490,33 @@ bool Ne2000::receive_one(u8 current_page)
     u8 status = header[0];
     u8 next = header[1];
     u32 count = header[2] | (header[3] << 8);
-    // QEMU stores no FCS: count is the 4-byte header plus the frame (HARDWARE.md).
-    u32 length = count >= 4 ? count - 4 : 0;
+    // The header can be trusted as far as it is self-consistent: `next` inside the ring, and the
+    // pages from here to `next` matching `count` — ceil((count + 4) / 256) as QEMU lays frames
+    // out (count = header + frame, no FCS; it adds 4 more), ceil(count / 256) on a DP8390 (count
+    // includes the FCS).
+    u32 ring_pages = m_rx_stop - m_rx_start;
     bool next_in_ring = next >= m_rx_start && next < m_rx_stop;
-    if (!(status & kRsrReceivedOk) || !next_in_ring || length < kMinFrame - 4 || length > kMaxFrame + 4) {
+    u32 span = next_in_ring ? (next + ring_pages - m_next_packet) % ring_pages : 0;
+    bool consistent = (status & kRsrReceivedOk) && next_in_ring && span != 0
+        && (span == (count + 4 + kPageBytes - 1) / kPageBytes || span == (count + kPageBytes - 1) / kPageBytes);
+    if (!consistent) {
         ++m_driver_counters.rx_bad_frames;
         if (m_driver_counters.resyncs < 5)
             kprintln(
                 "{}: bad ring header at page {:#x} (status {:#x} next {:#x} count {}), CURR {:#x}: resynchronising",
                 name(), m_next_packet, status, next, count, current_page);
         resynchronise(current_page);
+        return false;
+    }
+    // QEMU stores no FCS: count is the 4-byte header plus the frame (HARDWARE.md).
+    u32 length = count >= 4 ? count - 4 : 0;
+    if (length < kMinFrame || length > kMaxFrame + 4) {
+        // A well-formed ring entry holding a frame of impossible length (QEMU stores frames of
+        // any length the tap hands it): step over just this one.
+        ++m_driver_counters.rx_bad_frames;
+        ++counters().rx_errors;
+        m_next_packet = next;
+        set_boundary_before(next);
         return false;
     }
     if (length > kMaxFrame)

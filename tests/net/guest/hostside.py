@@ -8,6 +8,9 @@ there. Each is bounded in count and time and prints one result line.
   listen-pattern PORT LENGTH T   receive one datagram on 10.0.2.2:PORT within T seconds and check
                                  it is LENGTH bytes of the dmatest pattern (i * 31 + 7) mod 256
   flood ADDRESS PORT SECONDS     send 1400-byte UDP datagrams as fast as possible for SECONDS
+  garbage TAP MAC COUNT          COUNT malformed or random Ethernet frames to MAC through the tap
+                                 (AF_PACKET): runts, random EtherTypes, IPv4/ARP/ICMP/UDP/TCP
+                                 headers with random fields and lengths, frames over 1514 bytes
   tcp-load ADDRESS MIB           MIB MiB of random bytes into the TCP sink (5001), then 256 KiB
                                  through the TCP echo service (7), compared
 """
@@ -118,12 +121,66 @@ def tcp_load(address: str, mebibytes: int) -> int:
     return 0
 
 
+def garbage(tap: str, mac: str, count: int) -> int:
+    import random
+    import struct
+    rng = random.Random(0x5EED)
+    destination = bytes.fromhex(mac.replace(":", ""))
+    source = bytes.fromhex("02" + "".join(f"{rng.randrange(256):02x}" for _ in range(5)))
+    raw = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    raw.bind((tap, 0))
+    guest_ip = socket.inet_aton("10.0.2.15")
+    host_ip = socket.inet_aton("10.0.2.2")
+
+    def ipv4(protocol: int, payload: bytes) -> bytes:
+        total = rng.choice([20 + len(payload), rng.randrange(0, 70000) & 0xFFFF])
+        ihl = rng.choice([5, 5, 5, rng.randrange(16)])
+        flags = rng.choice([0, 0x4000, 0x2000, rng.randrange(65536)])
+        header = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, total, rng.randrange(65536), flags,
+                             rng.randrange(256), protocol, rng.randrange(65536), host_ip, guest_ip)
+        return header + bytes(rng.randrange(256) for _ in range(max(0, ihl * 4 - 20))) + payload
+
+    def random_bytes(n: int) -> bytes:
+        return bytes(rng.randrange(256) for _ in range(n))
+
+    sent = refused = 0
+    for i in range(count):
+        kind = i % 8
+        if kind == 0:
+            frame = destination + source + random_bytes(rng.randrange(0, 4))  # runt
+        elif kind == 1:
+            frame = destination + source + struct.pack("!H", rng.randrange(65536)) + random_bytes(rng.randrange(0, 1500))
+        elif kind == 2:
+            frame = destination + source + b"\x08\x06" + random_bytes(rng.randrange(0, 60))  # ARP
+        elif kind == 3:
+            frame = destination + source + b"\x08\x00" + ipv4(1, random_bytes(rng.randrange(0, 1400)))
+        elif kind == 4:
+            frame = destination + source + b"\x08\x00" + ipv4(17, random_bytes(rng.randrange(0, 1400)))
+        elif kind == 5:
+            frame = destination + source + b"\x08\x00" + ipv4(6, random_bytes(rng.randrange(0, 1400)))
+        elif kind == 6:
+            frame = destination + source + b"\x08\x00" + random_bytes(rng.randrange(0, 100))
+        else:
+            frame = destination + source + b"\x08\x00" + random_bytes(rng.randrange(1515, 4000))  # too long
+        try:
+            raw.send(frame)
+            sent += 1
+        except OSError:
+            refused += 1
+        if i % 50 == 49:
+            time.sleep(0.01)  # bounded rate: this is about content, not load
+    print(f"OK garbage {sent} frames sent, {refused} refused by the host kernel (runts shorter than an Ethernet header)")
+    return 0
+
+
 def main() -> int:
     command, arguments = sys.argv[1], sys.argv[2:]
     if command == "udp-echo":
         return udp_echo(arguments[0], int(arguments[1]))
     if command == "listen-pattern":
         return listen_pattern(int(arguments[0]), int(arguments[1]), float(arguments[2]))
+    if command == "garbage":
+        return garbage(arguments[0], arguments[1], int(arguments[2]))
     if command == "tcp-load":
         return tcp_load(arguments[0], int(arguments[1]))
     if command == "flood":
