@@ -16,6 +16,8 @@ never touched). One CTest test per NIC (label `net`):
                       Not registered in CTest yet: it fails today (docs/ttcp.md, "Known problems")
   UDP guest -> host   the host counts and checks exactly what the guest sent
   guest -> iperf -s   the guest's ttcp -t into Debian's iperf 2 server: iperf counts it
+  after each transfer free frames, pages pinned for send and packet buffers in use are back to
+                      the baseline taken after a warm-up transfer (`mem`, `nicstat`)
 
 The guest's own ttcp/iperf sink service holds port 5001, so the guest's receiver uses -p 5010.
 Sizes are kept small (TCG is slow); throughput figures are printed as REPORT lines but are not
@@ -165,6 +167,33 @@ def udp_guest_to_host(ns, guest, ttcp, count=64, length=1400):
           "the UDP SHA-256 lines differ", output + host_text)
 
 
+MEM_FRAMES = re.compile(r"^frames\s+\d+ total \(\d+ KiB\): (\d+) free", re.M)
+MEM_PINNED = re.compile(r"(\d+) frames pinned for send")
+POOLS = re.compile(r"pools: receive (\d+)/\d+ in use .*?, transmit (\d+)/\d+ in use")
+
+
+def resources(guest) -> dict:
+    """What a finished transfer must give back: free frames, pages pinned for zero-copy send, and
+    packet buffers in use in the stack's receive and transmit pools."""
+    mem = guest.command("mem", timeout=20)
+    nics = guest.command("nicstat", timeout=20)
+    frames, pinned, pools = MEM_FRAMES.search(mem), MEM_PINNED.search(mem), POOLS.search(nics)
+    check(frames is not None and pinned is not None and pools is not None,
+          "`mem`/`nicstat` do not show frames, pinned pages and pools", mem + nics)
+    return {"free frames": int(frames.group(1)), "pinned pages": int(pinned.group(1)),
+            "receive buffers in use": int(pools.group(1)), "transmit buffers in use": int(pools.group(2))}
+
+
+def check_baseline(guest, baseline: dict, after: str) -> None:
+    # ACKs and FINs may still be in flight for a moment after the prompt returns.
+    for _ in range(10):
+        now = resources(guest)
+        if now == baseline:
+            return
+        time.sleep(0.5)
+    raise CheckFailed(f"after {after}: not back to the baseline: {now} (baseline {baseline})")
+
+
 MEM_FAULTS = re.compile(r"(\d+) COW copies, (\d+) COW without copy")
 
 
@@ -244,13 +273,22 @@ def main() -> int:
             print(f"net.ttcp.guest_{args.nic}: namespace {ns.name}, accel {guest.accel}", flush=True)
             guest.expect_prompt(timeout=60)
             wait_reachable(ns, 20)
+            # The baseline is taken after one small transfer: the first ttcp run costs two frames
+            # once (measured: 6797 free after boot, 6795 after the first run and after every run
+            # since), and a transmit buffer may still be in flight from the boot-time pings.
+            host_to_guest(ns, guest, args.ttcp, "off", 100)
+            baseline = resources(guest)
+            print(f"baseline: {baseline}", flush=True)
             for zc in ("off", "on"):
                 received = host_to_guest(ns, guest, args.ttcp, zc, count)
                 print(f"REPORT net.ttcp.guest_{args.nic}: host->guest TCP zc={zc} {received.group('bytes')} bytes, "
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
+                check_baseline(guest, baseline, f"host->guest TCP zc={zc}")
                 received = guest_to_host(ns, guest, args.ttcp, zc, count)
                 print(f"REPORT net.ttcp.guest_{args.nic}: guest->host TCP zc={zc} {received.group('bytes')} bytes, "
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
+                check_baseline(guest, baseline, f"guest->host TCP zc={zc}")
+            print("ok: frames, pinned pages and packet pools back to the baseline after each TCP transfer", flush=True)
             if args.write_before_ack:
                 faults = write_before_ack(ns, guest, args.ttcp, count)
                 print(f"ok: write before ACK (-R -z on, guest->host): every byte as at send time, {faults} COW "
@@ -259,6 +297,7 @@ def main() -> int:
             print("ok: UDP host->guest: every byte counted and checked", flush=True)
             udp_guest_to_host(ns, guest, args.ttcp)
             print("ok: UDP guest->host: every byte counted and checked", flush=True)
+            check_baseline(guest, baseline, "the UDP transfers")
             if shutil.which("iperf"):
                 counted = guest_to_iperf(ns, guest)
                 print(f"ok: guest ttcp -t into iperf -s: iperf counted {counted} bytes", flush=True)
