@@ -114,7 +114,10 @@ void describe_page_fault_error(FormatSink& out, u64 error)
     print_register(out, "R14", frame.r14);
     print_register(out, "R15", frame.r15);
     format(out, "\n");
-    if (frame.vector == 14 && s_fault_describer)
+    // A page fault names what is mapped at CR2. So does a double fault: the usual one in a kernel is
+    // a stack overflow into a guard page, whose page fault could not push its own frame (CR2 still
+    // holds the guard address, and the handler runs on its own IST stack).
+    if ((frame.vector == 14 || frame.vector == 8) && s_fault_describer)
         s_fault_describer(cr2);
     format(out, "backtrace:\n");
     format(out, "  #0 {:016x} {}+{:#x}\n", frame.rip, where.name ? where.name : "??", where.offset);
