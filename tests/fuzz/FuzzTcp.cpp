@@ -22,7 +22,8 @@
 //        "exactly the expected number"; above, it is off by (byte - 224) * 97.
 //   5    time passes: [b] -> b * b / 4 + 1 ms
 //   6,7  the application: [what] on accepted socket (6) or the client socket (7): accept or
-//        connect, send [n] * 32 bytes, receive, shutdown, close, abort, zero copy on and send
+//        connect, send [n] * 32 bytes, receive [mode] (plain, or zero copy into a page-aligned
+//        region, where whole pages may be remapped), shutdown, close, abort, zero copy on and send
 
 #include "FuzzStack.h"
 
@@ -98,6 +99,10 @@ u8 stream_byte(u64 k)
     return static_cast<u8>((k * 2654435761u) >> 13);
 }
 
+// The application's zero-copy receive buffer (DESIGN §5: page-aligned, in the region the port
+// reports), into which recv may remap received pages instead of copying.
+alignas(4096) u8 s_zero_copy[4 * 4096];
+
 // One application socket and what it has sent and received so far.
 struct AppSocket {
     TcpSocket* socket { nullptr };
@@ -137,6 +142,7 @@ public:
         m_conversations[1].peer_next = 3000000000u;
         for (u32 i = 0; i < sizeof s_stream; ++i)
             s_stream[i] = stream_byte(i);
+        m_harness.port.set_zero_copy_region(s_zero_copy, sizeof s_zero_copy);
     }
 
     void run(Reader& in)
@@ -169,6 +175,9 @@ public:
             m_harness.advance(60000 * kMillisecond);
             observe();
         }
+        if (verbose())
+            std::fprintf(stderr, "pages remapped by zero-copy recv: %llu\n",
+                static_cast<unsigned long long>(m_harness.port.remaps()));
     }
 
 private:
@@ -239,20 +248,7 @@ private:
             }
             break;
         case 1: send(app, in.byte() * 32u); break;
-        case 2:
-            if (socket) {
-                u8 buffer[4096];
-                auto received = socket->recv({ buffer, sizeof buffer });
-                if (received.has_value()) {
-                    VERIFY(received.value() <= sizeof buffer);
-                    for (usize i = 0; i < received.value(); ++i) {
-                        // The peer's stream, in order: each byte one more than the last.
-                        VERIFY(app.last_received < 0 || buffer[i] == static_cast<u8>(app.last_received + 1));
-                        app.last_received = buffer[i];
-                    }
-                }
-            }
-            break;
+        case 2: receive(app, in.byte(), in); break;
         case 3:
             if (socket)
                 (void)socket->shutdown_write();
@@ -272,6 +268,31 @@ private:
                 send(app, in.byte() * 32u);
             }
             break;
+        }
+    }
+
+    // recv into a plain buffer, or ([mode] bit 0) with zero copy on into the page-aligned
+    // zero-copy region at an offset ([mode] bit 1: one where a TCP payload may start in a receive
+    // page, 2 + 14 + 20 + 20 + 4k; else [offset: 2]), so the stack may remap whole pages into it.
+    void receive(AppSocket& app, u8 mode, Reader& in)
+    {
+        if (!app.socket)
+            return;
+        u8 plain[4096];
+        Bytes out { plain, sizeof plain };
+        if (mode & 1) {
+            usize offset = (mode & 2) ? 56 + 4 * ((mode >> 2) & 15) : in.be16() % kPageSize;
+            out = { s_zero_copy + offset, sizeof s_zero_copy - offset };
+            app.socket->set_zero_copy(true);
+        }
+        auto received = app.socket->recv(out);
+        if (received.is_error())
+            return;
+        VERIFY(received.value() <= out.size());
+        for (usize i = 0; i < received.value(); ++i) {
+            // The peer's stream, in order: each byte one more than the last.
+            VERIFY(app.last_received < 0 || out[i] == static_cast<u8>(app.last_received + 1));
+            app.last_received = out[i];
         }
     }
 
@@ -316,6 +337,11 @@ private:
             auto const& t = tcp.value();
             trace("stack >", t, m_harness.now);
             VERIFY(t.payload().size() <= 1460); // the MSS of a 1500-byte MTU
+            TcpOptions options;
+            VERIFY(t.parse_options(options)); // a well-formed option list, within the data offset
+            // The stack never puts data on a SYN: bytes after the header there mean the data
+            // offset does not cover the options written (RFC 9293 §3.1: options fill whole words).
+            VERIFY(!t.has(TcpFlag::Syn) || t.payload().size() == 0);
             for (Conversation& c : m_conversations) {
                 if (t.destination_port() != c.peer_port)
                     continue;

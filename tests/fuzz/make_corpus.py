@@ -161,15 +161,19 @@ def app(action, index=0, arg=None, client=False):
 
 
 ACCEPT, SEND, RECV, SHUTDOWN, CLOSE, ABORT, ZC_SEND = range(7)
+PLAIN = 0
+# Zero-copy recv at page offset 56 = 2 (driver) + 14 + 20 + 20: where a payload without TCP
+# options starts in a receive page, so whole pages are remapped.
+ZERO_COPY_AT_56 = 3
 
 
 def tcp_scripts():
     handshake = seg(SYN, options=SYN_OPTIONS) + wait(4) + seg(ACK) + app(ACCEPT)
     return {
-        "server_echo_close": handshake + seg(PSH | ACK, payload_words=8) + app(RECV) + app(SEND, arg=10) + wait(20) +
+        "server_echo_close": handshake + seg(PSH | ACK, payload_words=8) + app(RECV, arg=PLAIN) + app(SEND, arg=10) + wait(20) +
         seg(ACK) + seg(FIN | ACK) + app(CLOSE) + wait(20) + seg(ACK) + wait(255),
         "server_out_of_order": handshake + seg(ACK, seq=250, payload_words=100) + seg(ACK, payload_words=100) +
-        seg(ACK, payload_words=100) + app(RECV) + app(RECV) + wait(10),
+        seg(ACK, payload_words=100) + app(RECV, arg=PLAIN) + app(RECV, arg=PLAIN) + wait(10),
         "server_rst_in_window": handshake + seg(RST, seq=225) + seg(RST) + wait(10),
         "server_syn_in_established": handshake + seg(SYN, options=SYN_OPTIONS) + wait(10),
         "server_zero_window_persist": handshake + seg(ACK, window=0) + app(SEND, arg=200) + wait(60) + wait(120) +
@@ -177,15 +181,18 @@ def tcp_scripts():
         "server_retransmit_backoff": handshake + app(SEND, arg=255) + app(ZC_SEND, arg=100) +
         b"".join(wait(200) for _ in range(8)),
         "server_simultaneous_close": handshake + app(CLOSE) + seg(FIN | ACK) + wait(30) + seg(ACK) + wait(255),
-        "server_half_close": handshake + app(SHUTDOWN) + seg(ACK) + seg(PSH | ACK, payload_words=4) + app(RECV) +
+        "server_half_close": handshake + app(SHUTDOWN) + seg(ACK) + seg(PSH | ACK, payload_words=4) + app(RECV, arg=PLAIN) +
         seg(FIN | ACK) + app(CLOSE) + wait(255),
         "client_connect_data_fin": app(ACCEPT, client=True) + wait(1) +
         seg(SYN | ACK, options=SYN_OPTIONS, conversation=1) + seg(PSH | ACK, payload_words=16, conversation=1) +
-        app(RECV, client=True) + app(SEND, arg=40, client=True) + wait(10) + seg(ACK, conversation=1) +
+        app(RECV, arg=PLAIN, client=True) + app(SEND, arg=40, client=True) + wait(10) + seg(ACK, conversation=1) +
         seg(FIN | ACK, conversation=1) + app(CLOSE, client=True) + wait(10) + seg(ACK, conversation=1),
         "client_refused": app(ACCEPT, client=True) + wait(1) + seg(RST | ACK, conversation=1) + wait(10),
         "client_syn_timeout": app(ACCEPT, client=True) + b"".join(wait(255) for _ in range(6)),
         "abort_with_data_queued": handshake + app(SEND, arg=200) + app(ABORT) + wait(10),
+        "server_zero_copy_receive": seg(SYN, options=SYN_OPTIONS) + wait(4) + seg(ACK) + app(ACCEPT) +
+        b"".join(seg(PSH | ACK, payload_words=182) + app(RECV, arg=ZERO_COPY_AT_56) for _ in range(6)) +
+        seg(FIN | ACK) + app(RECV, arg=ZERO_COPY_AT_56) + app(CLOSE) + wait(20) + seg(ACK) + wait(255),
     }
 
 
