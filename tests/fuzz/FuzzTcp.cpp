@@ -76,6 +76,7 @@ struct Conversation {
     u16 stack_port { 0 }; // 0 until the stack's SYN shows it (the client conversation)
     u32 peer_next { 0 };  // the next sequence number the peer sends
     u32 stack_next { 0 }; // one past the highest sequence the stack has sent: what the peer ACKs
+    u32 peer_max { 0 };   // one past the highest sequence the peer has sent: the most the stack may ACK
     bool stack_seen { false };
 };
 
@@ -137,9 +138,9 @@ public:
     {
         m_conversations[0].peer_port = kPeerPort;
         m_conversations[0].stack_port = kEchoPort;
-        m_conversations[0].peer_next = 1000000;
+        m_conversations[0].peer_next = m_conversations[0].peer_max = 1000000;
         m_conversations[1].peer_port = kPeerServerPort;
-        m_conversations[1].peer_next = 3000000000u;
+        m_conversations[1].peer_next = m_conversations[1].peer_max = 3000000000u;
         for (u32 i = 0; i < sizeof s_stream; ++i)
             s_stream[i] = stream_byte(i);
         m_harness.port.set_zero_copy_region(s_zero_copy, sizeof s_zero_copy);
@@ -220,6 +221,9 @@ private:
             trace("peer  >", MUST(TcpView::parse({ tcp, tcp_length })), m_harness.now);
         m_harness.inject(frame.data(), frame.size());
 
+        u32 end = sequence + payload_length + ((flags & TcpFlag::Syn) ? 1 : 0) + ((flags & TcpFlag::Fin) ? 1 : 0);
+        if (seq_gt(end, c.peer_max))
+            c.peer_max = end;
         if (sequence == c.peer_next)
             c.peer_next += payload_length + ((flags & TcpFlag::Syn) ? 1 : 0) + ((flags & TcpFlag::Fin) ? 1 : 0);
     }
@@ -349,6 +353,8 @@ private:
                     c.stack_port = t.source_port();
                 if (t.source_port() != c.stack_port)
                     continue;
+                // Nothing the peer never sent is acknowledged (RFC 9293 §3.4).
+                VERIFY(!t.has(TcpFlag::Ack) || seq_leq(t.acknowledgment(), c.peer_max));
                 if (t.has(TcpFlag::Syn)) {
                     c.stack_iss = t.sequence();
                     c.iss_known = true;
