@@ -1,11 +1,52 @@
 #include "FuzzStack.h"
 
 #include <net/Checksum.h>
+#include <net/arp/ArpPacket.h>
 #include <net/icmp/IcmpHeader.h>
 
 #include <cstring>
 
 namespace skiff::fuzz {
+
+namespace {
+
+// Whatever the stack was fed, what it sends must be well formed: from our MAC, an IPv4 header
+// that parses with its checksum and our source address, and a correct ICMP, UDP or TCP checksum
+// on every unfragmented datagram; an ARP packet that parses and names us as its sender.
+void verify_sent_frame(std::vector<u8> const& frame)
+{
+    auto ethernet = EthernetView::parse({ frame.data(), frame.size() });
+    VERIFY(ethernet.has_value());
+    VERIFY(ethernet.value().source() == kStackMac);
+    u16 type = ethernet.value().ether_type();
+    if (type == static_cast<u16>(EtherType::Arp)) {
+        auto arp = ArpView::parse(ethernet.value().payload());
+        VERIFY(arp.has_value());
+        VERIFY(arp.value().sender_mac() == kStackMac && arp.value().sender_ip() == kStackIp);
+        return;
+    }
+    VERIFY(type == static_cast<u16>(EtherType::Ipv4));
+    auto ip = Ipv4View::parse(ethernet.value().payload());
+    VERIFY(ip.has_value());
+    VERIFY(ip.value().source() == kStackIp);
+    if (ip.value().is_fragment())
+        return; // the transport checksum covers the whole datagram, not one fragment
+    ReadonlyBytes payload = ip.value().payload();
+    u8 protocol = ip.value().protocol();
+    if (protocol == static_cast<u8>(IpProtocol::Icmp)) {
+        VERIFY(internet_checksum(payload) == 0);
+    } else if (protocol == static_cast<u8>(IpProtocol::Udp) || protocol == static_cast<u8>(IpProtocol::Tcp)) {
+        if (protocol == static_cast<u8>(IpProtocol::Udp) && payload.size() >= 8 && load_be16(payload.data() + 6) == 0)
+            return; // UDP without a checksum (RFC 768)
+        ChecksumAccumulator sum;
+        add_pseudo_header(
+            sum, ip.value().source(), ip.value().destination(), protocol, static_cast<u16>(payload.size()));
+        sum.add(payload);
+        VERIFY(sum.finish() == 0);
+    }
+}
+
+} // namespace
 
 Result<void> FuzzDevice::transmit(PacketBuffer& packet)
 {
@@ -18,6 +59,7 @@ Result<void> FuzzDevice::transmit(PacketBuffer& packet)
         at += piece.length;
     }
     VERIFY(at == frame.size());
+    verify_sent_frame(frame);
     // Bounded: a stack that transmits without end (a loop) would otherwise eat the memory.
     if (sent.size() < 4096)
         sent.push_back(std::move(frame));
