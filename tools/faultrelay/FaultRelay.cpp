@@ -10,6 +10,7 @@
 
 #include <tools/faultrelay/FaultEngine.h>
 
+#include <algorithm>
 #include <arpa/inet.h>
 #include <cerrno>
 #include <cinttypes>
