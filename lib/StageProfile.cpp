@@ -11,6 +11,7 @@ u64 no_counter()
 
 CounterFunction s_counter = no_counter;
 StageTotals s_totals[static_cast<usize>(Stage::Count)];
+u64 s_charged = 0; // every cycle add() charged, for nested scopes to subtract
 
 } // namespace
 
@@ -43,6 +44,12 @@ void add(Stage stage, u64 cycles, u64 events, u64 bytes)
     t.cycles += cycles;
     t.events += events;
     t.bytes += bytes;
+    s_charged += cycles;
+}
+
+u64 charged()
+{
+    return s_charged;
 }
 
 StageTotals totals(Stage stage)

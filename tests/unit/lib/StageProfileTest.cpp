@@ -72,3 +72,23 @@ TEST(StageProfile, NamesFollowThePaper)
     EXPECT_STREQ(stage_name(Stage::ReceiveProtocol), "rx protocol");
     EXPECT_STREQ(stage_name(Stage::SendSocket), "tx socket");
 }
+
+TEST_F(StageProfileTest, NestedStagesAreChargedOnlyToThemselves)
+{
+    {
+        ScopedStage outer(Stage::ReceiveProtocol);
+        s_fake_now += 100;
+        {
+            ScopedStage inner(Stage::SendProtocol);
+            s_fake_now += 30;
+            {
+                ScopedStage innermost(Stage::SendDriver);
+                s_fake_now += 20;
+            }
+        }
+        s_fake_now += 5;
+    }
+    EXPECT_EQ(totals(Stage::ReceiveProtocol).cycles, 105u);
+    EXPECT_EQ(totals(Stage::SendProtocol).cycles, 30u);
+    EXPECT_EQ(totals(Stage::SendDriver).cycles, 20u);
+}
