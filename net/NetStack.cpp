@@ -1,3 +1,4 @@
+#include <lib/StageProfile.h>
 #include <net/NetStack.h>
 
 namespace skiff::net {
@@ -114,8 +115,12 @@ void NetStack::poll(u64 now_ns)
 {
     if (now_ns > m_now)
         m_now = now_ns;
-    while (PacketBuffer* packet = m_input.pop())
+    while (PacketBuffer* packet = m_input.pop()) {
+        // LyraNET Fig. 6 "protocol": Ethernet, IP and TCP input up to queueing on the socket (an
+        // ACK sent on the way is charged to the send stages: lib/StageProfile.h).
+        profile::ScopedStage stage(profile::Stage::ReceiveProtocol, 1, packet->linear_length());
         process_frame(packet);
+    }
     m_arp.poll(m_now);
     m_ipv4.reassembly().poll(m_now);
     m_tcp.poll(m_now);
@@ -168,7 +173,11 @@ Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherTyp
     EthernetView::write(packet->push_header(EthernetView::kHeaderLength), destination, interface.mac, type);
     NetDevice& device = *interface.device;
     u32 length = packet->total_length();
-    Result<void> result = device.link_up() ? device.transmit(*packet) : Result<void>(Error::NetworkUnreachable);
+    Result<void> result = Error::NetworkUnreachable;
+    if (device.link_up()) {
+        profile::ScopedStage stage(profile::Stage::SendDriver, 1, length); // LyraNET Fig. 5 "driver"
+        result = device.transmit(*packet);
+    }
     if (result.is_error()) {
         ++m_counters.eth_tx_errors;
         ++device.counters().tx_dropped;

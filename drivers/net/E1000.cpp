@@ -30,6 +30,7 @@
 #include <kernel/Interrupts.h>
 #include <kernel/Print.h>
 #include <lib/ByteOrder.h>
+#include <lib/StageProfile.h>
 
 namespace skiff::drivers {
 
@@ -326,6 +327,7 @@ void E1000::update_link()
 
 void E1000::interrupt_entry(void* context)
 {
+    profile::ScopedStage stage(profile::Stage::ReceiveDriver, 0); // LyraNET Fig. 6: the ISR is driver time
     static_cast<E1000*>(context)->handle_interrupt();
 }
 

@@ -26,6 +26,7 @@
 #include <kernel/BootInfo.h>
 #include <kernel/Interrupts.h>
 #include <kernel/Print.h>
+#include <lib/StageProfile.h>
 
 namespace skiff::drivers {
 
@@ -414,6 +415,7 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
 
 void Ne2000::interrupt_entry(void* context)
 {
+    profile::ScopedStage stage(profile::Stage::ReceiveDriver, 0); // LyraNET Fig. 6: the ISR is driver time
     static_cast<Ne2000*>(context)->handle_interrupt();
 }
 

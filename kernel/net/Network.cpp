@@ -9,6 +9,7 @@
 #include <kernel/net/NetWaiter.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
+#include <lib/StageProfile.h>
 
 namespace skiff::knet {
 
@@ -76,7 +77,15 @@ void network_thread(void*)
         {
             sync::MutexLocker locker(s_stack_lock);
             for (u32 i = 0; i < s_driver_count; ++i) {
-                u32 frames = s_drivers[i]->poll(kPollBudget);
+                u32 frames;
+                {
+                    // LyraNET Fig. 6 "driver": the receive routine (and transmit reclaim), per frame.
+                    u64 bytes_before = s_drivers[i]->counters().rx_bytes;
+                    profile::ScopedStage stage(profile::Stage::ReceiveDriver, 0);
+                    frames = s_drivers[i]->poll(kPollBudget);
+                    stage.set_events(frames);
+                    stage.set_bytes(s_drivers[i]->counters().rx_bytes - bytes_before);
+                }
                 s_thread_stats.frames += frames;
                 more |= s_drivers[i]->more_pending();
                 u64 interrupts = s_drivers[i]->driver_counters().interrupts;

@@ -2,6 +2,7 @@
 // are (re)built in their headroom on every (re)transmission, the payload stays where it is —
 // in the application's pinned pages (seg[]) or in follow.
 
+#include <lib/StageProfile.h>
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -105,6 +106,8 @@ u32 TcpLayer::receive_window(TcpSocket& s)
 
 Result<void> TcpLayer::transmit(TcpSocket& s, PacketBuffer* segment, u32 sequence, u8 flags)
 {
+    // LyraNET Fig. 5 "protocol": TCP output down to the driver (whose time is its own stage).
+    profile::ScopedStage stage(profile::Stage::SendProtocol, 1, segment->payload_length());
     segment->reset_headers();
     u8 options[40];
     u32 option_length = write_options(s, options, flags);

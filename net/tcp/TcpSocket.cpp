@@ -1,5 +1,6 @@
 // The BSD calls on a TCP socket. All non-blocking; see Socket.h for how the kernel glue blocks.
 
+#include <lib/StageProfile.h>
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -108,13 +109,22 @@ Result<usize> TcpSocket::send(ReadonlyBytes data)
         return Error::Shutdown;
     if (data.is_empty())
         return static_cast<usize>(0);
-    usize queued = TRY(m_layer->queue_send(*this, data));
+    usize queued;
+    {
+        // LyraNET Fig. 5 "socket": send() up to TCP output — the copy into follow, or pinning
+        // the application's pages for seg[].
+        profile::ScopedStage stage(profile::Stage::SendSocket, 1, 0);
+        queued = TRY(m_layer->queue_send(*this, data));
+        stage.set_bytes(queued);
+    }
     m_layer->output(*this);
     return queued;
 }
 
 Result<usize> TcpSocket::recv(Bytes out)
 {
+    // LyraNET Fig. 6 "socket": recv() into TCP's receive side, where the copy or the remap lives.
+    profile::ScopedStage stage(profile::Stage::ReceiveSocket, 1, 0);
     if (m_state == TcpState::Listen)
         return Error::NotConnected;
     if (m_receive_queue.is_empty()) {
@@ -175,6 +185,7 @@ Result<usize> TcpSocket::recv(Bytes out)
         if (free_space > advertised && free_space - advertised >= min(buffer / 2, 2u * m_mss))
             m_layer->send_ack(*this);
     }
+    stage.set_bytes(copied);
     return copied;
 }
 
