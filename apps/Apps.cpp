@@ -9,6 +9,7 @@ void register_all_commands()
     register_profile_commands();
     register_network_commands();
     register_ttcp_commands();
+    register_resource_commands();
 }
 
 } // namespace skiff::apps

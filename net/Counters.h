@@ -24,6 +24,8 @@ namespace skiff::net {
     X(arp_gave_up)                                                                                                     \
     X(arp_queue_overflow)                                                                                              \
     X(arp_table_full)                                                                                                  \
+    X(arp_unsolicited_replies)                                                                                         \
+    X(arp_conflicts_ignored)                                                                                           \
     X(ip_rx)                                                                                                           \
     X(ip_tx)                                                                                                           \
     X(ip_drop_short)                                                                                                   \
@@ -76,9 +78,14 @@ namespace skiff::net {
     X(tcp_ooo_dropped)                                                                                                 \
     X(tcp_challenge_acks)                                                                                              \
     X(tcp_backlog_full)                                                                                                \
+    X(tcp_half_open_evicted)                                                                                           \
     X(tcp_zero_copy_pieces)                                                                                            \
     X(tcp_copied_bytes)                                                                                                \
-    X(tcp_remapped_pages)
+    X(tcp_sent_zero_copy_bytes)                                                                                        \
+    X(tcp_received_copied_bytes)                                                                                       \
+    X(tcp_remapped_pages)                                                                                              \
+    X(tcp_remapped_bytes)                                                                                              \
+    X(tcp_remap_refused)
 
 struct NetCounters {
 #define SKIFF_DECLARE_COUNTER(name) u64 name { 0 };

@@ -114,15 +114,30 @@ void ArpCache::input(u8 interface, PacketBuffer* packet)
     }
     // RFC 826 "Packet Reception": merge the sender into an existing entry first; add a new one
     // only if the packet is for us. An address-probe (sender 0.0.0.0, RFC 5227) teaches nothing.
+    //
+    // Two hardenings against cache poisoning (RFC 826 predates them; Linux and the BSDs do the
+    // like): a reply nobody asked for does not create an entry (only a request for us does, since
+    // its sender will talk to us next), and a claim that a known, unexpired address now lives at a
+    // different MAC is counted and ignored rather than believed — a forged reply for the gateway
+    // must not redirect our traffic. The entry keeps its MAC until it expires or `arp -d`.
     bool for_us = arp.target_ip() == own.address;
     if (!sender.is_any() && !(sender == own.address)) {
         Entry* entry = find(interface, sender);
-        if (!entry && for_us)
-            entry = allocate(interface, sender);
+        if (!entry && for_us) {
+            if (arp.operation() == ArpOperation::Request)
+                entry = allocate(interface, sender);
+            else
+                ++m_stack.counters().arp_unsolicited_replies;
+        }
         if (entry && !entry->permanent) {
-            entry->info.state = entry->info.state == ArpEntryInfo::State::Reachable ? entry->info.state
-                                                                                    : ArpEntryInfo::State::Incomplete;
-            update(interface, sender, sender_mac);
+            bool known = entry->info.state == ArpEntryInfo::State::Reachable && entry->info.expires_ns > m_stack.now();
+            if (known && !(entry->info.mac == sender_mac)) {
+                ++m_stack.counters().arp_conflicts_ignored;
+            } else {
+                if (entry->info.state != ArpEntryInfo::State::Reachable)
+                    entry->info.state = ArpEntryInfo::State::Incomplete;
+                update(interface, sender, sender_mac);
+            }
         }
     }
     if (for_us && arp.operation() == ArpOperation::Request) {

@@ -72,11 +72,32 @@ void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView c
         return;
     }
     // A bounded backlog: half-open and not-yet-accepted connections each up to the backlog.
-    // A SYN beyond it is dropped silently; the peer's retransmission tries again.
-    if (listener.m_embryonic_count >= listener.m_backlog || listener.m_accept_count >= listener.m_backlog) {
+    // With the accept queue full, a SYN is dropped silently; the peer's retransmission tries
+    // again. With the half-open ones at the bound, the one that has waited longest for its ACK
+    // makes room (as a SYN cache does, RFC 4987 §3.4): otherwise a SYN flood from addresses that
+    // never answer would hold the listener shut for the whole SYN-ACK retransmission schedule
+    // (about two minutes) after the flood stopped.
+    if (listener.m_accept_count >= listener.m_backlog) {
         ++m_stack.counters().tcp_backlog_full;
         packet->release();
         return;
+    }
+    if (listener.m_embryonic_count >= listener.m_backlog) {
+        TcpSocket* oldest = nullptr;
+        for (TcpSocket& s : m_sockets) {
+            if (!s.m_in_use || s.m_listener != &listener || s.m_accepted_pending || s.m_state != TcpState::SynReceived)
+                continue;
+            if (!oldest || s.m_backoff > oldest->m_backoff
+                || (s.m_backoff == oldest->m_backoff && s.m_rto_deadline < oldest->m_rto_deadline))
+                oldest = &s;
+        }
+        ++m_stack.counters().tcp_backlog_full;
+        if (!oldest) {
+            packet->release();
+            return;
+        }
+        ++m_stack.counters().tcp_half_open_evicted;
+        enter_closed(*oldest, Error::ConnectionReset); // a child nobody accepted: freed at once
     }
     TcpSocket* child = allocate_socket();
     if (!child) {

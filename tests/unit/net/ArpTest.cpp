@@ -162,4 +162,49 @@ TEST_F(Arp, ShortFramesAndForeignUnicastAreDropped)
     EXPECT_TRUE(device->sent.empty());
 }
 
+TEST_F(Arp, UnsolicitedReplyIsCountedAndNotLearned)
+{
+    inject(ethernet(kStackMac, kPeerMac, 0x0806, arp_packet(2, kPeerMac, kPeerIp, kStackMac, kStackIp)));
+    ArpEntryInfo entries[4];
+    EXPECT_EQ(stack->arp().snapshot(entries, 4), 0u);
+    EXPECT_EQ(stack->counters().arp_unsolicited_replies, 1u);
+    EXPECT_TRUE(device->sent.empty());
+}
+
+TEST_F(Arp, ForgedReplyForAKnownAddressDoesNotReplaceItsMac)
+{
+    // The gateway is learned from its request; then a forger claims its address, by reply and by
+    // request (an "announcement"). Neither moves the entry; both are counted.
+    inject(ethernet(MacAddress::broadcast(), kPeerMac, 0x0806, arp_packet(1, kPeerMac, kPeerIp, {}, kStackIp)));
+    device->sent.clear();
+    MacAddress const forger { { 0x02, 0xba, 0xdb, 0xad, 0xba, 0xd0 } };
+    inject(ethernet(kStackMac, forger, 0x0806, arp_packet(2, forger, kPeerIp, kStackMac, kStackIp)));
+    inject(ethernet(MacAddress::broadcast(), forger, 0x0806, arp_packet(1, forger, kPeerIp, {}, kPeerIp)));
+    device->sent.clear(); // the reply to the forged request (addressed to the forger) is not what we test
+    EXPECT_EQ(stack->counters().arp_conflicts_ignored, 2u);
+    ArpEntryInfo entries[4];
+    ASSERT_EQ(stack->arp().snapshot(entries, 4), 1u);
+    EXPECT_EQ(entries[0].mac, kPeerMac);
+    send_udp(kPeerIp);
+    Bytes_ datagram = take_sent();
+    EXPECT_EQ(Bytes_(datagram.begin(), datagram.begin() + 6), Bytes_(kPeerMac.bytes, kPeerMac.bytes + 6));
+    // The same MAC refreshes the entry as before.
+    inject(ethernet(kStackMac, kPeerMac, 0x0806, arp_packet(2, kPeerMac, kPeerIp, kStackMac, kStackIp)));
+    EXPECT_EQ(stack->counters().arp_conflicts_ignored, 2u);
+}
+
+TEST_F(Arp, AfterExpiryANewMacIsLearned)
+{
+    inject(ethernet(MacAddress::broadcast(), kPeerMac, 0x0806, arp_packet(1, kPeerMac, kPeerIp, {}, kStackIp)));
+    device->sent.clear();
+    advance(ArpCache::kEntryLifetime + 1000000000ull);
+    MacAddress const replaced { { 0x52, 0x54, 0x00, 0x00, 0x00, 0x77 } };
+    inject(ethernet(MacAddress::broadcast(), replaced, 0x0806, arp_packet(1, replaced, kPeerIp, {}, kStackIp)));
+    device->sent.clear();
+    ArpEntryInfo entries[4];
+    ASSERT_EQ(stack->arp().snapshot(entries, 4), 1u);
+    EXPECT_EQ(entries[0].mac, replaced);
+    EXPECT_EQ(stack->counters().arp_conflicts_ignored, 0u);
+}
+
 } // namespace

@@ -116,17 +116,52 @@ TEST_F(TcpListen, RstIsIgnored)
     finish();
 }
 
-TEST_F(TcpListen, SynsBeyondTheBacklogAreDropped)
+TEST_F(TcpListen, HalfOpenBeyondTheBacklogEvictTheOldest)
 {
+    // A SYN flood from addresses that never answer: the half-open connections stay at the
+    // backlog, each new SYN displacing the one that waited longest, and a real peer that comes
+    // last still gets in.
     m_listener = listen_socket(2);
+    u32 last_iss = 0;
     for (u16 port = 1; port <= 4; ++port) {
         IpFields f;
         f.protocol = 6;
         inject(frame_to_stack(f, tcp_segment(kPeerIss, 0, TcpFlag::Syn, 1000, {}, {}, port, kStackPort)));
+        Segment syn_ack = take_segment();
+        EXPECT_EQ(syn_ack.flags, TcpFlag::Syn | TcpFlag::Ack);
+        last_iss = syn_ack.seq;
+        advance(1000000); // 1 ms apart: the older ones' timers are due first
     }
-    EXPECT_EQ(device->sent.size(), 2u);
+    EXPECT_FALSE(has_sent());
     EXPECT_EQ(stack->counters().tcp_backlog_full, 2u);
-    finish();
+    EXPECT_EQ(stack->counters().tcp_half_open_evicted, 2u);
+    EXPECT_EQ(stack->tcp().sockets_in_use(), 3u); // the listener and two half-open children
+    IpFields f;
+    f.protocol = 6;
+    inject(frame_to_stack(f, tcp_segment(kPeerIss + 1, last_iss + 1, TcpFlag::Ack, 1000, {}, {}, 4, kStackPort)));
+    TcpSocket* accepted = MUST(m_listener->accept());
+    EXPECT_EQ(accepted->state(), TcpState::Established);
+    EXPECT_EQ(accepted->remote().port, 4);
+    // An evicted one's ACK finds no connection: a reset, as for any stray ACK in LISTEN.
+    inject(frame_to_stack(f, tcp_segment(kPeerIss + 1, 12345, TcpFlag::Ack, 1000, {}, {}, 1, kStackPort)));
+    EXPECT_EQ(take_segment().flags, TcpFlag::Rst);
+    finish(accepted);
+}
+
+TEST_F(TcpListen, SynsBeyondAFullAcceptQueueAreDropped)
+{
+    m_listener = listen_socket(1);
+    send_segment(kPeerIss, 0, TcpFlag::Syn, 1000);
+    Segment syn_ack = take_segment();
+    send_segment(kPeerIss + 1, syn_ack.seq + 1, TcpFlag::Ack, 1000);
+    EXPECT_FALSE(has_sent()); // established, waiting in the accept queue
+    IpFields f;
+    f.protocol = 6;
+    inject(frame_to_stack(f, tcp_segment(kPeerIss, 0, TcpFlag::Syn, 1000, {}, {}, 7, kStackPort)));
+    EXPECT_FALSE(has_sent());
+    EXPECT_EQ(stack->counters().tcp_backlog_full, 1u);
+    EXPECT_EQ(stack->counters().tcp_half_open_evicted, 0u);
+    finish(MUST(m_listener->accept()));
 }
 
 TEST_F(TcpSynSent, ConnectSendsSynWithAllOptions)
