@@ -1,6 +1,7 @@
 // `prof`: the LyraNET processing-time breakdown (lib/StageProfile.h), per packet and in total.
 
 #include <apps/Apps.h>
+#include <apps/UdpBench.h>
 #include <kernel/Panic.h>
 #include <kernel/Print.h>
 #include <kernel/Sampler.h>
@@ -8,6 +9,9 @@
 #include <kernel/console/Command.h>
 #include <kernel/sched/Scheduler.h>
 #include <lib/StageProfile.h>
+#include <mm/Memory.h>
+#include <net/CopyElimination.h>
+#include <net/tcp/TcpSocket.h>
 
 namespace skiff::apps {
 
@@ -32,6 +36,96 @@ void print_stage(Stage stage)
         per_event, ns_per_event, per_byte_x100 / 100, per_byte_x100 % 100, t.bytes);
 }
 
+// --- prof crossover: copy versus remap per piece size (seeds/003 §5) ----------------------------
+
+constexpr u32 kMaxRounds = 4000;
+u64 s_samples[kMaxRounds]; // the console runs one command at a time
+
+u64 median(u64* samples, u32 count)
+{
+    for (u32 i = 1; i < count; ++i)
+        for (u32 k = i; k > 0 && samples[k] < samples[k - 1]; --k)
+            swap(samples[k], samples[k - 1]);
+    return samples[count / 2];
+}
+
+// What TcpSocket::recv does with a received piece of `size` bytes that fits its destination page
+// at the same offset, with copy elimination on: remap from the socket's threshold on, else copy.
+char const* stack_choice(u32 size, u32 threshold)
+{
+    return size >= threshold ? "remap" : "copy";
+}
+
+// For each piece size: the cycles to copy N bytes from a received page into an application page
+// (what recv does without copy elimination), and the cycles to remap a received page under the
+// application's page instead (mm::remap_page: the page-table write and the TLB invalidation),
+// plus that remap followed by the application's first read of the page (the TLB refill the
+// remap forces). The same two frames are swapped back and forth; medians over the rounds.
+int crossover_command(u32 rounds)
+{
+    auto buffer = mm::allocate_zero_copy_buffer(kPageSize);
+    if (buffer.is_error()) {
+        kprintln("prof crossover: no zero-copy buffer: {}", buffer.error());
+        return 1;
+    }
+    u8* app = buffer.value();
+    auto received = mm::allocate_frame();
+    if (received.is_error()) {
+        mm::free_zero_copy_buffer(app, kPageSize);
+        kprintln("prof crossover: no frame: {}", received.error());
+        return 1;
+    }
+    mm::PhysicalAddress spare = received.value();
+    u8* source = mm::frame_bytes(spare);
+    for (u32 i = 0; i < kPageSize; ++i) {
+        source[i] = static_cast<u8>(i * 7);
+        app[i] = 0;
+    }
+    u32 threshold = net::TcpSocketOptions {}.zero_copy_threshold;
+    constexpr u32 kSizes[] = { 64, 128, 256, 384, 512, 768, 1024, 1280, 1460, 2048, 4096 };
+    kprintln("prof crossover: {} rounds per size, TSC cycles ({} MHz), medians", rounds, time::tsc_hz() / 1000000);
+    kprintln("threshold {} bytes (TcpSocketOptions::zero_copy_threshold, copy elimination {})", threshold,
+        net::kCopyElimination ? "compiled in" : "compiled out");
+    kprintln("  {:<9} {:>6} {:>12} {:>12} {:>18} {:>6}", "", "bytes", "copy", "remap", "remap+first read", "stack");
+    int status = 0;
+    for (u32 size : kSizes) {
+        // The payload sits after the headers in the NIC's page; use the same offset here.
+        u32 offset = size + 66 <= kPageSize ? 66 : 0;
+        for (u32 r = 0; r < rounds; ++r) {
+            u64 start = time::cycles();
+            __builtin_memcpy(app + offset, source + offset, size);
+            s_samples[r] = time::cycles() - start;
+        }
+        u64 copy = median(s_samples, rounds);
+        u64 remap_only = 0;
+        for (u32 pass = 0; pass < 2 && status == 0; ++pass) {
+            for (u32 r = 0; r < rounds; ++r) {
+                u64 start = time::cycles();
+                auto old = mm::remap_page(reinterpret_cast<uptr>(app), spare);
+                if (pass == 1)
+                    (void)*static_cast<u8 volatile*>(app + offset); // the application reads its data
+                s_samples[r] = time::cycles() - start;
+                if (old.is_error()) {
+                    kprintln("prof crossover: remap failed: {}", old.error());
+                    status = 1;
+                    break;
+                }
+                spare = old.value(); // the page that was there is the next round's "received" page
+            }
+            if (status == 0 && pass == 0)
+                remap_only = median(s_samples, rounds);
+        }
+        if (status)
+            break;
+        u64 remap_read = median(s_samples, rounds);
+        kprintln("  crossover {:>6} {:>12} {:>12} {:>18} {:>6}", size, copy, remap_only, remap_read,
+            stack_choice(size, threshold));
+    }
+    mm::unref_frame(spare);
+    mm::free_zero_copy_buffer(app, kPageSize);
+    return status;
+}
+
 int prof_command(Arguments const& arguments)
 {
     if (arguments.count() > 1) {
@@ -40,7 +134,15 @@ int prof_command(Arguments const& arguments)
             kprintln("prof: counters reset");
             return 0;
         }
-        kprintln("usage: prof [reset]");
+        if (arguments[1] == StringView("crossover")) {
+            u64 rounds = 1000;
+            if (arguments.count() > 2 && (!parse_u64(arguments[2], rounds) || rounds < 1 || rounds > kMaxRounds)) {
+                kprintln("usage: prof crossover [rounds 1-{}]", kMaxRounds);
+                return 2;
+            }
+            return crossover_command(static_cast<u32>(rounds));
+        }
+        kprintln("usage: prof [reset | crossover [rounds]]");
         return 2;
     }
     kprintln("stage times in TSC cycles ({} MHz); events are packets (driver, protocol) or calls (socket)",
@@ -111,8 +213,11 @@ int sample_command(Arguments const& arguments)
 void register_profile_commands()
 {
     profile::set_counter(read_tsc);
-    console::register_command({ "prof", "prof [reset]",
-        "processing time per stage (driver/protocol/socket, rx and tx), as in LyraNET Fig. 5/6", prof_command });
+    register_udpbench_command();
+    console::register_command({ "prof", "prof [reset | crossover [rounds]]",
+        "processing time per stage (driver/protocol/socket, rx and tx), as in LyraNET Fig. 5/6; crossover: copy "
+        "vs remap cycles per piece size",
+        prof_command });
     console::register_command({ "sample", "sample [seconds]",
         "statistical profile: where the CPU spends its time, by function (timer-interrupt sampling)", sample_command });
 }
