@@ -1,6 +1,7 @@
 // The BSD calls on a TCP socket. All non-blocking; see Socket.h for how the kernel glue blocks.
 
 #include <lib/StageProfile.h>
+#include <net/CopyElimination.h>
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -150,8 +151,8 @@ Result<usize> TcpSocket::recv(Bytes out)
         // Zero-copy receive (DESIGN §5): when the whole rest of this payload goes to the same
         // offset of a zero-copy buffer page, swap the page in instead of copying. The rest of
         // that application page is overwritten: a zero-copy buffer's pages belong to recv.
-        if (m_options.zero_copy && front->kind() == PacketBuffer::Kind::Receive && count == available
-            && count >= m_options.zero_copy_threshold && dest_offset == source_offset
+        if (kCopyElimination && m_options.zero_copy && front->kind() == PacketBuffer::Kind::Receive
+            && count == available && count >= m_options.zero_copy_threshold && dest_offset == source_offset
             && port.is_zero_copy_region(
                 reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize)), kPageSize)) {
             void* app_page = reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize));
