@@ -105,13 +105,15 @@ Result<void> send_one(Bench& bench, knet::UdpHandle& handle, u32 index)
         u8 const* virt = bench.buffer + offset;
         u32 in_page = static_cast<u32>(reinterpret_cast<uptr>(virt) & (kPageSize - 1));
         u32 piece = min<u32>(bench.length - offset, static_cast<u32>(kPageSize) - in_page);
-        auto page = stack.port().pin_user_page(virt);
-        if (page.is_error()) {
+        // Pinned as the stack's zero-copy send pins (Port::pin_user_page), read through the
+        // frame's own address: what the NIC sends is what the buffer held at send time.
+        auto frame = mm::pin_page(reinterpret_cast<uptr>(virt));
+        if (frame.is_error()) {
             packet->release();
-            return page.error();
+            return frame.error();
         }
-        bool added = packet->add_segment({ page.value().virt + in_page, page.value().phys + in_page, piece,
-            { page.value().phys, net::FrameKind::Pinned } });
+        bool added = packet->add_segment({ mm::frame_bytes(frame.value()) + in_page, frame.value() + in_page, piece,
+            { frame.value(), net::FrameKind::Pinned } });
         VERIFY(added); // a datagram of at most one page spans at most two
         offset += piece;
     }
