@@ -30,9 +30,9 @@ u8 pattern_byte(u32 index)
 
 Result<net::DataSeg> pinned_segment(net::Port& port, u8 const* virt, u32 length)
 {
-    u64 page_phys = TRY(port.pin_user_page(virt));
+    net::PortPage page = TRY(port.pin_user_page(virt));
     u64 offset = reinterpret_cast<uptr>(virt) & (kPage - 1);
-    return net::DataSeg { virt, page_phys + offset, length, { page_phys, net::FrameKind::Pinned } };
+    return net::DataSeg { page.virt + offset, page.phys + offset, length, { page.phys, net::FrameKind::Pinned } };
 }
 
 // Makes the second page of `buffer` physically discontiguous with the first (a fresh frame

@@ -445,6 +445,13 @@ Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame)
     if (!is_aligned(page, kFrameSize) || !s_zero_copy_areas.contains(page))
         return Error::InvalidArgument;
     InterruptDisabler disabler;
+    // The old frame goes to the caller, and from the network stack on to a NIC's receive ring:
+    // it must have no other holder. A frame still pinned by a zero-copy send (TCP's copy of
+    // unacknowledged data) would be overwritten by the next received frame.
+    u64 entry = s_kernel_table.leaf_entry(page);
+    if ((entry & pte::kPresent) && s_frames.manages(entry & pte::kAddressMask)
+        && s_frames.refcount(entry & pte::kAddressMask) > 1)
+        return Error::Busy;
     return s_kernel_table.remap(page, new_frame, kPageWritable | kPageNoExecute);
 }
 

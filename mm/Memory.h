@@ -74,7 +74,8 @@ bool is_zero_copy_buffer(void const* address, u64 length);
 
 // Swap `new_frame` in under the page at `page` (inside a zero-copy buffer) with one invlpg; the
 // mapping takes over the caller's reference on new_frame, the caller receives the reference on
-// the returned old frame.
+// the returned old frame. Error::Busy (nothing changed) when the frame mapped there now is shared
+// (pinned by a zero-copy send, or held by anyone else): the caller copies instead.
 Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame);
 
 // Zero-copy send: write-protect the page holding `address`, mark it copy-on-write and take a
@@ -83,7 +84,11 @@ Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame);
 // (Error::NotSupported elsewhere: the caller copies instead).
 Result<PhysicalAddress> pin_page(uptr address);
 // Drops a pin's reference. When the last pin of a frame goes and that frame is still the one
-// mapped (nobody wrote meanwhile), the page becomes writable again.
+// mapped (nobody wrote meanwhile), the page becomes writable again. The page may meanwhile have
+// been written (COW gave it another frame), remapped, or unmapped by free_zero_copy_buffer: the
+// pin's reference kept the frame alive, and unpinning then only drops that reference (the frame
+// is freed if it was the last). Read a pinned frame through frame_bytes(frame), never through the
+// application's address.
 void unpin_page(PhysicalAddress frame);
 
 // --- The kernel address space ----------------------------------------------------------------

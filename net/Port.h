@@ -29,17 +29,28 @@ public:
     virtual void ref_page(u64 phys) = 0;
     virtual void unref_page(u64 phys) = 0;
 
-    // Zero-copy send (DESIGN §5): pin the page of application memory holding `virt`. Returns the
-    // physical address of that page and takes a reference on its frame; the kernel write-protects
-    // the page and marks it copy-on-write for as long as any pin is held, so an application that
-    // writes before the ACK gets a private copy and TCP keeps the original.
-    virtual Result<u64> pin_user_page(void const* virt) = 0;
+    // Zero-copy send (DESIGN §5): pin the page of application memory holding `virt`. Takes a
+    // reference on the frame mapped there now and returns that frame as a PortPage: `virt` is the
+    // frame's own kernel address (the direct map), `phys` its DMA address. The kernel
+    // write-protects the application's page and marks it copy-on-write for as long as any pin is
+    // held, so an application that writes before the ACK gets a private copy and TCP keeps the
+    // original frame.
+    //
+    // Everything the stack reads of a pinned piece (the checksum, a PIO or copying driver, a
+    // retransmission) must go through the returned address, never through the application's
+    // mapping: after a COW fault or a free_zero_copy_buffer() that mapping shows other bytes or
+    // nothing at all, while the frame behind the pin stays as it was at send time for as long as
+    // the pin's reference is held.
+    virtual Result<PortPage> pin_user_page(void const* virt) = 0;
     virtual void unpin_user_page(u64 phys) = 0;
 
     // Zero-copy receive: is [virt, virt+length) inside the page-aligned zero-copy buffer region?
     virtual bool is_zero_copy_region(void const* virt, usize length) = 0;
     // Swap `received` in under the application's page-aligned `app_page` (remap + TLB flush) and
-    // hand back the frame that was there before; it becomes a receive buffer of the stack.
+    // hand back the frame that was there before; it becomes a receive buffer of the stack. Fails
+    // (and changes nothing) when that old frame is shared — still pinned by a zero-copy send, or
+    // held by anyone else — because a frame a NIC may write into must have no other holder; the
+    // caller then copies.
     virtual Result<PortPage> remap_page(void* app_page, PortPage received) = 0;
 
     // Randomness for ISNs (RFC 6528), IP IDs, ephemeral ports.

@@ -127,6 +127,27 @@ public:
         return received;
     }
 
+    // The zero-copy receive contract (docs/zero-copy.md): put the destination at the page offset
+    // where the next payload sits in its receive page, so that with copy elimination on the
+    // stack can remap that page instead of copying. The buffer has one spare page for this, and
+    // the offset is read and used under the same lock hold as the recv. With -z off the bytes land
+    // in the same places and are copied, so the two runs differ only in the socket option.
+    Result<Bytes> recv_placed(Bytes buffer) override
+    {
+        if (!m_zero_copy_buffer || buffer.data() != m_buffer_base)
+            return Transport::recv_placed(buffer);
+        Bytes placed;
+        auto received = blocking(kIdleLimitMs, [&]() -> Result<usize> {
+            u32 offset = m_tcp->receive_page_offset();
+            placed = Bytes(buffer.data() + offset, buffer.size());
+            return m_tcp->recv(placed);
+        });
+        knet::wake_network_thread();
+        if (received.is_error())
+            return received.error();
+        return placed.first(received.value());
+    }
+
     Result<usize> sendto(ReadonlyBytes datagram) override
     {
         u64 deadline = time::monotonic_ns() + kUdpRetryLimitMs * 1000000;
@@ -192,11 +213,13 @@ public:
     Result<Bytes> allocate_buffer(usize length) override
     {
         // Whole pages from the zero-copy region whatever -z says, so that a run with copy
-        // elimination on and one with it off differ only in the socket option.
-        m_buffer_bytes = align_up(length, kPageSize);
+        // elimination on and one with it off differ only in the socket option; plus one page,
+        // room for recv_placed to start up to a page in.
+        m_buffer_bytes = align_up(length, kPageSize) + kPageSize;
         auto zero_copy = mm::allocate_zero_copy_buffer(m_buffer_bytes);
         if (!zero_copy.is_error()) {
             m_zero_copy_buffer = true;
+            m_buffer_base = zero_copy.value();
             return Bytes(zero_copy.value(), length);
         }
         auto* memory = new (std::nothrow) u8[length];
@@ -284,6 +307,7 @@ private:
     knet::UdpHandle* m_udp { nullptr };
     net::SocketAddress m_destination;
     bool m_zero_copy_buffer { false };
+    u8* m_buffer_base { nullptr };
     u64 m_buffer_bytes { 0 };
 };
 

@@ -540,11 +540,11 @@ private:
     {
         u64 start = m_transport.now_ns();
         for (;;) {
-            usize received = TRY(m_transport.recv(m_buffer));
+            Bytes received = TRY(m_transport.recv_placed(m_buffer));
             ++m_report.calls;
-            if (received == 0)
+            if (received.is_empty())
                 break;
-            TRY(deliver(m_buffer.first(received)));
+            TRY(deliver(received));
         }
         m_report.elapsed_ns = m_transport.now_ns() - start;
         return {};

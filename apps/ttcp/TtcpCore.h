@@ -86,6 +86,14 @@ public:
     virtual Result<usize> send(ReadonlyBytes data) = 0;
     // TCP: reads up to buffer.size() bytes; 0 means the peer closed the stream.
     virtual Result<usize> recv(Bytes buffer) = 0;
+    // TCP: as recv, but the transport may place the bytes anywhere inside `buffer`'s allocation
+    // and returns where they are. The guest lines them up with their receive page so copy
+    // elimination can remap (docs/zero-copy.md); everyone else receives at the start.
+    virtual Result<Bytes> recv_placed(Bytes buffer)
+    {
+        usize received = TRY(recv(buffer));
+        return buffer.first(received);
+    }
     // UDP: one datagram to the connect() address.
     virtual Result<usize> sendto(ReadonlyBytes datagram) = 0;
     // UDP: one datagram (truncated to the buffer). Error::TimedOut when nothing has come for the

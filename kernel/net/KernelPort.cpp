@@ -21,9 +21,13 @@ void KernelPort::unref_page(u64 phys)
     mm::unref_frame(phys);
 }
 
-Result<u64> KernelPort::pin_user_page(void const* virt)
+Result<net::PortPage> KernelPort::pin_user_page(void const* virt)
 {
-    return mm::pin_page(reinterpret_cast<uptr>(virt));
+    // The stack reads the pinned frame through the direct map (Port.h): that address stays valid
+    // and unchanged for as long as the pin's reference is held, whatever happens to the
+    // application's mapping (a COW copy, free_zero_copy_buffer, a remap).
+    mm::PhysicalAddress frame = TRY(mm::pin_page(reinterpret_cast<uptr>(virt)));
+    return net::PortPage { mm::frame_bytes(frame), frame };
 }
 
 void KernelPort::unpin_user_page(u64 phys)

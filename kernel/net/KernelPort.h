@@ -13,7 +13,7 @@ public:
     Result<net::PortPage> allocate_page() override;
     void ref_page(u64 phys) override;
     void unref_page(u64 phys) override;
-    Result<u64> pin_user_page(void const* virt) override;
+    Result<net::PortPage> pin_user_page(void const* virt) override;
     void unpin_user_page(u64 phys) override;
     bool is_zero_copy_region(void const* virt, usize length) override;
     Result<net::PortPage> remap_page(void* app_page, net::PortPage received) override;

@@ -330,6 +330,64 @@ bool heap_reuses_memory(TestContext& t)
     return true;
 }
 
+// A zero-copy buffer freed while TCP still holds a send pin on one of its pages (issue 7): the
+// pin's reference keeps the frame and its bytes, read through the direct map; unpinning a page
+// that is no longer mapped (or mapped to something else) only drops the reference.
+bool free_while_pinned(TestContext& t)
+{
+    u64 frames_before = mm::frames_in_use_for_tests();
+    auto buffer = mm::allocate_zero_copy_buffer(2 * 4096);
+    KCHECK(t, !buffer.is_error());
+    u8* bytes = buffer.value();
+    poke(bytes, 'S');
+    poke(bytes + 4096, 'T');
+    auto first = mm::pin_page(reinterpret_cast<uptr>(bytes) + 10);
+    auto second = mm::pin_page(reinterpret_cast<uptr>(bytes) + 4096);
+    KCHECK(t, !first.is_error() && !second.is_error());
+    poke(bytes + 4096, 'U'); // a COW copy: the second page now maps another frame
+    u64 pinned = mm::stats().pinned_frames;
+    mm::free_zero_copy_buffer(bytes, 2 * 4096);
+    // The pinned frames live on with the bytes of pin time; the COW copy went with the buffer.
+    KCHECK_EQ(t, mm::frame_refcount(first.value()), 1u);
+    KCHECK_EQ(t, mm::frame_refcount(second.value()), 1u);
+    KCHECK_EQ(t, mm::frame_bytes(first.value())[0], 'S');
+    KCHECK_EQ(t, mm::frame_bytes(second.value())[0], 'T');
+    // The region is handed out again (likely at the same address) before the pins go.
+    auto again = mm::allocate_zero_copy_buffer(2 * 4096);
+    KCHECK(t, !again.is_error());
+    poke(again.value(), 'N');
+    mm::unpin_page(first.value());
+    mm::unpin_page(second.value());
+    KCHECK_EQ(t, mm::stats().pinned_frames, pinned - 2);
+    KCHECK_EQ(t, peek(again.value()), 'N'); // the new buffer's pages were not touched
+    poke(again.value() + 4096, 'M');        // and are writable
+    mm::free_zero_copy_buffer(again.value(), 2 * 4096);
+    KCHECK_EQ(t, mm::frames_in_use_for_tests(), frames_before);
+    return true;
+}
+
+// The receive remap hands the application's old frame to a NIC ring: never one still pinned.
+bool remap_refuses_pinned_frame(TestContext& t)
+{
+    auto buffer = mm::allocate_zero_copy_buffer(4096);
+    KCHECK(t, !buffer.is_error());
+    u8* bytes = buffer.value();
+    poke(bytes, 'P');
+    auto pinned = mm::pin_page(reinterpret_cast<uptr>(bytes));
+    KCHECK(t, !pinned.is_error());
+    PhysicalAddress received = MUST(mm::allocate_zeroed_frame()); // memory checked by the buffer
+    auto refused = mm::remap_page(reinterpret_cast<uptr>(bytes), received);
+    KCHECK(t, refused.is_error() && refused.error() == Error::Busy);
+    KCHECK_EQ(t, frame_of(bytes), pinned.value()); // nothing changed
+    mm::unpin_page(pinned.value());
+    auto old = mm::remap_page(reinterpret_cast<uptr>(bytes), received); // sole owner now
+    KCHECK(t, !old.is_error());
+    KCHECK_EQ(t, old.value(), pinned.value());
+    mm::unref_frame(old.value());
+    mm::free_zero_copy_buffer(bytes, 4096);
+    return true;
+}
+
 constexpr TestCase kTests[] = {
     { "mm.frame_refcounts", frames_refcount_and_sharing },
     { "mm.contiguous_dma_run", contiguous_dma_run },
@@ -342,6 +400,8 @@ constexpr TestCase kTests[] = {
     { "mm.guard_pages", guard_pages_under_stacks },
     { "mm.mmio_uncached", mmio_is_uncached },
     { "mm.zero_copy_buffers", zero_copy_buffers },
+    { "mm.free_while_pinned", free_while_pinned },
+    { "mm.remap_refuses_pinned_frame", remap_refuses_pinned_frame },
     { "mm.heap_reuse", heap_reuses_memory },
 };
 

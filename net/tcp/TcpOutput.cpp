@@ -202,6 +202,8 @@ void TcpLayer::retransmit_first(TcpSocket& s)
 
 void TcpLayer::output(TcpSocket& s)
 {
+    // Every segment this run sends shares one doorbell (NetDevice::flush).
+    NetStack::TransmitBatch batch(m_stack);
     bool sends_data = s.m_state == TcpState::Established || s.m_state == TcpState::CloseWait
         || s.m_state == TcpState::FinWait1 || s.m_state == TcpState::Closing || s.m_state == TcpState::LastAck;
     while (sends_data) {
@@ -314,12 +316,19 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
             if (zero_copy && buffer->segment_count() < 2 && buffer->follow_length() == 0) {
                 auto page = port.pin_user_page(cursor);
                 if (page.has_value()) {
-                    u64 phys = page.value() + (address & (kPageSize - 1));
-                    bool added = buffer->add_segment({ cursor, phys, piece, { page.value(), FrameKind::Pinned } });
+                    // The piece is recorded through the pinned frame's own address, not the
+                    // application's: checksums, PIO drivers and retransmissions then read what the
+                    // buffer held at send time even if the application writes (COW gives it a new
+                    // frame) or frees its buffer before the ACK (Port.h).
+                    u32 in_page = static_cast<u32>(address & (kPageSize - 1));
+                    PortPage frame = page.value();
+                    bool added = buffer->add_segment(
+                        { frame.virt + in_page, frame.phys + in_page, piece, { frame.phys, FrameKind::Pinned } });
                     VERIFY(added);
                     pinned = true;
                     ++s.m_stats.zero_copy_pieces;
                     ++m_stack.counters().tcp_zero_copy_pieces;
+                    m_stack.counters().tcp_sent_zero_copy_bytes += piece;
                 }
             }
             if (!pinned) {

@@ -150,25 +150,31 @@ Result<usize> TcpSocket::recv(Bytes out)
         u64 source_offset = reinterpret_cast<uptr>(front->data()) & (kPageSize - 1);
         // Zero-copy receive (DESIGN §5): when the whole rest of this payload goes to the same
         // offset of a zero-copy buffer page, swap the page in instead of copying. The rest of
-        // that application page is overwritten: a zero-copy buffer's pages belong to recv.
-        if (kCopyElimination && m_options.zero_copy && front->kind() == PacketBuffer::Kind::Receive
+        // that application page is overwritten: a zero-copy buffer's pages belong to recv. Only
+        // the first piece of a call can be remapped: the page under any later piece also holds
+        // the bytes this call has just written in front of it (a payload never starts at
+        // offset 0 of its page, the headers are there), and the remap would throw them away.
+        void* app_page = reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize));
+        if (kCopyElimination && m_options.zero_copy && copied == 0 && front->kind() == PacketBuffer::Kind::Receive
             && count == available && count >= m_options.zero_copy_threshold && dest_offset == source_offset
-            && port.is_zero_copy_region(
-                reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize)), kPageSize)) {
-            void* app_page = reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize));
+            && port.is_zero_copy_region(app_page, kPageSize)) {
             auto old_page = port.remap_page(app_page, front->page());
             if (old_page.has_value()) {
                 front->exchange_page(old_page.value());
                 ++m_stats.remapped_pages;
                 ++m_layer->m_stack.counters().tcp_remapped_pages;
+                m_stats.remapped_bytes += count;
+                m_layer->m_stack.counters().tcp_remapped_bytes += count;
                 m_receive_queue.pop()->release();
                 m_receive_bytes -= count;
                 copied += count;
                 continue;
             }
+            ++m_layer->m_stack.counters().tcp_remap_refused; // a shared frame: copy instead
         }
         __builtin_memcpy(destination, front->data(), count);
         m_stats.copied_bytes += count;
+        m_layer->m_stack.counters().tcp_received_copied_bytes += count;
         copied += count;
         m_receive_bytes -= count;
         if (count == available) {
@@ -188,6 +194,14 @@ Result<usize> TcpSocket::recv(Bytes out)
     }
     stage.set_bytes(copied);
     return copied;
+}
+
+u32 TcpSocket::receive_page_offset() const
+{
+    PacketBuffer const* front = m_receive_queue.front();
+    if (!front)
+        return 0;
+    return static_cast<u32>(reinterpret_cast<uptr>(front->data()) & (kPageSize - 1));
 }
 
 Result<void> TcpSocket::shutdown_write()

@@ -41,19 +41,37 @@ void HostPort::unref_page(u64 phys)
     }
 }
 
-Result<u64> HostPort::pin_user_page(void const* virt)
+Result<PortPage> HostPort::pin_user_page(void const* virt)
 {
     u64 page = align_down(reinterpret_cast<u64>(virt), kPageSize);
-    ++m_pins[page];
-    return page;
+    auto latest = m_pinned_as.find(page);
+    if (latest != m_pinned_as.end() && m_pins.count(latest->second)
+        && std::memcmp(reinterpret_cast<void*>(latest->second), reinterpret_cast<void*>(page), kPageSize) == 0) {
+        ++m_pins[latest->second];
+        ref_page(latest->second);
+        return PortPage { reinterpret_cast<u8*>(latest->second), latest->second };
+    }
+    PortPage frame = TRY(allocate_page());
+    std::memcpy(frame.virt, reinterpret_cast<void*>(page), kPageSize);
+    m_pins[frame.phys] = 1;
+    m_pinned_as[page] = frame.phys;
+    return frame;
 }
 
 void HostPort::unpin_user_page(u64 phys)
 {
     auto it = m_pins.find(phys);
     VERIFY(it != m_pins.end() && it->second > 0);
-    if (--it->second == 0)
+    if (--it->second == 0) {
         m_pins.erase(it);
+        for (auto latest = m_pinned_as.begin(); latest != m_pinned_as.end(); ++latest) {
+            if (latest->second == phys) {
+                m_pinned_as.erase(latest);
+                break;
+            }
+        }
+    }
+    unref_page(phys);
 }
 
 u64 HostPort::pins_held() const

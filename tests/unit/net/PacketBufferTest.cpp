@@ -74,10 +74,12 @@ TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
     PacketBuffer* p = pool->allocate_transmit();
     // A 100-byte piece that straddles the page boundary at 4096 becomes two segments, each
     // physically contiguous and each pinning its own page (LyraNET §3.4).
-    u64 phys0 = MUST(port.pin_user_page(user + 4046));
-    u64 phys1 = MUST(port.pin_user_page(user + 4096));
-    EXPECT_TRUE(p->add_segment({ user + 4046, phys0 + 4046 % 4096, 50, { phys0, FrameKind::Pinned } }));
-    EXPECT_TRUE(p->add_segment({ user + 4096, phys1, 50, { phys1, FrameKind::Pinned } }));
+    // A piece is recorded through the pinned frame's own address (Port.h).
+    PortPage page0 = MUST(port.pin_user_page(user + 4046));
+    PortPage page1 = MUST(port.pin_user_page(user + 4096));
+    EXPECT_TRUE(
+        p->add_segment({ page0.virt + 4046 % 4096, page0.phys + 4046 % 4096, 50, { page0.phys, FrameKind::Pinned } }));
+    EXPECT_TRUE(p->add_segment({ page1.virt, page1.phys, 50, { page1.phys, FrameKind::Pinned } }));
     EXPECT_FALSE(p->add_segment({ user, 0, 1, {} })); // only two
     u8 tail[3] = { 0xaa, 0xbb, 0xcc };
     EXPECT_EQ(p->append_follow({ tail, 3 }), 3u);
@@ -85,8 +87,8 @@ TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
     h[0] = h[1] = h[2] = h[3] = 0x11;
     ASSERT_EQ(p->piece_count(), 4u);
     EXPECT_EQ(p->piece(0).length, 4u);
-    EXPECT_EQ(p->piece(1).virt, user + 4046);
-    EXPECT_EQ(p->piece(2).virt, user + 4096);
+    EXPECT_EQ(p->piece(1).virt, page0.virt + 4046 % 4096);
+    EXPECT_EQ(p->piece(2).virt, page1.virt);
     EXPECT_EQ(p->piece(3).length, 3u);
     EXPECT_EQ(p->total_length(), 107u);
     EXPECT_EQ(port.pins_held(), 2u);
