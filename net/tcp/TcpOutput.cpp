@@ -3,6 +3,7 @@
 // in the application's pinned pages (seg[]) or in follow.
 
 #include <lib/StageProfile.h>
+#include <net/CopyElimination.h>
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -279,10 +280,11 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
     u32 mss = s.m_mss;
     u32 offset = 0;
     Port& port = m_stack.port();
+    bool zero_copy = kCopyElimination && s.m_options.zero_copy; // constant false when compiled out
     while (offset < total) {
         // Copy mode: top up the last buffer if it has not been sent yet (fewer small segments).
         PacketBuffer* tail = s.m_send_queue.back();
-        if (!s.m_options.zero_copy && tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->segment_count() == 0
+        if (!zero_copy && tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->segment_count() == 0
             && tail->reference_count() == 1 && tail->payload_length() < mss) {
             u32 room = min(mss - tail->payload_length(), tail->follow_space());
             u32 count = min(room, total - offset);
@@ -309,7 +311,7 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
             u32 to_page_end = static_cast<u32>(kPageSize - (address & (kPageSize - 1)));
             u32 piece = min(left, to_page_end);
             bool pinned = false;
-            if (s.m_options.zero_copy && buffer->segment_count() < 2 && buffer->follow_length() == 0) {
+            if (zero_copy && buffer->segment_count() < 2 && buffer->follow_length() == 0) {
                 auto page = port.pin_user_page(cursor);
                 if (page.has_value()) {
                     // The piece is recorded through the pinned frame's own address, not the

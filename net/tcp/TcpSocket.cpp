@@ -1,6 +1,7 @@
 // The BSD calls on a TCP socket. All non-blocking; see Socket.h for how the kernel glue blocks.
 
 #include <lib/StageProfile.h>
+#include <net/CopyElimination.h>
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -154,8 +155,8 @@ Result<usize> TcpSocket::recv(Bytes out)
         // the bytes this call has just written in front of it (a payload never starts at
         // offset 0 of its page, the headers are there), and the remap would throw them away.
         void* app_page = reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize));
-        if (m_options.zero_copy && copied == 0 && front->kind() == PacketBuffer::Kind::Receive && count == available
-            && count >= m_options.zero_copy_threshold && dest_offset == source_offset
+        if (kCopyElimination && m_options.zero_copy && copied == 0 && front->kind() == PacketBuffer::Kind::Receive
+            && count == available && count >= m_options.zero_copy_threshold && dest_offset == source_offset
             && port.is_zero_copy_region(app_page, kPageSize)) {
             auto old_page = port.remap_page(app_page, front->page());
             if (old_page.has_value()) {
