@@ -384,9 +384,16 @@ bool TcpLayer::process_ack(TcpSocket& s, TcpView const& tcp, TcpOptions const& o
             s.m_snd_nxt = s.m_snd_una;
         s.m_stats.bytes_acked += acked;
         // RFC 6298 §3 / RFC 7323 §4: one RTT sample per ACK that advances; with timestamps the
-        // echoed value gives it (and Karn's rule is moot), otherwise the one timed segment.
-        if (s.m_ts_enabled && options.has_timestamps && options.ts_echo) {
-            u32 now_ms = static_cast<u32>(m_stack.now() / 1000000);
+        // echoed value gives it, otherwise the one timed segment. After a timeout (m_backoff >
+        // 0) only an echo of the retransmission itself counts: the receiver may echo the
+        // timestamp of the last segment before the hole (RFC 7323 §4.3), and that "sample" spans
+        // the whole backed-off wait — under 20% loss a 6 s sample made the next RTO 3.6 s, then
+        // 7 s, and a transfer stalled. The retransmission left when the backed-off timer was
+        // armed: m_rto_deadline - m_rto (no ACK has advanced since, or m_backoff would be 0).
+        u32 now_ms = static_cast<u32>(m_stack.now() / 1000000);
+        u32 retransmitted_ms = static_cast<u32>((s.m_rto_deadline - s.m_rto) / 1000000);
+        bool echo_usable = s.m_backoff == 0 || static_cast<i32>(options.ts_echo - retransmitted_ms) >= 0;
+        if (s.m_ts_enabled && options.has_timestamps && options.ts_echo && echo_usable) {
             u32 sample_ms = now_ms - options.ts_echo;
             if (sample_ms < 60000)
                 update_rtt(s, static_cast<u64>(sample_ms) * 1000000ull + 500000);
