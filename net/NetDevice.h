@@ -12,6 +12,10 @@
 //             one that cannot gather uses packet.copy_to(0, flat). A driver that keeps the
 //             buffer after transmit() returns takes packet.ref() and calls packet.release() when
 //             the hardware is done with it. Frames shorter than 60 bytes are padded by the driver.
+//   doorbell: a driver may only queue in transmit() and start the hardware in flush(). The stack
+//             calls flush() once at the end of each batch of work (a poll(), one output run of
+//             a socket), so one doorbell write carries every frame of the batch; a transmit()
+//             outside any batch is followed by its flush() at once.
 //   link:     set_link_up(true) when the PHY reports link; the stack sends a gratuitous ARP.
 
 #include <lib/Result.h>
@@ -51,6 +55,9 @@ public:
     // Hand one frame to the hardware. An error means the frame was not sent (ring full, link
     // down); the stack counts it and drops the frame, like a real wire would.
     virtual Result<void> transmit(PacketBuffer& packet) = 0;
+    // Start the hardware on everything transmit() queued since the last flush (ring the
+    // doorbell). A driver that transmits inside transmit() has nothing to do.
+    virtual void flush() { }
 
     // --- called by the driver ---
     // A page-sized receive buffer from the stack's pool, or nullptr when the pool is empty.

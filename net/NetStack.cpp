@@ -187,7 +187,19 @@ Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherTyp
         device.counters().tx_bytes += length;
     }
     packet->release();
+    if (m_batch_depth == 0)
+        device.flush();
     return result;
+}
+
+void NetStack::end_transmit_batch()
+{
+    VERIFY(m_batch_depth > 0);
+    if (--m_batch_depth)
+        return;
+    for (u32 i = 0; i < m_interface_count; ++i)
+        if (m_interfaces[i].device)
+            m_interfaces[i].device->flush();
 }
 
 } // namespace skiff::net

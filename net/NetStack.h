@@ -70,6 +70,26 @@ public:
     // Ethernet output: prepend the header and hand the frame to the device. Consumes `packet`.
     Result<void> transmit_frame(u8 interface, MacAddress destination, EtherType type, PacketBuffer* packet);
 
+    // A batch of work whose frames share one doorbell (NetDevice::flush): frames transmitted while
+    // a batch is open are only queued by drivers that can queue; closing the outermost batch
+    // flushes every device. Batches nest.
+    void begin_transmit_batch() { ++m_batch_depth; }
+    void end_transmit_batch();
+    class TransmitBatch {
+    public:
+        explicit TransmitBatch(NetStack& stack)
+            : m_stack(stack)
+        {
+            m_stack.begin_transmit_batch();
+        }
+        ~TransmitBatch() { m_stack.end_transmit_batch(); }
+        TransmitBatch(TransmitBatch const&) = delete;
+        TransmitBatch& operator=(TransmitBatch const&) = delete;
+
+    private:
+        NetStack& m_stack;
+    };
+
     // Called through NetDevice by drivers.
     void device_deliver(NetDevice& device, PacketBuffer* buffer, u32 offset, u32 length);
     void device_link_changed(NetDevice& device, bool up);
@@ -85,6 +105,7 @@ private:
     u32 m_interface_count { 0 };
     PacketQueue m_input;
     u64 m_now { 0 };
+    u32 m_batch_depth { 0 };
     ArpCache m_arp;
     Ipv4Layer m_ipv4;
     Icmp m_icmp;

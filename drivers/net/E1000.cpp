@@ -13,8 +13,11 @@
 // - Transmit: 256 legacy descriptors; one packet spans as many as it has pieces (headers, seg[0],
 //   seg[1], follow — each physically contiguous, so each is one descriptor: LyraNET §3.4's page
 //   splitting happened when the stack built the buffer). RS is set on the last descriptor only;
-//   when the card writes DD there, the whole packet is done and its buffer is released. TDT is
-//   written once per packet.
+//   when the card writes DD there, the whole packet is done and its buffer is released.
+//   transmit() only fills descriptors; flush() — the doorbell, called by the stack once per batch
+//   of work — writes TDT once for every packet queued since. QEMU transmits everything up to TDT
+//   synchronously inside that write (one exit, one pass over the ring), so its buffers are
+//   reclaimed right after it.
 // - Interrupts: the handler reads ICR once (which clears every cause) and wakes the network
 //   thread; poll() acts on all the causes seen. Each MMIO access is a VM exit on a hypervisor and
 //   a helper call under TCG, so the driver caches ring indices and never reads RDH/TDH.
@@ -448,7 +451,10 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
     }
     u32 pieces = packet.piece_count();
     u32 needed = pieces + (length < kMinFrame ? 1 : 0);
-    // One slot always stays empty: TDT == TDH means "nothing to send".
+    // One slot always stays empty: TDT == TDH means "nothing to send". A ring filled by queued
+    // packets is handed to the card first: that frees it on QEMU, where the TDT write transmits.
+    if (m_tx_in_flight + needed > kTxRingSize - 1 && m_tx_doorbell != m_tx_tail)
+        flush();
     if (m_tx_in_flight + needed > kTxRingSize - 1) {
         ++m_driver_counters.tx_ring_full;
         return Error::Busy;
@@ -490,9 +496,23 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
     m_tx_in_flight += needed;
     m_tx_high_water = max<u64>(m_tx_high_water, m_tx_in_flight);
     m_tx_tail = slot;
+    ++m_tx_queued_packets;
+    return {};
+}
+
+// The doorbell (SDM §3.3.1): advancing TDT hands the descriptors up to it to the card. One write
+// for the whole batch; the release fence makes the descriptors visible before it.
+void E1000::flush()
+{
+    if (m_tx_doorbell == m_tx_tail)
+        return;
     __atomic_thread_fence(__ATOMIC_RELEASE);
     write(reg::kTdt, m_tx_tail);
-    return {};
+    m_tx_doorbell = m_tx_tail;
+    ++m_tx_doorbells;
+    m_tx_batch_high_water = max<u64>(m_tx_batch_high_water, m_tx_queued_packets);
+    m_tx_queued_packets = 0;
+    reclaim_transmitted();
 }
 
 void E1000::print_rings(FormatSink& out) const
@@ -504,6 +524,7 @@ void E1000::print_rings(FormatSink& out) const
         m_rx_next, m_rx_ring_high_water);
     format(out, "  tx ring: {}/{} descriptors in flight (high-water {}), tail {}, clean {}\n", m_tx_in_flight,
         kTxRingSize, m_tx_high_water, m_tx_tail, m_tx_clean);
+    format(out, "  TDT writes {}, most packets in one {}\n", m_tx_doorbells, m_tx_batch_high_water);
     format(out, "  MMIO writes {}, interrupt causes seen {:#x}\n", m_mmio_writes, m_causes_seen);
 }
 

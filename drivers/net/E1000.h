@@ -43,6 +43,7 @@ public:
     net::MacAddress mac_address() const override { return m_mac; }
     net::NetDeviceCapabilities capabilities() const override;
     Result<void> transmit(net::PacketBuffer& packet) override;
+    void flush() override;
 
     // NicDriver
     Result<void> start() override;
@@ -98,7 +99,8 @@ private:
     // Transmit ring, network thread only. The card owns [m_tx_clean, m_tx_tail).
     net::PacketBuffer* m_tx_packets[kTxRingSize] {}; // at a packet's last (EOP) descriptor
     u16 m_tx_last_of[kTxRingSize] {};                // at a packet's first descriptor: its EOP slot
-    u32 m_tx_tail { 0 };
+    u32 m_tx_tail { 0 };                             // the next free descriptor
+    u32 m_tx_doorbell { 0 };                         // the last value written to TDT: the card owns [m_tx_clean, here)
     u32 m_tx_clean { 0 };
     u32 m_tx_in_flight { 0 }; // descriptors
 
@@ -108,6 +110,9 @@ private:
     u64 m_rx_ring_high_water { 0 }; // most completed descriptors found by one poll
     u64 m_tx_high_water { 0 };
     u64 m_mmio_writes { 0 };
+    u64 m_tx_doorbells { 0 };        // TDT writes
+    u64 m_tx_batch_high_water { 0 }; // most packets carried by one TDT write
+    u32 m_tx_queued_packets { 0 };   // packets queued since the last TDT write
 };
 
 } // namespace skiff::drivers

@@ -85,6 +85,11 @@ private:
 public:
     // Send what the windows, Nagle and the state allow.
     void output(TcpSocket&);
+    // Between these two calls (NetStack::poll around a batch of received frames) an ACK owed for
+    // in-order data is held back and sent once at the end, covering the whole batch; an ACK
+    // for a gap, a duplicate or a FIN still goes at once.
+    void begin_input_batch() { m_in_input_batch = true; }
+    void end_input_batch();
 
 private:
     Result<void> transmit(TcpSocket&, PacketBuffer* segment, u32 sequence, u8 flags);
@@ -128,6 +133,7 @@ private:
     u64 m_challenge_window_start { 0 };
     u32 m_challenge_count { 0 };
     bool m_default_zero_copy { false };
+    bool m_in_input_batch { false };
 };
 
 } // namespace skiff::net

@@ -202,6 +202,8 @@ void TcpLayer::retransmit_first(TcpSocket& s)
 
 void TcpLayer::output(TcpSocket& s)
 {
+    // Every segment this run sends shares one doorbell (NetDevice::flush).
+    NetStack::TransmitBatch batch(m_stack);
     bool sends_data = s.m_state == TcpState::Established || s.m_state == TcpState::CloseWait
         || s.m_state == TcpState::FinWait1 || s.m_state == TcpState::Closing || s.m_state == TcpState::LastAck;
     while (sends_data) {

@@ -42,13 +42,26 @@ void TcpLayer::update_rtt(TcpSocket& s, u64 sample)
 void TcpLayer::schedule_ack(TcpSocket& s, bool full_segment)
 {
     // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: delay an ACK, but ACK at least every second full-sized
-    // segment and never wait more than kDelayedAck.
+    // segment and never wait more than kDelayedAck. Inside a receive batch the ACK is owed, not
+    // sent: end_input_batch() sends one for all the segments the batch brought (a receiver that
+    // processes frames in batches, as Linux's GRO does, acknowledges once per batch).
     if (full_segment && ++s.m_segments_unacked >= 2) {
-        s.m_ack_now = true;
+        if (!m_in_input_batch)
+            s.m_ack_now = true;
         return;
     }
     if (!s.m_delack_deadline)
         s.m_delack_deadline = m_stack.now() + kDelayedAck;
+}
+
+void TcpLayer::end_input_batch()
+{
+    m_in_input_batch = false;
+    for (TcpSocket& s : m_sockets) {
+        if (s.m_in_use && s.m_segments_unacked >= 2 && s.m_state != TcpState::Closed && s.m_state != TcpState::SynSent
+            && s.m_state != TcpState::Listen)
+            send_ack(s);
+    }
 }
 
 void TcpLayer::touch_keepalive(TcpSocket& s)
