@@ -10,6 +10,7 @@ void register_all_commands()
     register_network_commands();
     register_ttcp_commands();
     register_resource_commands();
+    register_zero_copy_commands();
 }
 
 } // namespace skiff::apps

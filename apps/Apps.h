@@ -6,11 +6,12 @@ namespace skiff::apps {
 // global constructors: the list of what the console offers is readable in one place.
 void register_all_commands();
 
-void register_system_commands();   // help, version, uptime, reboot, poweroff, crash
-void register_profile_commands();  // prof
-void register_network_commands();  // ifconfig, arp, netstat, nicstat, lspci, ping, dmatest
-void register_core_commands();     // ps, mem, selftest, membench (apps/CoreCommands.cpp)
-void register_ttcp_commands();     // ttcp (apps/ttcp/TtcpCommand.cpp, docs/ttcp.md)
-void register_resource_commands(); // resources, stats (apps/ResourceCommands.cpp)
+void register_system_commands();    // help, version, uptime, reboot, poweroff, crash
+void register_profile_commands();   // prof
+void register_network_commands();   // ifconfig, arp, netstat, nicstat, lspci, ping, dmatest
+void register_core_commands();      // ps, mem, selftest, membench (apps/CoreCommands.cpp)
+void register_ttcp_commands();      // ttcp (apps/ttcp/TtcpCommand.cpp, docs/ttcp.md)
+void register_resource_commands();  // resources, stats (apps/ResourceCommands.cpp)
+void register_zero_copy_commands(); // zc (apps/ZeroCopyCommands.cpp, docs/zero-copy.md)
 
 } // namespace skiff::apps

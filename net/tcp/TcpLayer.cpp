@@ -113,6 +113,18 @@ Result<TcpSocket*> TcpLayer::open()
     return socket;
 }
 
+void TcpLayer::set_default_zero_copy(bool on)
+{
+    m_default_zero_copy = on;
+    // A listener hands its options to every connection it accepts (TcpInput); one that never
+    // chose for itself (a boot-time service) follows the global switch, so `zc on` reaches the
+    // echo, discard and sink services' next connections too.
+    for (TcpSocket& s : m_sockets) {
+        if (s.m_in_use && s.m_state == TcpState::Listen && !s.m_options.zero_copy_chosen)
+            s.m_options.zero_copy = on;
+    }
+}
+
 TcpSocket* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
 {
     for (TcpSocket& s : m_sockets) {

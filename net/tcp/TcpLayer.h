@@ -37,9 +37,10 @@ public:
 
     // socket(AF_INET, SOCK_STREAM, 0)
     Result<TcpSocket*> open();
-    // Copy elimination for sockets opened from now on (the console's `zc on|off`); each socket
-    // can still change its own with set_zero_copy().
-    void set_default_zero_copy(bool on) { m_default_zero_copy = on; }
+    // Copy elimination for sockets opened from now on (the console's `zc on|off`), and for the
+    // connections listeners accept from now on unless the listener set its own; each socket can
+    // still change its own with set_zero_copy().
+    void set_default_zero_copy(bool on);
     bool default_zero_copy() const { return m_default_zero_copy; }
     // A TCP segment (linear region from the TCP header; meta filled). Consumes it.
     void input(PacketBuffer* packet);

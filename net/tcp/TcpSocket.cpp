@@ -146,6 +146,15 @@ Result<usize> TcpSocket::recv(Bytes out)
         u32 available = front->linear_length();
         u32 count = static_cast<u32>(min<usize>(available, out.size() - copied));
         u8* destination = out.data() + copied;
+        // A short read that keeps a streaming zero-copy receiver lined up (docs/zero-copy.md):
+        // with copy elimination on and a zero-copy destination, stop in front of a segment that
+        // could be remapped whole. Read on, its payload would land behind the bytes just
+        // written, in their page, and be copied, and so would every segment after it (each recv
+        // would start part-way into a segment); stopping here, the next recv starts at the
+        // segment's receive_page_offset() and takes it by remap.
+        if (copied > 0 && m_options.zero_copy && front->kind() == PacketBuffer::Kind::Receive
+            && available >= m_options.zero_copy_threshold && port.is_zero_copy_region(destination, out.size() - copied))
+            break;
         u64 dest_offset = reinterpret_cast<uptr>(destination) & (kPageSize - 1);
         u64 source_offset = reinterpret_cast<uptr>(front->data()) & (kPageSize - 1);
         // Zero-copy receive (DESIGN §5): when the whole rest of this payload goes to the same

@@ -44,6 +44,7 @@ struct TcpSocketOptions {
     bool nodelay { false };                            // TCP_NODELAY: Nagle off
     bool keepalive { false };                          // SO_KEEPALIVE
     bool zero_copy { false };                          // copy elimination (DESIGN §5): per socket
+    bool zero_copy_chosen { false };                   // set_zero_copy() was called: ignore the global switch
     u32 send_buffer { 256 * 1024 };                    // SO_SNDBUF: bytes queued, unsent or unacknowledged
     u32 receive_buffer { 256 * 1024 };                 // SO_RCVBUF: the most we advertise
     u64 keepalive_idle_ns { 7200ull * 1000000000ull }; // RFC 1122 §4.2.3.6: ≥ 2 hours
@@ -89,7 +90,11 @@ public:
 
     TcpSocketOptions& options() { return m_options; }
     void set_nodelay(bool on) { m_options.nodelay = on; }
-    void set_zero_copy(bool on) { m_options.zero_copy = on; }
+    void set_zero_copy(bool on)
+    {
+        m_options.zero_copy = on;
+        m_options.zero_copy_chosen = true;
+    }
     void set_keepalive(bool on);
     void set_buffer_sizes(u32 send_bytes, u32 receive_bytes);
 

@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Copy elimination end to end (issue 7, docs/zero-copy.md), one CTest test per NIC (label `net`):
+one guest boot with a tap inside a network namespace this script creates and deletes, and both
+copy-elimination modes in that boot, switched with the console's `zc on|off`. For each mode:
+
+  host -> guest TCP     16 MiB, host `ttcp -t -H -R seed -l 1460`, guest `ttcp -r -s -H -R seed`
+                        (the paper's receive workload): every byte checked against the seed, SHA-256
+                        equal on both sides; `zc stats` must show pages remapped and most bytes
+                        received without copying with zc on, and no remap at all with zc off
+  guest -> host TCP     16 MiB, guest `ttcp -t -s -H`, host `ttcp -r -s -H`: SHA-256 equal; with zc
+                        on every byte is sent from pinned pages (no copy), with zc off none is
+  TCP echo              20 MiB of random bytes through the guest's echo service (7) with `nc -N`,
+                        compared; the service follows `zc` (its listener never chose)
+  throughput            16 MiB each way again without -H/-R, for the REPORT lines only (byte counts
+                        checked): with hashing the guest's SHA-256 under TCG is what gets measured
+  UDP                   ttcp both ways, every datagram counted and checked
+  write before ACK      guest `ttcp -t -R seed -z <mode>`: the buffer is rewritten before each send
+                        while TCP holds its pages; the host checks every byte against the seed; with
+                        zc on the rewrites must take COW faults
+  after each case       free frames, pinned pages and the packet pools are back to the baseline
+                        taken after a warm-up transfer (`mem`, `nicstat`)
+
+The transfers themselves and the baseline check come from tests/net/ttcp/ttcp_guest.py (which
+runs smaller ones per NIC with -z per run); this test adds the sizes, the global switch, the
+counters and the echo. Needs root; without it the test skips loudly (exit 77).
+
+Usage: zerocopy_guest.py NIC --kernel ELF --ttcp HOST_TTCP [--megabytes 16] [--echo-megabytes 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, os.path.join(ROOT, "qemu"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "net", "ttcp"))
+
+from skiffqemu import Guest, GuestError, NetNamespace  # noqa: E402
+import ttcp_guest as tg  # noqa: E402
+from ttcp_guest import CheckFailed, check  # noqa: E402
+
+SKIP = 77
+NICS = tg.NICS
+
+STATS = re.compile(r"^zc (send|recv|mm): (.*)$", re.M)
+
+
+def zc_stats(guest) -> dict:
+    """`zc stats` as {"send.copied_bytes": n, ...}."""
+    output = guest.command("zc stats", timeout=20)
+    values = {}
+    for match in STATS.finditer(output):
+        for pair in match.group(2).split():
+            key, _, value = pair.partition("=")
+            values[f"{match.group(1)}.{key}"] = int(value)
+    check("recv.remaps" in values and "send.zero_copy_bytes" in values and "mm.cow_faults" in values,
+          "`zc stats` does not show the zero-copy counters", output)
+    return values
+
+
+def delta(after: dict, before: dict) -> dict:
+    return {key: after[key] - before.get(key, 0) for key in after}
+
+
+def set_mode(guest, mode: str) -> None:
+    output = guest.command(f"zc {mode}", timeout=20)
+    check(f"copy elimination {mode} for new sockets" in output, f"`zc {mode}` did not take", output)
+    shown = guest.command("zc", timeout=20)
+    check(f"copy elimination {mode} for new sockets" in shown, f"`zc` does not show {mode}", shown)
+
+
+def echo(ns, megabytes: float) -> tuple[int, float]:
+    """20 MiB of random bytes through the guest's TCP echo service with nc; returns (bytes,
+    seconds). nc -N shuts its sending side down at end of input and keeps reading until the guest
+    closes, so everything that comes back is compared."""
+    size = int(megabytes * 1024 * 1024)
+    with tempfile.TemporaryDirectory(prefix="skiff-zc-") as directory:
+        source = os.path.join(directory, "in")
+        target = os.path.join(directory, "out")
+        with open(source, "wb") as out:
+            out.write(os.urandom(size))
+        start = time.monotonic()
+        with open(source, "rb") as stdin, open(target, "wb") as stdout:
+            result = ns.run(["nc", "-N", tg.GUEST, "7"], stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
+                            capture_output=False, text=False, timeout=300)
+        seconds = time.monotonic() - start
+        check(result.returncode == 0, f"nc exited {result.returncode}", result.stderr.decode(errors="replace"))
+        with open(source, "rb") as a, open(target, "rb") as b:
+            sent, back = hashlib.sha256(a.read()).hexdigest(), hashlib.sha256(b.read()).hexdigest()
+        got = os.path.getsize(target)
+        check(got == size and sent == back, f"echo: sent {size} bytes (sha256 {sent}), got {got} back (sha256 {back})")
+        return size, seconds
+
+
+def host_to_guest(ns, guest, ttcp, zc, count, length=1460, seed=4242):
+    """tg.host_to_guest with the guest reading 1460-byte buffers too (`-l 1460`): the paper's
+    receive workload, where each recv lines up with one segment (ttcp's recv_placed)."""
+    host, text = tg.guest_receives(ns, guest, f"ttcp -r -s -H -R {seed} -z {zc} -l {length} -p {tg.GUEST_PORT}",
+                                   [ttcp, "-t", "-H", "-R", str(seed), "-l", str(length), "-n", str(count),
+                                    "-p", str(tg.GUEST_PORT), tg.GUEST], timeout=300)
+    check(host.returncode == 0, f"host ttcp -t exited {host.returncode}", host.stderr + text)
+    total = length * count
+    sent = tg.one(tg.SUMMARY, host.stderr, "t", "summary")
+    received = tg.one(tg.SUMMARY, text, "r", "summary")
+    check(int(sent.group("bytes")) == total and int(received.group("bytes")) == total,
+          f"bytes sent {sent.group('bytes')}, received {received.group('bytes')}, want {total}", text)
+    check(f"payload matches seed {seed}: {total} bytes checked" in text, "the guest's payload check failed", text)
+    check(tg.one(tg.DIGEST, host.stderr, "t", "sha256").group("hex")
+          == tg.one(tg.DIGEST, text, "r", "sha256").group("hex"), "the SHA-256 lines differ", host.stderr + text)
+    return received
+
+
+def throughput(ns, guest, ttcp, mode: str, count: int, length: int = 1460) -> tuple[re.Match, re.Match]:
+    """ttcp both ways without -H/-R (the guest hashing every byte under TCG would be what is
+    measured): the figures for the REPORT lines, bytes counted on both sides."""
+    host, text = tg.guest_receives(ns, guest, f"ttcp -r -s -z {mode} -l {length} -p {tg.GUEST_PORT}",
+                                   [ttcp, "-t", "-s", "-l", str(length), "-n", str(count), "-p", str(tg.GUEST_PORT),
+                                    tg.GUEST], timeout=300)
+    inbound = tg.one(tg.SUMMARY, text, "r", "summary")
+    check(host.returncode == 0 and int(inbound.group("bytes")) == count * length, "throughput run host->guest",
+          host.stderr + text)
+    receiver = ns.popen([ttcp, "-r", "-s", "-p", str(tg.HOST_PORT)], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        output = guest.command(f"ttcp -t -s -z {mode} -l {length} -n {count} -p {tg.HOST_PORT} {tg.HOST}",
+                               timeout=300)
+        _, host_text = receiver.communicate(timeout=60)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()  # our own child, by its PID
+            receiver.wait()
+    outbound = tg.one(tg.SUMMARY, host_text, "r", "summary")
+    check(int(outbound.group("bytes")) == count * length, "throughput run guest->host", output + host_text)
+    return inbound, outbound
+
+
+def run_mode(ns, guest, args, mode: str, baseline: dict, count: int) -> None:
+    set_mode(guest, mode)
+    on = mode == "on"
+    total = count * 1460
+
+    before = zc_stats(guest)
+    received = host_to_guest(ns, guest, args.ttcp, mode, count)
+    d = delta(zc_stats(guest), before)
+    print(f"REPORT net.zerocopy.{args.nic}: host->guest TCP zc={mode} {received.group('bytes')} bytes, "
+          f"{received.group('rate')} KB/sec ({tg.mbit(received)}, {guest.accel}); remaps {d['recv.remaps']}, "
+          f"received without copy {d['recv.zero_copy_bytes']}, copied {d['recv.copied_bytes']}, "
+          f"TLB flushes {d['mm.tlb_flushes']}", flush=True)
+    check(d["recv.zero_copy_bytes"] + d["recv.copied_bytes"] >= total, "receive counters do not add up", str(d))
+    if on:
+        # Every 1460-byte recv lines up with one full segment (ttcp's recv_placed): most bytes
+        # arrive by remap; the rest (the few bytes of the next segment that complete a buffer,
+        # segments cut short by the sender) are copied.
+        check(d["recv.remaps"] > count // 2 and d["recv.zero_copy_bytes"] > total // 2,
+              "zc on: host->guest TCP was not received by remapping", str(d))
+        check(d["mm.tlb_flushes"] >= d["recv.remaps"], "a remap without its TLB flush", str(d))
+    else:
+        check(d["recv.remaps"] == 0 and d["recv.zero_copy_bytes"] == 0, "zc off: pages were remapped", str(d))
+    tg.check_baseline(guest, baseline, f"host->guest TCP zc={mode}")
+
+    before = zc_stats(guest)
+    received = tg.guest_to_host(ns, guest, args.ttcp, mode, count)
+    d = delta(zc_stats(guest), before)
+    print(f"REPORT net.zerocopy.{args.nic}: guest->host TCP zc={mode} {received.group('bytes')} bytes, "
+          f"{received.group('rate')} KB/sec ({tg.mbit(received)}, {guest.accel}); sent without copy "
+          f"{d['send.zero_copy_bytes']}, copied {d['send.copied_bytes']}, pieces pinned {d['send.pieces_pinned']}",
+          flush=True)
+    if on:
+        check(d["send.zero_copy_bytes"] >= total, "zc on: guest->host TCP was copied", str(d))
+    else:
+        check(d["send.zero_copy_bytes"] == 0 and d["send.copied_bytes"] >= total,
+              "zc off: guest->host TCP was not copied", str(d))
+    tg.check_baseline(guest, baseline, f"guest->host TCP zc={mode}")
+
+    before = zc_stats(guest)
+    size, seconds = echo(ns, args.echo_megabytes)
+    d = delta(zc_stats(guest), before)
+    print(f"REPORT net.zerocopy.{args.nic}: echo zc={mode} {size} bytes identical in {seconds:.1f} s; "
+          f"sent without copy {d['send.zero_copy_bytes']}, remaps {d['recv.remaps']}, COW faults "
+          f"{d['mm.cow_faults']}", flush=True)
+    tg.check_baseline(guest, baseline, f"TCP echo zc={mode}")
+
+    inbound, outbound = throughput(ns, guest, args.ttcp, mode, count)
+    print(f"REPORT net.zerocopy.{args.nic}: throughput zc={mode} (-l 1460, no hashing): host->guest "
+          f"{inbound.group('rate')} KB/sec ({tg.mbit(inbound)}), guest->host {outbound.group('rate')} KB/sec "
+          f"({tg.mbit(outbound)}), {guest.accel}", flush=True)
+    tg.check_baseline(guest, baseline, f"throughput runs zc={mode}")
+
+    tg.udp_host_to_guest(ns, guest, args.ttcp)
+    tg.udp_guest_to_host(ns, guest, args.ttcp)
+    print(f"ok: zc={mode}: UDP both ways, every byte counted and checked", flush=True)
+    tg.check_baseline(guest, baseline, f"UDP zc={mode}")
+
+    if on:
+        faults = tg.write_before_ack(ns, guest, args.ttcp, args.wba_count)
+        print(f"ok: zc=on: write before ACK, every byte as at send time, {faults} COW faults", flush=True)
+    else:
+        write_before_ack_copying(ns, guest, args.ttcp, args.wba_count)
+        print("ok: zc=off: write before ACK, every byte as at send time", flush=True)
+    tg.check_baseline(guest, baseline, f"write before ACK zc={mode}")
+
+
+def write_before_ack_copying(ns, guest, ttcp, count, length=1460, seed=778):
+    """The same rewrite-before-ACK run with copy elimination off: send copies, so no COW fault may
+    be taken and the host still sees every byte as sent."""
+    before = tg.cow_faults(guest)
+    receiver = ns.popen([ttcp, "-r", "-s", "-R", str(seed), "-p", str(tg.HOST_PORT)], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        output = guest.command(f"ttcp -t -R {seed} -z off -l {length} -n {count} -p {tg.HOST_PORT} {tg.HOST}",
+                               timeout=300)
+        _, host_text = receiver.communicate(timeout=60)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()  # our own child, by its PID
+            receiver.wait()
+    check(receiver.returncode == 0 and f"payload matches seed {seed}: {count * length} bytes checked" in host_text,
+          "zc off: bytes written after send reached the wire, or bytes went missing", output + host_text)
+    check(tg.cow_faults(guest) == before, "zc off: COW faults while sending by copy", output)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("nic", choices=sorted(NICS))
+    parser.add_argument("--kernel", required=True)
+    parser.add_argument("--ttcp", required=True)
+    parser.add_argument("--megabytes", type=float, default=16.0, help="per TCP ttcp transfer (default 16)")
+    parser.add_argument("--echo-megabytes", type=float, default=20.0, help="through TCP echo (default 20)")
+    parser.add_argument("--wba-count", type=int, default=2000, help="write-before-ACK buffers of 1460 bytes")
+    parser.add_argument("--modes", default="off,on", help="copy-elimination modes, in order (default off,on)")
+    parser.add_argument("--log-dir", help="where the serial log goes (default: test-logs beside the kernel)")
+    args = parser.parse_args()
+    problem = NetNamespace.problem()
+    if problem:
+        print(f"SKIP: net.zerocopy.{args.nic}: {problem}", flush=True)
+        return SKIP
+    count = max(1, int(args.megabytes * 1024 * 1024 / 1460))
+    log_dir = args.log_dir or os.path.join(os.path.dirname(os.path.abspath(args.kernel)), "test-logs")
+    started = time.monotonic()
+    try:
+        with NetNamespace(tap=tg.TAP) as ns, Guest(name=f"net-zerocopy-{args.nic}", netns=ns, nic=args.nic,
+                                                    kernel=args.kernel, append="panic=exit",
+                                                    log_dir=log_dir) as guest:
+            print(f"net.zerocopy.{args.nic}: namespace {ns.name}, accel {guest.accel}", flush=True)
+            guest.expect_prompt(timeout=60)
+            tg.wait_reachable(ns, 20)
+            # The baseline after one small transfer each way and one echo: first uses allocate
+            # what is then kept (ttcp_guest.py measured two frames on the first ttcp run).
+            tg.host_to_guest(ns, guest, args.ttcp, "off", 100)
+            tg.guest_to_host(ns, guest, args.ttcp, "off", 100)
+            echo(ns, 0.25)
+            baseline = tg.resources(guest)
+            print(f"baseline: {baseline}", flush=True)
+            for mode in args.modes.split(","):
+                run_mode(ns, guest, args, mode, baseline, count)
+            guest.send_line("poweroff 0")
+            guest.wait_exit(timeout=20)
+    except (CheckFailed, GuestError, subprocess.TimeoutExpired) as failure:
+        print(f"FAIL net.zerocopy.{args.nic}: {failure}", flush=True)
+        return 1
+    print(f"PASS net.zerocopy.{args.nic} ({time.monotonic() - started:.0f} s)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
