@@ -39,6 +39,8 @@ Result<u8> NetStack::attach(NetDevice& device, NetConfig const& config)
     TRY(m_ipv4.routes().add({ config.address, config.prefix_length, Ipv4Address::any(), index }));
     if (!config.gateway.is_any())
         TRY(m_ipv4.routes().add({ Ipv4Address::any(), 0, config.gateway, index }));
+    m_transmit_checksum_offload
+        = (m_interface_count == 0 || m_transmit_checksum_offload) && device.capabilities().tcp_udp_checksum_offload;
     ++m_interface_count;
     device.m_stack = this;
     device.m_interface = index;
@@ -115,12 +117,18 @@ void NetStack::poll(u64 now_ns)
 {
     if (now_ns > m_now)
         m_now = now_ns;
+    // Everything this poll transmits shares one doorbell per device (NetDevice::flush).
+    TransmitBatch batch(*this);
+    // ACKs owed for in-order data are sent once the whole receive batch is processed, so one ACK
+    // covers the batch rather than every second segment of it (TcpLayer::end_input_batch).
+    m_tcp.begin_input_batch();
     while (PacketBuffer* packet = m_input.pop()) {
         // LyraNET Fig. 6 "protocol": Ethernet, IP and TCP input up to queueing on the socket (an
         // ACK sent on the way is charged to the send stages: lib/StageProfile.h).
         profile::ScopedStage stage(profile::Stage::ReceiveProtocol, 1, packet->linear_length());
         process_frame(packet);
     }
+    m_tcp.end_input_batch();
     m_arp.poll(m_now);
     m_ipv4.reassembly().poll(m_now);
     m_tcp.poll(m_now);

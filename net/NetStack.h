@@ -58,6 +58,9 @@ public:
     Interface const& interface(u8 index) const { return m_interfaces[index]; }
     u32 interface_count() const { return m_interface_count; }
     bool is_local_address(Ipv4Address address) const;
+    // Every attached device completes TCP/UDP checksums itself (NetDeviceCapabilities): the
+    // transport layers then leave the payload unsummed (PacketMeta::l4_checksum_offset).
+    bool transmit_checksum_offload() const { return m_transmit_checksum_offload; }
     // Is this a broadcast address on any interface?
     bool is_broadcast_address(Ipv4Address address) const;
 
@@ -106,6 +109,7 @@ private:
     PacketQueue m_input;
     u64 m_now { 0 };
     u32 m_batch_depth { 0 };
+    bool m_transmit_checksum_offload { false };
     ArpCache m_arp;
     Ipv4Layer m_ipv4;
     Icmp m_icmp;

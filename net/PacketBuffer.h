@@ -59,6 +59,11 @@ struct PacketMeta {
     u8 scoreboard { 0 }; // TCP send queue: SACKed / retransmitted in this recovery
     u32 sequence { 0 };  // TCP: sequence number of the first payload byte
     u32 aux { 0 };       // TCP: sequence number after the payload; free for other layers
+    // Transmit checksum offload: nonzero asks the device to complete the TCP/UDP checksum stored
+    // at this offset into the transport header, summing from the transport header to the end of
+    // the frame; the field already holds the pseudo-header sum (not complemented). Only set for
+    // devices whose capabilities say tcp_udp_checksum_offload.
+    u8 l4_checksum_offset { 0 };
 };
 
 class PacketBuffer {

@@ -116,6 +116,15 @@ constexpr u8 kTxCommandEndOfPacket = 1u << 0;
 constexpr u8 kTxCommandInsertFcs = 1u << 1;
 constexpr u8 kTxCommandReportStatus = 1u << 3;
 constexpr u8 kTxStatusDone = 1u << 0;
+// Extended descriptors (SDM §3.3.5-3.3.7). In the byte that legacy descriptors call CSO, an
+// extended one holds DTYP in bits 7:4 (over PAYLEN/DTALEN bits 19:16, always 0 here: < 64 KiB);
+// DEXT is bit 5 of the command byte. A context descriptor has DTYP 0000, a data descriptor 0001.
+constexpr u8 kTxDataDescriptorType = 1u << 4; // DTYP = 0001, in the CSO byte
+constexpr u8 kTxCommandExtended = 1u << 5;    // DEXT
+constexpr u8 kTxOptionsTcpChecksum = 1u << 1; // POPTS.TXSM, in the CSS byte of a data descriptor
+constexpr u32 kTxContextTcp = 1u << 24;       // TUCMD.TCP: the transport is TCP (for TSO)
+constexpr u32 kTxContextExtended = 1u << 29;  // TUCMD.DEXT
+constexpr u32 kEthernetHeader = 14;
 
 constexpr u32 kReceiveOffset = 2;
 constexpr u32 kReceiveBufferSize = 2048; // BSIZE; an untagged or tagged frame fits whole
@@ -293,6 +302,9 @@ net::NetDeviceCapabilities E1000::capabilities() const
     net::NetDeviceCapabilities caps;
     caps.gather = true;
     caps.max_pieces = 8;
+    // SDM §3.3.6: the card inserts a TCP/UDP checksum given a context descriptor (QEMU does this
+    // in its own code, natively, so the guest's most costly per-byte loop goes away).
+    caps.tcp_udp_checksum_offload = true;
     caps.mtu = 1500;
     return caps;
 }
@@ -450,7 +462,25 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
         return Error::MessageTooLong;
     }
     u32 pieces = packet.piece_count();
-    u32 needed = pieces + (length < kMinFrame ? 1 : 0);
+    // Checksum offload: the transport header starts after Ethernet and the IPv4 header (IHL);
+    // a context descriptor tells the card where, when it is not the one it already holds.
+    u16 context_key = 0;
+    if (packet.meta.l4_checksum_offset) {
+        net::BufferPiece headers = packet.piece(0);
+        if (headers.length < kEthernetHeader + 20) {
+            ++counters().tx_errors;
+            return Error::InvalidArgument;
+        }
+        u32 start = kEthernetHeader + (headers.virt[kEthernetHeader] & 0x0f) * 4u;
+        u32 offset = start + packet.meta.l4_checksum_offset;
+        if (offset + 2 > headers.length || offset > 0xff) {
+            ++counters().tx_errors;
+            return Error::InvalidArgument;
+        }
+        context_key = static_cast<u16>(start << 8 | offset);
+    }
+    bool new_context = context_key && context_key != m_tx_context_key;
+    u32 needed = pieces + (length < kMinFrame ? 1 : 0) + (new_context ? 1 : 0);
     // One slot always stays empty: TDT == TDH means "nothing to send". A ring filled by queued
     // packets is handed to the card first: that frees it on QEMU, where the TDT write transmits.
     if (m_tx_in_flight + needed > kTxRingSize - 1 && m_tx_doorbell != m_tx_tail)
@@ -470,15 +500,36 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
     u32 first = m_tx_tail;
     u32 slot = first;
     u32 last = first;
+    if (new_context) {
+        // SDM §3.3.6: TUCSS/TUCSO say where the sum starts and where it goes; TUCSE 0 sums to the
+        // end of the packet. The card keeps the context for every later packet until the next
+        // context descriptor, so one is written only when the offsets change.
+        auto* context = reinterpret_cast<E1000TxContextDescriptor*>(&m_tx_ring[slot]);
+        *context = {};
+        context->tcp_start = static_cast<u8>(context_key >> 8);
+        context->tcp_offset = static_cast<u8>(context_key);
+        context->tcp_end = 0;
+        context->command = kTxContextExtended | (packet.meta.l4_checksum_offset == 16 ? kTxContextTcp : 0);
+        m_tx_context_key = context_key;
+        ++m_tx_contexts;
+        slot = (slot + 1) % kTxRingSize;
+    }
     auto emit = [&](u64 phys, u32 piece_length) {
         E1000TxDescriptor& descriptor = m_tx_ring[slot];
         descriptor.address = phys;
         descriptor.length = static_cast<u16>(piece_length);
-        descriptor.checksum_offset = 0;
-        descriptor.command = kTxCommandInsertFcs;
         descriptor.status = 0;
-        descriptor.checksum_start = 0;
         descriptor.special = 0;
+        if (context_key) {
+            // An extended data descriptor (SDM §3.3.7); the card reads POPTS from the first.
+            descriptor.checksum_offset = kTxDataDescriptorType;
+            descriptor.command = kTxCommandInsertFcs | kTxCommandExtended;
+            descriptor.checksum_start = kTxOptionsTcpChecksum;
+        } else {
+            descriptor.checksum_offset = 0;
+            descriptor.command = kTxCommandInsertFcs;
+            descriptor.checksum_start = 0;
+        }
         last = slot;
         slot = (slot + 1) % kTxRingSize;
     };
@@ -497,6 +548,8 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
     m_tx_high_water = max<u64>(m_tx_high_water, m_tx_in_flight);
     m_tx_tail = slot;
     ++m_tx_queued_packets;
+    if (context_key)
+        ++m_tx_offloaded;
     return {};
 }
 
@@ -524,7 +577,8 @@ void E1000::print_rings(FormatSink& out) const
         m_rx_next, m_rx_ring_high_water);
     format(out, "  tx ring: {}/{} descriptors in flight (high-water {}), tail {}, clean {}\n", m_tx_in_flight,
         kTxRingSize, m_tx_high_water, m_tx_tail, m_tx_clean);
-    format(out, "  TDT writes {}, most packets in one {}\n", m_tx_doorbells, m_tx_batch_high_water);
+    format(out, "  TDT writes {}, most packets in one {}; checksum offloaded {}, context descriptors {}\n",
+        m_tx_doorbells, m_tx_batch_high_water, m_tx_offloaded, m_tx_contexts);
     format(out, "  MMIO writes {}, interrupt causes seen {:#x}\n", m_mmio_writes, m_causes_seen);
 }
 

@@ -31,6 +31,22 @@ struct E1000TxDescriptor {
 };
 static_assert(sizeof(E1000TxDescriptor) == 16);
 
+// TCP/IP context descriptor (SDM §3.3.6, Table 3-10), written over a transmit ring slot: where
+// the checksums of the data descriptors that follow start, sit and end.
+struct E1000TxContextDescriptor {
+    u8 ip_start;      // IPCSS
+    u8 ip_offset;     // IPCSO
+    u16 ip_end;       // IPCSE
+    u8 tcp_start;     // TUCSS
+    u8 tcp_offset;    // TUCSO
+    u16 tcp_end;      // TUCSE, 0: to the end of the packet
+    u32 command;      // PAYLEN 19:0, DTYP 23:20 (0000), TUCMD 31:24
+    u8 status;        // STA
+    u8 header_length; // HDRLEN (TSO)
+    u16 mss;          // MSS (TSO)
+};
+static_assert(sizeof(E1000TxContextDescriptor) == 16);
+
 class E1000 final : public NicDriver {
 public:
     static constexpr u32 kRxRingSize = 256; // a multiple of 8 (RDLEN is masked to 128 bytes)
@@ -110,7 +126,10 @@ private:
     u64 m_rx_ring_high_water { 0 }; // most completed descriptors found by one poll
     u64 m_tx_high_water { 0 };
     u64 m_mmio_writes { 0 };
-    u64 m_tx_doorbells { 0 };        // TDT writes
+    u64 m_tx_doorbells { 0 };
+    u64 m_tx_contexts { 0 };         // context descriptors written
+    u64 m_tx_offloaded { 0 };        // packets whose TCP/UDP checksum the card completed
+    u16 m_tx_context_key { 0 };      // TUCSS << 8 | TUCSO of the context the card holds, 0: none        // TDT writes
     u64 m_tx_batch_high_water { 0 }; // most packets carried by one TDT write
     u32 m_tx_queued_packets { 0 };   // packets queued since the last TDT write
 };

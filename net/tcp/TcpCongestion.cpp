@@ -110,10 +110,15 @@ void TcpLayer::on_new_ack(TcpSocket& s, u32 acked)
         return;
     }
     s.m_dupacks = 0;
-    if (s.m_cwnd < s.m_ssthresh)
-        s.m_cwnd += min(acked, mss); // slow start, RFC 5681 eq. (2)
-    else
-        s.m_cwnd += max(1u, mss * mss / s.m_cwnd); // congestion avoidance, eq. (3)
+    // Appropriate byte counting (RFC 3465): the window grows with the bytes acknowledged, not the
+    // number of ACKs, so a receiver that acknowledges a whole receive batch at once (Skiff itself,
+    // Linux with GRO) does not slow its sender down.
+    if (s.m_cwnd < s.m_ssthresh) {
+        s.m_cwnd += min(acked, 2u * mss); // slow start, RFC 5681 eq. (2) with L = 2 SMSS (RFC 3465 §2.2)
+    } else {
+        u64 growth = static_cast<u64>(mss) * min(acked, s.m_cwnd) / s.m_cwnd; // eq. (3), per byte acked
+        s.m_cwnd += static_cast<u32>(max<u64>(1, growth));
+    }
 }
 
 void TcpLayer::on_duplicate_ack(TcpSocket& s)

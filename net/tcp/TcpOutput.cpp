@@ -139,8 +139,17 @@ Result<void> TcpLayer::transmit(TcpSocket& s, PacketBuffer* segment, u32 sequenc
     u16 tcp_length = static_cast<u16>(header_length + payload);
     ChecksumAccumulator sum;
     add_pseudo_header(sum, s.m_local.address, s.m_remote.address, static_cast<u8>(IpProtocol::Tcp), tcp_length);
-    sum.add_packet(*segment, 0, tcp_length);
-    store_be16(h + 16, sum.finish());
+    if (m_stack.transmit_checksum_offload()) {
+        // The device sums header and payload into the field (PacketMeta::l4_checksum_offset);
+        // it starts from the pseudo-header's sum, stored uncomplemented. Under TCG this saves
+        // summing every payload byte in the guest: the host does it natively.
+        store_be16(h + 16, static_cast<u16>(~sum.finish()));
+        segment->meta.l4_checksum_offset = 16;
+    } else {
+        sum.add_packet(*segment, 0, tcp_length);
+        store_be16(h + 16, sum.finish());
+        segment->meta.l4_checksum_offset = 0;
+    }
     if (flags & TcpFlag::Ack) {
         s.m_last_ack_sent = s.m_rcv_nxt;
         s.m_delack_deadline = 0;

@@ -193,13 +193,23 @@ Result<usize> TcpSocket::recv(Bytes out)
             VERIFY(pulled);
         }
     }
-    // A window update once the window has opened enough to matter (RFC 9293 §3.8.6.2.2).
+    // A window update once the window has opened enough to matter (RFC 9293 §3.8.6.2.2). It goes
+    // at once only when the peer may be held back: what is left of the last advertisement is half
+    // the buffer or less. Otherwise it is due at the stack's next poll (the delayed-ACK deadline
+    // moved to now), where it merges with the ACK for the next batch of data: sent from here for
+    // every recv(), updates doubled the frames a streaming receiver sends (each one a doorbell
+    // write and a host-side transmit, a quarter of the guest's time at 1.5 Gbit/s).
     if (m_state == TcpState::Established || m_state == TcpState::FinWait1 || m_state == TcpState::FinWait2) {
         u32 buffer = m_options.receive_buffer;
         u32 free_space = buffer > m_receive_bytes + m_ooo_bytes ? buffer - m_receive_bytes - m_ooo_bytes : 0;
         u32 advertised = seq_gt(m_rcv_adv, m_rcv_nxt) ? m_rcv_adv - m_rcv_nxt : 0;
-        if (free_space > advertised && free_space - advertised >= min(buffer / 2, 2u * m_mss))
-            m_layer->send_ack(*this);
+        if (free_space > advertised && free_space - advertised >= min(buffer / 2, 2u * m_mss)) {
+            u64 now = m_layer->m_stack.now();
+            if (advertised <= buffer / 2)
+                m_layer->send_ack(*this);
+            else if (!m_delack_deadline || m_delack_deadline > now)
+                m_delack_deadline = now;
+        }
     }
     stage.set_bytes(copied);
     return copied;
