@@ -7,13 +7,17 @@
 //   zc stats        per direction, bytes copied and bytes moved without copying; remaps (and
 //                   remaps refused because the application's frame was still pinned); TLB
 //                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned
+//   zc bench        the copy-or-remap threshold, measured: memcpy of segment-sized pieces against
+//                   one remap + invlpg (the break-even size, in bytes)
 //
 // The figures are cumulative since boot: read them before and after a run and subtract. The
 // network stack's counters come from net/Counters.h, the memory system's from mm::stats().
 
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
+#include <kernel/Arch.h>
 #include <kernel/Print.h>
+#include <kernel/Time.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <mm/Memory.h>
@@ -46,6 +50,83 @@ void print_zero_copy_stats()
         memory.zero_copy_bytes);
 }
 
+// rdtsc is not ordered against earlier loads and stores; lfence makes it wait for them
+// (Intel SDM Vol. 2B, RDTSC), as membench does.
+u64 ordered_cycles()
+{
+    asm volatile("lfence" ::: "memory");
+    u64 value = arch::rdtsc();
+    asm volatile("lfence" ::: "memory");
+    return value;
+}
+
+constexpr u32 kBenchRuns = 101;
+
+u64 median_of(u64* samples)
+{
+    for (u32 i = 1; i < kBenchRuns; ++i) {
+        u64 value = samples[i];
+        u32 j = i;
+        for (; j > 0 && samples[j - 1] > value; --j)
+            samples[j] = samples[j - 1];
+        samples[j] = value;
+    }
+    return samples[kBenchRuns / 2];
+}
+
+// What recv weighs for each piece (TcpSocket::recv, zero_copy_threshold): copying `n` bytes
+// against swapping the page in. Copies are measured at the sizes TCP actually moves (a
+// timestamped full segment is 1448 bytes), from a receive-pool-like frame into a zero-copy
+// buffer page at the payload's usual offset, so the cost per byte includes memcpy's start-up.
+int zc_bench()
+{
+    static u64 samples[kBenchRuns];
+    auto buffer = mm::allocate_zero_copy_buffer(4096);
+    auto source = mm::allocate_zeroed_frame();
+    auto spare = mm::allocate_zeroed_frame();
+    if (buffer.is_error() || source.is_error() || spare.is_error()) {
+        kprintln("zc bench: out of memory");
+        return 1;
+    }
+    u8* page = buffer.value();
+    uptr address = reinterpret_cast<uptr>(page);
+    u8 const* from = mm::frame_bytes(source.value());
+    mm::PhysicalAddress other = spare.value();
+    for (u32 i = 0; i < kBenchRuns; ++i) {
+        u64 start = ordered_cycles();
+        auto old = mm::remap_page(address, other);
+        samples[i] = ordered_cycles() - start;
+        other = old.value();              // the frame swapped out goes in next time
+        *static_cast<u8 volatile*>(page); // refill the TLB, outside the measurement
+    }
+    u64 remap = median_of(samples);
+    kprintln("zc bench: {} runs each, TSC {} MHz, median cycles", kBenchRuns, time::tsc_hz() / 1000000);
+    kprintln("  remap 1 page + invlpg: {} cycles", remap);
+    constexpr u32 kSizes[] = { 128, 256, 512, 768, 1024, 1448, 2048, 4096 - 68 };
+    u32 break_even = 0;
+    for (u32 size : kSizes) {
+        for (u32 i = 0; i < kBenchRuns; ++i) {
+            u64 start = ordered_cycles();
+            __builtin_memcpy(page + 68, from + 68, size);
+            samples[i] = ordered_cycles() - start;
+        }
+        u64 copy = median_of(samples);
+        kprintln("  memcpy {:4} bytes: {:5} cycles ({}.{:02} cycles/byte){}", size, copy, copy / size,
+            copy * 100 / size % 100, copy >= remap ? "  >= remap" : "");
+        if (!break_even && copy >= remap)
+            break_even = size;
+    }
+    if (break_even)
+        kprintln("  a copy costs as much as a remap from about {} bytes (recv's default threshold: {} bytes)",
+            break_even, net::TcpSocketOptions {}.zero_copy_threshold);
+    else
+        kprintln("  every copy measured is cheaper than a remap");
+    mm::free_zero_copy_buffer(page, 4096);
+    mm::unref_frame(source.value());
+    mm::unref_frame(other);
+    return 0;
+}
+
 int zc_command(Arguments const& arguments)
 {
     if (!network_ready())
@@ -60,8 +141,10 @@ int zc_command(Arguments const& arguments)
         kprintln("zc: copy elimination {} for new sockets", on ? "on" : "off");
         return 0;
     }
+    if (word == "bench")
+        return zc_bench();
     if (!word.is_empty() && word != "stats") {
-        kprintln("usage: zc [on|off|stats]");
+        kprintln("usage: zc [on|off|stats|bench]");
         return 1;
     }
     if (word.is_empty()) {
@@ -80,7 +163,7 @@ int zc_command(Arguments const& arguments)
 
 void register_zero_copy_commands()
 {
-    console::register_command({ "zc", "zc [on|off|stats]",
+    console::register_command({ "zc", "zc [on|off|stats|bench]",
         "copy elimination: the global switch, and bytes copied / not copied, remaps, TLB flushes, COW, pins",
         zc_command });
 }

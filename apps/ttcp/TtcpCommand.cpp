@@ -140,7 +140,7 @@ public:
         auto received = blocking(kIdleLimitMs, [&]() -> Result<usize> {
             u32 offset = m_tcp->receive_page_offset();
             placed = Bytes(buffer.data() + offset, buffer.size());
-            return m_tcp->recv(placed);
+            return m_tcp->recv_zero_copy(placed); // the buffer's pages are recv's whole
         });
         knet::wake_network_thread();
         if (received.is_error())

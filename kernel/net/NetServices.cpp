@@ -4,6 +4,7 @@
 #include <kernel/net/Network.h>
 #include <kernel/net/Sockets.h>
 #include <kernel/sched/Scheduler.h>
+#include <mm/Memory.h>
 #include <net/tcp/TcpSocket.h>
 
 namespace skiff::knet {
@@ -55,12 +56,19 @@ struct TcpConnection {
     TcpService service { TcpService::Echo };
     bool peer_closed { false };
     u32 pending { 0 }; // echo: bytes received and not yet sent back, at the front of `buffer`
-    u8 buffer[16384];
+    u8* buffer { nullptr };
 };
+
+// Echo buffers come from the zero-copy region (mm::allocate_zero_copy_buffer), so that with
+// `zc on` the echo's sends are pinned rather than copied, and the compaction below, which
+// rewrites bytes TCP may still hold, goes through copy-on-write (docs/zero-copy.md). If that
+// region cannot provide them, static buffers do, and the echo copies as any heap user would.
+constexpr u32 kEchoBufferBytes = 16384;
 
 constexpr u32 kMaxTcpConnections = 8;
 TcpListener s_listeners[3];
 TcpConnection s_connections[kMaxTcpConnections]; // the TCP service thread only
+u8 s_static_echo_buffers[kMaxTcpConnections][kEchoBufferBytes];
 u8 s_tcp_scratch[65536];
 NetWaiter s_tcp_waiter;
 
@@ -70,7 +78,7 @@ bool serve(TcpConnection& c)
     bool progress = false;
     net::TcpSocket& socket = *c.socket;
     for (u32 round = 0; round < 16; ++round) {
-        Bytes into = c.service == TcpService::Echo ? Bytes { c.buffer + c.pending, sizeof(c.buffer) - c.pending }
+        Bytes into = c.service == TcpService::Echo ? Bytes { c.buffer + c.pending, kEchoBufferBytes - c.pending }
                                                    : Bytes { s_tcp_scratch, sizeof(s_tcp_scratch) };
         if (into.size() == 0)
             break; // echo back-pressure: nothing more is read until the peer takes what we send
@@ -191,6 +199,11 @@ void start_tcp_services()
             socket.value()->set_waiter(&s_tcp_waiter);
             s_listeners[i] = { socket.value(), kWanted[i].service, kWanted[i].port };
         }
+    }
+    auto zero_copy = mm::allocate_zero_copy_buffer(kMaxTcpConnections * kEchoBufferBytes);
+    for (u32 i = 0; i < kMaxTcpConnections; ++i) {
+        s_connections[i].buffer
+            = zero_copy.is_error() ? s_static_echo_buffers[i] : zero_copy.value() + i * kEchoBufferBytes;
     }
     auto thread = sched::create_thread("tcp-services", tcp_services_thread, nullptr);
     if (thread.is_error()) {

@@ -124,6 +124,16 @@ Result<usize> TcpSocket::send(ReadonlyBytes data)
 
 Result<usize> TcpSocket::recv(Bytes out)
 {
+    return receive(out, false);
+}
+
+Result<usize> TcpSocket::recv_zero_copy(Bytes out)
+{
+    return receive(out, true);
+}
+
+Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
+{
     // LyraNET Fig. 6 "socket": recv() into TCP's receive side, where the copy or the remap lives.
     profile::ScopedStage stage(profile::Stage::ReceiveSocket, 1, 0);
     if (m_state == TcpState::Listen)
@@ -152,20 +162,22 @@ Result<usize> TcpSocket::recv(Bytes out)
         // written, in their page, and be copied, and so would every segment after it (each recv
         // would start part-way into a segment); stopping here, the next recv starts at the
         // segment's receive_page_offset() and takes it by remap.
-        if (copied > 0 && m_options.zero_copy && front->kind() == PacketBuffer::Kind::Receive
+        if (may_remap && copied > 0 && m_options.zero_copy && front->kind() == PacketBuffer::Kind::Receive
             && available >= m_options.zero_copy_threshold && port.is_zero_copy_region(destination, out.size() - copied))
             break;
         u64 dest_offset = reinterpret_cast<uptr>(destination) & (kPageSize - 1);
         u64 source_offset = reinterpret_cast<uptr>(front->data()) & (kPageSize - 1);
         // Zero-copy receive (DESIGN §5): when the whole rest of this payload goes to the same
         // offset of a zero-copy buffer page, swap the page in instead of copying. The rest of
-        // that application page is overwritten: a zero-copy buffer's pages belong to recv. Only
+        // that application page is overwritten, which is why only recv_zero_copy() does this:
+        // its caller gives the pages under `out` to recv whole. Only
         // the first piece of a call can be remapped: the page under any later piece also holds
         // the bytes this call has just written in front of it (a payload never starts at
         // offset 0 of its page, the headers are there), and the remap would throw them away.
         void* app_page = reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize));
-        if (kCopyElimination && m_options.zero_copy && copied == 0 && front->kind() == PacketBuffer::Kind::Receive
-            && count == available && count >= m_options.zero_copy_threshold && dest_offset == source_offset
+        if (kCopyElimination && may_remap && m_options.zero_copy && copied == 0
+            && front->kind() == PacketBuffer::Kind::Receive && count == available
+            && count >= m_options.zero_copy_threshold && dest_offset == source_offset
             && port.is_zero_copy_region(app_page, kPageSize)) {
             auto old_page = port.remap_page(app_page, front->page());
             if (old_page.has_value()) {

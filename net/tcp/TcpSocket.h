@@ -11,9 +11,10 @@
 //    copied into follow); with it off, the bytes are copied into follow. The same buffers are
 //    transmitted and retransmitted by one code path, and freed when acknowledged.
 //  - receive: received page buffers queue on the socket as they arrived; recv copies out, or,
-//    with copy elimination on and a destination in the zero-copy region at the same page offset
-//    as the payload, hands the page to the port's remap hook. receive_page_offset() tells a
-//    streaming application that offset, so it can line its destination up (docs/zero-copy.md).
+//    with recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
+//    same page offset as the payload, hands the page to the port's remap hook.
+//    receive_page_offset() tells a streaming application that offset, so it can line its
+//    destination up (docs/zero-copy.md).
 
 #include <lib/Result.h>
 #include <net/PacketBuffer.h>
@@ -76,11 +77,17 @@ public:
     Result<TcpSocket*> accept(SocketAddress* peer = nullptr);
     Result<void> connect(SocketAddress remote); // InProgress at first; poll for kPollOut
     Result<usize> send(ReadonlyBytes data);
+    // Copies; never touches the application's memory outside `out`.
     Result<usize> recv(Bytes out);
-    // The zero-copy receive contract (docs/zero-copy.md): the offset within its 4 KiB page of the
-    // next byte recv() would return, or 0 when nothing is queued. A recv() whose destination has
-    // the same page offset, inside a zero-copy buffer, receives that segment's payload by remap
-    // (copy elimination on, at least zero_copy_threshold bytes, the payload's remainder fits).
+    // The zero-copy receive contract (docs/zero-copy.md). recv_zero_copy() is recv() for a
+    // caller that gives the stack the whole pages under `out`: with copy elimination on, a
+    // segment whose payload lands at its own page offset inside a zero-copy buffer is swapped in
+    // by remap (at least zero_copy_threshold bytes, the first piece of the call, the whole rest
+    // of the payload fits), replacing the bytes of that page outside the range returned; and the
+    // call returns early, in front of a segment that could be remapped whole, so the next call
+    // can line up with it. receive_page_offset() is where to line up: the offset within its
+    // 4 KiB page of the next byte a recv would return, or 0 when nothing is queued.
+    Result<usize> recv_zero_copy(Bytes out);
     u32 receive_page_offset() const;
     Result<void> shutdown_write();
     // Close the handle: a graceful FIN (or RST if unread data is discarded, RFC 2525 §2.17).
@@ -116,6 +123,7 @@ public:
 private:
     friend class TcpLayer;
     void reset_state();
+    Result<usize> receive(Bytes out, bool may_remap);
 
     TcpLayer* m_layer { nullptr };
     bool m_in_use { false };

@@ -10,7 +10,8 @@ copy-elimination modes in that boot, switched with the console's `zc on|off`. Fo
   guest -> host TCP     16 MiB, guest `ttcp -t -s -H`, host `ttcp -r -s -H`: SHA-256 equal; with zc
                         on every byte is sent from pinned pages (no copy), with zc off none is
   TCP echo              20 MiB of random bytes through the guest's echo service (7) with `nc -N`,
-                        compared; the service follows `zc` (its listener never chose)
+                        compared; the service follows `zc` (its listener never chose): with zc on
+                        its sends are pinned and its rewrites of held bytes take COW faults
   throughput            16 MiB each way again without -H/-R, for the REPORT lines only (byte counts
                         checked): with hashing the guest's SHA-256 under TCG is what gets measured
   UDP                   ttcp both ways, every datagram counted and checked
@@ -187,6 +188,14 @@ def run_mode(ns, guest, args, mode: str, baseline: dict, count: int) -> None:
     print(f"REPORT net.zerocopy.{args.nic}: echo zc={mode} {size} bytes identical in {seconds:.1f} s; "
           f"sent without copy {d['send.zero_copy_bytes']}, remaps {d['recv.remaps']}, COW faults "
           f"{d['mm.cow_faults']}", flush=True)
+    # The echo's buffers are in the zero-copy region: with zc on its sends are pinned (and its
+    # compaction of unsent bytes goes through COW); it receives with plain recv(), which never
+    # remaps (the bytes it has not sent back yet share the page).
+    check(d["recv.remaps"] == 0, f"zc={mode}: the echo's plain recv remapped", str(d))
+    if on:
+        check(d["send.zero_copy_bytes"] >= size * 9 // 10, "zc on: the echo's sends were copied", str(d))
+    else:
+        check(d["send.zero_copy_bytes"] == 0 and d["mm.cow_faults"] == 0, "zc off: the echo pinned pages", str(d))
     tg.check_baseline(guest, baseline, f"TCP echo zc={mode}")
 
     inbound, outbound = throughput(ns, guest, args.ttcp, mode, count)

@@ -482,18 +482,18 @@ TEST_F(TcpEstablished, ZeroCopyReceiveRemapsAPageAtTheSameOffset)
     send_segment(kPeerIss + 1, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, data);
     // The harness delivers frames at offset 2: payload at 2 + 14 + 20 + 20 = 56 in its page.
     u8* destination = region + 4096 + 56;
-    EXPECT_EQ(MUST(s->recv({ destination, 1400 })), 1400u);
+    EXPECT_EQ(MUST(s->recv_zero_copy({ destination, 1400 })), 1400u);
     EXPECT_EQ(port->remaps(), 1u);
     EXPECT_EQ(s->stats().remapped_pages, 1u);
     EXPECT_EQ(Bytes_(destination, destination + 1400), data);
     // At a different offset it is copied.
     send_segment(kPeerIss + 1401, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, data);
-    EXPECT_EQ(MUST(s->recv({ region + 8192, 1400 })), 1400u);
+    EXPECT_EQ(MUST(s->recv_zero_copy({ region + 8192, 1400 })), 1400u);
     EXPECT_EQ(port->remaps(), 1u);
     EXPECT_EQ(Bytes_(region + 8192, region + 8192 + 1400), data);
     // Below the threshold it is copied too.
     send_segment(kPeerIss + 2801, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, pattern(100));
-    EXPECT_EQ(MUST(s->recv({ region + 4096 * 3 + 56, 100 })), 100u);
+    EXPECT_EQ(MUST(s->recv_zero_copy({ region + 4096 * 3 + 56, 100 })), 100u);
     EXPECT_EQ(port->remaps(), 1u);
     std::free(region);
     finish(s);
