@@ -26,6 +26,7 @@
 #include <kernel/BootInfo.h>
 #include <kernel/Interrupts.h>
 #include <kernel/Print.h>
+#include <lib/ByteOrder.h>
 #include <lib/StageProfile.h>
 
 namespace skiff::drivers {
@@ -109,57 +110,75 @@ constexpr u32 kReceiveOffset = 2;     // frame offset in a receive page: the IPv
 constexpr u16 kIsaBase = 0x300;
 constexpr u8 kDefaultIsaIrq = 10;
 
-// 16-bit data-port writer that gathers pieces of any length: an odd piece leaves one byte over,
-// which becomes the low byte of the next word (the card is little-endian, §10.3 byte order).
+// Data-port writer that gathers pieces of any length in units of 2 bytes (DCR.WTS, the NE2000's
+// word mode) or 4 (a 32-bit port access: QEMU's model moves 4 bytes per access, a real card does
+// not — hence ne2k_io32=1 only): bytes short of a unit at the end of a piece are carried into the
+// next one, low byte first (the card is little-endian, §10.3 byte order). Under TCG every port
+// access is a call into QEMU, so a unit of 4 halves the cost per byte.
 class DataPortWriter {
 public:
-    explicit DataPortWriter(u16 port)
+    DataPortWriter(u16 port, u32 unit)
         : m_port(port)
+        , m_unit(unit)
     {
     }
     void write(u8 const* bytes, u32 length)
     {
-        if (length == 0)
-            return;
-        if (m_has_carry) {
-            arch::outw(m_port, static_cast<u16>(m_carry | (bytes[0] << 8)));
-            ++bytes;
+        while (length && m_carried) {
+            carry(*bytes++);
             --length;
-            m_has_carry = false;
         }
-        if (length >= 2)
-            arch::outsw(m_port, bytes, length / 2);
-        if (length & 1) {
-            m_carry = bytes[length - 1];
-            m_has_carry = true;
+        u32 units = length / m_unit;
+        if (units) {
+            if (m_unit == 4)
+                arch::outsl(m_port, bytes, units);
+            else
+                arch::outsw(m_port, bytes, units);
         }
+        for (u32 i = units * m_unit; i < length; ++i)
+            carry(bytes[i]);
     }
     void write_zeros(u32 length)
     {
-        if (length && m_has_carry) {
-            arch::outw(m_port, m_carry);
-            m_has_carry = false;
-            --length;
-        }
-        for (u32 i = 0; i < length / 2; ++i)
-            arch::outw(m_port, 0);
-        if (length & 1) {
-            m_carry = 0;
-            m_has_carry = true;
-        }
+        for (; length; --length)
+            carry(0);
     }
     void finish()
     {
-        if (m_has_carry)
-            arch::outw(m_port, m_carry);
-        m_has_carry = false;
+        while (m_carried)
+            carry(0);
     }
 
 private:
+    void carry(u8 byte)
+    {
+        m_carry[m_carried++] = byte;
+        if (m_carried < m_unit)
+            return;
+        if (m_unit == 4)
+            arch::outl(m_port, load_le32(m_carry));
+        else
+            arch::outw(m_port, static_cast<u16>(m_carry[0] | (m_carry[1] << 8)));
+        m_carried = 0;
+    }
+
     u16 m_port;
-    u8 m_carry { 0 };
-    bool m_has_carry { false };
+    u32 m_unit;
+    u8 m_carry[4] {};
+    u32 m_carried { 0 };
 };
+
+// ne2k_io32=1: 32-bit data-port transfers (QEMU only; HARDWARE.md). Off by default.
+bool io32_from_command_line()
+{
+    StringView value;
+    u64 on = 0;
+    if (command_line_value("ne2k_io32", value) && (!parse_u64(value, on) || on > 1)) {
+        kprintln("ne2k: ne2k_io32={} is not 0 or 1; using 0", value);
+        on = 0;
+    }
+    return on == 1;
+}
 
 u8 isa_irq_from_command_line()
 {
@@ -213,6 +232,7 @@ Result<Ne2000*> Ne2000::create(Bus bus, u16 io_base, u8 irq)
     }
     card->read_prom();
     card->probe_memory_size();
+    card->m_io32 = io32_from_command_line();
     card->initialize_registers();
     return card;
 }
@@ -381,7 +401,7 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
         return Error::MessageTooLong;
     }
     u32 padded = max(length, kMinFrame);
-    u16 dma_count = static_cast<u16>((padded + 1) & ~1u);
+    u16 dma_count = static_cast<u16>((padded + transfer_unit() - 1) & ~(transfer_unit() - 1));
 
     arch::InterruptDisabler disabler;
     // One transmit area: the previous frame must have left (QEMU sends inside the TXP write).
@@ -394,7 +414,7 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
         ++counters().tx_errors; // the previous frame failed on the wire
 
     start_remote_write(static_cast<u16>(m_tx_page * kPageBytes), dma_count);
-    DataPortWriter writer(reg(reg::kData));
+    DataPortWriter writer(reg(reg::kData), transfer_unit());
     for (u32 i = 0; i < packet.piece_count(); ++i) {
         net::BufferPiece piece = packet.piece(i);
         writer.write(piece.virt, piece.length);
@@ -487,7 +507,10 @@ bool Ne2000::receive_one(u8 current_page)
 {
     u8 header[4];
     start_remote_read(static_cast<u16>(m_next_packet * kPageBytes), sizeof(header));
-    arch::insw(reg(reg::kData), header, 2);
+    if (m_io32)
+        arch::insl(reg(reg::kData), header, 1);
+    else
+        arch::insw(reg(reg::kData), header, 2);
     finish_remote_dma();
     u8 status = header[0];
     u8 next = header[1];
@@ -530,9 +553,14 @@ bool Ne2000::receive_one(u8 current_page)
     } else {
         // The remote read wraps from PSTOP to PSTART by itself (§10.1), so one read takes a
         // frame that wraps around the end of the ring.
-        u16 words = static_cast<u16>((length + 1) / 2);
-        start_remote_read(static_cast<u16>(m_next_packet * kPageBytes + 4), static_cast<u16>(words * 2));
-        arch::insw(reg(reg::kData), buffer->storage() + kReceiveOffset, words);
+        // In units of the transfer size; the page buffer has room for the bytes past the frame.
+        u32 unit = transfer_unit();
+        u16 units = static_cast<u16>((length + unit - 1) / unit);
+        start_remote_read(static_cast<u16>(m_next_packet * kPageBytes + 4), static_cast<u16>(units * unit));
+        if (m_io32)
+            arch::insl(reg(reg::kData), buffer->storage() + kReceiveOffset, units);
+        else
+            arch::insw(reg(reg::kData), buffer->storage() + kReceiveOffset, units);
         finish_remote_dma();
     }
     m_next_packet = next;
@@ -594,6 +622,7 @@ void Ne2000::print_rings(FormatSink& out) const
         m_rx_start, m_rx_stop, ring_pages * kPageBytes / 1024, m_next_packet);
     format(out, "  ring occupancy high-water {} bytes; tally: frame {} crc {} missed {}; causes seen {:#x}\n",
         m_rx_ring_bytes_seen, m_tally_frame_errors, m_tally_crc_errors, m_tally_missed, m_pending_causes);
+    format(out, "  data port: {}-bit transfers{}\n", m_io32 ? 32 : 16, m_io32 ? " (ne2k_io32=1, QEMU only)" : "");
 }
 
 } // namespace skiff::drivers

@@ -57,6 +57,8 @@ private:
     void resynchronise(u8 current_page);
 
     u16 reg(u16 offset) const { return static_cast<u16>(m_io + offset); }
+    // Bytes per data-port access for packet transfers: 2 (word mode), 4 with ne2k_io32=1.
+    u32 transfer_unit() const { return m_io32 ? 4 : 2; }
 
     Bus m_bus;
     u16 m_io;
@@ -68,6 +70,7 @@ private:
     u8 m_rx_stop { 0 };
     u8 m_next_packet { 0 }; // the ring page of the next frame to read; network thread only
     bool m_more_pending { false };
+    bool m_io32 { false };     // 32-bit data-port transfers (QEMU only), from ne2k_io32=1; set once
     u8 m_pending_causes { 0 }; // ISR bits seen by the handler (interrupts off), for nicstat
     u64 m_tally_frame_errors { 0 };
     u64 m_tally_crc_errors { 0 };

@@ -47,6 +47,15 @@ inline void outsw(u16 port, void const* buffer, usize count)
 {
     asm volatile("rep outsw" : "+S"(buffer), "+c"(count) : "d"(port) : "memory");
 }
+// The same with 32-bit doublewords (QEMU's NE2000 data port takes them: HARDWARE.md).
+inline void insl(u16 port, void* buffer, usize count)
+{
+    asm volatile("rep insl" : "+D"(buffer), "+c"(count) : "d"(port) : "memory");
+}
+inline void outsl(u16 port, void const* buffer, usize count)
+{
+    asm volatile("rep outsl" : "+S"(buffer), "+c"(count) : "d"(port) : "memory");
+}
 
 // MMIO: volatile 32-bit accesses (the e1000's BAR0 accepts only these).
 inline u32 mmio_read32(uptr address)
