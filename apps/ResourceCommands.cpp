@@ -3,7 +3,10 @@
 //   resources   one machine-readable line of everything a finished network scenario must give
 //               back — free frames, heap blocks and bytes, pages pinned for zero-copy send,
 //               zero-copy buffer bytes, packet buffers in use per pool, TCP sockets in use (and
-//               how many of them only wait out TIME-WAIT, which holds no buffers)
+//               how many of them only wait out TIME-WAIT, or are half-open children of a listener
+//               in SYN-RECEIVED: neither holds data buffers, and a SYN flood from addresses that
+//               never answer leaves up to a backlog of the latter per listener until their SYN-ACK
+//               retransmissions run out)
 //   stats [-a]  the network stack's counters (net/Counters.h), `name=value`, eight to a line; the
 //               non-zero ones unless -a
 
@@ -33,12 +36,16 @@ int resources_command(Arguments const&)
     auto& stack = knet::stack();
     auto const& pool = stack.pool();
     u32 time_wait = 0;
-    stack.tcp().for_each_socket([&time_wait](net::TcpSocket const& socket) {
+    u32 half_open = 0;
+    stack.tcp().for_each_socket([&](net::TcpSocket const& socket) {
         if (socket.state() == net::TcpState::TimeWait)
             ++time_wait;
+        else if (socket.state() == net::TcpState::SynReceived)
+            ++half_open;
     });
-    kprintln(" rx_pool={} tx_pool={} large_pool={} tcp_sockets={} tcp_timewait={}", pool.receive_counters().in_use,
-        pool.transmit_counters().in_use, pool.large_counters().in_use, stack.tcp().sockets_in_use(), time_wait);
+    kprintln(" rx_pool={} tx_pool={} large_pool={} tcp_sockets={} tcp_timewait={} tcp_half_open={}",
+        pool.receive_counters().in_use, pool.transmit_counters().in_use, pool.large_counters().in_use,
+        stack.tcp().sockets_in_use(), time_wait, half_open);
     return 0;
 }
 

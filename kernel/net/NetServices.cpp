@@ -134,10 +134,8 @@ void tcp_services_thread(void*)
                 if (!listener.socket)
                     continue;
                 while (true) {
-                    auto accepted = listener.socket->accept();
-                    if (accepted.is_error())
-                        break;
-                    progress = true;
+                    // With every slot busy, leave connections in the listener's accept queue (and
+                    // further SYNs to the backlog) rather than accept and reset them: clients wait.
                     TcpConnection* slot = nullptr;
                     for (auto& c : s_connections) {
                         if (!c.socket) {
@@ -145,11 +143,12 @@ void tcp_services_thread(void*)
                             break;
                         }
                     }
-                    if (!slot) {
-                        ++s_stats.tcp_refused;
-                        accepted.value()->abort();
-                        continue;
-                    }
+                    if (!slot)
+                        break;
+                    auto accepted = listener.socket->accept();
+                    if (accepted.is_error())
+                        break;
+                    progress = true;
                     slot->socket = accepted.value();
                     slot->service = listener.service;
                     slot->peer_closed = false;
@@ -191,7 +190,7 @@ void start_tcp_services()
             // Accepted connections inherit the listener's options, the receive window among them.
             if (u32 window = tcp_receive_window_hint())
                 socket.value()->set_buffer_sizes(0, window);
-            if (auto listening = socket.value()->listen(8); listening.is_error()) {
+            if (auto listening = socket.value()->listen(32); listening.is_error()) {
                 kprintln("net: TCP port {}: {}", kWanted[i].port, listening.error());
                 socket.value()->close();
                 continue;

@@ -18,6 +18,20 @@ void ArpCache::release_entry(Entry& entry)
     entry.permanent = false;
 }
 
+// Which entry gives way when the table is full: a failed one first, then one still resolving (the
+// longest-resolving first; its waiting packets are dropped), and a resolved one only when every
+// other entry is resolved too — the one closest to expiry. Never a static one. So a flood of
+// packets from (or SYN-ACKs to) addresses that never answer churns among the unresolved entries
+// and cannot push out the gateway's.
+static u32 eviction_rank(ArpEntryInfo::State state)
+{
+    switch (state) {
+    case ArpEntryInfo::State::Failed: return 0;
+    case ArpEntryInfo::State::Incomplete: return 1;
+    default: return 2;
+    }
+}
+
 ArpCache::Entry* ArpCache::allocate(u8 interface, Ipv4Address address)
 {
     Entry* victim = nullptr;
@@ -26,19 +40,23 @@ ArpCache::Entry* ArpCache::allocate(u8 interface, Ipv4Address address)
             victim = &e;
             break;
         }
-        // Otherwise evict the resolved or failed entry closest to expiry; never one that is
-        // still resolving (its queue is waiting) and never a static one.
-        if (e.permanent || e.info.state == ArpEntryInfo::State::Incomplete)
+        if (e.permanent)
             continue;
-        if (!victim || e.info.expires_ns < victim->info.expires_ns)
+        if (!victim || eviction_rank(e.info.state) < eviction_rank(victim->info.state)
+            || (eviction_rank(e.info.state) == eviction_rank(victim->info.state)
+                && e.info.expires_ns < victim->info.expires_ns))
             victim = &e;
     }
     if (!victim) {
         ++m_stack.counters().arp_table_full;
         return nullptr;
     }
-    if (victim->used)
+    if (victim->used) {
+        ++m_stack.counters().arp_table_full;
+        if (victim->info.state == ArpEntryInfo::State::Incomplete)
+            m_stack.counters().arp_queue_overflow += victim->queue.size();
         release_entry(*victim);
+    }
     victim->used = true;
     victim->permanent = false;
     victim->info = {};

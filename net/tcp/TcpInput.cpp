@@ -72,11 +72,13 @@ void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView c
         return;
     }
     // A bounded backlog: half-open and not-yet-accepted connections each up to the backlog.
-    // With the accept queue full, a SYN is dropped silently; the peer's retransmission tries
-    // again. With the half-open ones at the bound, the one that has waited longest for its ACK
-    // makes room (as a SYN cache does, RFC 4987 §3.4): otherwise a SYN flood from addresses that
-    // never answer would hold the listener shut for the whole SYN-ACK retransmission schedule
-    // (about two minutes) after the flood stopped.
+    // A SYN beyond it is dropped silently; the peer's retransmission tries again. But with the
+    // half-open ones at the bound, one whose SYN-ACK already timed out at least once (its peer
+    // has not answered in a whole RTO) makes room, the one that has waited longest first (as a
+    // SYN cache does, RFC 4987 §3.4): otherwise a SYN flood from addresses that never answer
+    // would hold the listener shut for the whole SYN-ACK retransmission schedule (about two
+    // minutes) after the flood stopped. Fresh ones are kept: evicting them would answer a burst
+    // of real clients' ACKs with resets.
     if (listener.m_accept_count >= listener.m_backlog) {
         ++m_stack.counters().tcp_backlog_full;
         packet->release();
@@ -85,7 +87,8 @@ void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView c
     if (listener.m_embryonic_count >= listener.m_backlog) {
         TcpSocket* oldest = nullptr;
         for (TcpSocket& s : m_sockets) {
-            if (!s.m_in_use || s.m_listener != &listener || s.m_accepted_pending || s.m_state != TcpState::SynReceived)
+            if (!s.m_in_use || s.m_listener != &listener || s.m_accepted_pending || s.m_state != TcpState::SynReceived
+                || s.m_backoff == 0)
                 continue;
             if (!oldest || s.m_backoff > oldest->m_backoff
                 || (s.m_backoff == oldest->m_backoff && s.m_rto_deadline < oldest->m_rto_deadline))

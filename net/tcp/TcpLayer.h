@@ -21,7 +21,7 @@ class NetStack;
 
 class TcpLayer {
 public:
-    static constexpr u32 kMaxSockets = 64;
+    static constexpr u32 kMaxSockets = 256;
     static constexpr u32 kMaxOutOfOrder = 64;         // segments held out of order per socket
     static constexpr u64 kMinRto = 200000000ull;      // 200 ms, as Linux (RFC 6298 says 1 s)
     static constexpr u64 kMaxRto = 60000000000ull;    // RFC 6298 §2.5

@@ -207,4 +207,26 @@ TEST_F(Arp, AfterExpiryANewMacIsLearned)
     EXPECT_EQ(stack->counters().arp_conflicts_ignored, 0u);
 }
 
+TEST_F(Arp, UnresolvableAddressesNeverPushOutAResolvedEntry)
+{
+    // The gateway is known; then sends to more unresolvable addresses than the table holds (as
+    // SYN-ACKs to a SYN flood's spoofed sources do). They churn among themselves.
+    inject(ethernet(MacAddress::broadcast(), kPeerMac, 0x0806, arp_packet(1, kPeerMac, kPeerIp, {}, kStackIp)));
+    for (u32 i = 0; i < ArpCache::kEntries * 2; ++i)
+        send_udp(Ipv4Address::from_octets(10, 0, 2, static_cast<u8>(100 + i)));
+    device->sent.clear();
+    ArpEntryInfo entries[ArpCache::kEntries];
+    u32 count = stack->arp().snapshot(entries, ArpCache::kEntries);
+    EXPECT_EQ(count, ArpCache::kEntries);
+    bool gateway_kept = false;
+    for (u32 i = 0; i < count; ++i)
+        gateway_kept |= entries[i].address == kPeerIp && entries[i].mac == kPeerMac
+            && entries[i].state == ArpEntryInfo::State::Reachable;
+    EXPECT_TRUE(gateway_kept);
+    EXPECT_EQ(stack->counters().arp_table_full, ArpCache::kEntries + 1);
+    send_udp(kPeerIp);
+    EXPECT_EQ(get16(take_sent(), 12), 0x0800); // sent at once, no new request
+    stack->arp().flush();
+}
+
 } // namespace

@@ -116,35 +116,49 @@ TEST_F(TcpListen, RstIsIgnored)
     finish();
 }
 
-TEST_F(TcpListen, HalfOpenBeyondTheBacklogEvictTheOldest)
+TEST_F(TcpListen, FreshHalfOpenConnectionsAreKeptAndSynsBeyondTheBacklogDropped)
 {
-    // A SYN flood from addresses that never answer: the half-open connections stay at the
-    // backlog, each new SYN displacing the one that waited longest, and a real peer that comes
-    // last still gets in.
+    // A burst of real clients: the ones beyond the backlog retry; nobody's SYN-ACK is taken back.
     m_listener = listen_socket(2);
-    u32 last_iss = 0;
     for (u16 port = 1; port <= 4; ++port) {
         IpFields f;
         f.protocol = 6;
         inject(frame_to_stack(f, tcp_segment(kPeerIss, 0, TcpFlag::Syn, 1000, {}, {}, port, kStackPort)));
-        Segment syn_ack = take_segment();
-        EXPECT_EQ(syn_ack.flags, TcpFlag::Syn | TcpFlag::Ack);
-        last_iss = syn_ack.seq;
-        advance(1000000); // 1 ms apart: the older ones' timers are due first
     }
-    EXPECT_FALSE(has_sent());
+    EXPECT_EQ(device->sent.size(), 2u);
     EXPECT_EQ(stack->counters().tcp_backlog_full, 2u);
-    EXPECT_EQ(stack->counters().tcp_half_open_evicted, 2u);
-    EXPECT_EQ(stack->tcp().sockets_in_use(), 3u); // the listener and two half-open children
+    EXPECT_EQ(stack->counters().tcp_half_open_evicted, 0u);
+    finish();
+}
+
+TEST_F(TcpListen, HalfOpenThatTimedOutMakeRoomOldestFirst)
+{
+    // A SYN flood from addresses that never answer: once their SYN-ACKs have timed out, each new
+    // SYN displaces the one that waited longest, and a real peer that comes later still gets in.
+    m_listener = listen_socket(2);
+    for (u16 port = 1; port <= 2; ++port) {
+        IpFields f;
+        f.protocol = 6;
+        inject(frame_to_stack(f, tcp_segment(kPeerIss, 0, TcpFlag::Syn, 1000, {}, {}, port, kStackPort)));
+        advance(1000000); // 1 ms apart: the first one's timer is due first
+    }
+    device->sent.clear();
+    run_for(TcpLayer::kInitialRto + 10000000); // both SYN-ACKs retransmitted once
+    EXPECT_EQ(device->sent.size(), 2u);
+    device->sent.clear();
     IpFields f;
     f.protocol = 6;
-    inject(frame_to_stack(f, tcp_segment(kPeerIss + 1, last_iss + 1, TcpFlag::Ack, 1000, {}, {}, 4, kStackPort)));
-    TcpSocket* accepted = MUST(m_listener->accept());
-    EXPECT_EQ(accepted->state(), TcpState::Established);
-    EXPECT_EQ(accepted->remote().port, 4);
-    // An evicted one's ACK finds no connection: a reset, as for any stray ACK in LISTEN.
+    inject(frame_to_stack(f, tcp_segment(kPeerIss, 0, TcpFlag::Syn, 1000, {}, {}, 3, kStackPort)));
+    u32 iss = take_segment().seq;
+    EXPECT_EQ(stack->counters().tcp_half_open_evicted, 1u);
+    EXPECT_EQ(stack->tcp().sockets_in_use(), 3u); // the listener, port 2's child and port 3's
+    // Port 1's child is gone: its ACK finds the listener, which answers with a reset.
     inject(frame_to_stack(f, tcp_segment(kPeerIss + 1, 12345, TcpFlag::Ack, 1000, {}, {}, 1, kStackPort)));
     EXPECT_EQ(take_segment().flags, TcpFlag::Rst);
+    inject(frame_to_stack(f, tcp_segment(kPeerIss + 1, iss + 1, TcpFlag::Ack, 1000, {}, {}, 3, kStackPort)));
+    TcpSocket* accepted = MUST(m_listener->accept());
+    EXPECT_EQ(accepted->state(), TcpState::Established);
+    EXPECT_EQ(accepted->remote().port, 3);
     finish(accepted);
 }
 
