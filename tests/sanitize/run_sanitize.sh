@@ -55,7 +55,8 @@ run() {
         say "FAIL: $name (exit $rc; whole output in $log)"
         status=1
     else
-        say "ok   $name ($(grep -E '^\[  PASSED  \]' "$log" | head -1 | sed 's/^\[  PASSED  \] //')$((SECONDS - run_started)) s)"
+        passed=$(grep -E '^\[  PASSED  \]' "$log" | head -1 | sed 's/^\[  PASSED  \] \(.*\)\.$/\1, /')
+        say "ok   $name (${passed}$((SECONDS - run_started)) s)"
     fi
 }
 run skiff_unit "$build_dir/tests/unit/skiff_unit"
