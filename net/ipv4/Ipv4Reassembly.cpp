@@ -39,11 +39,6 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
         fragment->release();
         return nullptr;
     }
-    if (offset + length > PacketBuffer::kLargeStorage) {
-        ++counters.reasm_too_big;
-        fragment->release();
-        return nullptr;
-    }
     Slot* slot = nullptr;
     for (Slot& s : m_slots) {
         if (s.buffer && s.source == header.source() && s.destination == header.destination()
@@ -52,16 +47,36 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
             break;
         }
     }
+    if (offset + length > PacketBuffer::kLargeStorage) {
+        // The datagram can never be whole: give up what it holds too (as Linux does), or its
+        // first pieces would keep a slot for the whole timeout.
+        ++counters.reasm_too_big;
+        if (slot)
+            discard(*slot);
+        fragment->release();
+        return nullptr;
+    }
     if (!slot) {
+        // With every slot taken, the oldest unfinished datagram gives way: fragments that never
+        // finish (a flood of first pieces) must not shut reassembly for kTimeout.
+        Slot* oldest = nullptr;
         for (Slot& s : m_slots) {
             if (!s.buffer) {
                 slot = &s;
                 break;
             }
+            if (!oldest || s.deadline < oldest->deadline)
+                oldest = &s;
+        }
+        if (!slot && oldest) {
+            ++counters.reasm_no_slot;
+            discard(*oldest);
+            slot = oldest;
         }
         PacketBuffer* buffer = slot ? m_stack.pool().allocate_large() : nullptr;
         if (!buffer) {
-            ++counters.reasm_no_slot;
+            if (!oldest)
+                ++counters.reasm_no_slot;
             fragment->release();
             return nullptr;
         }

@@ -260,7 +260,14 @@ def command_outside_window(tap: str, guest_mac: str, guest: str, seed: int) -> i
     crafted.append(tcp(flags="S", seq=(our_seq + 100) % (1 << 32)))  # SYN on an established connection
     crafted.append(tcp(flags="SA", seq=our_seq, ack=guest_seq))
     crafted.append(tcp(flags="A", seq=our_seq, ack=guest_seq, dataofs=15) / (b"\x01" * 4))  # offset past the end
-    crafted.append(tcp(flags="A", seq=our_seq, ack=guest_seq, options=[("Timestamp", (0, 0))]) / b"")
+    # A replayed, old timestamp (PAWS, RFC 7323 §5) on an otherwise exact segment: dropped. (A
+    # TSval half the number space away would count as newer, and then the real peer's segments
+    # would fail PAWS — in Linux as well; that is an on-path attacker's power, not tested.)
+    host_ts = next((value[1] for name, value in last.options if name == "Timestamp"), None)
+    if host_ts is not None:
+        crafted.append(tcp(flags="A", seq=our_seq, ack=guest_seq,
+                           options=[("NOP", None), ("NOP", None), ("Timestamp", ((host_ts - 100000) % (1 << 32), 0))])
+                       / b"OLD")
     crafted.append(tcp(flags="FPU", seq=(our_seq + 1 << 24) % (1 << 32), ack=guest_seq, urgptr=0xffff) / b"Z")
     for _ in range(10):
         crafted.append(tcp(flags=rng.randrange(256), seq=rng.randrange(1 << 32), ack=rng.randrange(1 << 32))

@@ -211,11 +211,34 @@ TEST_F(Ipv4, BadFragmentsAreCountedAndDropped)
     f.flags_fragment = static_cast<u16>(((65528 - 8) / 8) | 0x2000);
     inject(frame_to_stack(f, Bytes_(8)));
     EXPECT_EQ(stack->counters().reasm_too_big, 1u);
-    // More slots than the pool has: the extra datagram is refused, not queued without bound.
-    for (u16 id = 1; id <= PacketPool::kLargeCount + 1; ++id)
+    // More datagrams than the pool has slots: the oldest unfinished one gives way, nothing is
+    // queued without bound, and the newest can still complete.
+    for (u16 id = 1; id <= PacketPool::kLargeCount + 1; ++id) {
         inject(fragment_frame(datagram, { 0, 1480, true }, id));
+        advance(1000000);
+    }
     EXPECT_EQ(stack->counters().reasm_no_slot, 1u);
+    EXPECT_EQ(stack->ipv4().reassembly().active(), PacketPool::kLargeCount);
+    UdpSocket* s = listen(7);
+    inject(fragment_frame(datagram, { 1480, 528, false }, 1)); // the evicted one: never completes
+    EXPECT_EQ(s->queued(), 0u);
+    inject(fragment_frame(datagram, { 1480, 528, false }, PacketPool::kLargeCount + 1));
+    EXPECT_EQ(s->queued(), 1u);
+    s->close();
     stack->ipv4().reassembly().clear();
+}
+
+TEST_F(Ipv4, AFragmentReachingPast64KiBDiscardsItsDatagram)
+{
+    Bytes_ datagram = udp_to_stack(pattern(2000));
+    inject(fragment_frame(datagram, { 0, 1480, true }));
+    EXPECT_EQ(stack->ipv4().reassembly().active(), 1u);
+    IpFields f;
+    f.identification = 0x4242;
+    f.flags_fragment = static_cast<u16>(8190);
+    inject(frame_to_stack(f, Bytes_(1000)));
+    EXPECT_EQ(stack->counters().reasm_too_big, 1u);
+    EXPECT_EQ(stack->ipv4().reassembly().active(), 0u);
 }
 
 TEST_F(Ipv4, LargeDatagramIsFragmentedOnSend)
