@@ -21,26 +21,37 @@ u32 TcpLayer::write_options(TcpSocket& s, u8* out, u8 flags)
     u32 n = 0;
     u32 ts_value = static_cast<u32>(m_stack.now() / 1000000); // a 1 ms timestamp clock
     if (flags & TcpFlag::Syn) {
+        // RFC 9293 §3.1: the options end on a 32-bit boundary (the data offset counts words), so
+        // every combination is laid out in whole words, in the customary aligned forms:
+        //   MSS                                  [2 4 mss mss]
+        //   SACK-permitted + timestamps          [4 2 8 10] [ts val] [ts ecr]
+        //   NOP NOP + timestamps (no SACK)       [1 1 8 10] [ts val] [ts ecr]
+        //   NOP NOP + SACK-permitted (no ts)     [1 1 4 2]
+        //   NOP + window scale                   [1 3 3 shift]
+        // A reply only carries what the peer offered (RFC 2018 §2, RFC 7323 §2.2 and §3.2).
         bool active = s.m_state == TcpState::SynSent;
+        bool sack = active || s.m_sack_enabled;
+        bool timestamps = active || s.m_ts_enabled;
+        bool window_scale = active || s.m_ws_enabled;
         out[n++] = 2;
         out[n++] = 4;
         store_be16(out + n, advertised_mss(s));
         n += 2;
-        if (active || s.m_sack_enabled) {
-            out[n++] = 4;
-            out[n++] = 2;
-        } else {
-            out[n++] = 1;
-            out[n++] = 1;
-        }
-        if (active || s.m_ts_enabled) {
+        if (timestamps) {
+            out[n++] = sack ? 4 : 1;
+            out[n++] = sack ? 2 : 1;
             out[n++] = 8;
             out[n++] = 10;
             store_be32(out + n, ts_value);
             store_be32(out + n + 4, s.m_ts_recent);
             n += 8;
+        } else if (sack) {
+            out[n++] = 1;
+            out[n++] = 1;
+            out[n++] = 4;
+            out[n++] = 2;
         }
-        if (active || s.m_ws_enabled) {
+        if (window_scale) {
             out[n++] = 1;
             out[n++] = 3;
             out[n++] = 3;

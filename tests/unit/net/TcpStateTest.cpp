@@ -86,6 +86,37 @@ TEST_F(TcpListen, SynMovesToSynReceivedAndSendsSynAck)
     finish();
 }
 
+// RFC 9293 §3.1: options fill whole 32-bit words. Every mix a peer may offer (a Windows SYN
+// carries MSS, SACK-permitted and window scale without timestamps) gets a SYN-ACK whose header
+// ends exactly where its options do: no option cut off, no stray "data" bytes (found by the tcp
+// fuzzer: tests/fuzz/regressions/tcp/synack-options-not-whole-words-*).
+TEST_F(TcpListen, SynAckOptionsFillWholeWordsForEveryOfferedMix)
+{
+    Bytes_ const mss = { 2, 4, 0x05, 0xb4 };
+    Bytes_ const sack = { 1, 1, 4, 2 };
+    Bytes_ const timestamps = { 1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 0 };
+    Bytes_ const scale = { 1, 3, 3, 7 };
+    for (int mix = 0; mix < 8; ++mix) {
+        Bytes_ options = mss;
+        if (mix & 1)
+            options.insert(options.end(), sack.begin(), sack.end());
+        if (mix & 2)
+            options.insert(options.end(), timestamps.begin(), timestamps.end());
+        if (mix & 4)
+            options.insert(options.end(), scale.begin(), scale.end());
+        m_listener = listen_socket();
+        send_segment(kPeerIss, 0, TcpFlag::Syn, 8192, options);
+        Segment s = take_segment();
+        EXPECT_EQ(s.flags, TcpFlag::Syn | TcpFlag::Ack) << "mix " << mix;
+        EXPECT_TRUE(s.payload.empty()) << "mix " << mix << ": option bytes leaked into the payload";
+        EXPECT_EQ(s.options.mss, 1460) << "mix " << mix;
+        EXPECT_EQ(s.options.sack_permitted, (mix & 1) != 0) << "mix " << mix;
+        EXPECT_EQ(s.options.has_timestamps, (mix & 2) != 0) << "mix " << mix;
+        EXPECT_EQ(s.options.has_window_scale, (mix & 4) != 0) << "mix " << mix;
+        finish();
+    }
+}
+
 TEST_F(TcpListen, SynWithoutOptionsGetsOnlyMss)
 {
     m_listener = listen_socket();
