@@ -100,6 +100,7 @@ private:
     void retransmit_first(TcpSocket&);
     u32 receive_window(TcpSocket&);
     Result<usize> queue_send(TcpSocket&, ReadonlyBytes data);
+    void append_payload(TcpSocket&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(TcpSocket&, u8* out, u8 flags);
     u16 advertised_mss(TcpSocket&) const;
 

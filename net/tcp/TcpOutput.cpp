@@ -291,6 +291,48 @@ void TcpLayer::output(TcpSocket& s)
         send_ack(s);
 }
 
+// Appends `count` application bytes at `cursor` to `buffer`'s payload. With copy elimination the
+// bytes are referenced through pinned pages (seg[], at most two pieces); anything else — copy mode,
+// a third piece, a page that cannot be pinned, or any byte after copied ones (the wire order is
+// seg[0], seg[1], follow) — is copied into follow.
+void TcpLayer::append_payload(TcpSocket& s, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
+{
+    Port& port = m_stack.port();
+    while (count) {
+        // DMA page-boundary splitting (LyraNET §3.4): a piece never crosses a page.
+        u64 address = reinterpret_cast<uptr>(cursor);
+        u32 to_page_end = static_cast<u32>(kPageSize - (address & (kPageSize - 1)));
+        u32 piece = min(count, to_page_end);
+        bool pinned = false;
+        if (zero_copy && buffer.segment_count() < 2 && buffer.follow_length() == 0) {
+            auto page = port.pin_user_page(cursor);
+            if (page.has_value()) {
+                // The piece is recorded through the pinned frame's own address, not the
+                // application's: checksums, PIO drivers and retransmissions then read what the
+                // buffer held at send time even if the application writes (COW gives it a new
+                // frame) or frees its buffer before the ACK (Port.h).
+                u32 in_page = static_cast<u32>(address & (kPageSize - 1));
+                PortPage frame = page.value();
+                bool added = buffer.add_segment(
+                    { frame.virt + in_page, frame.phys + in_page, piece, { frame.phys, FrameKind::Pinned } });
+                VERIFY(added);
+                pinned = true;
+                ++s.m_stats.zero_copy_pieces;
+                ++m_stack.counters().tcp_zero_copy_pieces;
+                m_stack.counters().tcp_sent_zero_copy_bytes += piece;
+            }
+        }
+        if (!pinned) {
+            u32 copied = buffer.append_follow({ cursor, piece });
+            VERIFY(copied == piece); // follow holds a whole MSS, and a buffer never carries more
+            s.m_stats.copied_bytes += piece;
+            m_stack.counters().tcp_copied_bytes += piece;
+        }
+        cursor += piece;
+        count -= piece;
+    }
+}
+
 // Cut the application's bytes into segment-sized buffers on the send queue. One code path for
 // both modes; only where a piece of payload comes from differs.
 Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
@@ -301,22 +343,22 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
         return Error::WouldBlock;
     u32 mss = s.m_mss;
     u32 offset = 0;
-    Port& port = m_stack.port();
     bool zero_copy = kCopyElimination && s.m_options.zero_copy; // constant false when compiled out
     while (offset < total) {
-        // Copy mode: top up the last buffer if it has not been sent yet (fewer small segments).
+        // Top up the last buffer while it is unsent and short of an MSS, in both modes: a write
+        // that is not a multiple of the MSS would otherwise leave a runt segment behind each
+        // write (1460-byte writes with timestamps: 1448 + 12 bytes, twice the segments).
         PacketBuffer* tail = s.m_send_queue.back();
-        if (!zero_copy && tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->segment_count() == 0
-            && tail->reference_count() == 1 && tail->payload_length() < mss) {
-            u32 room = min(mss - tail->payload_length(), tail->follow_space());
-            u32 count = min(room, total - offset);
+        if (tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->reference_count() == 1
+            && tail->payload_length() < mss) {
+            u32 count = min(mss - tail->payload_length(), total - offset);
+            if (!zero_copy || tail->follow_length() != 0 || tail->segment_count() == 2)
+                count = min(count, tail->follow_space()); // these bytes will be copied
             if (count) {
-                tail->append_follow(data.slice(offset, count));
+                append_payload(s, *tail, data.data() + offset, count, zero_copy);
                 offset += count;
                 s.m_snd_end += count;
                 s.m_send_bytes += count;
-                s.m_stats.copied_bytes += count;
-                m_stack.counters().tcp_copied_bytes += count;
                 continue;
             }
         }
@@ -325,42 +367,7 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
             break;
         buffer->meta.sequence = s.m_snd_end;
         u32 chunk = min(mss, total - offset);
-        u8 const* cursor = data.data() + offset;
-        u32 left = chunk;
-        while (left) {
-            // DMA page-boundary splitting (LyraNET §3.4): a piece never crosses a page.
-            u64 address = reinterpret_cast<uptr>(cursor);
-            u32 to_page_end = static_cast<u32>(kPageSize - (address & (kPageSize - 1)));
-            u32 piece = min(left, to_page_end);
-            bool pinned = false;
-            if (zero_copy && buffer->segment_count() < 2 && buffer->follow_length() == 0) {
-                auto page = port.pin_user_page(cursor);
-                if (page.has_value()) {
-                    // The piece is recorded through the pinned frame's own address, not the
-                    // application's: checksums, PIO drivers and retransmissions then read what the
-                    // buffer held at send time even if the application writes (COW gives it a new
-                    // frame) or frees its buffer before the ACK (Port.h).
-                    u32 in_page = static_cast<u32>(address & (kPageSize - 1));
-                    PortPage frame = page.value();
-                    bool added = buffer->add_segment(
-                        { frame.virt + in_page, frame.phys + in_page, piece, { frame.phys, FrameKind::Pinned } });
-                    VERIFY(added);
-                    pinned = true;
-                    ++s.m_stats.zero_copy_pieces;
-                    ++m_stack.counters().tcp_zero_copy_pieces;
-                    m_stack.counters().tcp_sent_zero_copy_bytes += piece;
-                }
-            }
-            if (!pinned) {
-                // Copy mode, or the third piece of a segment: into follow.
-                u32 copied = buffer->append_follow({ cursor, piece });
-                VERIFY(copied == piece); // follow holds a whole MSS
-                s.m_stats.copied_bytes += piece;
-                m_stack.counters().tcp_copied_bytes += piece;
-            }
-            cursor += piece;
-            left -= piece;
-        }
+        append_payload(s, *buffer, data.data() + offset, chunk, zero_copy);
         s.m_send_queue.push(buffer);
         s.m_snd_end += chunk;
         s.m_send_bytes += chunk;
