@@ -289,7 +289,9 @@ private:
             out = { s_zero_copy + offset, sizeof s_zero_copy - offset };
             app.socket->set_zero_copy(true);
         }
-        auto received = app.socket->recv(out);
+        // Plain recv() always copies; the remapping receive is recv_zero_copy(), which may replace
+        // whole pages under `out` (docs/zero-copy.md): only what it returns is checked.
+        auto received = (mode & 1) ? app.socket->recv_zero_copy(out) : app.socket->recv(out);
         if (received.is_error())
             return;
         VERIFY(received.value() <= out.size());
