@@ -18,19 +18,32 @@ namespace {
 
 using console::Arguments;
 
-int help_command(Arguments const&)
+// `help`: one line per command, its name and what it does; `help <command>`: its usage too.
+// Names only in the list keep it to one screen width whatever a command's options are.
+int help_command(Arguments const& arguments)
 {
     auto const& table = console::commands();
+    if (arguments.count() > 1) {
+        auto const* command = table.find(arguments[1]);
+        if (!command) {
+            kprintln("help: no command '{}' (type `help` for the list)", arguments[1]);
+            return 1;
+        }
+        kprintln("usage: {}", command->usage);
+        kprintln("  {}", command->description);
+        return 0;
+    }
     usize width = 0;
     for (usize i = 0; i < table.count(); ++i)
-        width = max(width, StringView(table.at(i).usage).length());
+        width = max(width, StringView(table.at(i).name).length());
     for (usize i = 0; i < table.count(); ++i) {
         auto const& command = table.at(i);
-        kprint("  {}", command.usage);
-        for (usize pad = StringView(command.usage).length(); pad < width + 2; ++pad)
+        kprint("  {}", command.name);
+        for (usize pad = StringView(command.name).length(); pad < width + 2; ++pad)
             kprint(" ");
         kprintln("{}", command.description);
     }
+    kprintln("`help <command>` shows a command's usage.");
     return 0;
 }
 
@@ -86,7 +99,8 @@ int poweroff_command(Arguments const& arguments)
 
 void register_system_commands()
 {
-    console::register_command({ "help", "help", "list the commands with a one-line description", help_command });
+    console::register_command({ "help", "help [command]",
+        "list the commands with a one-line description; with a name, its usage", help_command });
     console::register_command({ "version", "version", "version, git hash, build date and compiler", version_command });
     console::register_command({ "uptime", "uptime", "time since boot, timer ticks and TSC frequency", uptime_command });
     console::register_command(
