@@ -5,6 +5,7 @@
 // returns Error::WouldBlock and the glue, unless the socket is non-blocking, registers a waiter
 // with set_waiter() and sleeps until Port::wake(waiter) and then retries the call.
 
+#include <lib/Result.h>
 #include <lib/Types.h>
 #include <net/Address.h>
 
@@ -15,6 +16,24 @@ struct SocketAddress {
     u16 port { 0 };
     bool operator==(SocketAddress const& other) const { return address == other.address && port == other.port; }
 };
+
+// RFC 6335 §6: the dynamic (ephemeral) ports. RFC 6056 §3.3.1 (algorithm 1): start at a random
+// point of the range and take the first free port, so that the next local port is hard to guess.
+static constexpr u16 kEphemeralFirst = 49152;
+static constexpr u16 kEphemeralLast = 65535;
+
+template<typename InUse>
+Result<u16> choose_ephemeral_port(u64 random, InUse in_use)
+{
+    u32 range = u32 { kEphemeralLast } - kEphemeralFirst + 1;
+    u32 start = static_cast<u32>(random % range);
+    for (u32 i = 0; i < range; ++i) {
+        u16 candidate = static_cast<u16>(kEphemeralFirst + (start + i) % range);
+        if (!in_use(candidate))
+            return candidate;
+    }
+    return Error::AddressInUse;
+}
 
 // poll() events, with the values POSIX systems use.
 static constexpr u32 kPollIn = 0x001;

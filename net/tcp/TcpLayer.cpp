@@ -163,14 +163,8 @@ bool TcpLayer::port_in_use(u16 port, Ipv4Address address) const
 
 Result<u16> TcpLayer::ephemeral_port()
 {
-    u32 range = 65536 - kEphemeralFirst;
-    u32 start = static_cast<u32>(m_stack.port().random_u64() % range);
-    for (u32 i = 0; i < range; ++i) {
-        u16 candidate = static_cast<u16>(kEphemeralFirst + (start + i) % range);
-        if (!port_in_use(candidate, Ipv4Address::any()))
-            return candidate;
-    }
-    return Error::AddressInUse;
+    return choose_ephemeral_port(
+        m_stack.port().random_u64(), [this](u16 port) { return port_in_use(port, Ipv4Address::any()); });
 }
 
 // SipHash-2-4 (Aumasson & Bernstein), the keyed hash RFC 6528 §3 asks for as F().

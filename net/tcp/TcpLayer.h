@@ -31,7 +31,6 @@ public:
     static constexpr u32 kMaxRetransmits = 12;
     static constexpr u32 kMaxSynRetransmits = 6;
     static constexpr u32 kChallengeAcksPerSecond = 100; // RFC 5961 §7
-    static constexpr u16 kEphemeralFirst = 49152;
 
     explicit TcpLayer(NetStack& stack);
 

@@ -41,14 +41,8 @@ bool UdpLayer::port_in_use(u16 port, Ipv4Address address) const
 
 Result<u16> UdpLayer::ephemeral_port()
 {
-    u32 range = kEphemeralLast - kEphemeralFirst + 1;
-    u32 start = static_cast<u32>(m_stack.port().random_u64() % range);
-    for (u32 i = 0; i < range; ++i) {
-        u16 candidate = static_cast<u16>(kEphemeralFirst + (start + i) % range);
-        if (!port_in_use(candidate, Ipv4Address::any()))
-            return candidate;
-    }
-    return Error::AddressInUse;
+    return choose_ephemeral_port(
+        m_stack.port().random_u64(), [this](u16 port) { return port_in_use(port, Ipv4Address::any()); });
 }
 
 // The best match for a datagram: a connected socket whose peer is the sender beats one bound

@@ -15,8 +15,6 @@ class NetStack;
 class UdpLayer {
 public:
     static constexpr u32 kMaxSockets = 32;
-    static constexpr u16 kEphemeralFirst = 49152; // RFC 6335 §6
-    static constexpr u16 kEphemeralLast = 65535;
 
     explicit UdpLayer(NetStack& stack)
         : m_stack(stack)

@@ -52,7 +52,7 @@ TEST_F(UdpSockets, BindConflictsAndEphemeralPorts)
     EXPECT_EQ(b->bind({ {}, 7 }).error(), Error::AddressInUse);
     EXPECT_EQ(b->bind({ Ipv4Address::from_octets(1, 2, 3, 4), 8 }).error(), Error::AddressNotAvailable);
     MUST(b->bind({ {}, 0 }));
-    EXPECT_GE(b->local().port, UdpLayer::kEphemeralFirst);
+    EXPECT_GE(b->local().port, kEphemeralFirst);
     a->close();
     b->close();
 }
