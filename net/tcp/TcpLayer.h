@@ -22,12 +22,13 @@ class NetStack;
 class TcpLayer {
 public:
     static constexpr u32 kMaxSockets = 256;
-    static constexpr u32 kMaxOutOfOrder = 64;         // segments held out of order per socket
-    static constexpr u64 kMinRto = 200000000ull;      // 200 ms, as Linux (RFC 6298 says 1 s)
-    static constexpr u64 kMaxRto = 60000000000ull;    // RFC 6298 §2.5
-    static constexpr u64 kInitialRto = 1000000000ull; // RFC 6298 §2.1
-    static constexpr u64 kDelayedAck = 40000000ull;   // RFC 9293 §3.8.6.3: < 0.5 s
-    static constexpr u64 kTimeWait = 60000000000ull;  // 2 MSL with MSL = 30 s
+    static constexpr u32 kMaxOutOfOrder = 64;              // segments held out of order per socket
+    static constexpr u64 kMinRto = 200000000ull;           // 200 ms, as Linux (RFC 6298 says 1 s)
+    static constexpr u64 kMaxRto = 60000000000ull;         // RFC 6298 §2.5
+    static constexpr u64 kInitialRto = 1000000000ull;      // RFC 6298 §2.1
+    static constexpr u64 kDelayedAck = 40000000ull;        // RFC 9293 §3.8.6.3: < 0.5 s
+    static constexpr u64 kTimeWait = 60000000000ull;       // 2 MSL with MSL = 30 s
+    static constexpr u64 kHeldBufferRecheck = 10000000ull; // acknowledged, still on the NIC: look again
     static constexpr u32 kMaxRetransmits = 12;
     static constexpr u32 kMaxSynRetransmits = 6;
     static constexpr u32 kChallengeAcksPerSecond = 100; // RFC 5961 §7
@@ -97,6 +98,9 @@ private:
     void send_ack(TcpSocket& socket) { send_control(socket, socket.m_snd_nxt, TcpFlag::Ack); }
     void send_syn(TcpSocket&);
     void retransmit_first(TcpSocket&);
+    // Frees acknowledged buffers at the front of the send queue that the NIC has let go of
+    // since their ACK came (TcpLayer.cpp).
+    void release_acknowledged(TcpSocket&);
     u32 receive_window(TcpSocket&);
     Result<usize> queue_send(TcpSocket&, ReadonlyBytes data);
     void append_payload(TcpSocket&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);

@@ -14,6 +14,10 @@ u64 TcpLayer::socket_deadline(TcpSocket const& s) const
     for (u64 d : deadlines)
         if (d)
             deadline = min(deadline, d);
+    // Acknowledged buffers the NIC still holds: poll again soon to free them (release_acknowledged).
+    PacketBuffer const* front = s.m_send_queue.front();
+    if (front && seq_leq(front->meta.sequence + front->payload_length(), s.m_snd_una))
+        deadline = min(deadline, m_stack.now() + kHeldBufferRecheck);
     return deadline;
 }
 

@@ -24,6 +24,10 @@ Result<void> SimDevice::transmit(PacketBuffer& packet)
         packet.copy_to(0, { frame.data(), frame.size() });
     }
     sent.push_back(std::move(frame));
+    if (hold_transmits) {
+        packet.ref();
+        held.push_back(&packet);
+    }
     return {};
 }
 

@@ -36,6 +36,16 @@ public:
 
     std::deque<std::vector<u8>> sent;
     u64 pieces_seen { 0 };
+    // As a DMA NIC that reclaims its transmit ring later: keep a reference on every transmitted
+    // buffer until release_held().
+    bool hold_transmits { false };
+    std::vector<PacketBuffer*> held;
+    void release_held()
+    {
+        for (PacketBuffer* packet : held)
+            packet->release();
+        held.clear();
+    }
 
 private:
     MacAddress m_mac;

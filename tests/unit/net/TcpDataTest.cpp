@@ -107,6 +107,27 @@ TEST_F(TcpEstablished, OutOfOrderQueueIsBounded)
     finish(s);
 }
 
+TEST_F(TcpEstablished, AckedBuffersTheNicStillHoldsAreFreedWhenItLetsGo)
+{
+    // The last ACK of a transfer arrives while the NIC has not reclaimed the transmit yet: the
+    // ACK cannot free the buffer, and no later ACK will come. The next polls must.
+    TcpSocket* s = establish_passive();
+    s->set_nodelay(true);
+    device->hold_transmits = true;
+    Bytes_ data = pattern(1000);
+    EXPECT_EQ(MUST(s->send({ data.data(), data.size() })), 1000u);
+    take_segment();
+    send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 65535);
+    EXPECT_EQ(s->send_queued_bytes(), 1000u); // acknowledged, but the NIC holds it
+    EXPECT_LE(stack->next_deadline(), now + TcpLayer::kHeldBufferRecheck);
+    device->release_held();
+    device->hold_transmits = false;
+    advance(TcpLayer::kHeldBufferRecheck);
+    EXPECT_EQ(s->send_queued_bytes(), 0u);
+    EXPECT_EQ(stack->pool().transmit_counters().in_use, 0u);
+    finish(s);
+}
+
 TEST_F(TcpEstablished, SendIsSegmentedAtTheMssAndFreedWhenAcked)
 {
     TcpSocket* s = establish_passive();
