@@ -314,6 +314,7 @@ def command_synflood(tap: str, guest_mac: str, guest: str, ports: str, count: in
                      / s.TCP(sport=1, dport=7, flags="S", seq=1, options=[("MSS", 1460)]))
     deadline = time.monotonic() + seconds
     sent = 0
+    print("flooding", flush=True)  # the caller starts what must run during the flood on this line
     while sent < count and time.monotonic() < deadline:
         host = rng.choice([h for h in range(3, 255) if h != 15])
         packet = s.Ether(template)
@@ -325,8 +326,8 @@ def command_synflood(tap: str, guest_mac: str, guest: str, ports: str, count: in
         del packet[s.TCP].chksum
         sock.send(bytes(packet))
         sent += 1
-        if sent % 50 == 0:
-            time.sleep(0.005)
+        if sent % 20 == 0:
+            time.sleep(0.02)  # about 1,000 SYNs a second, so the flood outlasts what runs during it
     sock.close()
     print(f"{sent} SYNs to ports {ports} in {seconds - max(0.0, deadline - time.monotonic()):.1f} s")
     return 0
