@@ -345,15 +345,27 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
     u32 offset = 0;
     bool zero_copy = kCopyElimination && s.m_options.zero_copy; // constant false when compiled out
     while (offset < total) {
-        // Top up the last buffer while it is unsent and short of an MSS, in both modes: a write
-        // that is not a multiple of the MSS would otherwise leave a runt segment behind each
-        // write (1460-byte writes with timestamps: 1448 + 12 bytes, twice the segments).
+        // Top up the last buffer while it is unsent and short of an MSS: a write that is not a
+        // multiple of the MSS would otherwise leave a runt segment behind each write (1460-byte
+        // writes with timestamps: 1448 + 12 bytes, twice the segments). With copy elimination
+        // only as far as the buffer's free seg[] slots reach.
         PacketBuffer* tail = s.m_send_queue.back();
         if (tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->reference_count() == 1
             && tail->payload_length() < mss) {
             u32 count = min(mss - tail->payload_length(), total - offset);
-            if (!zero_copy || tail->follow_length() != 0 || tail->segment_count() == 2)
-                count = min(count, tail->follow_space()); // these bytes will be copied
+            if (!zero_copy) {
+                count = min(count, tail->follow_space());
+            } else if (tail->follow_length() != 0 || tail->segment_count() == 2) {
+                count = 0; // no seg[] slot left: a top-up would copy, so start a new segment
+            } else {
+                // Only what the free seg[] slots can reference: the rest of the source page, and
+                // the next page too if both slots are free. Copy elimination never copies to
+                // save a segment.
+                u64 address = reinterpret_cast<uptr>(data.data() + offset);
+                u32 to_page_end = static_cast<u32>(kPageSize - (address & (kPageSize - 1)));
+                u32 reach = tail->segment_count() == 0 ? to_page_end + static_cast<u32>(kPageSize) : to_page_end;
+                count = min(count, reach);
+            }
             if (count) {
                 append_payload(s, *tail, data.data() + offset, count, zero_copy);
                 offset += count;

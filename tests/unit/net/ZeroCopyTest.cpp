@@ -71,6 +71,44 @@ TEST_F(TcpZeroCopy, WriteBeforeAckSendsTheBytesOfSendTimeRetransmissionsIncluded
     finish(s);
 }
 
+// Writes that are not a multiple of the MSS (1460-byte writes, 1448-byte segments with
+// timestamps): the unsent tail is topped up by the next write only as far as the buffer's free
+// seg[] slots reach, so copy elimination never copies a byte to save a segment, and the stream
+// still arrives whole and in order.
+TEST_F(TcpZeroCopy, TopUpOfAShortTailNeverCopies)
+{
+    TcpSocket* s = establish_passive();
+    s->set_zero_copy(true);
+    constexpr usize kWrites = 12;
+    constexpr usize kWrite = 1460;
+    u8* user = page_aligned(kWrites * kWrite + kPageSize);
+    for (usize i = 0; i < kWrites * kWrite; ++i)
+        user[i] = static_cast<u8>(i * 7 + 3);
+    usize queued = 0;
+    for (usize w = 0; w < kWrites; ++w)
+        queued += MUST(s->send({ user + w * kWrite, kWrite }));
+    ASSERT_EQ(queued, kWrites * kWrite);
+    Bytes_ received;
+    usize segments = 0;
+    for (int round = 0; round < 100 && received.size() < queued; ++round) {
+        while (has_sent()) {
+            Segment segment = take_segment();
+            received.insert(received.end(), segment.payload.begin(), segment.payload.end());
+            segments += segment.payload.empty() ? 0 : 1;
+        }
+        send_segment(kPeerIss + 1, m_iss + 1 + static_cast<u32>(received.size()), TcpFlag::Ack, 65535);
+        advance(1000000);
+    }
+    ASSERT_EQ(received.size(), queued);
+    EXPECT_EQ(0, std::memcmp(received.data(), user, queued));
+    EXPECT_EQ(stack->counters().tcp_copied_bytes, 0u);
+    EXPECT_EQ(stack->counters().tcp_sent_zero_copy_bytes, queued);
+    EXPECT_LT(segments, 2 * kWrites); // some tails were topped up
+    EXPECT_EQ(port->pins_held(), 0u);
+    std::free(user);
+    finish(s);
+}
+
 TEST_F(TcpZeroCopy, BufferFreedBeforeAckStillSendsAndReleasesItsPins)
 {
     TcpSocket* s = establish_passive();
