@@ -184,9 +184,10 @@ def case_floods(args, rig: Rig) -> None:
     rig.take_baseline()
     before = rig.stats()
 
-    # 1. SYN flood while an established transfer runs: the flood starts first, the transfer
-    #    0.3 s after its first SYN, and the flood must still be running when the transfer ends (or
-    #    the test says they did not overlap, rather than pass without having tried).
+    # 1. SYN flood while a transfer runs: the flood starts first, the transfer 0.3 s after its
+    #    first SYN, and the flood must still be running when the transfer starts (or the test says
+    #    they did not overlap, rather than pass without having tried). A transfer the flood slows
+    #    down may well outlast it: that is the flood's effect, not a failure.
     kib = args.kib * 4
     flood_process = rig.ns.popen([PYTHON, HOSTSIDE, "synflood", TAP, MAC, GUEST, "7,9,5001", str(args.syn_count),
                                   str(args.flood_seconds), str(args.seed)], stdout=subprocess.PIPE,
@@ -195,17 +196,18 @@ def case_floods(args, rig: Rig) -> None:
         first = flood_process.stdout.readline()
         check(first.strip() == "flooding", "the SYN flood helper did not start", first)
         time.sleep(0.3)
-        count, seconds = rig.transfer(ttcp, "in", kib, seed=77)
         overlapped = flood_process.poll() is None
+        count, seconds = rig.transfer(ttcp, "in", kib, seed=77)
+        still_flooding = flood_process.poll() is None
         flood = flood_process.communicate(timeout=args.flood_seconds + 60)[0]
     finally:
         if flood_process.poll() is None:
             flood_process.kill()  # our own child, by its PID
             flood_process.wait()
     check(flood_process.returncode == 0, "the SYN flood helper failed", flood)
-    check(overlapped, f"the transfer ({seconds:.1f} s) ended after the SYN flood: they did not overlap", flood)
+    check(overlapped, "the SYN flood ended before the transfer started: they did not overlap", flood)
     say(f"ok: SYN flood ({flood.strip()}) during a host->guest transfer: {count} bytes, SHA-256 equal, "
-        f"{seconds:.1f} s, the flood still running when it ended")
+        f"{seconds:.1f} s, the flood {'still running' if still_flooding else 'over'} when it ended")
     # A second flood, and the table looked at right after: half-open connections per listener
     # within its backlog (the services listen with 32), and echo answers at once.
     hostside(rig, "synflood", TAP, MAC, GUEST, "7", "300", "3", str(args.seed + 1), timeout=60)
