@@ -81,7 +81,7 @@ TEST_F(TcpZeroCopy, TopUpOfAShortTailNeverCopies)
     s->set_zero_copy(true);
     constexpr usize kWrites = 12;
     constexpr usize kWrite = 1460;
-    u8* user = page_aligned(kWrites * kWrite + kPageSize);
+    u8* user = page_aligned((kWrites * kWrite + kPageSize - 1) / kPageSize * kPageSize); // aligned_alloc: whole pages
     for (usize i = 0; i < kWrites * kWrite; ++i)
         user[i] = static_cast<u8>(i * 7 + 3);
     usize queued = 0;
