@@ -36,7 +36,7 @@ void print_stage(Stage stage)
         per_event, ns_per_event, per_byte_x100 / 100, per_byte_x100 % 100, t.bytes);
 }
 
-// --- prof crossover: copy versus remap per piece size (seeds/003 §5) ----------------------------
+// --- prof crossover: copy versus remap per piece size (Bröse §5) ----------------------------
 
 constexpr u32 kMaxRounds = 4000;
 u64 s_samples[kMaxRounds]; // the console runs one command at a time

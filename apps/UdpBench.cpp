@@ -1,5 +1,5 @@
 // udpbench: the UDP transmit comparison of van Rantwijk, "Experiments with zero-copy UDP
-// transmission under Linux" (seeds/004), on Skiff's paths. Sends `count` datagrams of `length`
+// transmission under Linux" (docs/references.md), on Skiff's paths. Sends `count` datagrams of `length`
 // bytes to a host `ttcp -r -u` (its start and end markers included) by one of:
 //
 //   socket  the standard socket: knet::UdpHandle::send_to (UdpLayer copies into a packet buffer
@@ -246,10 +246,11 @@ int udpbench_command(console::Arguments const& arguments)
 
 void register_udpbench_command()
 {
-    console::register_command({ "udpbench",
-        "udpbench <address> <port> socket|copy|mapped|gather on|off <length> <count>",
-        "UDP transmit paths compared (seeds/004): socket, copy, mapped kernel buffer, scatter/gather; checksums on/off",
-        udpbench_command });
+    console::register_command(
+        { "udpbench", "udpbench <address> <port> socket|copy|mapped|gather on|off <length> <count>",
+            "UDP transmit paths compared (van Rantwijk): socket, copy, mapped kernel buffer, scatter/gather; checksums "
+            "on/off",
+            udpbench_command });
 }
 
 } // namespace skiff::apps

@@ -1,4 +1,4 @@
-// Console commands for copy elimination (DESIGN §5, docs/zero-copy.md):
+// Console commands for copy elimination (docs/zero-copy.md):
 //
 //   zc              the global switch, then the zero-copy statistics (as `zc stats`)
 //   zc on|off       copy elimination for sockets opened from now on, and for the next connections

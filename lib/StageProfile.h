@@ -1,6 +1,6 @@
 #pragma once
 
-// Cycle accounting of the stages the LyraNET evaluation measures (seeds/000 §4, Figures 5 and 6):
+// Cycle accounting of the stages the LyraNET evaluation measures (LyraNET §4, Figures 5 and 6):
 //
 //   receive:  driver   — the interrupt and the driver's receive routine
 //             protocol — from the network thread's dispatch to TCP's receive routine

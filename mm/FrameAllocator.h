@@ -1,6 +1,6 @@
 #pragma once
 
-// Physical page frames with reference counts (DESIGN.md §4).
+// Physical page frames with reference counts.
 //
 // Every 4 KiB frame of RAM between the lowest and the highest usable address has a descriptor.
 // A frame can be mapped in a zero-copy buffer, held by a packet buffer waiting for an ACK and

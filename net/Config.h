@@ -1,6 +1,6 @@
 #pragma once
 
-// Network configuration from the kernel command line (DESIGN.md §8): words such as
+// Network configuration from the kernel command line: words such as
 //   ip=10.0.2.15/24 gw=10.0.2.2
 // among others the stack ignores. Without `ip=` the default is 10.0.2.15/24 with gateway
 // 10.0.2.2: the guest address in QEMU user networking and in tap mode alike, where the host end

@@ -1,6 +1,6 @@
 #pragma once
 
-// The one interface between a NIC driver and the stack (DESIGN.md §6). Drivers (NE2000, e1000,
+// The one interface between a NIC driver and the stack. Drivers (NE2000, e1000,
 // the host tap runner's tap device, the unit tests' simulated wire) implement the virtual part;
 // the stack implements the rest, which a driver calls:
 //

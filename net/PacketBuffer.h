@@ -1,6 +1,6 @@
 #pragma once
 
-// The packet buffer: LyraNET's extended sk_buff (seeds/000 §3.3, Figure 3; DESIGN.md §5).
+// The packet buffer: LyraNET's extended sk_buff (LyraNET §3.3, Figure 3; docs/zero-copy.md).
 //
 //   [ headroom | headers ]   seg[0] -> data not copied   seg[1] -> data not copied   [ follow ]
 //

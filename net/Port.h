@@ -1,7 +1,7 @@
 #pragma once
 
 // The port interface: everything net/ needs from the operating system, and nothing more
-// (LyraNET's "kernel support functions", seeds/000 §3.5; lwIP's sys_arch). The kernel implements
+// (LyraNET's "kernel support functions", LyraNET §3.5; lwIP's sys_arch). The kernel implements
 // it in kernel/ or mm/; host programs implement it in tests/unit/net/HostPort.cpp.
 //
 // What is deliberately absent: a clock (time is passed into NetStack::poll(now_ns)), sleeping
@@ -29,7 +29,7 @@ public:
     virtual void ref_page(u64 phys) = 0;
     virtual void unref_page(u64 phys) = 0;
 
-    // Zero-copy send (DESIGN §5): pin the page of application memory holding `virt`. Takes a
+    // Zero-copy send (docs/zero-copy.md): pin the page of application memory holding `virt`. Takes a
     // reference on the frame mapped there now and returns that frame as a PortPage: `virt` is the
     // frame's own kernel address (the direct map), `phys` its DMA address. The kernel
     // write-protects the application's page and marks it copy-on-write for as long as any pin is

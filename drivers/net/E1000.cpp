@@ -1,7 +1,7 @@
 // Intel 82540EM gigabit Ethernet controller, as QEMU's `e1000` device models it.
 //
 // References: "PCI/PCI-X Family of Gigabit Ethernet Controllers Software Developer's Manual"
-// (8254x SDM, Intel 317453) — "SDM §n" below; QEMU 7.2 hw/net/e1000.c (HARDWARE.md sums up
+// (8254x SDM, Intel 317453) — "SDM §n" below; QEMU 7.2 hw/net/e1000.c (docs/hardware.md sums up
 // where the model differs from the chip).
 //
 // Shape. Registers through BAR0 (128 KiB MMIO, 32-bit accesses, mapped uncached); BAR1's I/O

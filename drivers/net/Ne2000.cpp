@@ -3,7 +3,7 @@
 //
 // References: DP8390D NIC Core datasheet (National Semiconductor, 1995) — "§n" below refers to
 // its sections; National application note AN-874 "Writing Drivers for the DP8390"; QEMU 7.2's
-// hw/net/ne2000.c (what the emulated card really does, summarised in HARDWARE.md).
+// hw/net/ne2000.c (what the emulated card really does, summarised in docs/hardware.md).
 //
 // How the card works. The host never sees the card's memory directly. It moves bytes in and out
 // with "remote DMA" (§10): program a start address (RSAR) and a byte count (RBCR), issue a remote
@@ -168,7 +168,7 @@ private:
     u32 m_carried { 0 };
 };
 
-// ne2k_io32=1: 32-bit data-port transfers (QEMU only; HARDWARE.md). Off by default.
+// ne2k_io32=1: 32-bit data-port transfers (QEMU only; docs/hardware.md). Off by default.
 bool io32_from_command_line()
 {
     StringView value;
@@ -533,7 +533,7 @@ bool Ne2000::receive_one(u8 current_page)
         resynchronise(current_page);
         return false;
     }
-    // QEMU stores no FCS: count is the 4-byte header plus the frame (HARDWARE.md).
+    // QEMU stores no FCS: count is the 4-byte header plus the frame (docs/hardware.md).
     u32 length = count >= 4 ? count - 4 : 0;
     if (length < kMinFrame || length > kMaxFrame + 4) {
         // A well-formed ring entry holding a frame of impossible length (QEMU stores frames of

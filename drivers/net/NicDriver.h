@@ -1,7 +1,7 @@
 #pragma once
 
 // What the kernel's network thread needs from a NIC driver beyond net::NetDevice (the stack's
-// side). Every driver has the same shape (CONVENTIONS.md): create() does what can fail and reads
+// side). Every driver has the same shape (docs/CodingStyle.md): create() does what can fail and reads
 // the MAC; the stack attaches the device; start() fills the receive ring, enables reception and
 // interrupts; the interrupt handler only acknowledges the card and calls the wake hook; the
 // network thread calls poll(budget), which hands received frames to the stack, reclaims finished

@@ -330,7 +330,7 @@ bool heap_reuses_memory(TestContext& t)
     return true;
 }
 
-// A zero-copy buffer freed while TCP still holds a send pin on one of its pages (issue 7): the
+// A zero-copy buffer freed while TCP still holds a send pin on one of its pages (a send pin outliving its buffer): the
 // pin's reference keeps the frame and its bytes, read through the direct map; unpinning a page
 // that is no longer mapped (or mapped to something else) only drops the reference.
 bool free_while_pinned(TestContext& t)

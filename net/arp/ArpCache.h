@@ -3,7 +3,7 @@
 // The ARP cache and resolver (RFC 826, RFC 1122 §2.3.2).
 //
 // - Entries learned from requests and replies live kEntryLifetime = 1200 s after their last
-//   refresh (the lifetime LyraNET's stack used, seeds/001 §IV).
+//   refresh (the lifetime LyraNET's stack used, Liu et al. §IV).
 // - While an address is being resolved, up to kQueuePerEntry packets wait on its entry
 //   (RFC 1122 §2.3.2.2 asks for at least one); more are dropped and counted.
 // - A request is retried every kRetryInterval up to kMaxRequests times; then the waiting packets

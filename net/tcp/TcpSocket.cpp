@@ -167,7 +167,7 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
             break;
         u64 dest_offset = reinterpret_cast<uptr>(destination) & (kPageSize - 1);
         u64 source_offset = reinterpret_cast<uptr>(front->data()) & (kPageSize - 1);
-        // Zero-copy receive (DESIGN §5): when the whole rest of this payload goes to the same
+        // Zero-copy receive (docs/zero-copy.md): when the whole rest of this payload goes to the same
         // offset of a zero-copy buffer page, swap the page in instead of copying. The rest of
         // that application page is overwritten, which is why only recv_zero_copy() does this:
         // its caller gives the pages under `out` to recv whole. Only

@@ -44,7 +44,7 @@ char const* tcp_state_name(TcpState);
 struct TcpSocketOptions {
     bool nodelay { false };                            // TCP_NODELAY: Nagle off
     bool keepalive { false };                          // SO_KEEPALIVE
-    bool zero_copy { false };                          // copy elimination (DESIGN §5): per socket
+    bool zero_copy { false };                          // copy elimination (docs/zero-copy.md): per socket
     bool zero_copy_chosen { false };                   // set_zero_copy() was called: ignore the global switch
     u32 send_buffer { 256 * 1024 };                    // SO_SNDBUF: bytes queued, unsent or unacknowledged
     u32 receive_buffer { 256 * 1024 };                 // SO_RCVBUF: the most we advertise

@@ -63,7 +63,7 @@ public:
     void advance(u64 ns);
     // Echo what the UDP socket received (exercises the transmit path with fuzzed addresses).
     void serve_udp();
-    // Whatever came before, the stack must still answer a ping from the peer (issue 9: "never
+    // Whatever came before, the stack must still answer a ping from the peer ("never
     // crashes, and afterwards still answers ping"). VERIFYs an echo reply within 100 ms.
     void expect_alive();
 

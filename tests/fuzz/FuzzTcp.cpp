@@ -100,7 +100,7 @@ u8 stream_byte(u64 k)
     return static_cast<u8>((k * 2654435761u) >> 13);
 }
 
-// The application's zero-copy receive buffer (DESIGN §5: page-aligned, in the region the port
+// The application's zero-copy receive buffer (docs/zero-copy.md: page-aligned, in the region the port
 // reports), into which recv may remap received pages instead of copying.
 alignas(4096) u8 s_zero_copy[4 * 4096];
 

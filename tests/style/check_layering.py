@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fails if net/ includes anything from kernel/, mm/ or drivers/ (DESIGN.md section 2).
+"""Fails if net/ includes anything from kernel/, mm/ or drivers/.
 
 net/ is an OS-independent component: it reaches the operating system only through its port
 interface, so it builds unchanged for the kernel and for the host. It may include lib/ and net/.

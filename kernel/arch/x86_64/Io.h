@@ -47,7 +47,7 @@ inline void outsw(u16 port, void const* buffer, usize count)
 {
     asm volatile("rep outsw" : "+S"(buffer), "+c"(count) : "d"(port) : "memory");
 }
-// The same with 32-bit doublewords (QEMU's NE2000 data port takes them: HARDWARE.md).
+// The same with 32-bit doublewords (QEMU's NE2000 data port takes them: docs/hardware.md).
 inline void insl(u16 port, void* buffer, usize count)
 {
     asm volatile("rep insl" : "+D"(buffer), "+c"(count) : "d"(port) : "memory");

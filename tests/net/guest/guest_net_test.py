@@ -91,7 +91,7 @@ def host_ping(ns: NetNamespace, count: int, size: int, interval: float = 0.01, d
 
 
 def wait_until_reachable(ns: NetNamespace, seconds: float) -> float:
-    """The e1000 receives nothing for one second after its RCTL write (HARDWARE.md): wait for the
+    """The e1000 receives nothing for one second after its RCTL write (docs/hardware.md): wait for the
     first echo, uncounted. Returns how long it took."""
     started = time.monotonic()
     while time.monotonic() - started < seconds:

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 4 done-when: Linux ping and UDP against the host tap runner, inside a namespace.
+"""Linux ping and UDP against the host tap runner, inside a namespace.
 
 - ping sends 20 echoes of 56 bytes, 20 of 1400 and 5 of 4000 (fragmented both ways); every
   reply must come back, none duplicated, none with wrong data.

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Issue 5 done-when: Linux's own TCP against the host tap runner, inside a namespace.
+"""Linux's own TCP against the host tap runner, inside a namespace.
 
 Phases (one namespace each, chosen with --phase):
   echo50     nc sends 50 MiB of random bytes to the echo service (port 7); the bytes that come

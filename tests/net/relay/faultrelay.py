@@ -1,5 +1,5 @@
 """Run tools/faultrelay from a Python test: start it, give QEMU the matching -netdev, stop it
-and read its counters. For the guest scenarios of issue 9 (transfers through a lossy, reordering,
+and read its counters. For the guest reliability scenarios (transfers through a lossy, reordering,
 corrupting link) and for this directory's own tests.
 
     from faultrelay import FaultRelay

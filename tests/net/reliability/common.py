@@ -1,4 +1,4 @@
-"""Shared pieces of the guest reliability scenarios (issue 9): a network namespace with a tap, the
+"""Shared pieces of the guest reliability scenarios: a network namespace with a tap, the
 fault relay between QEMU and the tap (both inside the namespace), the guest booted on it, and the
 accounting every scenario ends with.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 9's guest scenarios: Skiff booted in QEMU, its NIC attached through tools/faultrelay to a
+"""The guest reliability scenarios: Skiff booted in QEMU, its NIC attached through tools/faultrelay to a
 tap inside a network namespace this test creates and deletes (QEMU and the relay run inside it
 too; the machine's own interfaces are never touched). Every flood is bounded in count and time.
 

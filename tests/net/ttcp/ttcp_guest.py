@@ -206,7 +206,7 @@ def cow_faults(guest) -> int:
 
 
 def write_before_ack(ns, guest, ttcp, count, length=1460, seed=777):
-    """Issue 7's write-before-ACK case: with -R the guest rewrites its buffer before every send,
+    """The write-before-ACK case: with -R the guest rewrites its buffer before every send,
     while TCP (copy elimination on) still holds the previous send's pages. Every such write must
     take the copy-on-write path, and what reaches the host must be what the buffer held at send
     time — the host checks every byte against the seed."""

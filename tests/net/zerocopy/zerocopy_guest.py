@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Copy elimination end to end (issue 7, docs/zero-copy.md), one CTest test per NIC (label `net`):
+"""Copy elimination end to end (docs/zero-copy.md), one CTest test per NIC (label `net`):
 one guest boot with a tap inside a network namespace this script creates and deletes, and both
 copy-elimination modes in that boot, switched with the console's `zc on|off`. For each mode:
 
