@@ -9,48 +9,48 @@
 
 namespace skiff::net {
 
-u32 TcpLayer::flight_size(TcpSocket const& s) const
+u32 TcpLayer::flight_size(Tcb const& tcb) const
 {
-    return s.m_snd_max - s.m_snd_una;
+    return tcb.snd_max - tcb.snd_una;
 }
 
 static constexpr u32 kDupThresh = 3; // RFC 5681 §3.2 / RFC 6675 DupThresh
 
-void TcpLayer::clear_scoreboard(TcpSocket& s)
+void TcpLayer::clear_scoreboard(Tcb& tcb)
 {
-    for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next)
+    for (PacketBuffer* b = tcb.send_queue.front(); b; b = b->next)
         b->meta.scoreboard = 0;
-    s.m_sacked_any = false;
+    tcb.sacked_any = false;
 }
 
-void TcpLayer::apply_sack_blocks(TcpSocket& s, TcpOptions const& options)
+void TcpLayer::apply_sack_blocks(Tcb& tcb, TcpOptions const& options)
 {
     for (u32 i = 0; i < options.sack_count; ++i) {
         SackBlock block = options.sack[i];
         // RFC 2018 §3: ignore blocks that are malformed or outside what is outstanding.
-        if (!seq_gt(block.right, block.left) || !seq_gt(block.right, s.m_snd_una) || seq_gt(block.right, s.m_snd_max))
+        if (!seq_gt(block.right, block.left) || !seq_gt(block.right, tcb.snd_una) || seq_gt(block.right, tcb.snd_max))
             continue;
-        for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next) {
+        for (PacketBuffer* b = tcb.send_queue.front(); b; b = b->next) {
             u32 end = b->meta.sequence + b->payload_length();
             if (seq_geq(b->meta.sequence, block.right))
                 break;
             if (seq_geq(b->meta.sequence, block.left) && seq_leq(end, block.right))
                 b->meta.scoreboard |= kScoreboardSacked;
         }
-        if (!s.m_sacked_any || seq_gt(block.right, s.m_highest_sacked))
-            s.m_highest_sacked = block.right;
-        s.m_sacked_any = true;
+        if (!tcb.sacked_any || seq_gt(block.right, tcb.highest_sacked))
+            tcb.highest_sacked = block.right;
+        tcb.sacked_any = true;
     }
 }
 
 // RFC 6675 §4 IsLost(): DupThresh discontiguous SACKed segments, or more than
 // (DupThresh - 1) · SMSS SACKed bytes, lie above the segment.
-bool TcpLayer::is_lost(TcpSocket const& s, PacketBuffer const& segment) const
+bool TcpLayer::is_lost(Tcb const& tcb, PacketBuffer const& segment) const
 {
-    if (!s.m_sacked_any || (segment.meta.scoreboard & kScoreboardSacked))
+    if (!tcb.sacked_any || (segment.meta.scoreboard & kScoreboardSacked))
         return false;
     u32 end = segment.meta.sequence + segment.payload_length();
-    if (!seq_lt(end, s.m_highest_sacked))
+    if (!seq_lt(end, tcb.highest_sacked))
         return false;
     u32 sacked_bytes = 0;
     u32 sacked_segments = 0;
@@ -58,103 +58,103 @@ bool TcpLayer::is_lost(TcpSocket const& s, PacketBuffer const& segment) const
         if (!(b->meta.scoreboard & kScoreboardSacked))
             continue;
         sacked_bytes += b->payload_length();
-        if (++sacked_segments >= kDupThresh || sacked_bytes > (kDupThresh - 1) * s.m_mss)
+        if (++sacked_segments >= kDupThresh || sacked_bytes > (kDupThresh - 1) * tcb.snd_mss)
             return true;
     }
     return false;
 }
 
 // One retransmission of the first lost hole not yet retransmitted in this recovery.
-bool TcpLayer::retransmit_next_lost(TcpSocket& s)
+bool TcpLayer::retransmit_next_lost(Tcb& tcb)
 {
-    for (PacketBuffer* b = s.m_send_queue.front(); b; b = b->next) {
-        if (!seq_lt(b->meta.sequence, s.m_snd_max))
+    for (PacketBuffer* b = tcb.send_queue.front(); b; b = b->next) {
+        if (!seq_lt(b->meta.sequence, tcb.snd_max))
             break;
         if (b->meta.scoreboard & (kScoreboardSacked | kScoreboardRetransmitted))
             continue;
-        if (!is_lost(s, *b))
+        if (!is_lost(tcb, *b))
             return false; // holes further up are not known to be lost yet
         if (b->reference_count() > 1)
             return false;
         b->meta.scoreboard |= kScoreboardRetransmitted;
-        if (transmit(s, b, b->meta.sequence, TcpFlag::Ack).has_value()) {
-            ++s.m_stats.retransmits;
+        if (transmit(tcb, b, b->meta.sequence, TcpFlag::Ack).has_value()) {
+            ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
         }
-        s.m_rtt_timing = false;
+        tcb.rtt_timing = false;
         return true;
     }
     return false;
 }
 
-void TcpLayer::on_new_ack(TcpSocket& s, u32 acked)
+void TcpLayer::on_new_ack(Tcb& tcb, u32 acked)
 {
-    u32 mss = s.m_mss;
-    if (s.m_in_recovery) {
-        if (seq_geq(s.m_snd_una, s.m_recover)) {
+    u32 mss = tcb.snd_mss;
+    if (tcb.in_recovery) {
+        if (seq_geq(tcb.snd_una, tcb.recover)) {
             // Full acknowledgment (RFC 6582 §3.2 step 3): deflate the window and leave recovery.
-            s.m_cwnd = min(s.m_ssthresh, max(flight_size(s), mss) + mss);
-            s.m_in_recovery = false;
-            s.m_dupacks = 0;
+            tcb.cwnd = min(tcb.ssthresh, max(flight_size(tcb), mss) + mss);
+            tcb.in_recovery = false;
+            tcb.dupacks = 0;
         } else {
             // Partial acknowledgment: the next hole is lost too. Retransmit it at once, deflate
             // by what was acked and add back one segment (step 4).
-            PacketBuffer* front = s.m_send_queue.front();
+            PacketBuffer* front = tcb.send_queue.front();
             if (front && !(front->meta.scoreboard & kScoreboardRetransmitted))
-                retransmit_first(s);
+                retransmit_first(tcb);
             else
-                (void)retransmit_next_lost(s);
-            s.m_cwnd = (s.m_cwnd > acked ? s.m_cwnd - acked : 0) + (acked >= mss ? mss : 0);
-            s.m_cwnd = max(s.m_cwnd, mss);
+                (void)retransmit_next_lost(tcb);
+            tcb.cwnd = (tcb.cwnd > acked ? tcb.cwnd - acked : 0) + (acked >= mss ? mss : 0);
+            tcb.cwnd = max(tcb.cwnd, mss);
         }
         return;
     }
-    s.m_dupacks = 0;
+    tcb.dupacks = 0;
     // Appropriate byte counting (RFC 3465): the window grows with the bytes acknowledged, not the
     // number of ACKs, so a receiver that acknowledges a whole receive batch at once (Skiff itself,
     // Linux with GRO) does not slow its sender down.
-    if (s.m_cwnd < s.m_ssthresh) {
-        s.m_cwnd += min(acked, 2u * mss); // slow start, RFC 5681 eq. (2) with L = 2 SMSS (RFC 3465 §2.2)
+    if (tcb.cwnd < tcb.ssthresh) {
+        tcb.cwnd += min(acked, 2u * mss); // slow start, RFC 5681 eq. (2) with L = 2 SMSS (RFC 3465 §2.2)
     } else {
-        u64 growth = static_cast<u64>(mss) * min(acked, s.m_cwnd) / s.m_cwnd; // eq. (3), per byte acked
-        s.m_cwnd += static_cast<u32>(max<u64>(1, growth));
+        u64 growth = static_cast<u64>(mss) * min(acked, tcb.cwnd) / tcb.cwnd; // eq. (3), per byte acked
+        tcb.cwnd += static_cast<u32>(max<u64>(1, growth));
     }
 }
 
-void TcpLayer::on_duplicate_ack(TcpSocket& s)
+void TcpLayer::on_duplicate_ack(Tcb& tcb)
 {
-    u32 mss = s.m_mss;
-    ++s.m_dupacks;
-    if (s.m_in_recovery) {
-        s.m_cwnd += mss; // each further duplicate: one more segment has left the network
-        (void)retransmit_next_lost(s);
+    u32 mss = tcb.snd_mss;
+    ++tcb.dupacks;
+    if (tcb.in_recovery) {
+        tcb.cwnd += mss; // each further duplicate: one more segment has left the network
+        (void)retransmit_next_lost(tcb);
         return;
     }
     // RFC 6582 §3.2 step 2: the third duplicate starts fast retransmit, unless it still covers
     // data sent before the last recovery began (avoids repeated window cuts). With SACK, a
     // first segment that IsLost() starts it too (RFC 6675 §5 step 4 (b)).
-    PacketBuffer* front = s.m_send_queue.front();
-    bool lost = front && is_lost(s, *front);
-    if ((s.m_dupacks < kDupThresh && !lost) || seq_lt(s.m_snd_una, s.m_recover))
+    PacketBuffer* front = tcb.send_queue.front();
+    bool lost = front && is_lost(tcb, *front);
+    if ((tcb.dupacks < kDupThresh && !lost) || seq_lt(tcb.snd_una, tcb.recover))
         return;
     for (PacketBuffer* b = front; b; b = b->next)
         b->meta.scoreboard &= static_cast<u8>(~kScoreboardRetransmitted);
     ++m_stack.counters().tcp_fast_retransmits;
-    s.m_ssthresh = max(flight_size(s) / 2, 2 * mss);
-    s.m_recover = s.m_snd_max;
-    s.m_in_recovery = true;
-    retransmit_first(s);
-    s.m_cwnd = s.m_ssthresh + 3 * mss;
+    tcb.ssthresh = max(flight_size(tcb) / 2, 2 * mss);
+    tcb.recover = tcb.snd_max;
+    tcb.in_recovery = true;
+    retransmit_first(tcb);
+    tcb.cwnd = tcb.ssthresh + 3 * mss;
 }
 
-void TcpLayer::on_timeout_congestion(TcpSocket& s)
+void TcpLayer::on_timeout_congestion(Tcb& tcb)
 {
-    u32 mss = s.m_mss;
-    s.m_ssthresh = max(flight_size(s) / 2, 2 * mss);
-    s.m_cwnd = mss;
-    s.m_in_recovery = false;
-    s.m_dupacks = 0;
-    s.m_recover = s.m_snd_max; // RFC 6582 §4.1: no fast retransmit for data sent before this
+    u32 mss = tcb.snd_mss;
+    tcb.ssthresh = max(flight_size(tcb) / 2, 2 * mss);
+    tcb.cwnd = mss;
+    tcb.in_recovery = false;
+    tcb.dupacks = 0;
+    tcb.recover = tcb.snd_max; // RFC 6582 §4.1: no fast retransmit for data sent before this
 }
 
 } // namespace skiff::net

@@ -1,5 +1,5 @@
-// Segment arrival: RFC 9293 §3.10.7, in the order the RFC gives its steps, with the RFC 5961
-// hardening of RST, SYN and ACK handling and RFC 7323's PAWS check.
+// Segment arrival: RFC 9293 §3.10.7, one function per step of the RFC, in its order, with the
+// RFC 5961 hardening of RST, SYN and ACK handling and RFC 7323's PAWS check.
 
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
@@ -18,32 +18,32 @@ static u32 initial_window(u32 mss)
     return 4 * mss;
 }
 
-void TcpLayer::apply_syn_options(TcpSocket& s, TcpOptions const& options)
+void TcpLayer::apply_syn_options(Tcb& tcb, TcpOptions const& options)
 {
     // RFC 9293 §3.7.1: without an MSS option the peer takes 536; and never more than our MTU
     // allows (the MSS clamp).
     // A tiny or zero MSS is raised to kMinimumMss (as Linux's TCP_MIN_SND_MSS) so that every
     // segment still carries data after the timestamp option.
     u16 peer_mss = options.mss ? options.mss : 536;
-    s.m_mss = max(min(peer_mss, advertised_mss(s)), kMinimumMss);
+    tcb.snd_mss = max(min(peer_mss, advertised_mss(tcb)), kMinimumMss);
     // RFC 7323 §2.2: window scaling only if both SYNs carry the option.
-    s.m_ws_enabled = options.has_window_scale;
-    s.m_snd_wscale = options.has_window_scale ? options.window_scale : 0;
-    if (!s.m_ws_enabled)
-        s.m_rcv_wscale = 0;
-    s.m_ts_enabled = options.has_timestamps;
-    if (s.m_ts_enabled) {
-        s.m_ts_recent = options.ts_value;
-        s.m_mss = max(static_cast<u16>(s.m_mss - 12), kMinimumMss); // NOP NOP TS on every segment
+    tcb.ws_enabled = options.has_window_scale;
+    tcb.snd_wscale = options.has_window_scale ? options.window_scale : 0;
+    if (!tcb.ws_enabled)
+        tcb.rcv_wscale = 0;
+    tcb.ts_enabled = options.has_timestamps;
+    if (tcb.ts_enabled) {
+        tcb.ts_recent = options.ts_value;
+        tcb.snd_mss = max(static_cast<u16>(tcb.snd_mss - 12), kMinimumMss); // NOP NOP TS on every segment
     }
-    s.m_sack_enabled = options.sack_permitted;
+    tcb.sack_enabled = options.sack_permitted;
 }
 
-void TcpLayer::send_challenge_ack(TcpSocket& s)
+void TcpLayer::send_challenge_ack(Tcb& tcb)
 {
     // RFC 5961 §7: challenge ACKs are rate limited so they cannot be turned into a flood.
-    u64 now = m_stack.now();
-    if (now - m_challenge_window_start >= 1000000000ull) {
+    Instant now = this->now();
+    if (now - m_challenge_window_start >= Duration::from_s(1)) {
         m_challenge_window_start = now;
         m_challenge_count = 0;
     }
@@ -51,23 +51,23 @@ void TcpLayer::send_challenge_ack(TcpSocket& s)
         return;
     ++m_challenge_count;
     ++m_stack.counters().tcp_challenge_acks;
-    send_ack(s);
+    send_ack(tcb);
 }
 
-void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView const& tcp, TcpOptions const& options)
+void TcpLayer::input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
 {
     // RFC 9293 §3.10.7.2: in LISTEN, a RST is ignored, an ACK is answered with a RST, and only
     // a SYN opens a connection.
-    if (tcp.has(TcpFlag::Rst)) {
+    if (seg.has(TcpFlag::Rst)) {
         packet->release();
         return;
     }
-    if (tcp.has(TcpFlag::Ack)) {
-        send_reset_for(*packet, tcp);
+    if (seg.has(TcpFlag::Ack)) {
+        send_reset_for(*packet, seg);
         packet->release();
         return;
     }
-    if (!tcp.has(TcpFlag::Syn) || tcp.has(TcpFlag::Fin)) {
+    if (!seg.has(TcpFlag::Syn) || seg.has(TcpFlag::Fin)) {
         packet->release();
         return;
     }
@@ -79,20 +79,20 @@ void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView c
     // would hold the listener shut for the whole SYN-ACK retransmission schedule (about two
     // minutes) after the flood stopped. Fresh ones are kept: evicting them would answer a burst
     // of real clients' ACKs with resets.
-    if (listener.m_accept_count >= listener.m_backlog) {
+    if (listener.accept_count >= listener.backlog) {
         ++m_stack.counters().tcp_backlog_full;
         packet->release();
         return;
     }
-    if (listener.m_embryonic_count >= listener.m_backlog) {
-        TcpSocket* oldest = nullptr;
-        for (TcpSocket& s : m_sockets) {
-            if (!s.m_in_use || s.m_listener != &listener || s.m_accepted_pending || s.m_state != TcpState::SynReceived
-                || s.m_backoff == 0)
+    if (listener.embryonic_count >= listener.backlog) {
+        Tcb* oldest = nullptr;
+        for (Tcb& tcb : m_tcbs) {
+            if (!tcb.in_use || tcb.listener != &listener || tcb.accepted_pending || tcb.state != TcpState::SynReceived
+                || tcb.backoff == 0)
                 continue;
-            if (!oldest || s.m_backoff > oldest->m_backoff
-                || (s.m_backoff == oldest->m_backoff && s.m_rto_deadline < oldest->m_rto_deadline))
-                oldest = &s;
+            if (!oldest || tcb.backoff > oldest->backoff
+                || (tcb.backoff == oldest->backoff && tcb.rto_deadline < oldest->rto_deadline))
+                oldest = &tcb;
         }
         ++m_stack.counters().tcp_backlog_full;
         if (!oldest) {
@@ -102,355 +102,398 @@ void TcpLayer::input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView c
         ++m_stack.counters().tcp_half_open_evicted;
         enter_closed(*oldest, Error::ConnectionReset); // a child nobody accepted: freed at once
     }
-    TcpSocket* child = allocate_socket();
+    Tcb* child = allocate_tcb();
     if (!child) {
         ++m_stack.counters().tcp_backlog_full;
         packet->release();
         return;
     }
-    child->m_bound = true;
-    child->m_local = { packet->meta.destination, tcp.destination_port() };
-    child->m_remote = { packet->meta.source, tcp.source_port() };
-    child->m_options = listener.m_options;
-    child->m_listener = &listener;
-    ++listener.m_embryonic_count;
-    child->m_irs = tcp.sequence();
-    child->m_rcv_nxt = tcp.sequence() + 1;
-    child->m_rcv_adv = child->m_rcv_nxt;
-    u32 buffer = child->m_options.receive_buffer;
-    while (child->m_rcv_wscale < 14 && (buffer >> child->m_rcv_wscale) > 0xffff)
-        ++child->m_rcv_wscale;
+    child->bound = true;
+    child->local = { packet->meta.destination, seg.destination_port() };
+    child->remote = { packet->meta.source, seg.source_port() };
+    child->options = listener.options;
+    child->listener = &listener;
+    ++listener.embryonic_count;
+    child->irs = seg.sequence();
+    child->rcv_nxt = seg.sequence() + 1;
+    child->rcv_adv = child->rcv_nxt;
+    u32 buffer = child->options.receive_buffer;
+    while (child->rcv_wscale < 14 && (buffer >> child->rcv_wscale) > 0xffff)
+        ++child->rcv_wscale;
     apply_syn_options(*child, options);
-    child->m_iss = initial_sequence(child->m_local, child->m_remote);
-    child->m_snd_una = child->m_snd_nxt = child->m_snd_max = child->m_iss;
-    child->m_snd_end = child->m_iss + 1;
-    child->m_recover = child->m_iss;
-    child->m_snd_wnd = tcp.window(); // RFC 7323 §2.2: the window in a SYN is never scaled
-    child->m_snd_wl1 = tcp.sequence();
-    child->m_snd_wl2 = child->m_iss;
-    child->m_state = TcpState::SynReceived;
+    child->iss = initial_sequence(child->local, child->remote);
+    child->snd_una = child->snd_nxt = child->snd_max = child->iss;
+    child->snd_end = child->iss + 1;
+    child->recover = child->iss;
+    child->snd_wnd = seg.window(); // RFC 7323 §2.2: the window in a SYN is never scaled
+    child->snd_wl1 = seg.sequence();
+    child->snd_wl2 = child->iss;
+    child->state = TcpState::SynReceived;
     packet->release();
     send_syn(*child);
 }
 
-void TcpLayer::input_syn_sent(TcpSocket& s, PacketBuffer* packet, TcpView const& tcp, TcpOptions const& options)
+void TcpLayer::input_syn_sent(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
 {
     // RFC 9293 §3.10.7.3.
     bool ack_ok = false;
-    if (tcp.has(TcpFlag::Ack)) {
-        if (seq_leq(tcp.acknowledgment(), s.m_iss) || seq_gt(tcp.acknowledgment(), s.m_snd_max)) {
-            send_reset_for(*packet, tcp);
+    if (seg.has(TcpFlag::Ack)) {
+        if (seq_leq(seg.acknowledgment(), tcb.iss) || seq_gt(seg.acknowledgment(), tcb.snd_max)) {
+            send_reset_for(*packet, seg);
             packet->release();
             return;
         }
         ack_ok = true;
     }
-    if (tcp.has(TcpFlag::Rst)) {
+    if (seg.has(TcpFlag::Rst)) {
         // RFC 5961 §3.2 keeps this rule for SYN-SENT: a RST is believed only with a good ACK.
         packet->release();
         if (ack_ok)
-            enter_closed(s, Error::ConnectionRefused);
+            enter_closed(tcb, Error::ConnectionRefused);
         return;
     }
-    if (!tcp.has(TcpFlag::Syn)) {
+    if (!seg.has(TcpFlag::Syn)) {
         packet->release();
         return;
     }
-    s.m_irs = tcp.sequence();
-    s.m_rcv_nxt = tcp.sequence() + 1;
-    s.m_rcv_adv = s.m_rcv_nxt;
-    apply_syn_options(s, options);
-    s.m_snd_wnd = tcp.window();
-    s.m_max_snd_wnd = s.m_snd_wnd;
-    s.m_snd_wl1 = tcp.sequence();
-    s.m_snd_wl2 = tcp.acknowledgment();
+    tcb.irs = seg.sequence();
+    tcb.rcv_nxt = seg.sequence() + 1;
+    tcb.rcv_adv = tcb.rcv_nxt;
+    apply_syn_options(tcb, options);
+    tcb.snd_wnd = seg.window();
+    tcb.max_snd_wnd = tcb.snd_wnd;
+    tcb.snd_wl1 = seg.sequence();
+    tcb.snd_wl2 = seg.acknowledgment();
     packet->release();
     if (ack_ok) {
-        s.m_snd_una = tcp.acknowledgment();
-        s.m_state = TcpState::Established;
-        s.m_cwnd = initial_window(s.m_mss);
-        s.m_rto_deadline = 0;
-        if (s.m_rtt_timing && s.m_backoff == 0)
-            update_rtt(s, m_stack.now() - s.m_rtt_start);
-        s.m_rtt_timing = false;
-        s.m_backoff = 0;
-        touch_keepalive(s);
-        send_ack(s);
-        output(s);
-        wake(s);
+        tcb.snd_una = seg.acknowledgment();
+        tcb.state = TcpState::Established;
+        tcb.cwnd = initial_window(tcb.snd_mss);
+        tcb.rto_deadline = Instant {};
+        if (tcb.rtt_timing && tcb.backoff == 0)
+            update_rtt(tcb, now() - tcb.rtt_start);
+        tcb.rtt_timing = false;
+        tcb.backoff = 0;
+        touch_keepalive(tcb);
+        send_ack(tcb);
+        output(tcb);
+        wake(tcb);
         return;
     }
     // Simultaneous open (RFC 9293 Figure 7): both sent SYNs; answer with SYN,ACK.
-    s.m_state = TcpState::SynReceived;
-    send_syn(s);
+    tcb.state = TcpState::SynReceived;
+    send_syn(tcb);
 }
 
-void TcpLayer::input_synchronized(TcpSocket& s, PacketBuffer* packet, TcpView const& tcp, TcpOptions const& options)
+// RFC 9293 §3.10.7.4, SYN-RECEIVED through TIME-WAIT: the steps in the RFC's order (the third,
+// security, does not apply: no IPv4 security option is used).
+void TcpLayer::input_synchronized(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
 {
-    u32 payload = static_cast<u32>(tcp.payload().size());
-    u32 seq = tcp.sequence();
-    u32 segment_length = payload + (tcp.has(TcpFlag::Syn) ? 1 : 0) + (tcp.has(TcpFlag::Fin) ? 1 : 0);
-    u32 window = seq_gt(s.m_rcv_adv, s.m_rcv_nxt) ? s.m_rcv_adv - s.m_rcv_nxt : 0;
+    if (!check_sequence_number(tcb, packet, seg, options) || !check_rst(tcb, packet, seg)
+        || !check_syn(tcb, packet, seg) || !check_ack(tcb, packet, seg, options))
+        return;
+    check_urg(tcb, seg);
+    if (!process_segment_text(tcb, packet, seg))
+        check_fin(tcb, packet, seg);
+    if (tcb.in_use && tcb.state != TcpState::Closed)
+        output(tcb);
+}
+
+// §3.10.7.4 "First, check sequence number": is the segment acceptable (the four cases of the
+// RCV.WND test), with RFC 7323's PAWS in front (§5.3) and its TS.Recent update behind (§4.3).
+bool TcpLayer::check_sequence_number(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+{
+    u32 seq = seg.sequence();
+    u32 seg_len
+        = static_cast<u32>(seg.payload().size()) + (seg.has(TcpFlag::Syn) ? 1 : 0) + (seg.has(TcpFlag::Fin) ? 1 : 0);
+    u32 window = tcb.rcv_wnd();
 
     // A retransmission of the SYN that opened this half-open connection: our SYN,ACK was lost.
-    if (s.m_state == TcpState::SynReceived && tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Ack) && seq == s.m_irs) {
+    if (tcb.state == TcpState::SynReceived && seg.has(TcpFlag::Syn) && !seg.has(TcpFlag::Ack) && seq == tcb.irs) {
         packet->release();
-        send_syn(s);
-        return;
+        send_syn(tcb);
+        return false;
     }
 
     // RFC 7323 §5.3: PAWS — a timestamp older than the most recent one means an old duplicate.
-    if (s.m_ts_enabled && options.has_timestamps && !tcp.has(TcpFlag::Rst)
-        && static_cast<i32>(options.ts_value - s.m_ts_recent) < 0) {
-        send_ack(s);
+    if (tcb.ts_enabled && options.has_timestamps && !seg.has(TcpFlag::Rst)
+        && static_cast<i32>(options.ts_value - tcb.ts_recent) < 0) {
+        send_ack(tcb);
         packet->release();
-        return;
+        return false;
     }
 
-    // First: is the segment acceptable (RFC 9293 §3.10.7.4, the four cases)?
     bool acceptable;
-    if (segment_length == 0)
-        acceptable = window == 0 ? seq == s.m_rcv_nxt : seq_leq(s.m_rcv_nxt, seq) && seq_lt(seq, s.m_rcv_nxt + window);
+    if (seg_len == 0)
+        acceptable = window == 0 ? seq == tcb.rcv_nxt : seq_leq(tcb.rcv_nxt, seq) && seq_lt(seq, tcb.rcv_nxt + window);
     else
         acceptable = window != 0
-            && ((seq_leq(s.m_rcv_nxt, seq) && seq_lt(seq, s.m_rcv_nxt + window))
-                || (seq_leq(s.m_rcv_nxt, seq + segment_length - 1)
-                    && seq_lt(seq + segment_length - 1, s.m_rcv_nxt + window)));
+            && ((seq_leq(tcb.rcv_nxt, seq) && seq_lt(seq, tcb.rcv_nxt + window))
+                || (seq_leq(tcb.rcv_nxt, seq + seg_len - 1) && seq_lt(seq + seg_len - 1, tcb.rcv_nxt + window)));
     // A zero window still takes pure ACKs and segments at rcv_nxt so that ACKs are processed.
-    if (!acceptable && window == 0 && seq == s.m_rcv_nxt)
+    if (!acceptable && window == 0 && seq == tcb.rcv_nxt)
         acceptable = true;
     if (!acceptable) {
-        if (!tcp.has(TcpFlag::Rst)) {
-            send_ack(s);
-            if (s.m_state == TcpState::TimeWait && tcp.has(TcpFlag::Fin))
-                s.m_timewait_deadline = m_stack.now() + kTimeWait; // a retransmitted FIN
+        if (!seg.has(TcpFlag::Rst)) {
+            send_ack(tcb);
+            if (tcb.state == TcpState::TimeWait && seg.has(TcpFlag::Fin))
+                tcb.timewait_deadline = now() + kTimeWait; // a retransmitted FIN
         }
         packet->release();
-        return;
+        return false;
     }
 
     // RFC 7323 §4.3: remember the peer's timestamp from segments at the left window edge.
-    if (s.m_ts_enabled && options.has_timestamps && seq_leq(seq, s.m_last_ack_sent))
-        s.m_ts_recent = options.ts_value;
+    if (tcb.ts_enabled && options.has_timestamps && seq_leq(seq, tcb.last_ack_sent))
+        tcb.ts_recent = options.ts_value;
+    return true;
+}
 
-    // Second: RST (RFC 5961 §3.2): only an exact match resets; anything else in the window
-    // gets a challenge ACK, so a blind attacker must guess the sequence number exactly.
-    if (tcp.has(TcpFlag::Rst)) {
-        packet->release();
-        if (seq != s.m_rcv_nxt) {
-            send_challenge_ack(s);
-            return;
-        }
-        if (s.m_state == TcpState::SynReceived && s.m_listener) {
-            free_socket(s); // back to LISTEN: the listener never saw this one
-            return;
-        }
-        bool orderly
-            = s.m_state == TcpState::Closing || s.m_state == TcpState::LastAck || s.m_state == TcpState::TimeWait;
-        enter_closed(s, orderly ? Error::None : Error::ConnectionReset);
-        if (orderly && s.m_in_use)
-            s.m_error = Error::None;
-        return;
+// §3.10.7.4 "Second, check the RST bit", as RFC 5961 §3.2 hardens it: only an exact match
+// resets; anything else in the window gets a challenge ACK, so a blind attacker must guess the
+// sequence number exactly.
+bool TcpLayer::check_rst(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+{
+    if (!seg.has(TcpFlag::Rst))
+        return true;
+    packet->release();
+    if (seg.sequence() != tcb.rcv_nxt) {
+        send_challenge_ack(tcb);
+        return false;
     }
+    if (tcb.state == TcpState::SynReceived && tcb.listener) {
+        free_tcb(tcb); // back to LISTEN: the listener never saw this one
+        return false;
+    }
+    bool orderly = tcb.state == TcpState::Closing || tcb.state == TcpState::LastAck || tcb.state == TcpState::TimeWait;
+    enter_closed(tcb, orderly ? Error::None : Error::ConnectionReset);
+    if (orderly && tcb.in_use)
+        tcb.error = Error::None;
+    return false;
+}
 
-    // Fourth: SYN in a synchronized state (RFC 5961 §4.2): challenge ACK.
-    if (tcp.has(TcpFlag::Syn)) {
-        packet->release();
-        send_challenge_ack(s);
-        return;
-    }
+// §3.10.7.4 "Fourth, check the SYN bit": a SYN in a synchronized state draws a challenge ACK
+// (RFC 5961 §4.2) instead of a reset.
+bool TcpLayer::check_syn(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+{
+    if (!seg.has(TcpFlag::Syn))
+        return true;
+    packet->release();
+    send_challenge_ack(tcb);
+    return false;
+}
 
-    // Fifth: the ACK field.
-    if (!tcp.has(TcpFlag::Ack)) {
+// §3.10.7.4 "Fifth, check the ACK field": SYN-RECEIVED becomes ESTABLISHED on an acceptable
+// ACK; the ACK advances SND.UNA and the window (process_ack); then what each closing state does
+// when our FIN is acknowledged.
+bool TcpLayer::check_ack(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+{
+    if (!seg.has(TcpFlag::Ack)) {
         packet->release();
-        return;
+        return false;
     }
-    u32 peer_window = static_cast<u32>(tcp.window()) << s.m_snd_wscale;
-    if (s.m_state == TcpState::SynReceived) {
-        if (!(seq_lt(s.m_snd_una, tcp.acknowledgment()) && seq_leq(tcp.acknowledgment(), s.m_snd_max))) {
-            send_reset_for(*packet, tcp);
+    u32 peer_window = static_cast<u32>(seg.window()) << tcb.snd_wscale;
+    if (tcb.state == TcpState::SynReceived) {
+        if (!(seq_lt(tcb.snd_una, seg.acknowledgment()) && seq_leq(seg.acknowledgment(), tcb.snd_max))) {
+            send_reset_for(*packet, seg);
             packet->release();
-            return;
+            return false;
         }
-        s.m_state = TcpState::Established;
-        s.m_cwnd = initial_window(s.m_mss);
-        s.m_snd_wnd = peer_window;
-        s.m_max_snd_wnd = peer_window;
-        s.m_snd_wl1 = seq;
-        s.m_snd_wl2 = tcp.acknowledgment();
-        touch_keepalive(s);
-        if (s.m_listener) {
-            TcpSocket& listener = *s.m_listener;
-            --listener.m_embryonic_count;
-            ++listener.m_accept_count;
-            s.m_accepted_pending = true;
-            s.m_accept_next = nullptr;
-            TcpSocket** link = &listener.m_accept_head;
+        tcb.state = TcpState::Established;
+        tcb.cwnd = initial_window(tcb.snd_mss);
+        tcb.snd_wnd = peer_window;
+        tcb.max_snd_wnd = peer_window;
+        tcb.snd_wl1 = seg.sequence();
+        tcb.snd_wl2 = seg.acknowledgment();
+        touch_keepalive(tcb);
+        if (tcb.listener) {
+            Tcb& listener = *tcb.listener;
+            --listener.embryonic_count;
+            ++listener.accept_count;
+            tcb.accepted_pending = true;
+            tcb.accept_next = nullptr;
+            Tcb** link = &listener.accept_head;
             while (*link)
-                link = &(*link)->m_accept_next;
-            *link = &s;
+                link = &(*link)->accept_next;
+            *link = &tcb;
         }
-        wake(s);
+        wake(tcb);
     }
-    if (!process_ack(s, tcp, options, peer_window)) {
+    if (!process_ack(tcb, seg, options, peer_window)) {
         packet->release();
-        return;
+        return false;
     }
-    bool our_fin_acked = s.m_fin_queued && seq_geq(s.m_snd_una, s.m_snd_end + 1);
-    switch (s.m_state) {
+    bool our_fin_acked = tcb.fin_queued && seq_geq(tcb.snd_una, tcb.snd_end + 1);
+    switch (tcb.state) {
     case TcpState::FinWait1:
         if (our_fin_acked) {
-            s.m_state = TcpState::FinWait2;
-            if (s.m_user_closed) // an orphan does not wait forever for the peer's FIN
-                s.m_timewait_deadline = m_stack.now() + kTimeWait;
+            tcb.state = TcpState::FinWait2;
+            if (tcb.user_closed) // an orphan does not wait forever for the peer's FIN
+                tcb.timewait_deadline = now() + kTimeWait;
         }
         break;
     case TcpState::Closing:
         if (our_fin_acked) {
-            enter_time_wait(s);
+            enter_time_wait(tcb);
             packet->release();
-            return;
+            return false;
         }
         break;
     case TcpState::LastAck:
         if (our_fin_acked) {
             packet->release();
-            enter_closed(s, Error::None);
-            return;
+            enter_closed(tcb, Error::None);
+            return false;
         }
         break;
     case TcpState::TimeWait:
-        send_ack(s);
-        s.m_timewait_deadline = m_stack.now() + kTimeWait;
+        send_ack(tcb);
+        tcb.timewait_deadline = now() + kTimeWait;
         break;
     default: break;
     }
-    touch_keepalive(s);
-
-    // Seventh: segment text; eighth: FIN.
-    bool takes_data
-        = s.m_state == TcpState::Established || s.m_state == TcpState::FinWait1 || s.m_state == TcpState::FinWait2;
-    if (payload && takes_data) {
-        if (s.m_user_closed) {
-            // RFC 2525 §2.17 / RFC 9293 §3.10.7.4: data for a closed application is answered
-            // with a reset.
-            packet->release();
-            send_control(s, s.m_snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
-            enter_closed(s, Error::ConnectionAborted);
-            return;
-        }
-        bool pulled = packet->pull(tcp.header_length());
-        VERIFY(pulled);
-        process_data(s, packet, tcp);
-    } else {
-        if (tcp.has(TcpFlag::Fin) && seq + payload == s.m_rcv_nxt && s.m_state != TcpState::TimeWait)
-            process_fin(s);
-        else if (payload)
-            s.m_ack_now = true; // data after our side saw FIN: acknowledge what we have
-        packet->release();
-    }
-    if (s.m_in_use && s.m_state != TcpState::Closed)
-        output(s);
+    touch_keepalive(tcb);
+    return true;
 }
 
-bool TcpLayer::process_ack(TcpSocket& s, TcpView const& tcp, TcpOptions const& options, u32 peer_window)
+// §3.10.7.4 "Sixth, check the URG bit": urgent data is not supported (net/README.md); the
+// urgent pointer is ignored and the bytes are delivered inline, in sequence, like any other
+// (RFC 6093 §6 recommends that applications not rely on it).
+void TcpLayer::check_urg(Tcb&, TcpView const&) { }
+
+// §3.10.7.4 "Seventh, process the segment text", in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2.
+// Returns whether it disposed of the packet: a FIN that arrives with data is taken with it, in
+// sequence (process_data, which queues out-of-order data too).
+bool TcpLayer::process_segment_text(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
 {
-    u32 ack = tcp.acknowledgment();
+    bool takes_data
+        = tcb.state == TcpState::Established || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::FinWait2;
+    if (seg.payload().is_empty() || !takes_data)
+        return false;
+    if (tcb.user_closed) {
+        // RFC 2525 §2.17 / §3.10.7.4: data for a closed application is answered with a reset.
+        packet->release();
+        send_control(tcb, tcb.snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
+        enter_closed(tcb, Error::ConnectionAborted);
+        return true;
+    }
+    bool pulled = packet->pull(seg.header_length());
+    VERIFY(pulled);
+    process_data(tcb, packet, seg);
+    return true;
+}
+
+// §3.10.7.4 "Eighth, check the FIN bit", for a segment whose text was not taken: a FIN in
+// sequence closes the receive side; data after our side already saw the peer's FIN is only
+// acknowledged.
+void TcpLayer::check_fin(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+{
+    u32 payload = static_cast<u32>(seg.payload().size());
+    if (seg.has(TcpFlag::Fin) && seg.sequence() + payload == tcb.rcv_nxt && tcb.state != TcpState::TimeWait)
+        process_fin(tcb);
+    else if (payload)
+        tcb.ack_now = true; // data after our side saw FIN: acknowledge what we have
+    packet->release();
+}
+
+bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& options, u32 peer_window)
+{
+    u32 ack = seg.acknowledgment();
     // RFC 9293: an ACK for something not yet sent is answered with an ACK and dropped.
-    if (seq_gt(ack, s.m_snd_max)) {
-        send_ack(s);
+    if (seq_gt(ack, tcb.snd_max)) {
+        send_ack(tcb);
         return false;
     }
     // RFC 5961 §5.2: an ACK too far below snd_una is suspicious: challenge it.
-    if (seq_lt(ack, s.m_snd_una - max(s.m_max_snd_wnd, 65535u))) {
-        send_challenge_ack(s);
+    if (seq_lt(ack, tcb.snd_una - max(tcb.max_snd_wnd, 65535u))) {
+        send_challenge_ack(tcb);
         return false;
     }
-    bool window_changed = peer_window != s.m_snd_wnd;
-    if (s.m_sack_enabled && options.sack_count)
-        apply_sack_blocks(s, options);
-    if (seq_gt(ack, s.m_snd_una)) {
-        u32 acked = ack - s.m_snd_una;
+    bool window_changed = peer_window != tcb.snd_wnd;
+    if (tcb.sack_enabled && options.sack_count)
+        apply_sack_blocks(tcb, options);
+    if (seq_gt(ack, tcb.snd_una)) {
+        u32 acked = ack - tcb.snd_una;
         // Free every buffer the ACK covers completely: their pages (pinned user pages on a
         // zero-copy send) go back through the port now.
-        while (PacketBuffer* front = s.m_send_queue.front()) {
+        while (PacketBuffer* front = tcb.send_queue.front()) {
             u32 end = front->meta.sequence + front->payload_length();
             if (seq_gt(end, ack) || front->reference_count() > 1)
                 break;
-            s.m_send_bytes -= front->payload_length();
-            if (s.m_send_cursor == front)
-                s.m_send_cursor = nullptr;
-            s.m_send_queue.pop()->release();
+            tcb.send_bytes -= front->payload_length();
+            if (tcb.send_cursor == front)
+                tcb.send_cursor = nullptr;
+            tcb.send_queue.pop()->release();
         }
-        s.m_snd_una = ack;
-        if (seq_lt(s.m_snd_nxt, s.m_snd_una))
-            s.m_snd_nxt = s.m_snd_una;
-        s.m_stats.bytes_acked += acked;
+        tcb.snd_una = ack;
+        if (seq_lt(tcb.snd_nxt, tcb.snd_una))
+            tcb.snd_nxt = tcb.snd_una;
+        tcb.stats.bytes_acked += acked;
         // RFC 6298 §3 / RFC 7323 §4: one RTT sample per ACK that advances; with timestamps the
-        // echoed value gives it, otherwise the one timed segment. After a timeout (m_backoff >
+        // echoed value gives it, otherwise the one timed segment. After a timeout (backoff >
         // 0) only an echo of the retransmission itself counts: the receiver may echo the
         // timestamp of the last segment before the hole (RFC 7323 §4.3), and that "sample" spans
         // the whole backed-off wait — under 20% loss a 6 s sample made the next RTO 3.6 s, then
         // 7 s, and a transfer stalled. The retransmission left when the backed-off timer was
-        // armed: m_rto_deadline - m_rto (no ACK has advanced since, or m_backoff would be 0).
-        u32 now_ms = static_cast<u32>(m_stack.now() / 1000000);
-        u32 retransmitted_ms = static_cast<u32>((s.m_rto_deadline - s.m_rto) / 1000000);
-        bool echo_usable = s.m_backoff == 0 || static_cast<i32>(options.ts_echo - retransmitted_ms) >= 0;
-        if (s.m_ts_enabled && options.has_timestamps && options.ts_echo && echo_usable) {
+        // armed: rto_deadline - rto (no ACK has advanced since, or backoff would be 0).
+        u32 now_ms = static_cast<u32>(now().ms());
+        u32 retransmitted_ms = static_cast<u32>((tcb.rto_deadline - tcb.rto).ms());
+        bool echo_usable = tcb.backoff == 0 || static_cast<i32>(options.ts_echo - retransmitted_ms) >= 0;
+        if (tcb.ts_enabled && options.has_timestamps && options.ts_echo && echo_usable) {
             u32 sample_ms = now_ms - options.ts_echo;
             if (sample_ms < 60000)
-                update_rtt(s, static_cast<u64>(sample_ms) * 1000000ull + 500000);
-        } else if (s.m_rtt_timing && seq_gt(ack, s.m_rtt_seq)) {
-            update_rtt(s, m_stack.now() - s.m_rtt_start);
-            s.m_rtt_timing = false;
+                update_rtt(tcb, Duration::from_ms(sample_ms) + Duration::from_us(500));
+        } else if (tcb.rtt_timing && seq_gt(ack, tcb.rtt_seq)) {
+            update_rtt(tcb, now() - tcb.rtt_start);
+            tcb.rtt_timing = false;
         }
-        s.m_backoff = 0;
-        on_new_ack(s, acked);
-        if (s.m_snd_una == s.m_snd_max)
-            s.m_rto_deadline = 0; // RFC 6298 §5.2
+        tcb.backoff = 0;
+        on_new_ack(tcb, acked);
+        if (tcb.snd_una == tcb.snd_max)
+            tcb.rto_deadline = Instant {}; // RFC 6298 §5.2
         else
-            arm_rto(s); // §5.3
-        wake(s);
-    } else if (ack == s.m_snd_una && tcp.payload().is_empty() && !tcp.has(TcpFlag::Fin) && !window_changed
-        && s.m_snd_una != s.m_snd_max) {
+            arm_rto(tcb); // §5.3
+        wake(tcb);
+    } else if (ack == tcb.snd_una && seg.payload().is_empty() && !seg.has(TcpFlag::Fin) && !window_changed
+        && tcb.snd_una != tcb.snd_max) {
         // RFC 5681 §2: a duplicate acknowledgment.
-        on_duplicate_ack(s);
+        on_duplicate_ack(tcb);
     }
     // RFC 9293 §3.10.7.4: update the send window from the newest segment only.
-    if (seq_lt(s.m_snd_wl1, tcp.sequence()) || (s.m_snd_wl1 == tcp.sequence() && seq_leq(s.m_snd_wl2, ack))) {
-        s.m_snd_wnd = peer_window;
-        s.m_max_snd_wnd = max(s.m_max_snd_wnd, peer_window);
-        s.m_snd_wl1 = tcp.sequence();
-        s.m_snd_wl2 = ack;
+    if (seq_lt(tcb.snd_wl1, seg.sequence()) || (tcb.snd_wl1 == seg.sequence() && seq_leq(tcb.snd_wl2, ack))) {
+        tcb.snd_wnd = peer_window;
+        tcb.max_snd_wnd = max(tcb.max_snd_wnd, peer_window);
+        tcb.snd_wl1 = seg.sequence();
+        tcb.snd_wl2 = ack;
         if (peer_window) {
-            s.m_persist_deadline = 0;
-            s.m_persist_backoff = 0;
+            tcb.persist_deadline = Instant {};
+            tcb.persist_backoff = 0;
         }
     }
     return true;
 }
 
-void TcpLayer::process_data(TcpSocket& s, PacketBuffer* packet, TcpView const& tcp)
+void TcpLayer::process_data(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
 {
-    u32 seq = tcp.sequence();
+    u32 seq = seg.sequence();
     u32 length = packet->linear_length();
-    u8 flags = tcp.flags();
+    u8 flags = seg.flags();
     // Trim what we already have from the front, and what lies beyond our window from the back
     // (RFC 9293 §3.10.7.4 "segment text").
-    if (seq_lt(seq, s.m_rcv_nxt)) {
-        u32 duplicate = s.m_rcv_nxt - seq;
+    if (seq_lt(seq, tcb.rcv_nxt)) {
+        u32 duplicate = tcb.rcv_nxt - seq;
         if (duplicate >= length) {
             packet->release();
-            s.m_ack_now = true;
+            tcb.ack_now = true;
             return;
         }
         bool pulled = packet->pull(duplicate);
         VERIFY(pulled);
-        seq = s.m_rcv_nxt;
+        seq = tcb.rcv_nxt;
         length -= duplicate;
     }
-    if (seq_gt(seq + length, s.m_rcv_adv) && seq_gt(s.m_rcv_adv, seq)) {
-        length = s.m_rcv_adv - seq;
+    if (seq_gt(seq + length, tcb.rcv_adv) && seq_gt(tcb.rcv_adv, seq)) {
+        length = tcb.rcv_adv - seq;
         bool truncated = packet->truncate(length);
         VERIFY(truncated);
         flags &= static_cast<u8>(~TcpFlag::Fin);
@@ -458,50 +501,50 @@ void TcpLayer::process_data(TcpSocket& s, PacketBuffer* packet, TcpView const& t
     packet->meta.sequence = seq;
     packet->meta.aux = seq + length;
     packet->meta.flags = flags;
-    s.m_stats.bytes_received += length;
-    if (seq != s.m_rcv_nxt) {
+    tcb.stats.bytes_received += length;
+    if (seq != tcb.rcv_nxt) {
         // A gap: keep it (bounded) and ACK at once with SACK blocks (RFC 5681 §4.2).
-        queue_out_of_order(s, packet);
-        s.m_ack_now = true;
+        queue_out_of_order(tcb, packet);
+        tcb.ack_now = true;
         return;
     }
-    bool filled_gap = !s.m_ooo_queue.is_empty();
-    s.m_receive_queue.push(packet);
-    s.m_receive_bytes += length;
-    s.m_rcv_nxt += length;
+    bool filled_gap = !tcb.ooo_queue.is_empty();
+    tcb.receive_queue.push(packet);
+    tcb.receive_bytes += length;
+    tcb.rcv_nxt += length;
     if (filled_gap)
-        drain_out_of_order(s);
+        drain_out_of_order(tcb);
     if (flags & TcpFlag::Fin)
-        process_fin(s);
+        process_fin(tcb);
     if (filled_gap)
-        s.m_ack_now = true; // RFC 5681 §4.2: ACK at once when a gap is filled
+        tcb.ack_now = true; // RFC 5681 §4.2: ACK at once when a gap is filled
     else
-        schedule_ack(s, length >= s.m_mss);
-    wake(s);
+        schedule_ack(tcb, length >= tcb.snd_mss);
+    wake(tcb);
 }
 
-void TcpLayer::process_fin(TcpSocket& s)
+void TcpLayer::process_fin(Tcb& tcb)
 {
-    if (s.m_fin_received)
+    if (tcb.fin_received)
         return;
-    s.m_fin_received = true;
-    s.m_rcv_nxt += 1;
-    s.m_ack_now = true;
-    bool our_fin_acked = s.m_fin_queued && seq_geq(s.m_snd_una, s.m_snd_end + 1);
-    switch (s.m_state) {
+    tcb.fin_received = true;
+    tcb.rcv_nxt += 1;
+    tcb.ack_now = true;
+    bool our_fin_acked = tcb.fin_queued && seq_geq(tcb.snd_una, tcb.snd_end + 1);
+    switch (tcb.state) {
     case TcpState::SynReceived:
-    case TcpState::Established: s.m_state = TcpState::CloseWait; break;
+    case TcpState::Established: tcb.state = TcpState::CloseWait; break;
     case TcpState::FinWait1:
         if (our_fin_acked) {
-            enter_time_wait(s);
+            enter_time_wait(tcb);
         } else {
-            s.m_state = TcpState::Closing;
+            tcb.state = TcpState::Closing;
         }
         break;
-    case TcpState::FinWait2: enter_time_wait(s); break;
+    case TcpState::FinWait2: enter_time_wait(tcb); break;
     default: break;
     }
-    wake(s);
+    wake(tcb);
 }
 
 } // namespace skiff::net

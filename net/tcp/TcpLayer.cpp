@@ -6,8 +6,16 @@ namespace skiff::net {
 TcpLayer::TcpLayer(NetStack& stack)
     : m_stack(stack)
 {
-    for (TcpSocket& s : m_sockets)
-        s.m_layer = this;
+    for (u32 i = 0; i < kMaxSockets; ++i) {
+        m_tcbs[i].socket = &m_sockets[i];
+        m_sockets[i].m_layer = this;
+        m_sockets[i].m_tcb = &m_tcbs[i];
+    }
+}
+
+Instant TcpLayer::now() const
+{
+    return Instant::from_ns(m_stack.now());
 }
 
 char const* tcp_state_name(TcpState state)
@@ -28,89 +36,97 @@ char const* tcp_state_name(TcpState state)
     return "?";
 }
 
-TcpSocket* TcpLayer::allocate_socket()
+// A block fresh from its initial values, bound to the same handle, which forgets its waiter.
+static Tcb* take_block(Tcb& tcb)
 {
-    TcpSocket* oldest_time_wait = nullptr;
-    for (TcpSocket& s : m_sockets) {
-        if (!s.m_in_use) {
-            s.reset_state();
-            s.m_in_use = true;
-            return &s;
-        }
-        if (s.m_state == TcpState::TimeWait
-            && (!oldest_time_wait || s.m_timewait_deadline < oldest_time_wait->m_timewait_deadline))
-            oldest_time_wait = &s;
+    VERIFY(tcb.send_queue.is_empty() && tcb.receive_queue.is_empty() && tcb.ooo_queue.is_empty());
+    TcpSocket* socket = tcb.socket;
+    tcb = Tcb {};
+    tcb.socket = socket;
+    tcb.in_use = true;
+    socket->set_waiter(nullptr);
+    socket->set_nonblocking(false);
+    return &tcb;
+}
+
+Tcb* TcpLayer::allocate_tcb()
+{
+    Tcb* oldest_time_wait = nullptr;
+    for (Tcb& tcb : m_tcbs) {
+        if (!tcb.in_use)
+            return take_block(tcb);
+        if (tcb.state == TcpState::TimeWait
+            && (!oldest_time_wait || tcb.timewait_deadline < oldest_time_wait->timewait_deadline))
+            oldest_time_wait = &tcb;
     }
     // Table full: recycle the TIME-WAIT connection closest to its end rather than refuse.
     if (!oldest_time_wait)
         return nullptr;
-    free_socket(*oldest_time_wait);
-    oldest_time_wait->reset_state();
-    oldest_time_wait->m_in_use = true;
-    return oldest_time_wait;
+    free_tcb(*oldest_time_wait);
+    return take_block(*oldest_time_wait);
 }
 
-void TcpLayer::free_socket(TcpSocket& socket)
+void TcpLayer::free_tcb(Tcb& tcb)
 {
-    if (socket.m_listener) {
-        TcpSocket& listener = *socket.m_listener;
-        if (socket.m_accepted_pending) {
-            TcpSocket** link = &listener.m_accept_head;
-            while (*link && *link != &socket)
-                link = &(*link)->m_accept_next;
+    if (tcb.listener) {
+        Tcb& listener = *tcb.listener;
+        if (tcb.accepted_pending) {
+            Tcb** link = &listener.accept_head;
+            while (*link && *link != &tcb)
+                link = &(*link)->accept_next;
             if (*link)
-                *link = socket.m_accept_next;
-            --listener.m_accept_count;
+                *link = tcb.accept_next;
+            --listener.accept_count;
         } else {
-            --listener.m_embryonic_count;
+            --listener.embryonic_count;
         }
-        socket.m_listener = nullptr;
+        tcb.listener = nullptr;
     }
-    if (socket.m_state == TcpState::Listen) {
+    if (tcb.state == TcpState::Listen) {
         // Children of a closing listener are reset: nobody will accept them.
-        for (TcpSocket& child : m_sockets) {
-            if (child.m_in_use && child.m_listener == &socket) {
-                child.m_listener = nullptr;
-                if (child.m_state != TcpState::Closed)
-                    send_control(child, child.m_snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
-                child.m_send_queue.clear();
-                child.m_receive_queue.clear();
-                child.m_ooo_queue.clear();
-                child.m_in_use = false;
-                child.m_state = TcpState::Closed;
+        for (Tcb& child : m_tcbs) {
+            if (child.in_use && child.listener == &tcb) {
+                child.listener = nullptr;
+                if (child.state != TcpState::Closed)
+                    send_control(child, child.snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
+                child.send_queue.clear();
+                child.receive_queue.clear();
+                child.ooo_queue.clear();
+                child.in_use = false;
+                child.state = TcpState::Closed;
             }
         }
     }
-    socket.m_send_queue.clear();
-    socket.m_send_cursor = nullptr;
-    socket.m_receive_queue.clear();
-    socket.m_ooo_queue.clear();
-    socket.m_in_use = false;
-    socket.m_state = TcpState::Closed;
+    tcb.send_queue.clear();
+    tcb.send_cursor = nullptr;
+    tcb.receive_queue.clear();
+    tcb.ooo_queue.clear();
+    tcb.in_use = false;
+    tcb.state = TcpState::Closed;
 }
 
 void TcpLayer::abort_all()
 {
-    for (TcpSocket& s : m_sockets)
-        if (s.m_in_use)
-            free_socket(s);
+    for (Tcb& tcb : m_tcbs)
+        if (tcb.in_use)
+            free_tcb(tcb);
 }
 
 u32 TcpLayer::sockets_in_use() const
 {
     u32 n = 0;
-    for (TcpSocket const& s : m_sockets)
-        n += s.m_in_use ? 1 : 0;
+    for (Tcb const& tcb : m_tcbs)
+        n += tcb.in_use ? 1 : 0;
     return n;
 }
 
 Result<TcpSocket*> TcpLayer::open()
 {
-    TcpSocket* socket = allocate_socket();
-    if (!socket)
+    Tcb* tcb = allocate_tcb();
+    if (!tcb)
         return Error::NoMemory;
-    socket->m_options.zero_copy = m_default_zero_copy;
-    return socket;
+    tcb->options.zero_copy = m_default_zero_copy;
+    return tcb->socket;
 }
 
 void TcpLayer::set_default_zero_copy(bool on)
@@ -119,43 +135,43 @@ void TcpLayer::set_default_zero_copy(bool on)
     // A listener hands its options to every connection it accepts (TcpInput); one that never
     // chose for itself (a boot-time service) follows the global switch, so `zc on` reaches the
     // echo, discard and sink services' next connections too.
-    for (TcpSocket& s : m_sockets) {
-        if (s.m_in_use && s.m_state == TcpState::Listen && !s.m_options.zero_copy_chosen)
-            s.m_options.zero_copy = on;
+    for (Tcb& tcb : m_tcbs) {
+        if (tcb.in_use && tcb.state == TcpState::Listen && !tcb.options.zero_copy_chosen)
+            tcb.options.zero_copy = on;
     }
 }
 
-TcpSocket* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
+Tcb* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
 {
-    for (TcpSocket& s : m_sockets) {
-        if (!s.m_in_use || s.m_state == TcpState::Closed || s.m_state == TcpState::Listen)
+    for (Tcb& tcb : m_tcbs) {
+        if (!tcb.in_use || tcb.state == TcpState::Closed || tcb.state == TcpState::Listen)
             continue;
-        if (s.m_local == local && s.m_remote == remote)
-            return &s;
+        if (tcb.local == local && tcb.remote == remote)
+            return &tcb;
     }
     return nullptr;
 }
 
-TcpSocket* TcpLayer::find_listener(SocketAddress local)
+Tcb* TcpLayer::find_listener(SocketAddress local)
 {
-    TcpSocket* wildcard = nullptr;
-    for (TcpSocket& s : m_sockets) {
-        if (!s.m_in_use || s.m_state != TcpState::Listen || s.m_local.port != local.port)
+    Tcb* wildcard = nullptr;
+    for (Tcb& tcb : m_tcbs) {
+        if (!tcb.in_use || tcb.state != TcpState::Listen || tcb.local.port != local.port)
             continue;
-        if (s.m_local.address == local.address)
-            return &s;
-        if (s.m_local.address.is_any())
-            wildcard = &s;
+        if (tcb.local.address == local.address)
+            return &tcb;
+        if (tcb.local.address.is_any())
+            wildcard = &tcb;
     }
     return wildcard;
 }
 
 bool TcpLayer::port_in_use(u16 port, Ipv4Address address) const
 {
-    for (TcpSocket const& s : m_sockets) {
-        if (!s.m_in_use || !s.m_bound || s.m_local.port != port)
+    for (Tcb const& tcb : m_tcbs) {
+        if (!tcb.in_use || !tcb.bound || tcb.local.port != port)
             continue;
-        if (s.m_local.address.is_any() || address.is_any() || s.m_local.address == address)
+        if (tcb.local.address.is_any() || address.is_any() || tcb.local.address == address)
             return true;
     }
     return false;
@@ -224,37 +240,37 @@ u32 TcpLayer::initial_sequence(SocketAddress local, SocketAddress remote)
     }
     u64 words[2] = { (static_cast<u64>(local.address.value) << 32) | remote.address.value,
         (static_cast<u64>(local.port) << 16) | remote.port };
-    u32 m = static_cast<u32>(m_stack.now() / 4000);
+    u32 m = static_cast<u32>(m_stack.now() / 4000); // 4 µs ticks
     return m + static_cast<u32>(siphash(m_isn_key, words, 2));
 }
 
-void TcpLayer::wake(TcpSocket& socket)
+void TcpLayer::wake(Tcb& tcb)
 {
-    if (socket.m_waiter)
-        m_stack.port().wake(socket.m_waiter);
-    if (socket.m_listener && socket.m_listener->m_waiter)
-        m_stack.port().wake(socket.m_listener->m_waiter);
+    if (tcb.socket->waiter())
+        m_stack.port().wake(tcb.socket->waiter());
+    if (tcb.listener && tcb.listener->socket->waiter())
+        m_stack.port().wake(tcb.listener->socket->waiter());
 }
 
-void TcpLayer::enter_closed(TcpSocket& socket, Error error)
+void TcpLayer::enter_closed(Tcb& tcb, Error error)
 {
-    socket.m_state = TcpState::Closed;
+    tcb.state = TcpState::Closed;
     if (error != Error::None)
-        socket.m_error = error;
-    socket.m_rto_deadline = socket.m_delack_deadline = socket.m_persist_deadline = 0;
-    socket.m_keepalive_deadline = socket.m_timewait_deadline = 0;
-    socket.m_send_queue.clear();
-    socket.m_send_cursor = nullptr;
-    socket.m_send_bytes = 0;
-    socket.m_ooo_queue.clear();
+        tcb.error = error;
+    tcb.rto_deadline = tcb.delack_deadline = tcb.persist_deadline = Instant {};
+    tcb.keepalive_deadline = tcb.timewait_deadline = Instant {};
+    tcb.send_queue.clear();
+    tcb.send_cursor = nullptr;
+    tcb.send_bytes = 0;
+    tcb.ooo_queue.clear();
     if (error != Error::None) {
-        socket.m_receive_queue.clear();
-        socket.m_receive_bytes = 0;
+        tcb.receive_queue.clear();
+        tcb.receive_bytes = 0;
     }
-    wake(socket);
+    wake(tcb);
     // Nobody holds a handle (closed by the application, or a child never accepted): forget it.
-    if (socket.m_user_closed || socket.m_listener)
-        free_socket(socket);
+    if (tcb.user_closed || tcb.listener)
+        free_tcb(tcb);
 }
 
 // RFC 9293 §3.10.7.1: a segment for no connection is answered with a reset, unless it is one.
@@ -328,23 +344,23 @@ void TcpLayer::input(PacketBuffer* packet)
     packet->meta.flags = tcp.flags();
     SocketAddress local { packet->meta.destination, tcp.destination_port() };
     SocketAddress remote { packet->meta.source, tcp.source_port() };
-    TcpSocket* socket = find_connection(local, remote);
+    Tcb* tcb = find_connection(local, remote);
     // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN above the old connection's sequence space may
     // reopen a connection still in TIME-WAIT.
-    if (socket && socket->m_state == TcpState::TimeWait && tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Ack)
-        && seq_gt(tcp.sequence(), socket->m_rcv_nxt) && find_listener(local)) {
-        free_socket(*socket);
-        socket = nullptr;
+    if (tcb && tcb->state == TcpState::TimeWait && tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Ack)
+        && seq_gt(tcp.sequence(), tcb->rcv_nxt) && find_listener(local)) {
+        free_tcb(*tcb);
+        tcb = nullptr;
     }
-    if (socket) {
-        ++socket->m_stats.segments_received;
-        if (socket->m_state == TcpState::SynSent)
-            input_syn_sent(*socket, packet, tcp, options);
+    if (tcb) {
+        ++tcb->stats.segments_received;
+        if (tcb->state == TcpState::SynSent)
+            input_syn_sent(*tcb, packet, tcp, options);
         else
-            input_synchronized(*socket, packet, tcp, options);
+            input_synchronized(*tcb, packet, tcp, options);
         return;
     }
-    if (TcpSocket* listener = find_listener(local)) {
+    if (Tcb* listener = find_listener(local)) {
         input_listen(*listener, packet, tcp, options);
         return;
     }
@@ -358,41 +374,41 @@ void TcpLayer::input(PacketBuffer* packet)
 // advances — the last one of a transfer — nothing else would free them, send_queued_bytes()
 // would never reach zero, and a sender waiting for its data to drain waits forever (a 50 MiB
 // guest->host transfer at 5% loss: 186,880 bytes "unacknowledged" for 30 s, then reset). So
-// poll() frees them as the NIC lets go, and socket_deadline() asks to be polled again meanwhile.
-void TcpLayer::release_acknowledged(TcpSocket& s)
+// poll() frees them as the NIC lets go, and tcb_deadline() asks to be polled again meanwhile.
+void TcpLayer::release_acknowledged(Tcb& tcb)
 {
     bool freed = false;
-    while (PacketBuffer* front = s.m_send_queue.front()) {
+    while (PacketBuffer* front = tcb.send_queue.front()) {
         u32 end = front->meta.sequence + front->payload_length();
-        if (seq_gt(end, s.m_snd_una) || front->reference_count() > 1)
+        if (seq_gt(end, tcb.snd_una) || front->reference_count() > 1)
             break;
-        s.m_send_bytes -= front->payload_length();
-        if (s.m_send_cursor == front)
-            s.m_send_cursor = nullptr;
-        s.m_send_queue.pop()->release();
+        tcb.send_bytes -= front->payload_length();
+        if (tcb.send_cursor == front)
+            tcb.send_cursor = nullptr;
+        tcb.send_queue.pop()->release();
         freed = true;
     }
     if (freed)
-        wake(s);
+        wake(tcb);
 }
 
 void TcpLayer::poll(u64 now_ns)
 {
-    for (TcpSocket& s : m_sockets) {
-        if (s.m_in_use && s.m_state != TcpState::Closed && s.m_state != TcpState::Listen) {
-            release_acknowledged(s);
-            run_timers(s, now_ns);
+    for (Tcb& tcb : m_tcbs) {
+        if (tcb.in_use && tcb.state != TcpState::Closed && tcb.state != TcpState::Listen) {
+            release_acknowledged(tcb);
+            run_timers(tcb, Instant::from_ns(now_ns));
         }
     }
 }
 
 u64 TcpLayer::next_deadline() const
 {
-    u64 deadline = ~0ull;
-    for (TcpSocket const& s : m_sockets)
-        if (s.m_in_use)
-            deadline = min(deadline, socket_deadline(s));
-    return deadline;
+    Instant deadline = Instant::never();
+    for (Tcb const& tcb : m_tcbs)
+        if (tcb.in_use)
+            deadline = min(deadline, tcb_deadline(tcb));
+    return deadline.ns();
 }
 
 } // namespace skiff::net

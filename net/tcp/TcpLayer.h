@@ -22,13 +22,13 @@ class NetStack;
 class TcpLayer {
 public:
     static constexpr u32 kMaxSockets = 256;
-    static constexpr u32 kMaxOutOfOrder = 64;              // segments held out of order per socket
-    static constexpr u64 kMinRto = 200000000ull;           // 200 ms, as Linux (RFC 6298 says 1 s)
-    static constexpr u64 kMaxRto = 60000000000ull;         // RFC 6298 §2.5
-    static constexpr u64 kInitialRto = 1000000000ull;      // RFC 6298 §2.1
-    static constexpr u64 kDelayedAck = 40000000ull;        // RFC 9293 §3.8.6.3: < 0.5 s
-    static constexpr u64 kTimeWait = 60000000000ull;       // 2 MSL with MSL = 30 s
-    static constexpr u64 kHeldBufferRecheck = 10000000ull; // acknowledged, still on the NIC: look again
+    static constexpr u32 kMaxOutOfOrder = 64;                             // segments held out of order per socket
+    static constexpr Duration kMinRto = Duration::from_ms(200);           // as Linux (RFC 6298 says 1 s)
+    static constexpr Duration kMaxRto = Duration::from_s(60);             // RFC 6298 §2.5
+    static constexpr Duration kInitialRto = Duration::from_s(1);          // RFC 6298 §2.1
+    static constexpr Duration kDelayedAck = Duration::from_ms(40);        // RFC 9293 §3.8.6.3: < 0.5 s
+    static constexpr Duration kTimeWait = Duration::from_s(60);           // 2 MSL with MSL = 30 s
+    static constexpr Duration kHeldBufferRecheck = Duration::from_ms(10); // acknowledged, still on the NIC: look again
     static constexpr u32 kMaxRetransmits = 12;
     static constexpr u32 kMaxSynRetransmits = 6;
     static constexpr u32 kChallengeAcksPerSecond = 100; // RFC 5961 §7
@@ -52,40 +52,51 @@ public:
     template<typename Visitor>
     void for_each_socket(Visitor visit) const
     {
-        for (TcpSocket const& s : m_sockets)
-            if (s.m_in_use)
-                visit(s);
+        for (Tcb const& tcb : m_tcbs)
+            if (tcb.in_use)
+                visit(static_cast<TcpSocket const&>(*tcb.socket));
     }
 
 private:
     friend class TcpSocket;
 
+    Instant now() const;
+
     // TcpLayer.cpp
-    TcpSocket* allocate_socket();
-    void free_socket(TcpSocket&);
-    TcpSocket* find_connection(SocketAddress local, SocketAddress remote);
-    TcpSocket* find_listener(SocketAddress local);
+    Tcb* allocate_tcb();
+    void free_tcb(Tcb&);
+    Tcb* find_connection(SocketAddress local, SocketAddress remote);
+    Tcb* find_listener(SocketAddress local);
     bool port_in_use(u16 port, Ipv4Address address) const;
     Result<u16> ephemeral_port();
     u32 initial_sequence(SocketAddress local, SocketAddress remote);
     void send_reset_for(PacketBuffer const& packet, TcpView const& tcp);
-    void enter_closed(TcpSocket&, Error error);
-    void wake(TcpSocket&);
+    void enter_closed(Tcb&, Error error);
+    void wake(Tcb&);
 
     // TcpInput.cpp
-    void input_listen(TcpSocket& listener, PacketBuffer* packet, TcpView const& tcp, TcpOptions const& options);
-    void input_syn_sent(TcpSocket&, PacketBuffer* packet, TcpView const& tcp, TcpOptions const& options);
-    void input_synchronized(TcpSocket&, PacketBuffer* packet, TcpView const& tcp, TcpOptions const& options);
-    bool process_ack(TcpSocket&, TcpView const& tcp, TcpOptions const& options, u32 window);
-    void process_data(TcpSocket&, PacketBuffer* packet, TcpView const& tcp);
-    void process_fin(TcpSocket&);
-    void apply_syn_options(TcpSocket&, TcpOptions const& options);
-    void send_challenge_ack(TcpSocket&);
+    void input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
+    void input_syn_sent(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
+    void input_synchronized(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
+    // RFC 9293 §3.10.7.4, one function per step. Each returns whether processing goes on; one that
+    // stops has disposed of the packet.
+    bool check_sequence_number(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
+    bool check_rst(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    bool check_syn(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    bool check_ack(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
+    void check_urg(Tcb&, TcpView const& seg);
+    bool process_segment_text(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    void check_fin(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    bool process_ack(Tcb&, TcpView const& seg, TcpOptions const& options, u32 window);
+    void process_data(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    void process_fin(Tcb&);
+    void apply_syn_options(Tcb&, TcpOptions const& options);
+    void send_challenge_ack(Tcb&);
 
     // TcpOutput.cpp
 public:
     // Send what the windows, Nagle and the state allow.
-    void output(TcpSocket&);
+    void output(Tcb&);
     // Between these two calls (NetStack::poll around a batch of received frames) an ACK owed for
     // in-order data is held back and sent once at the end, covering the whole batch; an ACK
     // for a gap, a duplicate or a FIN still goes at once.
@@ -93,49 +104,50 @@ public:
     void end_input_batch();
 
 private:
-    Result<void> transmit(TcpSocket&, PacketBuffer* segment, u32 sequence, u8 flags);
-    void send_control(TcpSocket&, u32 sequence, u8 flags);
-    void send_ack(TcpSocket& socket) { send_control(socket, socket.m_snd_nxt, TcpFlag::Ack); }
-    void send_syn(TcpSocket&);
-    void retransmit_first(TcpSocket&);
+    Result<void> transmit(Tcb&, PacketBuffer* segment, u32 sequence, u8 flags);
+    void send_control(Tcb&, u32 sequence, u8 flags);
+    void send_ack(Tcb& tcb) { send_control(tcb, tcb.snd_nxt, TcpFlag::Ack); }
+    void send_syn(Tcb&);
+    void retransmit_first(Tcb&);
     // Frees acknowledged buffers at the front of the send queue that the NIC has let go of
     // since their ACK came (TcpLayer.cpp).
-    void release_acknowledged(TcpSocket&);
-    u32 receive_window(TcpSocket&);
-    Result<usize> queue_send(TcpSocket&, ReadonlyBytes data);
-    void append_payload(TcpSocket&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
-    u32 write_options(TcpSocket&, u8* out, u8 flags);
-    u16 advertised_mss(TcpSocket&) const;
+    void release_acknowledged(Tcb&);
+    u32 receive_window(Tcb&);
+    Result<usize> queue_send(Tcb&, ReadonlyBytes data);
+    void append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
+    u32 write_options(Tcb&, u8* out, u8 flags);
+    u16 advertised_mss(Tcb&) const;
 
     // TcpTimers.cpp
-    void run_timers(TcpSocket&, u64 now_ns);
-    void on_retransmission_timeout(TcpSocket&);
-    void update_rtt(TcpSocket&, u64 sample_ns);
-    void arm_rto(TcpSocket&);
-    void schedule_ack(TcpSocket&, bool full_segment);
-    void enter_time_wait(TcpSocket&);
-    void touch_keepalive(TcpSocket&);
-    u64 socket_deadline(TcpSocket const&) const;
+    void run_timers(Tcb&, Instant now);
+    void on_retransmission_timeout(Tcb&);
+    void update_rtt(Tcb&, Duration sample);
+    void arm_rto(Tcb&);
+    void schedule_ack(Tcb&, bool full_segment);
+    void enter_time_wait(Tcb&);
+    void touch_keepalive(Tcb&);
+    Instant tcb_deadline(Tcb const&) const;
 
     // TcpCongestion.cpp
-    void on_new_ack(TcpSocket&, u32 acked_bytes);
-    void on_duplicate_ack(TcpSocket&);
-    void on_timeout_congestion(TcpSocket&);
-    u32 flight_size(TcpSocket const&) const;
-    void apply_sack_blocks(TcpSocket&, TcpOptions const& options);
-    bool is_lost(TcpSocket const&, PacketBuffer const& segment) const;
-    bool retransmit_next_lost(TcpSocket&);
-    void clear_scoreboard(TcpSocket&);
+    void on_new_ack(Tcb&, u32 acked_bytes);
+    void on_duplicate_ack(Tcb&);
+    void on_timeout_congestion(Tcb&);
+    u32 flight_size(Tcb const&) const;
+    void apply_sack_blocks(Tcb&, TcpOptions const& options);
+    bool is_lost(Tcb const&, PacketBuffer const& segment) const;
+    bool retransmit_next_lost(Tcb&);
+    void clear_scoreboard(Tcb&);
 
     // TcpReassembly.cpp
-    void queue_out_of_order(TcpSocket&, PacketBuffer* packet);
-    void drain_out_of_order(TcpSocket&);
-    void update_sack_blocks(TcpSocket&);
+    void queue_out_of_order(Tcb&, PacketBuffer* packet);
+    void drain_out_of_order(Tcb&);
+    void update_sack_blocks(Tcb&);
 
     NetStack& m_stack;
-    TcpSocket m_sockets[kMaxSockets];
+    Tcb m_tcbs[kMaxSockets];
+    TcpSocket m_sockets[kMaxSockets]; // m_sockets[i] is the handle on m_tcbs[i]
     u64 m_isn_key[2] { 0, 0 };
-    u64 m_challenge_window_start { 0 };
+    Instant m_challenge_window_start;
     u32 m_challenge_count { 0 };
     bool m_default_zero_copy { false };
     bool m_in_input_batch { false };

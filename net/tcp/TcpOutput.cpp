@@ -9,14 +9,14 @@
 
 namespace skiff::net {
 
-u16 TcpLayer::advertised_mss(TcpSocket& s) const
+u16 TcpLayer::advertised_mss(Tcb& tcb) const
 {
     // RFC 9293 §3.7.1 / RFC 879: MSS = MTU - 20 (IP) - 20 (TCP), the MSS clamp to our device.
-    auto mtu = m_stack.ipv4().mtu_for(s.m_remote.address);
+    auto mtu = m_stack.ipv4().mtu_for(tcb.remote.address);
     return static_cast<u16>(mtu.value_or(1500) - 40);
 }
 
-u32 TcpLayer::write_options(TcpSocket& s, u8* out, u8 flags)
+u32 TcpLayer::write_options(Tcb& tcb, u8* out, u8 flags)
 {
     u32 n = 0;
     u32 ts_value = static_cast<u32>(m_stack.now() / 1000000); // a 1 ms timestamp clock
@@ -29,13 +29,13 @@ u32 TcpLayer::write_options(TcpSocket& s, u8* out, u8 flags)
         //   NOP NOP + SACK-permitted (no ts)     [1 1 4 2]
         //   NOP + window scale                   [1 3 3 shift]
         // A reply only carries what the peer offered (RFC 2018 §2, RFC 7323 §2.2 and §3.2).
-        bool active = s.m_state == TcpState::SynSent;
-        bool sack = active || s.m_sack_enabled;
-        bool timestamps = active || s.m_ts_enabled;
-        bool window_scale = active || s.m_ws_enabled;
+        bool active = tcb.state == TcpState::SynSent;
+        bool sack = active || tcb.sack_enabled;
+        bool timestamps = active || tcb.ts_enabled;
+        bool window_scale = active || tcb.ws_enabled;
         out[n++] = 2;
         out[n++] = 4;
-        store_be16(out + n, advertised_mss(s));
+        store_be16(out + n, advertised_mss(tcb));
         n += 2;
         if (timestamps) {
             out[n++] = sack ? 4 : 1;
@@ -43,7 +43,7 @@ u32 TcpLayer::write_options(TcpSocket& s, u8* out, u8 flags)
             out[n++] = 8;
             out[n++] = 10;
             store_be32(out + n, ts_value);
-            store_be32(out + n + 4, s.m_ts_recent);
+            store_be32(out + n + 4, tcb.ts_recent);
             n += 8;
         } else if (sack) {
             out[n++] = 1;
@@ -55,23 +55,23 @@ u32 TcpLayer::write_options(TcpSocket& s, u8* out, u8 flags)
             out[n++] = 1;
             out[n++] = 3;
             out[n++] = 3;
-            out[n++] = s.m_rcv_wscale;
+            out[n++] = tcb.rcv_wscale;
         }
         return n;
     }
-    if (s.m_ts_enabled) {
+    if (tcb.ts_enabled) {
         out[n++] = 1;
         out[n++] = 1;
         out[n++] = 8;
         out[n++] = 10;
         store_be32(out + n, ts_value);
-        store_be32(out + n + 4, s.m_ts_recent);
+        store_be32(out + n + 4, tcb.ts_recent);
         n += 8;
     }
     return n;
 }
 
-static u32 sack_option(TcpSocket const&, SackBlock const* blocks, u32 count, u32 room, u8* out)
+static u32 sack_option(SackBlock const* blocks, u32 count, u32 room, u8* out)
 {
     // RFC 2018 §3: kind 5, length 2 + 8n, preceded by two NOPs for alignment.
     u32 fit = room >= 12 ? (room - 4) / 8 : 0;
@@ -89,58 +89,58 @@ static u32 sack_option(TcpSocket const&, SackBlock const* blocks, u32 count, u32
     return 4 + 8 * count;
 }
 
-u32 TcpLayer::receive_window(TcpSocket& s)
+u32 TcpLayer::receive_window(Tcb& tcb)
 {
-    u32 buffer = s.m_options.receive_buffer;
-    u32 used = s.m_receive_bytes + s.m_ooo_bytes;
+    u32 buffer = tcb.options.receive_buffer;
+    u32 used = tcb.receive_bytes + tcb.ooo_bytes;
     u32 space = used < buffer ? buffer - used : 0;
     // Every segment occupies a receive page: do not invite more than the pool can hold.
-    u32 pages = s.m_layer->m_stack.pool().receive_available();
-    u32 by_pages = pages > 16 ? (pages - 16) * s.m_mss : 0;
+    u32 pages = m_stack.pool().receive_available();
+    u32 by_pages = pages > 16 ? (pages - 16) * tcb.snd_mss : 0;
     space = min(space, by_pages);
-    u32 current = seq_gt(s.m_rcv_adv, s.m_rcv_nxt) ? s.m_rcv_adv - s.m_rcv_nxt : 0;
+    u32 current = seq_gt(tcb.rcv_adv, tcb.rcv_nxt) ? tcb.rcv_adv - tcb.rcv_nxt : 0;
     u32 window = space;
     // Never shrink the window (RFC 9293 §3.8.6.2.2 calls it "strongly discouraged"), and
     // receiver-side silly window avoidance: open it only in steps of min(buffer/2, MSS).
-    if (window < current || window - current < min(buffer / 2, static_cast<u32>(s.m_mss)))
+    if (window < current || window - current < min(buffer / 2, static_cast<u32>(tcb.snd_mss)))
         window = current;
-    if (space >= current && current == 0 && space >= s.m_mss)
+    if (space >= current && current == 0 && space >= tcb.snd_mss)
         window = space;
-    u8 shift = s.m_ws_enabled ? s.m_rcv_wscale : 0;
+    u8 shift = tcb.ws_enabled ? tcb.rcv_wscale : 0;
     u32 scaled = (window + (1u << shift) - 1) >> shift;
     if (scaled > 0xffff)
         scaled = 0xffff;
     u32 advertised = scaled << shift;
-    if (seq_gt(s.m_rcv_nxt + advertised, s.m_rcv_adv))
-        s.m_rcv_adv = s.m_rcv_nxt + advertised;
+    if (seq_gt(tcb.rcv_nxt + advertised, tcb.rcv_adv))
+        tcb.rcv_adv = tcb.rcv_nxt + advertised;
     return scaled;
 }
 
-Result<void> TcpLayer::transmit(TcpSocket& s, PacketBuffer* segment, u32 sequence, u8 flags)
+Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u8 flags)
 {
     // LyraNET Fig. 5 "protocol": TCP output down to the driver (whose time is its own stage).
     profile::ScopedStage stage(profile::Stage::SendProtocol, 1, segment->payload_length());
     segment->reset_headers();
     u8 options[40];
-    u32 option_length = write_options(s, options, flags);
+    u32 option_length = write_options(tcb, options, flags);
     u32 payload = segment->payload_length();
-    if (s.m_sack_enabled && s.m_sack_count && !(flags & TcpFlag::Syn)) {
+    if (tcb.sack_enabled && tcb.sack_count && !(flags & TcpFlag::Syn)) {
         // Only as many SACK blocks as fit in the option space and in the MTU beside the payload.
-        u32 limit = advertised_mss(s);
+        u32 limit = advertised_mss(tcb);
         u32 used = option_length + payload;
         u32 room = used < limit ? min(40 - option_length, limit - used) : 0;
-        option_length += sack_option(s, s.m_sack_blocks, s.m_sack_count, room, options + option_length);
+        option_length += sack_option(tcb.sack_blocks, tcb.sack_count, room, options + option_length);
     }
     u32 header_length = TcpView::kMinimumHeader + option_length;
     u16 window
-        = static_cast<u16>((flags & TcpFlag::Syn) ? min<u32>(s.m_options.receive_buffer, 0xffff) : receive_window(s));
+        = static_cast<u16>((flags & TcpFlag::Syn) ? min<u32>(tcb.options.receive_buffer, 0xffff) : receive_window(tcb));
     if (flags & TcpFlag::Syn)
-        s.m_rcv_adv = s.m_rcv_nxt + window;
+        tcb.rcv_adv = tcb.rcv_nxt + window;
     u8* h = segment->push_header(header_length);
-    store_be16(h, s.m_local.port);
-    store_be16(h + 2, s.m_remote.port);
+    store_be16(h, tcb.local.port);
+    store_be16(h + 2, tcb.remote.port);
     store_be32(h + 4, sequence);
-    store_be32(h + 8, (flags & TcpFlag::Ack) ? s.m_rcv_nxt : 0);
+    store_be32(h + 8, (flags & TcpFlag::Ack) ? tcb.rcv_nxt : 0);
     h[12] = static_cast<u8>((header_length / 4) << 4);
     h[13] = flags;
     store_be16(h + 14, window);
@@ -149,7 +149,7 @@ Result<void> TcpLayer::transmit(TcpSocket& s, PacketBuffer* segment, u32 sequenc
     __builtin_memcpy(h + TcpView::kMinimumHeader, options, option_length);
     u16 tcp_length = static_cast<u16>(header_length + payload);
     ChecksumAccumulator sum;
-    add_pseudo_header(sum, s.m_local.address, s.m_remote.address, static_cast<u8>(IpProtocol::Tcp), tcp_length);
+    add_pseudo_header(sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), tcp_length);
     if (m_stack.transmit_checksum_offload()) {
         // The device sums header and payload into the field (PacketMeta::l4_checksum_offset);
         // it starts from the pseudo-header's sum, stored uncomplemented. Under TCG this saves
@@ -162,20 +162,20 @@ Result<void> TcpLayer::transmit(TcpSocket& s, PacketBuffer* segment, u32 sequenc
         segment->meta.l4_checksum_offset = 0;
     }
     if (flags & TcpFlag::Ack) {
-        s.m_last_ack_sent = s.m_rcv_nxt;
-        s.m_delack_deadline = 0;
-        s.m_segments_unacked = 0;
-        s.m_ack_now = false;
+        tcb.last_ack_sent = tcb.rcv_nxt;
+        tcb.delack_deadline = Instant {};
+        tcb.segments_unacked = 0;
+        tcb.ack_now = false;
     }
-    ++s.m_stats.segments_sent;
+    ++tcb.stats.segments_sent;
     ++m_stack.counters().tcp_tx;
     segment->ref(); // IPv4 consumes one reference; the caller keeps its own
     Ipv4SendOptions ip;
     ip.dont_fragment = true;
-    return m_stack.ipv4().send(segment, s.m_local.address, s.m_remote.address, IpProtocol::Tcp, ip);
+    return m_stack.ipv4().send(segment, tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
 }
 
-void TcpLayer::send_control(TcpSocket& s, u32 sequence, u8 flags)
+void TcpLayer::send_control(Tcb& tcb, u32 sequence, u8 flags)
 {
     PacketBuffer* segment = m_stack.pool().allocate_transmit();
     if (!segment) {
@@ -184,118 +184,118 @@ void TcpLayer::send_control(TcpSocket& s, u32 sequence, u8 flags)
     }
     if (flags & TcpFlag::Rst)
         ++m_stack.counters().tcp_resets_sent;
-    (void)transmit(s, segment, sequence, flags);
+    (void)transmit(tcb, segment, sequence, flags);
     segment->release();
 }
 
-void TcpLayer::send_syn(TcpSocket& s)
+void TcpLayer::send_syn(Tcb& tcb)
 {
-    u8 flags = TcpFlag::Syn | (s.m_state == TcpState::SynReceived ? TcpFlag::Ack : 0);
-    bool retransmission = s.m_snd_max != s.m_iss;
-    send_control(s, s.m_iss, flags);
-    s.m_snd_nxt = s.m_iss + 1;
-    s.m_snd_max = s.m_iss + 1;
+    u8 flags = TcpFlag::Syn | (tcb.state == TcpState::SynReceived ? TcpFlag::Ack : 0);
+    bool retransmission = tcb.snd_max != tcb.iss;
+    send_control(tcb, tcb.iss, flags);
+    tcb.snd_nxt = tcb.iss + 1;
+    tcb.snd_max = tcb.iss + 1;
     if (!retransmission) {
-        s.m_rtt_timing = true;
-        s.m_rtt_seq = s.m_iss;
-        s.m_rtt_start = m_stack.now();
+        tcb.rtt_timing = true;
+        tcb.rtt_seq = tcb.iss;
+        tcb.rtt_start = now();
     }
-    arm_rto(s);
+    arm_rto(tcb);
 }
 
 // Retransmit the segment holding snd_una (fast retransmit, NewReno's partial ACK).
-void TcpLayer::retransmit_first(TcpSocket& s)
+void TcpLayer::retransmit_first(Tcb& tcb)
 {
-    PacketBuffer* front = s.m_send_queue.front();
-    if (front && seq_leq(front->meta.sequence, s.m_snd_una) && front->reference_count() == 1) {
+    PacketBuffer* front = tcb.send_queue.front();
+    if (front && seq_leq(front->meta.sequence, tcb.snd_una) && front->reference_count() == 1) {
         front->meta.scoreboard |= kScoreboardRetransmitted;
-        if (transmit(s, front, front->meta.sequence, TcpFlag::Ack).has_value()) {
-            ++s.m_stats.retransmits;
+        if (transmit(tcb, front, front->meta.sequence, TcpFlag::Ack).has_value()) {
+            ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
         }
-        s.m_rtt_timing = false; // Karn: never time a retransmitted segment
+        tcb.rtt_timing = false; // Karn: never time a retransmitted segment
         return;
     }
-    if (!front && s.m_fin_queued && s.m_snd_una == s.m_snd_end && seq_gt(s.m_snd_max, s.m_snd_end))
-        send_control(s, s.m_snd_end, TcpFlag::Fin | TcpFlag::Ack);
+    if (!front && tcb.fin_queued && tcb.snd_una == tcb.snd_end && seq_gt(tcb.snd_max, tcb.snd_end))
+        send_control(tcb, tcb.snd_end, TcpFlag::Fin | TcpFlag::Ack);
 }
 
-void TcpLayer::output(TcpSocket& s)
+void TcpLayer::output(Tcb& tcb)
 {
     // Every segment this run sends shares one doorbell (NetDevice::flush).
     NetStack::TransmitBatch batch(m_stack);
-    bool sends_data = s.m_state == TcpState::Established || s.m_state == TcpState::CloseWait
-        || s.m_state == TcpState::FinWait1 || s.m_state == TcpState::Closing || s.m_state == TcpState::LastAck;
+    bool sends_data = tcb.state == TcpState::Established || tcb.state == TcpState::CloseWait
+        || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::Closing || tcb.state == TcpState::LastAck;
     while (sends_data) {
-        PacketBuffer* next = s.m_send_cursor ? s.m_send_cursor : s.m_send_queue.front();
-        while (next && seq_leq(next->meta.sequence + next->payload_length(), s.m_snd_nxt))
+        PacketBuffer* next = tcb.send_cursor ? tcb.send_cursor : tcb.send_queue.front();
+        while (next && seq_leq(next->meta.sequence + next->payload_length(), tcb.snd_nxt))
             next = next->next;
-        s.m_send_cursor = next;
+        tcb.send_cursor = next;
         if (!next) {
             // All data is out; the FIN follows it (it takes no window).
-            if (s.m_fin_queued && s.m_snd_nxt == s.m_snd_end) {
-                send_control(s, s.m_snd_end, TcpFlag::Fin | TcpFlag::Ack);
-                s.m_snd_nxt = s.m_snd_end + 1;
-                s.m_snd_max = seq_max(s.m_snd_max, s.m_snd_nxt);
-                if (!s.m_rto_deadline)
-                    arm_rto(s);
+            if (tcb.fin_queued && tcb.snd_nxt == tcb.snd_end) {
+                send_control(tcb, tcb.snd_end, TcpFlag::Fin | TcpFlag::Ack);
+                tcb.snd_nxt = tcb.snd_end + 1;
+                tcb.snd_max = seq_max(tcb.snd_max, tcb.snd_nxt);
+                if (!tcb.rto_deadline.is_set())
+                    arm_rto(tcb);
             }
             break;
         }
         u32 length = next->payload_length();
         u32 end = next->meta.sequence + length;
-        u32 in_flight = s.m_snd_nxt - s.m_snd_una;
+        u32 in_flight = tcb.snd_nxt - tcb.snd_una;
         // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment out,
         // so that a small window still produces the three duplicates fast retransmit needs.
-        u32 limited = s.m_in_recovery ? 0 : min(s.m_dupacks, 2u) * s.m_mss;
-        u32 window = min(s.m_snd_wnd, s.m_cwnd + limited);
-        if (seq_gt(end, s.m_snd_una + window)) {
+        u32 limited = tcb.in_recovery ? 0 : min(tcb.dupacks, 2u) * tcb.snd_mss;
+        u32 window = min(tcb.snd_wnd, tcb.cwnd + limited);
+        if (seq_gt(end, tcb.snd_una + window)) {
             if (in_flight != 0)
                 break;
-            if (s.m_snd_wnd == 0) {
+            if (tcb.snd_wnd == 0) {
                 // RFC 9293 §3.8.6.1: probe a zero window, backing off.
-                if (!s.m_persist_deadline)
-                    s.m_persist_deadline = m_stack.now() + min(s.m_rto << min(s.m_persist_backoff, 10u), kMaxRto);
+                if (!tcb.persist_deadline.is_set())
+                    tcb.persist_deadline = now() + min(tcb.rto * (1ull << min(tcb.persist_backoff, 10u)), kMaxRto);
                 break;
             }
             // A window narrower than the next segment and nothing in flight: send it anyway;
             // the receiver keeps what fits and the rest is retransmitted.
         }
         // Nagle (RFC 9293 §3.7.4): a short segment waits while data is unacknowledged.
-        if (length < s.m_mss && in_flight != 0 && !s.m_options.nodelay && next->next == nullptr && !s.m_fin_queued)
+        if (length < tcb.snd_mss && in_flight != 0 && !tcb.options.nodelay && next->next == nullptr && !tcb.fin_queued)
             break;
         if (next->reference_count() > 1)
             break; // the previous transmission is still in a driver's ring or ARP's queue
-        bool retransmission = seq_lt(next->meta.sequence, s.m_snd_max);
+        bool retransmission = seq_lt(next->meta.sequence, tcb.snd_max);
         u8 flags = TcpFlag::Ack | (next->next == nullptr ? TcpFlag::Psh : 0);
-        if (transmit(s, next, next->meta.sequence, flags).is_error()) {
-            if (!s.m_rto_deadline)
-                arm_rto(s); // lost on the way out: the timer recovers it
+        if (transmit(tcb, next, next->meta.sequence, flags).is_error()) {
+            if (!tcb.rto_deadline.is_set())
+                arm_rto(tcb); // lost on the way out: the timer recovers it
             break;
         }
         if (retransmission) {
-            ++s.m_stats.retransmits;
+            ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
-            s.m_rtt_timing = false;
-        } else if (!s.m_rtt_timing) {
-            s.m_rtt_timing = true;
-            s.m_rtt_seq = next->meta.sequence;
-            s.m_rtt_start = m_stack.now();
+            tcb.rtt_timing = false;
+        } else if (!tcb.rtt_timing) {
+            tcb.rtt_timing = true;
+            tcb.rtt_seq = next->meta.sequence;
+            tcb.rtt_start = now();
         }
-        s.m_snd_nxt = end;
-        s.m_snd_max = seq_max(s.m_snd_max, end);
-        if (!s.m_rto_deadline)
-            arm_rto(s);
+        tcb.snd_nxt = end;
+        tcb.snd_max = seq_max(tcb.snd_max, end);
+        if (!tcb.rto_deadline.is_set())
+            arm_rto(tcb);
     }
-    if (s.m_ack_now && s.m_state != TcpState::Closed && s.m_state != TcpState::SynSent)
-        send_ack(s);
+    if (tcb.ack_now && tcb.state != TcpState::Closed && tcb.state != TcpState::SynSent)
+        send_ack(tcb);
 }
 
 // Appends `count` application bytes at `cursor` to `buffer`'s payload. With copy elimination the
 // bytes are referenced through pinned pages (seg[], at most two pieces); anything else — copy mode,
 // a third piece, a page that cannot be pinned, or any byte after copied ones (the wire order is
 // seg[0], seg[1], follow) — is copied into follow.
-void TcpLayer::append_payload(TcpSocket& s, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
+void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
 {
     Port& port = m_stack.port();
     while (count) {
@@ -317,7 +317,7 @@ void TcpLayer::append_payload(TcpSocket& s, PacketBuffer& buffer, u8 const* curs
                     { frame.virt + in_page, frame.phys + in_page, piece, { frame.phys, FrameKind::Pinned } });
                 VERIFY(added);
                 pinned = true;
-                ++s.m_stats.zero_copy_pieces;
+                ++tcb.stats.zero_copy_pieces;
                 ++m_stack.counters().tcp_zero_copy_pieces;
                 m_stack.counters().tcp_sent_zero_copy_bytes += piece;
             }
@@ -325,7 +325,7 @@ void TcpLayer::append_payload(TcpSocket& s, PacketBuffer& buffer, u8 const* curs
         if (!pinned) {
             u32 copied = buffer.append_follow({ cursor, piece });
             VERIFY(copied == piece); // follow holds a whole MSS, and a buffer never carries more
-            s.m_stats.copied_bytes += piece;
+            tcb.stats.copied_bytes += piece;
             m_stack.counters().tcp_copied_bytes += piece;
         }
         cursor += piece;
@@ -335,22 +335,22 @@ void TcpLayer::append_payload(TcpSocket& s, PacketBuffer& buffer, u8 const* curs
 
 // Cut the application's bytes into segment-sized buffers on the send queue. One code path for
 // both modes; only where a piece of payload comes from differs.
-Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
+Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
 {
-    u32 space = s.m_options.send_buffer > s.m_send_bytes ? s.m_options.send_buffer - s.m_send_bytes : 0;
+    u32 space = tcb.options.send_buffer > tcb.send_bytes ? tcb.options.send_buffer - tcb.send_bytes : 0;
     u32 total = static_cast<u32>(min<usize>(data.size(), space));
     if (total == 0)
         return Error::WouldBlock;
-    u32 mss = s.m_mss;
+    u32 mss = tcb.snd_mss;
     u32 offset = 0;
-    bool zero_copy = kCopyElimination && s.m_options.zero_copy; // constant false when compiled out
+    bool zero_copy = kCopyElimination && tcb.options.zero_copy; // constant false when compiled out
     while (offset < total) {
         // Top up the last buffer while it is unsent and short of an MSS: a write that is not a
         // multiple of the MSS would otherwise leave a runt segment behind each write (1460-byte
         // writes with timestamps: 1448 + 12 bytes, twice the segments). With copy elimination
         // only as far as the buffer's free seg[] slots reach.
-        PacketBuffer* tail = s.m_send_queue.back();
-        if (tail && seq_geq(tail->meta.sequence, s.m_snd_max) && tail->reference_count() == 1
+        PacketBuffer* tail = tcb.send_queue.back();
+        if (tail && seq_geq(tail->meta.sequence, tcb.snd_max) && tail->reference_count() == 1
             && tail->payload_length() < mss) {
             u32 count = min(mss - tail->payload_length(), total - offset);
             if (!zero_copy) {
@@ -367,22 +367,22 @@ Result<usize> TcpLayer::queue_send(TcpSocket& s, ReadonlyBytes data)
                 count = min(count, reach);
             }
             if (count) {
-                append_payload(s, *tail, data.data() + offset, count, zero_copy);
+                append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
                 offset += count;
-                s.m_snd_end += count;
-                s.m_send_bytes += count;
+                tcb.snd_end += count;
+                tcb.send_bytes += count;
                 continue;
             }
         }
         PacketBuffer* buffer = m_stack.pool().allocate_transmit();
         if (!buffer)
             break;
-        buffer->meta.sequence = s.m_snd_end;
+        buffer->meta.sequence = tcb.snd_end;
         u32 chunk = min(mss, total - offset);
-        append_payload(s, *buffer, data.data() + offset, chunk, zero_copy);
-        s.m_send_queue.push(buffer);
-        s.m_snd_end += chunk;
-        s.m_send_bytes += chunk;
+        append_payload(tcb, *buffer, data.data() + offset, chunk, zero_copy);
+        tcb.send_queue.push(buffer);
+        tcb.snd_end += chunk;
+        tcb.send_bytes += chunk;
         offset += chunk;
     }
     if (offset == 0)

@@ -6,7 +6,7 @@
 
 namespace skiff::net {
 
-void TcpLayer::queue_out_of_order(TcpSocket& s, PacketBuffer* packet)
+void TcpLayer::queue_out_of_order(Tcb& tcb, PacketBuffer* packet)
 {
     u32 seq = packet->meta.sequence;
     u32 end = packet->meta.aux;
@@ -14,7 +14,7 @@ void TcpLayer::queue_out_of_order(TcpSocket& s, PacketBuffer* packet)
     PacketQueue sorted;
     bool inserted = false;
     bool duplicate = false;
-    while (PacketBuffer* held = s.m_ooo_queue.pop()) {
+    while (PacketBuffer* held = tcb.ooo_queue.pop()) {
         if (!inserted && !duplicate) {
             if (seq_leq(held->meta.sequence, seq) && seq_geq(held->meta.aux, end)
                 && (held->meta.flags & TcpFlag::Fin) >= (packet->meta.flags & TcpFlag::Fin)) {
@@ -27,92 +27,92 @@ void TcpLayer::queue_out_of_order(TcpSocket& s, PacketBuffer* packet)
         sorted.push(held);
     }
     if (duplicate) {
-        s.m_ooo_queue = sorted;
+        tcb.ooo_queue = sorted;
         packet->release();
         return;
     }
     if (!inserted)
         sorted.push(packet);
-    s.m_ooo_queue = sorted;
-    s.m_ooo_bytes += end - seq;
+    tcb.ooo_queue = sorted;
+    tcb.ooo_bytes += end - seq;
     ++m_stack.counters().tcp_ooo_segments;
     // Bounded: beyond kMaxOutOfOrder segments, drop the one furthest ahead (the sender will
     // retransmit it; the data nearest rcv_nxt is the most useful to keep).
-    if (s.m_ooo_queue.size() > kMaxOutOfOrder) {
+    if (tcb.ooo_queue.size() > kMaxOutOfOrder) {
         PacketQueue kept;
         u32 keep = kMaxOutOfOrder;
-        while (PacketBuffer* held = s.m_ooo_queue.pop()) {
+        while (PacketBuffer* held = tcb.ooo_queue.pop()) {
             if (keep) {
                 kept.push(held);
                 --keep;
             } else {
-                s.m_ooo_bytes -= held->meta.aux - held->meta.sequence;
+                tcb.ooo_bytes -= held->meta.aux - held->meta.sequence;
                 ++m_stack.counters().tcp_ooo_dropped;
                 held->release();
             }
         }
-        s.m_ooo_queue = kept;
+        tcb.ooo_queue = kept;
     }
     // RFC 2018 §4: the first block reports the segment that just arrived.
-    update_sack_blocks(s);
-    for (u32 i = 0; i < s.m_sack_count; ++i) {
-        if (seq_leq(s.m_sack_blocks[i].left, seq) && seq_geq(s.m_sack_blocks[i].right, end)) {
-            SackBlock first = s.m_sack_blocks[i];
+    update_sack_blocks(tcb);
+    for (u32 i = 0; i < tcb.sack_count; ++i) {
+        if (seq_leq(tcb.sack_blocks[i].left, seq) && seq_geq(tcb.sack_blocks[i].right, end)) {
+            SackBlock first = tcb.sack_blocks[i];
             for (u32 j = i; j > 0; --j)
-                s.m_sack_blocks[j] = s.m_sack_blocks[j - 1];
-            s.m_sack_blocks[0] = first;
+                tcb.sack_blocks[j] = tcb.sack_blocks[j - 1];
+            tcb.sack_blocks[0] = first;
             break;
         }
     }
 }
 
-void TcpLayer::drain_out_of_order(TcpSocket& s)
+void TcpLayer::drain_out_of_order(Tcb& tcb)
 {
-    while (PacketBuffer* front = s.m_ooo_queue.front()) {
-        if (seq_gt(front->meta.sequence, s.m_rcv_nxt))
+    while (PacketBuffer* front = tcb.ooo_queue.front()) {
+        if (seq_gt(front->meta.sequence, tcb.rcv_nxt))
             break;
-        s.m_ooo_queue.pop();
+        tcb.ooo_queue.pop();
         u32 seq = front->meta.sequence;
         u32 end = front->meta.aux;
-        s.m_ooo_bytes -= end - seq;
+        tcb.ooo_bytes -= end - seq;
         bool fin = front->meta.flags & TcpFlag::Fin;
-        if (seq_lt(seq, s.m_rcv_nxt)) {
-            u32 overlap = s.m_rcv_nxt - seq;
+        if (seq_lt(seq, tcb.rcv_nxt)) {
+            u32 overlap = tcb.rcv_nxt - seq;
             if (overlap >= end - seq) {
                 front->release();
                 continue;
             }
             bool pulled = front->pull(overlap);
             VERIFY(pulled);
-            front->meta.sequence = s.m_rcv_nxt;
+            front->meta.sequence = tcb.rcv_nxt;
         }
         u32 length = end - front->meta.sequence;
-        s.m_receive_queue.push(front);
-        s.m_receive_bytes += length;
-        s.m_rcv_nxt = end;
+        tcb.receive_queue.push(front);
+        tcb.receive_bytes += length;
+        tcb.rcv_nxt = end;
         if (fin)
-            process_fin(s);
+            process_fin(tcb);
     }
-    update_sack_blocks(s);
+    update_sack_blocks(tcb);
 }
 
-void TcpLayer::update_sack_blocks(TcpSocket& s)
+void TcpLayer::update_sack_blocks(Tcb& tcb)
 {
-    s.m_sack_count = 0;
+    tcb.sack_count = 0;
     SackBlock current {};
     bool open = false;
-    for (PacketBuffer* b = s.m_ooo_queue.front(); b; b = b->next) {
+    for (PacketBuffer* b = tcb.ooo_queue.front(); b; b = b->next) {
         if (open && seq_leq(b->meta.sequence, current.right)) {
             current.right = seq_max(current.right, b->meta.aux);
             continue;
         }
-        if (open && s.m_sack_count < 4)
-            s.m_sack_blocks[s.m_sack_count++] = current;
+        if (open && tcb.sack_count < 4)
+            tcb.sack_blocks[tcb.sack_count++] = current;
         current = { b->meta.sequence, b->meta.aux };
         open = true;
     }
-    if (open && s.m_sack_count < 4)
-        s.m_sack_blocks[s.m_sack_count++] = current;
+    if (open && tcb.sack_count < 4)
+        tcb.sack_blocks[tcb.sack_count++] = current;
 }
 
 } // namespace skiff::net

@@ -1,4 +1,4 @@
-// TCP's timers. Each socket keeps absolute deadlines; poll(now) runs those that are due and
+// TCP's timers. Each TCB keeps absolute deadlines; poll(now) runs those that are due and
 // next_deadline() reports the earliest, so a test drives time by hand.
 
 #include <net/NetStack.h>
@@ -6,164 +6,163 @@
 
 namespace skiff::net {
 
-u64 TcpLayer::socket_deadline(TcpSocket const& s) const
+Instant TcpLayer::tcb_deadline(Tcb const& tcb) const
 {
-    u64 deadline = ~0ull;
-    u64 const deadlines[] = { s.m_rto_deadline, s.m_delack_deadline, s.m_persist_deadline, s.m_keepalive_deadline,
-        s.m_timewait_deadline };
-    for (u64 d : deadlines)
-        if (d)
+    Instant deadline = Instant::never();
+    Instant const deadlines[] = { tcb.rto_deadline, tcb.delack_deadline, tcb.persist_deadline, tcb.keepalive_deadline,
+        tcb.timewait_deadline };
+    for (Instant d : deadlines)
+        if (d.is_set())
             deadline = min(deadline, d);
     // Acknowledged buffers the NIC still holds: poll again soon to free them (release_acknowledged).
-    PacketBuffer const* front = s.m_send_queue.front();
-    if (front && seq_leq(front->meta.sequence + front->payload_length(), s.m_snd_una))
-        deadline = min(deadline, m_stack.now() + kHeldBufferRecheck);
+    PacketBuffer const* front = tcb.send_queue.front();
+    if (front && seq_leq(front->meta.sequence + front->payload_length(), tcb.snd_una))
+        deadline = min(deadline, now() + kHeldBufferRecheck);
     return deadline;
 }
 
-void TcpLayer::arm_rto(TcpSocket& s)
+void TcpLayer::arm_rto(Tcb& tcb)
 {
-    s.m_rto_deadline = m_stack.now() + s.m_rto;
+    tcb.rto_deadline = now() + tcb.rto;
 }
 
 // RFC 6298 §2: SRTT and RTTVAR from each sample R (alpha 1/8, beta 1/4, K = 4, clock
 // granularity G = 1 ms); RTO = SRTT + max(G, 4·RTTVAR), clamped to [kMinRto, kMaxRto].
-void TcpLayer::update_rtt(TcpSocket& s, u64 sample)
+void TcpLayer::update_rtt(Tcb& tcb, Duration sample)
 {
-    if (!s.m_rtt_measured) {
-        s.m_rtt_measured = true;
-        s.m_srtt = sample;
-        s.m_rttvar = sample / 2;
+    if (!tcb.rtt_measured) {
+        tcb.rtt_measured = true;
+        tcb.srtt = sample;
+        tcb.rttvar = sample / 2;
     } else {
-        u64 delta = s.m_srtt > sample ? s.m_srtt - sample : sample - s.m_srtt;
-        s.m_rttvar = (3 * s.m_rttvar + delta) / 4;
-        s.m_srtt = (7 * s.m_srtt + sample) / 8;
+        Duration delta = tcb.srtt > sample ? tcb.srtt - sample : sample - tcb.srtt;
+        tcb.rttvar = (tcb.rttvar * 3 + delta) / 4;
+        tcb.srtt = (tcb.srtt * 7 + sample) / 8;
     }
-    u64 rto = s.m_srtt + max<u64>(1000000, 4 * s.m_rttvar);
-    s.m_rto = min(max(rto, kMinRto), kMaxRto);
+    Duration rto = tcb.srtt + max(Duration::from_ms(1), tcb.rttvar * 4);
+    tcb.rto = min(max(rto, kMinRto), kMaxRto);
 }
 
-void TcpLayer::schedule_ack(TcpSocket& s, bool full_segment)
+void TcpLayer::schedule_ack(Tcb& tcb, bool full_segment)
 {
     // RFC 9293 §3.8.6.3 / RFC 5681 §4.2: delay an ACK, but ACK at least every second full-sized
     // segment and never wait more than kDelayedAck. Inside a receive batch the ACK is owed, not
     // sent: end_input_batch() sends one for all the segments the batch brought (a receiver that
     // processes frames in batches, as Linux's GRO does, acknowledges once per batch).
-    if (full_segment && ++s.m_segments_unacked >= 2) {
+    if (full_segment && ++tcb.segments_unacked >= 2) {
         if (!m_in_input_batch)
-            s.m_ack_now = true;
+            tcb.ack_now = true;
         return;
     }
-    if (!s.m_delack_deadline)
-        s.m_delack_deadline = m_stack.now() + kDelayedAck;
+    if (!tcb.delack_deadline.is_set())
+        tcb.delack_deadline = now() + kDelayedAck;
 }
 
 void TcpLayer::end_input_batch()
 {
     m_in_input_batch = false;
-    for (TcpSocket& s : m_sockets) {
-        if (s.m_in_use && s.m_segments_unacked >= 2 && s.m_state != TcpState::Closed && s.m_state != TcpState::SynSent
-            && s.m_state != TcpState::Listen)
-            send_ack(s);
+    for (Tcb& tcb : m_tcbs) {
+        if (tcb.in_use && tcb.segments_unacked >= 2 && tcb.state != TcpState::Closed && tcb.state != TcpState::SynSent
+            && tcb.state != TcpState::Listen)
+            send_ack(tcb);
     }
 }
 
-void TcpLayer::touch_keepalive(TcpSocket& s)
+void TcpLayer::touch_keepalive(Tcb& tcb)
 {
-    s.m_keepalive_sent = 0;
-    s.m_keepalive_deadline = s.m_options.keepalive && s.m_state == TcpState::Established
-        ? m_stack.now() + s.m_options.keepalive_idle_ns
-        : 0;
+    tcb.keepalive_sent = 0;
+    tcb.keepalive_deadline
+        = tcb.options.keepalive && tcb.state == TcpState::Established ? now() + tcb.options.keepalive_idle : Instant {};
 }
 
-void TcpLayer::enter_time_wait(TcpSocket& s)
+void TcpLayer::enter_time_wait(Tcb& tcb)
 {
-    s.m_state = TcpState::TimeWait;
-    s.m_rto_deadline = s.m_persist_deadline = s.m_keepalive_deadline = 0;
-    s.m_timewait_deadline = m_stack.now() + kTimeWait;
-    s.m_send_queue.clear();
-    s.m_send_cursor = nullptr;
-    s.m_send_bytes = 0;
-    wake(s);
+    tcb.state = TcpState::TimeWait;
+    tcb.rto_deadline = tcb.persist_deadline = tcb.keepalive_deadline = Instant {};
+    tcb.timewait_deadline = now() + kTimeWait;
+    tcb.send_queue.clear();
+    tcb.send_cursor = nullptr;
+    tcb.send_bytes = 0;
+    wake(tcb);
 }
 
-void TcpLayer::on_retransmission_timeout(TcpSocket& s)
+void TcpLayer::on_retransmission_timeout(Tcb& tcb)
 {
     ++m_stack.counters().tcp_timeouts;
-    if (s.m_state == TcpState::SynSent || s.m_state == TcpState::SynReceived) {
-        if (s.m_backoff >= kMaxSynRetransmits) {
-            enter_closed(s, Error::TimedOut);
+    if (tcb.state == TcpState::SynSent || tcb.state == TcpState::SynReceived) {
+        if (tcb.backoff >= kMaxSynRetransmits) {
+            enter_closed(tcb, Error::TimedOut);
             return;
         }
-        ++s.m_backoff;
-        s.m_rto = min(s.m_rto * 2, kMaxRto);
-        s.m_rtt_timing = false;
-        ++s.m_stats.retransmits;
+        ++tcb.backoff;
+        tcb.rto = min(tcb.rto * 2, kMaxRto);
+        tcb.rtt_timing = false;
+        ++tcb.stats.retransmits;
         ++m_stack.counters().tcp_retransmits;
-        send_syn(s);
+        send_syn(tcb);
         return;
     }
-    if (s.m_backoff >= kMaxRetransmits) {
-        send_control(s, s.m_snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
-        enter_closed(s, Error::TimedOut);
+    if (tcb.backoff >= kMaxRetransmits) {
+        send_control(tcb, tcb.snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
+        enter_closed(tcb, Error::TimedOut);
         return;
     }
     // RFC 6298 §5.4–5.6: retransmit the earliest unacknowledged segment, back off the timer.
     // RFC 5681 §3.1: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS; everything after
     // snd_una is sent again as the window reopens (go-back-N; the receiver's SACK blocks help
     // it keep what it already has).
-    on_timeout_congestion(s);
-    clear_scoreboard(s); // RFC 6675 §5.1: after a timeout, SACK information is not relied on
-    ++s.m_backoff;
-    s.m_rto = min(s.m_rto * 2, kMaxRto);
-    s.m_rtt_timing = false;
-    s.m_snd_nxt = s.m_snd_una;
-    s.m_send_cursor = nullptr;
-    output(s);
-    if (!s.m_rto_deadline && s.m_snd_una != s.m_snd_max)
-        arm_rto(s);
+    on_timeout_congestion(tcb);
+    clear_scoreboard(tcb); // RFC 6675 §5.1: after a timeout, SACK information is not relied on
+    ++tcb.backoff;
+    tcb.rto = min(tcb.rto * 2, kMaxRto);
+    tcb.rtt_timing = false;
+    tcb.snd_nxt = tcb.snd_una;
+    tcb.send_cursor = nullptr;
+    output(tcb);
+    if (!tcb.rto_deadline.is_set() && tcb.snd_una != tcb.snd_max)
+        arm_rto(tcb);
 }
 
-void TcpLayer::run_timers(TcpSocket& s, u64 now)
+void TcpLayer::run_timers(Tcb& tcb, Instant now)
 {
-    if (s.m_rto_deadline && now >= s.m_rto_deadline) {
-        s.m_rto_deadline = 0;
-        on_retransmission_timeout(s);
-        if (!s.m_in_use || s.m_state == TcpState::Closed)
+    if (tcb.rto_deadline.is_set() && now >= tcb.rto_deadline) {
+        tcb.rto_deadline = Instant {};
+        on_retransmission_timeout(tcb);
+        if (!tcb.in_use || tcb.state == TcpState::Closed)
             return;
     }
-    if (s.m_delack_deadline && now >= s.m_delack_deadline) {
-        s.m_delack_deadline = 0;
-        send_ack(s);
+    if (tcb.delack_deadline.is_set() && now >= tcb.delack_deadline) {
+        tcb.delack_deadline = Instant {};
+        send_ack(tcb);
     }
-    if (s.m_persist_deadline && now >= s.m_persist_deadline) {
-        s.m_persist_deadline = 0;
-        if (s.m_snd_wnd == 0 && s.m_send_queue.front()) {
+    if (tcb.persist_deadline.is_set() && now >= tcb.persist_deadline) {
+        tcb.persist_deadline = Instant {};
+        if (tcb.snd_wnd == 0 && tcb.send_queue.front()) {
             // A zero-window probe: an old sequence number makes the peer answer with an ACK
             // carrying its current window.
-            send_control(s, s.m_snd_una - 1, TcpFlag::Ack);
-            ++s.m_persist_backoff;
-            s.m_persist_deadline = now + min(s.m_rto << min(s.m_persist_backoff, 10u), kMaxRto);
+            send_control(tcb, tcb.snd_una - 1, TcpFlag::Ack);
+            ++tcb.persist_backoff;
+            tcb.persist_deadline = now + min(tcb.rto * (1ull << min(tcb.persist_backoff, 10u)), kMaxRto);
         } else {
-            output(s);
+            output(tcb);
         }
     }
-    if (s.m_keepalive_deadline && now >= s.m_keepalive_deadline) {
+    if (tcb.keepalive_deadline.is_set() && now >= tcb.keepalive_deadline) {
         // RFC 1122 §4.2.3.6: a probe with an old sequence number; no answer after
         // keepalive_probes tries ends the connection.
-        if (s.m_keepalive_sent >= s.m_options.keepalive_probes) {
-            send_control(s, s.m_snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
-            enter_closed(s, Error::TimedOut);
+        if (tcb.keepalive_sent >= tcb.options.keepalive_probes) {
+            send_control(tcb, tcb.snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
+            enter_closed(tcb, Error::TimedOut);
             return;
         }
-        send_control(s, s.m_snd_una - 1, TcpFlag::Ack);
-        ++s.m_keepalive_sent;
-        s.m_keepalive_deadline = now + s.m_options.keepalive_interval_ns;
+        send_control(tcb, tcb.snd_una - 1, TcpFlag::Ack);
+        ++tcb.keepalive_sent;
+        tcb.keepalive_deadline = now + tcb.options.keepalive_interval;
     }
-    if (s.m_timewait_deadline && now >= s.m_timewait_deadline) {
-        s.m_timewait_deadline = 0;
-        if (s.m_state == TcpState::TimeWait || (s.m_state == TcpState::FinWait2 && s.m_user_closed))
-            enter_closed(s, Error::None);
+    if (tcb.timewait_deadline.is_set() && now >= tcb.timewait_deadline) {
+        tcb.timewait_deadline = Instant {};
+        if (tcb.state == TcpState::TimeWait || (tcb.state == TcpState::FinWait2 && tcb.user_closed))
+            enter_closed(tcb, Error::None);
     }
 }
 

@@ -34,8 +34,8 @@ TEST_F(TcpEstablished, LoneSegmentIsAckedWhenTheDelayedAckTimerFires)
     TcpSocket* s = establish_passive();
     send_segment(kPeerIss + 1, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, pattern(100));
     EXPECT_FALSE(has_sent());
-    EXPECT_EQ(stack->next_deadline(), now + TcpLayer::kDelayedAck);
-    advance(TcpLayer::kDelayedAck);
+    EXPECT_EQ(stack->next_deadline(), now + TcpLayer::kDelayedAck.ns());
+    advance(TcpLayer::kDelayedAck.ns());
     EXPECT_EQ(take_segment().ack, kPeerIss + 101);
     finish(s);
 }
@@ -119,10 +119,10 @@ TEST_F(TcpEstablished, AckedBuffersTheNicStillHoldsAreFreedWhenItLetsGo)
     take_segment();
     send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 65535);
     EXPECT_EQ(s->send_queued_bytes(), 1000u); // acknowledged, but the NIC holds it
-    EXPECT_LE(stack->next_deadline(), now + TcpLayer::kHeldBufferRecheck);
+    EXPECT_LE(stack->next_deadline(), now + TcpLayer::kHeldBufferRecheck.ns());
     device->release_held();
     device->hold_transmits = false;
-    advance(TcpLayer::kHeldBufferRecheck);
+    advance(TcpLayer::kHeldBufferRecheck.ns());
     EXPECT_EQ(s->send_queued_bytes(), 0u);
     EXPECT_EQ(stack->pool().transmit_counters().in_use, 0u);
     finish(s);
@@ -168,20 +168,20 @@ TEST_F(TcpEstablished, RetransmissionTimeoutBacksOffAndCollapsesTheWindow)
     Bytes_ data = pattern(1000);
     MUST(s->send({ data.data(), data.size() }));
     Segment first = take_segment();
-    u64 rto = s->retransmission_timeout_ns();
+    u64 rto = s->retransmission_timeout().ns();
     advance(rto);
     Segment again = take_segment();
     EXPECT_EQ(again.seq, first.seq);
     EXPECT_EQ(again.payload, first.payload);
-    EXPECT_EQ(s->retransmission_timeout_ns(), 2 * rto); // RFC 6298 §5.5
-    EXPECT_EQ(s->congestion_window(), s->send_mss());   // RFC 5681: loss window of one segment
+    EXPECT_EQ(s->retransmission_timeout().ns(), 2 * rto); // RFC 6298 §5.5
+    EXPECT_EQ(s->congestion_window(), s->send_mss());     // RFC 5681: loss window of one segment
     advance(2 * rto);
     take_segment();
-    EXPECT_EQ(s->retransmission_timeout_ns(), 4 * rto);
+    EXPECT_EQ(s->retransmission_timeout().ns(), 4 * rto);
     // Karn: the ACK of a retransmitted segment gives no RTT sample; the backoff is kept only
     // until new data is acknowledged.
     send_segment(kPeerIss + 1, first.seq + 1000, TcpFlag::Ack, 65535);
-    EXPECT_EQ(s->retransmission_timeout_ns(), 4 * rto);
+    EXPECT_EQ(s->retransmission_timeout().ns(), 4 * rto);
     EXPECT_EQ(stack->counters().tcp_timeouts, 2u);
     finish(s);
 }
@@ -195,13 +195,13 @@ TEST_F(TcpEstablished, RttSamplesSetTheTimeoutPerRfc6298)
     advance(100000000); // the handshake takes 100 ms: SRTT 100, RTTVAR 50, RTO 300 ms
     send_segment(kPeerIss, syn.seq + 1, TcpFlag::Syn | TcpFlag::Ack, 65535, mss_option(1460));
     take_segment();
-    EXPECT_EQ(s->retransmission_timeout_ns(), 300000000ull);
+    EXPECT_EQ(s->retransmission_timeout().ns(), 300000000ull);
     Bytes_ data = pattern(100);
     MUST(s->send({ data.data(), data.size() }));
     Segment seg = take_segment();
     advance(200000000); // then 200 ms: RTTVAR = 3/4·50 + 1/4·100, SRTT = 7/8·100 + 1/8·200
     send_segment(kPeerIss + 1, seg.seq + 100, TcpFlag::Ack, 65535);
-    EXPECT_EQ(s->retransmission_timeout_ns(), 112500000ull + 4 * 62500000ull);
+    EXPECT_EQ(s->retransmission_timeout().ns(), 112500000ull + 4 * 62500000ull);
     finish(s);
 }
 
@@ -384,8 +384,8 @@ TEST_F(TcpEstablished, SendBufferFullWouldBlock)
 TEST_F(TcpEstablished, KeepaliveProbesThenTimesOut)
 {
     TcpSocket* s = establish_passive();
-    s->options().keepalive_idle_ns = 10ull * 1000000000ull;
-    s->options().keepalive_interval_ns = 1000000000ull;
+    s->options().keepalive_idle = Duration::from_s(10);
+    s->options().keepalive_interval = Duration::from_s(1);
     s->options().keepalive_probes = 3;
     s->set_keepalive(true);
     advance(10ull * 1000000000ull);
@@ -451,7 +451,7 @@ TEST_F(TcpEstablished, ZeroCopySendPointsIntoPinnedPagesSplitAtThePageBoundary)
     Segment seg = take_segment();
     EXPECT_EQ(seg.payload, Bytes_(user + 4096 - 100, user + 4096 - 100 + 1460));
     // Retransmission sends the same pages again.
-    advance(s->retransmission_timeout_ns());
+    advance(s->retransmission_timeout().ns());
     EXPECT_EQ(take_segment().payload, seg.payload);
     // The ACK releases the pins.
     send_segment(kPeerIss + 1, m_iss + 1 + 1460, TcpFlag::Ack, 65535);

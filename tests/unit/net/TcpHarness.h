@@ -147,7 +147,7 @@ protected:
         if (m_listener)
             m_listener->close();
         device->sent.clear();
-        run_for(TcpLayer::kTimeWait + TcpLayer::kMaxRto * 20);
+        run_for(TcpLayer::kTimeWait.ns() + TcpLayer::kMaxRto.ns() * 20);
         device->sent.clear();
         stack->tcp().abort_all();
         EXPECT_EQ(stack->tcp().sockets_in_use(), 0u);

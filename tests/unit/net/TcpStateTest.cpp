@@ -174,7 +174,7 @@ TEST_F(TcpListen, HalfOpenThatTimedOutMakeRoomOldestFirst)
         advance(1000000); // 1 ms apart: the first one's timer is due first
     }
     device->sent.clear();
-    run_for(TcpLayer::kInitialRto + 10000000); // both SYN-ACKs retransmitted once
+    run_for(TcpLayer::kInitialRto.ns() + 10000000); // both SYN-ACKs retransmitted once
     EXPECT_EQ(device->sent.size(), 2u);
     device->sent.clear();
     IpFields f;
@@ -306,14 +306,14 @@ TEST_F(TcpSynSent, SynIsRetransmittedWithBackoffThenTimesOut)
     TcpSocket* s = MUST(stack->tcp().open());
     (void)s->connect({ kPeerIp, kPeerPort });
     take_segment();
-    u64 interval = TcpLayer::kInitialRto;
+    u64 interval = TcpLayer::kInitialRto.ns();
     for (u32 i = 0; i < TcpLayer::kMaxSynRetransmits; ++i) {
         advance(interval - 1);
         EXPECT_FALSE(has_sent()) << "retransmission " << i << " too early";
         advance(1);
         Segment again = take_segment();
         EXPECT_EQ(again.flags, TcpFlag::Syn);
-        interval = std::min(interval * 2, TcpLayer::kMaxRto); // RFC 6298 §5.5
+        interval = std::min(interval * 2, TcpLayer::kMaxRto.ns()); // RFC 6298 §5.5
     }
     advance(interval);
     EXPECT_EQ(s->state(), TcpState::Closed);
@@ -380,9 +380,9 @@ TEST_F(TcpSynReceived, SynAckIsRetransmittedThenTheHalfOpenConnectionIsDropped)
     m_listener = listen_socket();
     send_segment(kPeerIss, 0, TcpFlag::Syn, 1000);
     take_segment();
-    advance(TcpLayer::kInitialRto);
+    advance(TcpLayer::kInitialRto.ns());
     EXPECT_EQ(take_segment().flags, TcpFlag::Syn | TcpFlag::Ack);
-    run_for(TcpLayer::kMaxRto * 10);
+    run_for(TcpLayer::kMaxRto.ns() * 10);
     EXPECT_GE(device->sent.size(), TcpLayer::kMaxSynRetransmits - 1);
     device->sent.clear();
     EXPECT_EQ(stack->tcp().sockets_in_use(), 1u); // only the listener
@@ -532,7 +532,7 @@ TEST_F(TcpFinWait1, FinIsRetransmittedUntilAcked)
     TcpSocket* s = establish_passive();
     MUST(s->shutdown_write());
     Segment fin = take_segment();
-    advance(TcpLayer::kInitialRto);
+    advance(TcpLayer::kInitialRto.ns());
     Segment again = take_segment();
     EXPECT_TRUE(again.has(TcpFlag::Fin));
     EXPECT_EQ(again.seq, fin.seq);
@@ -619,8 +619,8 @@ TEST_F(TcpTimeWait, ExpiresAfterTwoMsl)
     send_segment(kPeerIss + 1, fin.seq + 1, TcpFlag::Fin | TcpFlag::Ack, 1000);
     take_segment();
     EXPECT_EQ(s->state(), TcpState::TimeWait);
-    EXPECT_EQ(stack->next_deadline(), now + TcpLayer::kTimeWait);
-    advance(TcpLayer::kTimeWait - 1);
+    EXPECT_EQ(stack->next_deadline(), now + TcpLayer::kTimeWait.ns());
+    advance(TcpLayer::kTimeWait.ns() - 1);
     EXPECT_EQ(stack->tcp().sockets_in_use(), 2u);
     advance(1);
     EXPECT_EQ(stack->tcp().sockets_in_use(), 1u);
@@ -634,12 +634,12 @@ TEST_F(TcpTimeWait, RetransmittedFinIsAckedAndRestartsTheTimer)
     Segment fin = take_segment();
     send_segment(kPeerIss + 1, fin.seq + 1, TcpFlag::Fin | TcpFlag::Ack, 1000);
     take_segment();
-    advance(TcpLayer::kTimeWait / 2);
+    advance(TcpLayer::kTimeWait.ns() / 2);
     send_segment(kPeerIss + 1, fin.seq + 1, TcpFlag::Fin | TcpFlag::Ack, 1000);
     EXPECT_EQ(take_segment().ack, kPeerIss + 2);
-    advance(TcpLayer::kTimeWait / 2 + 1);
+    advance(TcpLayer::kTimeWait.ns() / 2 + 1);
     EXPECT_EQ(stack->tcp().sockets_in_use(), 2u); // restarted
-    advance(TcpLayer::kTimeWait);
+    advance(TcpLayer::kTimeWait.ns());
     EXPECT_EQ(stack->tcp().sockets_in_use(), 1u);
     finish();
 }

@@ -55,7 +55,7 @@ TEST_F(TcpZeroCopy, WriteBeforeAckSendsTheBytesOfSendTimeRetransmissionsIncluded
     Segment first = take_segment();
     EXPECT_EQ(first.payload, at_send);
     // The retransmission rebuilds the headers and checksum and still sends the original bytes.
-    advance(s->retransmission_timeout_ns());
+    advance(s->retransmission_timeout().ns());
     Segment again = take_segment();
     EXPECT_EQ(again.seq, first.seq);
     EXPECT_EQ(again.payload, at_send);
@@ -125,7 +125,7 @@ TEST_F(TcpZeroCopy, BufferFreedBeforeAckStillSendsAndReleasesItsPins)
     // a read through the freed memory shows even without a sanitizer).
     scribble(user, 8192);
     std::free(user);
-    advance(s->retransmission_timeout_ns());
+    advance(s->retransmission_timeout().ns());
     EXPECT_EQ(take_segment().payload, at_send);
     EXPECT_EQ(port->pins_held(), 2u);
     // The ACK drops the pins: the frames they kept alive go back.

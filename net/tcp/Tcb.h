@@ -1,0 +1,158 @@
+#pragma once
+
+// The transmission control block (RFC 9293 §3.3.1): everything TCP remembers about one
+// connection, as a plain struct. The protocol functions (TcpLayer, split by concern across
+// net/tcp/) take it by reference; a TcpSocket is the application's handle on one.
+//
+// Names follow the RFC where it has one (SND.UNA is snd_una, RCV.NXT rcv_nxt, ISS iss); what it
+// does not name follows BSD (snd_max, rcv_adv) or says what it is.
+
+#include <lib/Error.h>
+#include <lib/Time.h>
+#include <net/PacketBuffer.h>
+#include <net/socket/Socket.h>
+#include <net/tcp/TcpHeader.h>
+
+namespace skiff::net {
+
+class TcpSocket;
+
+// RFC 9293 §3.3.2.
+enum class TcpState : u8 {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+};
+char const* tcp_state_name(TcpState);
+
+struct TcpSocketOptions {
+    bool nodelay { false };                             // TCP_NODELAY: Nagle off
+    bool keepalive { false };                           // SO_KEEPALIVE
+    bool zero_copy { false };                           // copy elimination (docs/zero-copy.md): per socket
+    bool zero_copy_chosen { false };                    // set_zero_copy() was called: ignore the global switch
+    u32 send_buffer { 256 * 1024 };                     // SO_SNDBUF: bytes queued, unsent or unacknowledged
+    u32 receive_buffer { 256 * 1024 };                  // SO_RCVBUF: the most we advertise
+    Duration keepalive_idle { Duration::from_s(7200) }; // RFC 1122 §4.2.3.6: ≥ 2 hours
+    Duration keepalive_interval { Duration::from_s(75) };
+    u32 keepalive_probes { 9 };
+    // Below this many bytes recv copies rather than remaps. membench under TCG (mm/README.md):
+    // a remap + invlpg costs ~550 cycles, a memcpy ~0.48 cycles/byte, so they break even near
+    // 1.1 KiB; a full 1448-byte payload is worth remapping, a 500-byte tail is not.
+    u32 zero_copy_threshold { 1024 };
+};
+
+struct TcpSocketStats {
+    u64 segments_sent { 0 };
+    u64 segments_received { 0 };
+    u64 retransmits { 0 };
+    u64 bytes_acked { 0 };
+    u64 bytes_received { 0 };
+    u64 zero_copy_pieces { 0 };
+    u64 copied_bytes { 0 };
+    u64 remapped_pages { 0 };
+    u64 remapped_bytes { 0 }; // received without copying
+};
+
+struct Tcb {
+    // The handle this block belongs to (fixed for the table's lifetime) and who holds it.
+    TcpSocket* socket { nullptr };
+    bool in_use { false };
+    bool user_closed { false }; // the application no longer holds the handle
+    bool bound { false };
+
+    TcpState state { TcpState::Closed };
+    Error error { Error::None }; // what ended the connection, for the application
+    SocketAddress local;
+    SocketAddress remote;
+    TcpSocketOptions options;
+    TcpSocketStats stats;
+
+    // Listening: embryonic and accept queues.
+    Tcb* listener { nullptr }; // for a child not yet accepted
+    Tcb* accept_next { nullptr };
+    Tcb* accept_head { nullptr };
+    u32 backlog { 0 };
+    u32 accept_count { 0 };
+    u32 embryonic_count { 0 };
+    bool accepted_pending { false }; // a child on its listener's accept queue
+
+    // Send sequence variables (§3.3.1).
+    u32 iss { 0 };
+    u32 snd_una { 0 };
+    u32 snd_nxt { 0 };
+    u32 snd_max { 0 }; // highest sequence sent + 1
+    u32 snd_wnd { 0 };
+    u32 max_snd_wnd { 0 };
+    u32 snd_wl1 { 0 };
+    u32 snd_wl2 { 0 };
+    u32 snd_end { 0 };                     // sequence after the last byte queued
+    u8 snd_wscale { 0 };                   // the peer's shift, applied to windows it sends
+    u16 snd_mss { 536 };                   // §3.7.1 default send MSS
+    PacketQueue send_queue;                // the retransmission queue: unacknowledged and unsent data
+    PacketBuffer* send_cursor { nullptr }; // a buffer at or before snd_nxt's, or null: search from the front
+    u32 send_bytes { 0 };
+    bool fin_queued { false };
+
+    // Receive sequence variables.
+    u32 irs { 0 };
+    u32 rcv_nxt { 0 };
+    u32 rcv_adv { 0 }; // right edge of the window last advertised: RCV.NXT + RCV.WND when sent
+    u8 rcv_wscale { 0 };
+    PacketQueue receive_queue;
+    u32 receive_bytes { 0 };
+    bool fin_received { false };
+    PacketQueue ooo_queue; // sorted by sequence, bounded by TcpLayer::kMaxOutOfOrder
+    u32 ooo_bytes { 0 };
+    SackBlock sack_blocks[4];
+    u8 sack_count { 0 };
+
+    // RCV.WND: what is left of the window last advertised.
+    u32 rcv_wnd() const { return seq_gt(rcv_adv, rcv_nxt) ? rcv_adv - rcv_nxt : 0; }
+
+    // Options agreed in the handshake.
+    bool ts_enabled { false };
+    bool sack_enabled { false };
+    bool ws_enabled { false };
+    u32 ts_recent { 0 };
+    u32 last_ack_sent { 0 };
+
+    // RFC 6298 round-trip estimation.
+    bool rtt_measured { false };
+    Duration srtt;
+    Duration rttvar;
+    Duration rto { Duration::from_s(1) }; // RFC 6298 §2.1
+    bool rtt_timing { false };
+    u32 rtt_seq { 0 };
+    Instant rtt_start;
+    u32 backoff { 0 };
+
+    // RFC 5681 / RFC 6582 congestion control.
+    u32 cwnd { 0 };
+    u32 ssthresh { 0xffffffff };
+    u32 dupacks { 0 };
+    u32 recover { 0 };
+    bool in_recovery { false };
+    u32 highest_sacked { 0 }; // RFC 6675 HighACK/HighSACK bookkeeping, valid with sacked_any
+    bool sacked_any { false };
+
+    // Timers: absolute deadlines, unset (Instant {}) when stopped.
+    Instant rto_deadline;
+    Instant delack_deadline;
+    Instant persist_deadline;
+    Instant keepalive_deadline;
+    Instant timewait_deadline;
+    u32 keepalive_sent { 0 };
+    u32 persist_backoff { 0 };
+    u32 segments_unacked { 0 }; // full segments received since our last ACK
+    bool ack_now { false };
+};
+
+} // namespace skiff::net
