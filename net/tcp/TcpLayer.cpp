@@ -110,6 +110,7 @@ Result<TcpSocket*> TcpLayer::open()
     if (!socket)
         return Error::NoMemory;
     socket->m_options.zero_copy = m_default_zero_copy;
+    socket->m_options.zero_copy_threshold = m_default_zero_copy_threshold;
     return socket;
 }
 
