@@ -7,6 +7,7 @@
 #include <kernel/Sampler.h>
 #include <kernel/Time.h>
 #include <kernel/console/Command.h>
+#include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
 #include <lib/StageProfile.h>
 #include <mm/Memory.h>
@@ -82,9 +83,13 @@ int crossover_command(u32 rounds)
         app[i] = 0;
     }
     u32 threshold = net::TcpSocketOptions {}.zero_copy_threshold;
+    if (knet::is_running()) {
+        knet::StackLocker locker;
+        threshold = knet::stack().tcp().default_zero_copy_threshold(); // measured at boot, or `zc threshold`
+    }
     constexpr u32 kSizes[] = { 64, 128, 256, 384, 512, 768, 1024, 1280, 1460, 2048, 4096 };
     kprintln("prof crossover: {} rounds per size, TSC cycles ({} MHz), medians", rounds, time::tsc_hz() / 1000000);
-    kprintln("threshold {} bytes (TcpSocketOptions::zero_copy_threshold, copy elimination {})", threshold,
+    kprintln("threshold {} bytes (the stack's zero_copy_threshold for new sockets, copy elimination {})", threshold,
         net::kCopyElimination ? "compiled in" : "compiled out");
     kprintln("  {:<9} {:>6} {:>12} {:>12} {:>18} {:>6}", "", "bytes", "copy", "remap", "remap+first read", "stack");
     int status = 0;

@@ -6,7 +6,11 @@
 //                   ttcp's -z sets one socket's own
 //   zc stats        per direction, bytes copied and bytes moved without copying; remaps (and
 //                   remaps refused because the application's frame was still pinned); TLB
-//                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned
+//                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned;
+//                   the page-table work of each direction (PTE writes, invlpgs) in total and per
+//                   pin / per remap; the receive threshold and where it came from
+//   zc threshold N  recv remaps pieces of at least N bytes, for sockets opened from now on (by
+//                   hand, instead of what was measured at boot)
 //   zc bench        the copy-or-remap threshold, measured: memcpy of segment-sized pieces against
 //                   one remap + invlpg (the break-even size, in bytes)
 //
@@ -19,6 +23,7 @@
 #include <kernel/Print.h>
 #include <kernel/Time.h>
 #include <kernel/console/Command.h>
+#include <kernel/net/KernelPort.h>
 #include <kernel/net/Network.h>
 #include <mm/Memory.h>
 #include <net/tcp/TcpLayer.h>
@@ -29,14 +34,23 @@ namespace {
 
 using console::Arguments;
 
+// Events per call in thousandths, printed as {}.{:03} (integer arithmetic: no FPU in the kernel).
+u64 per_call_x1000(u64 events, u64 calls)
+{
+    return calls ? events * 1000 / calls : 0;
+}
+
 void print_zero_copy_stats()
 {
     net::NetCounters counters;
+    u32 threshold;
     {
         knet::StackLocker locker;
         counters = knet::stack().counters();
+        threshold = knet::stack().tcp().default_zero_copy_threshold();
     }
     auto memory = mm::stats();
+    auto const& zc = memory.zero_copy;
     // One `key=value` group per line, so a test can read any of them with one pattern.
     kprintln("zc send: copied_bytes={} zero_copy_bytes={} pieces_pinned={}", counters.tcp_copied_bytes,
         counters.tcp_sent_zero_copy_bytes, counters.tcp_zero_copy_pieces);
@@ -48,6 +62,30 @@ void print_zero_copy_stats()
         memory.paging.page_flushes, memory.paging.full_flushes, memory.paging.remaps,
         memory.faults.cow_copies + memory.faults.cow_reclaims, memory.faults.cow_copies, memory.pinned_frames,
         memory.zero_copy_bytes);
+    // The page-table work of copy elimination (mm/ZeroCopyPages.h): a send protects a page the
+    // first time it takes it and never again until a write or a release lifts the protection.
+    kprintln("zc send pages: pins={} unpins={} pte_writes={} invlpgs={} lazy_reclaims={} cow_copies={} released={} "
+             "protected_now={}",
+        zc.pins, zc.unpins, zc.send_pte_writes, zc.send_invlpgs, zc.lazy_reclaims, zc.cow_copies, zc.released_pages,
+        zc.protected_pages);
+    kprintln("zc recv pages: remaps={} batches={} refused={} pte_writes={} invlpgs={} full_flushes={}", zc.remaps,
+        zc.remap_batches, zc.remaps_refused, zc.receive_pte_writes, zc.receive_invlpgs, zc.receive_full_flushes);
+    u64 per_pin[] = { per_call_x1000(zc.send_pte_writes, zc.pins), per_call_x1000(zc.send_invlpgs, zc.pins) };
+    u64 per_remap[]
+        = { per_call_x1000(zc.receive_pte_writes, zc.remaps), per_call_x1000(zc.receive_invlpgs, zc.remaps) };
+    kprintln("zc per call: send pte_writes/pin={}.{:03} invlpgs/pin={}.{:03}  recv pte_writes/remap={}.{:03} "
+             "invlpgs/remap={}.{:03}",
+        per_pin[0] / 1000, per_pin[0] % 1000, per_pin[1] / 1000, per_pin[1] % 1000, per_remap[0] / 1000,
+        per_remap[0] % 1000, per_remap[1] / 1000, per_remap[1] % 1000);
+    auto const& origin = knet::zero_copy_threshold();
+    if (origin.bytes == threshold && origin.measured)
+        kprintln("zc threshold: {} bytes, measured at boot: remap {} cycles, copy {} cycles/KiB (+{}) -> {} bytes{}",
+            threshold, origin.remap_cycles, origin.copy_cycles_per_kib, origin.copy_fixed_cycles, origin.bytes,
+            threshold > net::kPageSize ? " (above a page: recv copies)" : "");
+    else if (origin.bytes == threshold)
+        kprintln("zc threshold: {} bytes, set by hand (zc threshold)", threshold);
+    else
+        kprintln("zc threshold: {} bytes, the stack's built-in default (not measured)", threshold);
 }
 
 // rdtsc is not ordered against earlier loads and stores; lfence makes it wait for them
@@ -81,6 +119,11 @@ u64 median_of(u64* samples)
 int zc_bench()
 {
     static u64 samples[kBenchRuns];
+    u32 threshold;
+    {
+        knet::StackLocker locker;
+        threshold = knet::stack().tcp().default_zero_copy_threshold();
+    }
     auto buffer = mm::allocate_zero_copy_buffer(4096);
     auto source = mm::allocate_zeroed_frame();
     auto spare = mm::allocate_zeroed_frame();
@@ -118,7 +161,7 @@ int zc_bench()
     }
     if (break_even)
         kprintln("  a copy costs as much as a remap from about {} bytes (recv's default threshold: {} bytes)",
-            break_even, net::TcpSocketOptions {}.zero_copy_threshold);
+            break_even, threshold);
     else
         kprintln("  every copy measured is cheaper than a remap");
     mm::free_zero_copy_buffer(page, 4096);
@@ -143,8 +186,24 @@ int zc_command(Arguments const& arguments)
     }
     if (word == "bench")
         return zc_bench();
+    if (word == "threshold") {
+        u64 bytes = 0;
+        if (arguments.count() != 3 || !parse_u64(arguments[2], bytes) || bytes < 1 || bytes > net::kPageSize + 1) {
+            kprintln("usage: zc threshold N  (1-{} bytes; {} never remaps)", net::kPageSize + 1, net::kPageSize + 1);
+            return 1;
+        }
+        {
+            knet::StackLocker locker;
+            knet::stack().tcp().set_default_zero_copy_threshold(static_cast<u32>(bytes));
+        }
+        knet::ZeroCopyThreshold by_hand;
+        by_hand.bytes = static_cast<u32>(bytes);
+        knet::set_zero_copy_threshold(by_hand);
+        kprintln("zc: recv remaps pieces of {} bytes or more, for new sockets (set by hand)", bytes);
+        return 0;
+    }
     if (!word.is_empty() && word != "stats") {
-        kprintln("usage: zc [on|off|stats|bench]");
+        kprintln("usage: zc [on|off|stats|threshold N|bench]");
         return 1;
     }
     if (word.is_empty()) {
@@ -163,8 +222,8 @@ int zc_command(Arguments const& arguments)
 
 void register_zero_copy_commands()
 {
-    console::register_command({ "zc", "zc [on|off|stats|bench]",
-        "copy elimination: the global switch, and bytes copied / not copied, remaps, TLB flushes, COW, pins",
+    console::register_command({ "zc", "zc [on|off|stats|threshold N|bench]",
+        "copy elimination: the global switch, bytes copied / not copied, page-table work, the receive threshold",
         zc_command });
 }
 

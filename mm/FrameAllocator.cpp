@@ -174,6 +174,29 @@ u32 FrameAllocator::refcount(PhysicalAddress frame) const
     return descriptor(frame).refcount;
 }
 
+u32 FrameAllocator::add_pin(PhysicalAddress frame)
+{
+    FrameDescriptor& descriptor = this->descriptor(frame);
+    if (descriptor.pins == 0xffff)
+        return 0;
+    ref(frame);
+    return ++descriptor.pins;
+}
+
+u32 FrameAllocator::drop_pin(PhysicalAddress frame)
+{
+    FrameDescriptor& descriptor = this->descriptor(frame);
+    VERIFY(descriptor.pins > 0); // an unpin without its pin
+    u32 left = --descriptor.pins;
+    unref(frame);
+    return left;
+}
+
+u32 FrameAllocator::pins(PhysicalAddress frame) const
+{
+    return descriptor(frame).pins;
+}
+
 FrameStats FrameAllocator::stats() const
 {
     FrameStats stats;

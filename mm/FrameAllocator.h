@@ -27,7 +27,7 @@ constexpr u64 kFrameShift = 12;
 struct FrameDescriptor {
     u32 refcount; // 0 = free (or not RAM); each mapping, packet buffer or ring slot holds one
     u16 flags;    // FrameDescriptor::k* below
-    u16 reserved;
+    u16 pins;     // how many of the references are zero-copy send pins (mm/ZeroCopyPages.h)
 
     static constexpr u16 kUsable = 1 << 0; // RAM the loader reported as available
 };
@@ -71,6 +71,13 @@ public:
     // Drops one reference; returns true when that was the last and the frame is free again.
     bool unref(PhysicalAddress frame);
     u32 refcount(PhysicalAddress frame) const;
+
+    // Zero-copy send pins: a pin is one more reference, counted apart so that a frame's pins can
+    // be told from its other holders. add_pin returns the frame's pin count after it, or 0 (and
+    // changes nothing) when the count is saturated; drop_pin returns the pins left.
+    u32 add_pin(PhysicalAddress frame);
+    u32 drop_pin(PhysicalAddress frame);
+    u32 pins(PhysicalAddress frame) const;
 
     // True for RAM this allocator hands out (MMIO and holes are not managed).
     bool manages(PhysicalAddress address) const;

@@ -11,6 +11,7 @@
 #include <kernel/Print.h>
 #include <lib/Verify.h>
 #include <mm/VirtualRangeAllocator.h>
+#include <mm/ZeroCopyPages.h>
 #include <mm/arch/x86_64/Tlb.h>
 
 extern "C" char __text_start[];
@@ -30,6 +31,9 @@ constexpr u64 kRegionSize = 64ull << 30;
 constexpr uptr kGeneralAreaBase = kKernelVirtualAreaBase;            // stacks, large heap blocks
 constexpr uptr kZeroCopyBase = kKernelVirtualAreaBase + kRegionSize; // zero-copy buffers
 constexpr uptr kMmioBase = kKernelVirtualAreaBase + 2 * kRegionSize; // device registers
+// The zero-copy region uses as much of its 64 GiB as there is RAM (every page of a zero-copy
+// buffer has its own frame), at least 32 MiB: one 8-byte record per page.
+constexpr u64 kMinZeroCopyPages = 8192;
 
 using arch::InterruptDisabler;
 
@@ -38,21 +42,11 @@ FrameAllocator s_frames;
 PageTable s_kernel_table;
 VirtualRangeAllocator s_general_areas;
 VirtualRangeAllocator s_zero_copy_areas;
+ZeroCopyPages s_zero_copy; // the pages of s_zero_copy_areas, registered
 VirtualRangeAllocator s_mmio_areas;
 FaultStats s_faults;
 u64 s_zero_copy_bytes = 0;
 u64 s_area_bytes = 0;
-
-// Zero-copy send pins: which frame is pinned, how many times, and where it was mapped when first
-// pinned (to make it writable again when the last pin goes).
-struct Pin {
-    PhysicalAddress frame;
-    uptr page;
-    u32 count;
-};
-constexpr usize kMaxPins = 512;
-Pin s_pins[kMaxPins];
-u64 s_pinned = 0;
 
 void zero_frame(PhysicalAddress frame)
 {
@@ -112,6 +106,15 @@ bool resolve_page_fault(u64 address, u64 error_code, TrapFrame const&)
     bool reserved_bit = error_code & 8;
     uptr page = align_down(address, kFrameSize);
     if (!reserved_bit && PageTable::is_canonical(address)) {
+        if (present && write && s_zero_copy.contains(page)) {
+            // Zero-copy pages keep their own records: a write to one a send protected.
+            switch (s_zero_copy.write_fault(page)) {
+            case ZeroCopyPages::FaultResult::Reclaimed: ++s_faults.cow_reclaims; return true;
+            case ZeroCopyPages::FaultResult::Copied: ++s_faults.cow_copies; return true;
+            case ZeroCopyPages::FaultResult::OutOfMemory:
+            case ZeroCopyPages::FaultResult::NotProtected: ++s_faults.unresolved; return false;
+            }
+        }
         u64 entry = s_kernel_table.leaf_entry(page);
         if (present && write && (entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
             return resolve_copy_on_write(page, entry);
@@ -262,7 +265,6 @@ void initialize(BootInfo const& info)
     MUST(s_kernel_table.set_absent(boot_guard, pte::kGuard)); // now absent
 
     s_general_areas.initialize(kGeneralAreaBase, kRegionSize);
-    s_zero_copy_areas.initialize(kZeroCopyBase, kRegionSize);
     s_mmio_areas.initialize(kMmioBase, kRegionSize);
 
     // 3. Switch. The boot tables set global pages, so drop those too.
@@ -272,6 +274,18 @@ void initialize(BootInfo const& info)
         arch_tlb::flush_everything();
         s_kernel_table.set_active(true);
     }
+
+    // 4. The zero-copy region and its page records (reached through the direct map, which now
+    //    covers all RAM).
+    u64 zero_copy_pages = max(align_up(s_frames.stats().total, 512), kMinZeroCopyPages);
+    u64 record_frames = align_up(ZeroCopyPages::bookkeeping_bytes(zero_copy_pages), kFrameSize) / kFrameSize;
+    auto records = s_frames.allocate_contiguous(record_frames);
+    if (records.is_error())
+        out_of_memory_at_boot("allocating the zero-copy page records");
+    __builtin_memset(frame_bytes(records.value()), 0, record_frames * kFrameSize);
+    s_zero_copy_areas.initialize(kZeroCopyBase, zero_copy_pages * kFrameSize);
+    s_zero_copy.initialize(kZeroCopyBase, zero_copy_pages,
+        reinterpret_cast<ZeroCopyPageRecord*>(frame_bytes(records.value())), s_kernel_table, s_frames);
 
     set_page_fault_resolver(resolve_page_fault);
     set_fault_describer(describe_address);
@@ -413,7 +427,7 @@ Result<u8*> allocate_zero_copy_buffer(u64 bytes)
     u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
     InterruptDisabler disabler;
     uptr base = TRY(s_zero_copy_areas.allocate(pages * kFrameSize));
-    auto result = populate(base, pages, kPageWritable | kPageNoExecute, false);
+    auto result = s_zero_copy.map_buffer(base, pages);
     if (result.is_error()) {
         s_zero_copy_areas.free(base, pages * kFrameSize);
         return result.error();
@@ -429,7 +443,7 @@ void free_zero_copy_buffer(u8* buffer, u64 bytes)
     InterruptDisabler disabler;
     VERIFY(is_aligned(base, kFrameSize) && s_zero_copy_areas.contains(base));
     // Frames still pinned by TCP or sitting in a ring keep their other references and live on.
-    unmap_area_pages(base, pages);
+    s_zero_copy.unmap_buffer(base, pages);
     s_zero_copy_areas.free(base, pages * kFrameSize);
     s_zero_copy_bytes -= pages * kFrameSize;
 }
@@ -440,81 +454,41 @@ bool is_zero_copy_buffer(void const* address, u64 length)
     return length > 0 && s_zero_copy_areas.contains(start) && s_zero_copy_areas.contains(start + length - 1);
 }
 
+u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)
+{
+    uptr base = reinterpret_cast<uptr>(buffer);
+    u64 pages = align_up(bytes, kFrameSize) / kFrameSize;
+    InterruptDisabler disabler;
+    VERIFY(is_aligned(base, kFrameSize) && s_zero_copy.contains(base));
+    return s_zero_copy.release(base, pages);
+}
+
 Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame)
 {
-    if (!is_aligned(page, kFrameSize) || !s_zero_copy_areas.contains(page))
-        return Error::InvalidArgument;
     InterruptDisabler disabler;
-    // The old frame goes to the caller, and from the network stack on to a NIC's receive ring:
-    // it must have no other holder. A frame still pinned by a zero-copy send (TCP's copy of
-    // unacknowledged data) would be overwritten by the next received frame.
-    u64 entry = s_kernel_table.leaf_entry(page);
-    if ((entry & pte::kPresent) && s_frames.manages(entry & pte::kAddressMask)
-        && s_frames.refcount(entry & pte::kAddressMask) > 1)
-        return Error::Busy;
-    return s_kernel_table.remap(page, new_frame, kPageWritable | kPageNoExecute);
+    return s_zero_copy.remap(page, new_frame);
+}
+
+u32 remap_pages(Span<PageExchange> exchanges)
+{
+    InterruptDisabler disabler;
+    return s_zero_copy.remap_pages(exchanges);
 }
 
 Result<PhysicalAddress> pin_page(uptr address)
 {
-    uptr page = align_down(address, kFrameSize);
-    // Only zero-copy buffers: write-protecting a page of a thread stack would turn the next push
-    // onto it into a double fault (the CPU cannot push the page-fault frame onto a read-only
-    // page), and the direct map and the image use pages that must never become read-only. The
-    // network stack copies whatever cannot be pinned.
-    if (!s_zero_copy_areas.contains(page))
-        return Error::NotSupported;
+    // Only zero-copy buffers (ZeroCopyPages::pin says NotSupported elsewhere): write-protecting a
+    // page of a thread stack would turn the next push onto it into a double fault (the CPU cannot
+    // push the page-fault frame onto a read-only page), and the direct map and the image use pages
+    // that must never become read-only. The network stack copies whatever cannot be pinned.
     InterruptDisabler disabler;
-    u64 entry = s_kernel_table.leaf_entry(page);
-    if (!(entry & pte::kPresent))
-        return Error::Fault;
-    PhysicalAddress frame = entry & pte::kAddressMask;
-    if (!s_frames.manages(frame))
-        return Error::InvalidArgument;
-    Pin* free_slot = nullptr;
-    Pin* pin = nullptr;
-    for (auto& slot : s_pins) {
-        if (slot.count && slot.frame == frame) {
-            pin = &slot;
-            break;
-        }
-        if (!slot.count && !free_slot)
-            free_slot = &slot;
-    }
-    if (!pin) {
-        if (!free_slot)
-            return Error::Busy;
-        pin = free_slot;
-        *pin = { frame, page, 0 };
-        ++s_pinned;
-    }
-    if (entry & pte::kWritable)
-        TRY(s_kernel_table.protect(page, (entry_flags(entry) & ~pte::kWritable) | pte::kCopyOnWrite));
-    ++pin->count;
-    s_frames.ref(frame);
-    return frame;
+    return s_zero_copy.pin(address);
 }
 
 void unpin_page(PhysicalAddress frame)
 {
     InterruptDisabler disabler;
-    for (auto& pin : s_pins) {
-        if (!pin.count || pin.frame != frame)
-            continue;
-        s_frames.unref(frame);
-        if (--pin.count > 0)
-            return;
-        --s_pinned;
-        // The last pin: if the application never wrote, the frame is still mapped, now with a
-        // single owner; make it writable again so the next write does not fault.
-        u64 entry = s_kernel_table.leaf_entry(pin.page);
-        if ((entry & pte::kPresent) && (entry & pte::kAddressMask) == frame && (entry & pte::kCopyOnWrite)
-            && s_frames.refcount(frame) == 1)
-            MUST(s_kernel_table.protect(
-                pin.page, (entry_flags(entry) & ~pte::kCopyOnWrite) | pte::kWritable)); // present
-        return;
-    }
-    VERIFY_NOT_REACHED(); // unpin of a frame that was never pinned
+    s_zero_copy.unpin(frame);
 }
 
 PageTable& kernel_page_table()
@@ -531,6 +505,8 @@ Result<Translation> translate(uptr address)
 Result<void> mark_copy_on_write(uptr page)
 {
     InterruptDisabler disabler;
+    if (s_zero_copy.contains(page))
+        return s_zero_copy.protect(page);
     u64 entry = s_kernel_table.leaf_entry(page);
     if (!(entry & pte::kPresent))
         return Error::NotFound;
@@ -540,6 +516,11 @@ Result<void> mark_copy_on_write(uptr page)
 Result<void> unmark_copy_on_write(uptr page)
 {
     InterruptDisabler disabler;
+    if (s_zero_copy.contains(page)) {
+        if (s_zero_copy.release(page, 1) > 0)
+            return Error::Busy; // a send holds it
+        return {};
+    }
     u64 entry = s_kernel_table.leaf_entry(page);
     if (!(entry & pte::kPresent))
         return Error::NotFound;
@@ -555,7 +536,8 @@ MemoryStats stats()
         result.paging = s_kernel_table.stats();
         result.faults = s_faults;
         result.zero_copy_bytes = s_zero_copy_bytes;
-        result.pinned_frames = s_pinned;
+        result.zero_copy = s_zero_copy.stats();
+        result.pinned_frames = result.zero_copy.pinned_frames;
         result.area_bytes = s_area_bytes;
     }
     result.heap = heap_stats();

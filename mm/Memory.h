@@ -15,6 +15,7 @@
 #include <mm/FrameAllocator.h>
 #include <mm/Heap.h>
 #include <mm/PageTable.h>
+#include <mm/ZeroCopyPages.h>
 
 namespace skiff::mm {
 
@@ -66,29 +67,41 @@ Result<uptr> allocate_area(u64 bytes, AreaOptions options = {});
 void free_area(uptr base, u64 bytes, AreaOptions options = {});
 
 // --- Zero-copy buffers (LyraNET §3.3's "special system call") --------------------------------
-// Page-aligned, whole 4 KiB pages, each backed by its own zeroed frame, in a dedicated region.
-// Only these take the remapping receive path.
+// Page-aligned, whole 4 KiB pages, each backed by its own zeroed frame, in a dedicated region
+// whose pages are registered once (mm/ZeroCopyPages.h): sending from them and receiving into them
+// finds the frame by index, without walking the page table. Only these take the zero-copy paths.
 Result<u8*> allocate_zero_copy_buffer(u64 bytes);
+// Frames a send still pins live on until unpinned.
 void free_zero_copy_buffer(u8* buffer, u64 bytes);
 bool is_zero_copy_buffer(void const* address, u64 length);
+// The application is about to write the buffer: make writable now, without a fault each, the
+// pages sends protected and no longer hold. Returns how many pages stay protected because a send
+// still holds them (a write to those takes a private copy).
+u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes);
 
 // Swap `new_frame` in under the page at `page` (inside a zero-copy buffer) with one invlpg; the
 // mapping takes over the caller's reference on new_frame, the caller receives the reference on
 // the returned old frame. Error::Busy (nothing changed) when the frame mapped there now is shared
 // (pinned by a zero-copy send, or held by anyone else): the caller copies instead.
 Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame);
+// The same for several pages, the PTE writes first and the invalidations together at the end (one
+// invlpg each, or one CR3 reload for a large batch). Remaps in order up to the first page that
+// cannot be (Busy or not a zero-copy page) and returns how many were; each remapped entry's frame
+// is then the old one, the caller's.
+u32 remap_pages(Span<PageExchange> exchanges);
 
-// Zero-copy send: write-protect the page holding `address`, mark it copy-on-write and take a
-// reference on its frame for the caller. A write to the page while pinned faults and gets a
-// private copy; TCP keeps the original. Only pages of zero-copy buffers can be pinned
-// (Error::NotSupported elsewhere: the caller copies instead).
+// Zero-copy send: take a reference on the frame under `address` for the caller (an O(1) pin: the
+// frame is found in the page's record). The first send of a page write-protects it (copy-on-write:
+// one PTE write and one invlpg); it stays protected after the ACK, so sending it again costs no
+// page-table work. A write to the page while a send holds it faults and gets a private copy; TCP
+// keeps the original. A write when no send holds it faults once and makes it writable again, no
+// copy (or release_zero_copy_buffer() does that ahead). Only pages of zero-copy buffers can be
+// pinned (Error::NotSupported elsewhere: the caller copies instead).
 Result<PhysicalAddress> pin_page(uptr address);
-// Drops a pin's reference. When the last pin of a frame goes and that frame is still the one
-// mapped (nobody wrote meanwhile), the page becomes writable again. The page may meanwhile have
-// been written (COW gave it another frame), remapped, or unmapped by free_zero_copy_buffer: the
-// pin's reference kept the frame alive, and unpinning then only drops that reference (the frame
-// is freed if it was the last). Read a pinned frame through frame_bytes(frame), never through the
-// application's address.
+// Drops a pin's reference, nothing else: the page keeps its protection. The page may meanwhile
+// have been written (COW gave it another frame), remapped, or unmapped by free_zero_copy_buffer:
+// the pin's reference kept the frame alive (freed now if it was the last). Read a pinned frame
+// through frame_bytes(frame), never through the application's address.
 void unpin_page(PhysicalAddress frame);
 
 // --- The kernel address space ----------------------------------------------------------------
@@ -113,6 +126,7 @@ struct MemoryStats {
     HeapStats heap;
     u64 zero_copy_bytes { 0 }; // zero-copy buffers currently allocated
     u64 pinned_frames { 0 };   // frames with a zero-copy send pin
+    ZeroCopyStats zero_copy;   // pins, remaps and the page-table work of both (mm/ZeroCopyPages.h)
     u64 area_bytes { 0 };      // kernel virtual areas in use (stacks, large heap blocks)
 };
 MemoryStats stats();

@@ -1,4 +1,5 @@
 #include <kernel/Arch.h>
+#include <kernel/Time.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/NetWaiter.h>
 #include <mm/Memory.h>
@@ -62,6 +63,100 @@ void KernelPort::wake(void* waiter)
 {
     if (waiter)
         static_cast<NetWaiter*>(waiter)->wake();
+}
+
+namespace {
+
+ZeroCopyThreshold s_threshold; // written at boot and by the console, read by `zc stats`
+
+// rdtsc is not ordered against earlier loads and stores; lfence makes it wait for them (Intel SDM
+// Vol. 2B, RDTSC).
+u64 ordered_cycles()
+{
+    asm volatile("lfence" ::: "memory");
+    u64 value = arch::rdtsc();
+    asm volatile("lfence" ::: "memory");
+    return value;
+}
+
+constexpr u32 kRounds = 21;
+
+u64 median_of(u64* samples)
+{
+    for (u32 i = 1; i < kRounds; ++i)
+        for (u32 k = i; k > 0 && samples[k] < samples[k - 1]; --k)
+            swap(samples[k], samples[k - 1]);
+    return samples[kRounds / 2];
+}
+
+// Copies `size` bytes at the payload's usual offset (a timestamped segment's, 68) from a received
+// page into an application page, as recv does without remapping.
+u64 copy_cycles(u8* to, u8 const* from, u32 size)
+{
+    u64 samples[kRounds];
+    for (u32 r = 0; r < kRounds; ++r) {
+        u64 start = ordered_cycles();
+        __builtin_memcpy(to + 68, from + 68, size);
+        samples[r] = ordered_cycles() - start;
+    }
+    return median_of(samples);
+}
+
+} // namespace
+
+ZeroCopyThreshold measure_zero_copy_threshold()
+{
+    ZeroCopyThreshold result;
+    u64 started = ordered_cycles();
+    auto buffer = mm::allocate_zero_copy_buffer(net::kPageSize);
+    auto frame = mm::allocate_zeroed_frame();
+    if (buffer.is_error() || frame.is_error()) {
+        if (!buffer.is_error())
+            mm::free_zero_copy_buffer(buffer.value(), net::kPageSize);
+        if (!frame.is_error())
+            mm::unref_frame(frame.value());
+        return result; // not measured: the caller keeps the stack's default
+    }
+    u8* page = buffer.value();
+    mm::PhysicalAddress spare = frame.value();
+    u64 samples[kRounds];
+    // The remap as recv does it, and the application's first read of its data, which refills the
+    // translation the invlpg dropped. The same two frames swap back and forth.
+    for (u32 r = 0; r < kRounds; ++r) {
+        u64 start = ordered_cycles();
+        mm::PhysicalAddress old = MUST(mm::remap_page(reinterpret_cast<uptr>(page), spare)); // sole owner
+        (void)*static_cast<u8 volatile*>(page + 68);
+        samples[r] = ordered_cycles() - start;
+        spare = old;
+    }
+    result.remap_cycles = median_of(samples);
+    // memcpy's cost is close to linear in the size: two sizes give its slope and start-up.
+    constexpr u32 kSmall = 256, kLarge = 2048;
+    u8 const* from = mm::frame_bytes(spare);
+    u64 small = copy_cycles(page, from, kSmall);
+    u64 large = copy_cycles(page, from, kLarge);
+    u64 per_kib = large > small ? (large - small) * 1024 / (kLarge - kSmall) : 1;
+    u64 fixed = small > per_kib * kSmall / 1024 ? small - per_kib * kSmall / 1024 : 0;
+    // Break-even: fixed + n * per_kib / 1024 = remap. Above a page no piece qualifies: recv copies.
+    u64 bytes = result.remap_cycles > fixed ? (result.remap_cycles - fixed) * 1024 / max<u64>(per_kib, 1) : 0;
+    result.bytes = static_cast<u32>(min<u64>(max<u64>(bytes, 64), net::kPageSize + 1));
+    result.copy_cycles_per_kib = per_kib;
+    result.copy_fixed_cycles = fixed;
+    result.measured = true;
+    mm::free_zero_copy_buffer(page, net::kPageSize);
+    mm::unref_frame(spare);
+    result.measurement_cycles = ordered_cycles() - started;
+    return result;
+}
+
+ZeroCopyThreshold const& zero_copy_threshold()
+{
+    return s_threshold;
+}
+
+void set_zero_copy_threshold(ZeroCopyThreshold const& threshold)
+{
+    s_threshold = threshold;
 }
 
 } // namespace skiff::knet

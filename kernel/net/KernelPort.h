@@ -24,4 +24,22 @@ private:
     u64 m_random_state { 0 }; // network thread or stack lock holder only
 };
 
+// The copy-versus-remap threshold of zero-copy receive (TcpSocketOptions::zero_copy_threshold),
+// measured on the machine at hand: what a remap costs (mm::remap_page, its invlpg, and the TLB
+// refill when the application first reads the page) against what copying costs per byte, the
+// break-even size between them. knet::initialize() measures it at boot and gives it to the stack
+// as its default; `zc threshold N` overrides it by hand.
+struct ZeroCopyThreshold {
+    u32 bytes { 0 };               // recv remaps pieces of at least this many bytes
+    bool measured { false };       // false: set by hand
+    u64 remap_cycles { 0 };        // median of one remap + invlpg + first read
+    u64 copy_cycles_per_kib { 0 }; // the slope of memcpy's cost
+    u64 copy_fixed_cycles { 0 };   // and its start-up
+    u64 measurement_cycles { 0 };  // what measuring took
+};
+ZeroCopyThreshold measure_zero_copy_threshold();
+// What the stack uses now, and where it came from.
+ZeroCopyThreshold const& zero_copy_threshold();
+void set_zero_copy_threshold(ZeroCopyThreshold const& threshold);
+
 } // namespace skiff::knet

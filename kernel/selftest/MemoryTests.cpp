@@ -195,7 +195,8 @@ bool cow_reclaims_sole_page(TestContext& t)
     KCHECK_EQ(t, peek(bytes), 2);
 
     // Two pins (two segments in the same page), released before any write: the page stays
-    // read-only until the last one goes, then is writable again without a fault.
+    // read-only after the last one goes (protection is lifted lazily), and the next write takes
+    // one fault that makes it writable again without a copy.
     auto pinned = mm::pin_page(page);
     auto pinned_again = mm::pin_page(page + 2000);
     KCHECK(t, !pinned.is_error() && !pinned_again.is_error());
@@ -205,10 +206,16 @@ bool cow_reclaims_sole_page(TestContext& t)
     KCHECK(t, !(mm::translate(page).value().entry & mm::pte::kWritable));
     mm::unpin_page(pinned_again.value());
     KCHECK_EQ(t, mm::frame_refcount(frame), 1u);
-    KCHECK(t, mm::translate(page).value().entry & mm::pte::kWritable);
+    KCHECK(t, !(mm::translate(page).value().entry & mm::pte::kWritable));
     u64 fault_count = mm::stats().faults.faults;
+    u64 lazy = mm::stats().zero_copy.lazy_reclaims;
     poke(bytes, 3);
-    KCHECK_EQ(t, mm::stats().faults.faults, fault_count);
+    KCHECK_EQ(t, mm::stats().faults.faults, fault_count + 1);
+    KCHECK_EQ(t, mm::stats().zero_copy.lazy_reclaims, lazy + 1);
+    KCHECK_EQ(t, frame_of(bytes), frame);
+    KCHECK(t, mm::translate(page).value().entry & mm::pte::kWritable);
+    poke(bytes, 4); // writable now: no fault
+    KCHECK_EQ(t, mm::stats().faults.faults, fault_count + 1);
     mm::free_zero_copy_buffer(bytes, 4096);
 
     // Memory outside zero-copy buffers is never pinned: a stack page, a heap block.
@@ -388,6 +395,126 @@ bool remap_refuses_pinned_frame(TestContext& t)
     return true;
 }
 
+// The steady state of `ttcp -t -s`: the same buffer sent again and again. Only the first send of
+// each page changes the page table (write-protect + invlpg); every later pin and unpin is a
+// reference count, however many sends there are.
+bool pin_steady_state(TestContext& t)
+{
+    constexpr u64 kPages = 16;
+    auto buffer = mm::allocate_zero_copy_buffer(kPages * 4096);
+    KCHECK(t, !buffer.is_error());
+    u8* bytes = buffer.value();
+    uptr base = reinterpret_cast<uptr>(bytes);
+    for (u64 i = 0; i < kPages; ++i)
+        poke(bytes + i * 4096, static_cast<u8>(i));
+    auto before = mm::stats();
+    // The first send: each page protected once.
+    for (u64 i = 0; i < kPages; ++i)
+        mm::unpin_page(MUST(mm::pin_page(base + i * 4096))); // a zero-copy buffer page
+    auto first = mm::stats();
+    KCHECK_EQ(t, first.zero_copy.send_pte_writes, before.zero_copy.send_pte_writes + kPages);
+    KCHECK_EQ(t, first.zero_copy.send_invlpgs, before.zero_copy.send_invlpgs + kPages);
+    KCHECK_EQ(t, first.paging.page_flushes, before.paging.page_flushes + kPages);
+    // 2000 more sends of the whole buffer, three segments per page, each acknowledged after the
+    // next send took its pins (as TCP does with a window of data in flight).
+    PhysicalAddress held[kPages * 3];
+    u64 count = 0;
+    for (u32 send = 0; send < 2000; ++send) {
+        PhysicalAddress pins[kPages * 3];
+        for (u64 i = 0; i < kPages * 3; ++i) {
+            auto pinned = mm::pin_page(base + (i / 3) * 4096 + (i % 3) * 1448);
+            KCHECK(t, !pinned.is_error());
+            pins[i] = pinned.value();
+        }
+        for (u64 i = 0; i < count; ++i)
+            mm::unpin_page(held[i]);
+        for (u64 i = 0; i < kPages * 3; ++i)
+            held[i] = pins[i];
+        count = kPages * 3;
+    }
+    for (u64 i = 0; i < count; ++i)
+        mm::unpin_page(held[i]);
+    auto after = mm::stats();
+    KCHECK_EQ(t, after.zero_copy.send_pte_writes, first.zero_copy.send_pte_writes);
+    KCHECK_EQ(t, after.zero_copy.send_invlpgs, first.zero_copy.send_invlpgs);
+    KCHECK_EQ(t, after.paging.page_flushes, first.paging.page_flushes);
+    KCHECK_EQ(t, after.paging.full_flushes, first.paging.full_flushes);
+    KCHECK_EQ(t, after.paging.protects, first.paging.protects);
+    KCHECK_EQ(t, after.faults.faults, first.faults.faults);
+    KCHECK_EQ(t, after.zero_copy.pins, first.zero_copy.pins + 2000 * kPages * 3);
+    KCHECK_EQ(t, after.pinned_frames, before.pinned_frames);
+    // Still protected; the bytes of the first send are where they were.
+    for (u64 i = 0; i < kPages; ++i) {
+        KCHECK(t, !(mm::translate(base + i * 4096).value().entry & mm::pte::kWritable));
+        KCHECK_EQ(t, peek(bytes + i * 4096), static_cast<u8>(i));
+    }
+    mm::free_zero_copy_buffer(bytes, kPages * 4096);
+    return true;
+}
+
+// release_zero_copy_buffer: the application says it will write. Pages no send holds become
+// writable without a fault; a page a send still holds stays protected and a write to it copies.
+bool release_lifts_protection(TestContext& t)
+{
+    auto buffer = mm::allocate_zero_copy_buffer(2 * 4096);
+    KCHECK(t, !buffer.is_error());
+    u8* bytes = buffer.value();
+    uptr base = reinterpret_cast<uptr>(bytes);
+    poke(bytes, 'a');
+    poke(bytes + 4096, 'b');
+    mm::unpin_page(MUST(mm::pin_page(base))); // sent and acknowledged
+    auto held = mm::pin_page(base + 4096);    // still in flight
+    KCHECK(t, !held.is_error());
+    auto before = mm::stats();
+    KCHECK_EQ(t, mm::release_zero_copy_buffer(bytes, 2 * 4096), 1u);
+    KCHECK(t, mm::translate(base).value().entry & mm::pte::kWritable);
+    KCHECK(t, !(mm::translate(base + 4096).value().entry & mm::pte::kWritable));
+    poke(bytes, 'c'); // no fault
+    KCHECK_EQ(t, mm::stats().faults.faults, before.faults.faults);
+    poke(bytes + 4096, 'd'); // the held page: a private copy
+    auto after = mm::stats();
+    KCHECK_EQ(t, after.faults.faults, before.faults.faults + 1);
+    KCHECK_EQ(t, after.zero_copy.cow_copies, before.zero_copy.cow_copies + 1);
+    KCHECK_EQ(t, after.zero_copy.released_pages, before.zero_copy.released_pages + 1);
+    KCHECK_EQ(t, mm::frame_bytes(held.value())[0], 'b');
+    KCHECK_EQ(t, peek(bytes + 4096), 'd');
+    mm::unpin_page(held.value());
+    mm::free_zero_copy_buffer(bytes, 2 * 4096);
+    return true;
+}
+
+// remap_pages on the real MMU: every page shows its new frame after the batch, one invlpg each,
+// issued after all the PTE writes.
+bool remap_pages_batch(TestContext& t)
+{
+    constexpr u32 kPages = 3;
+    auto buffer = mm::allocate_zero_copy_buffer(kPages * 4096);
+    KCHECK(t, !buffer.is_error());
+    u8* bytes = buffer.value();
+    mm::PageExchange batch[kPages];
+    PhysicalAddress original[kPages];
+    for (u32 i = 0; i < kPages; ++i) {
+        poke(bytes + i * 4096, 'o'); // the old translations are in the TLB
+        original[i] = frame_of(bytes + i * 4096);
+        PhysicalAddress received = MUST(mm::allocate_zeroed_frame()); // memory checked by the buffer
+        mm::frame_bytes(received)[0] = static_cast<u8>('0' + i);
+        batch[i] = { reinterpret_cast<uptr>(bytes) + i * 4096, received };
+    }
+    auto before = mm::stats();
+    KCHECK_EQ(t, mm::remap_pages(batch), kPages);
+    auto after = mm::stats();
+    KCHECK_EQ(t, after.zero_copy.receive_pte_writes, before.zero_copy.receive_pte_writes + kPages);
+    KCHECK_EQ(t, after.zero_copy.receive_invlpgs, before.zero_copy.receive_invlpgs + kPages);
+    KCHECK_EQ(t, after.zero_copy.remap_batches, before.zero_copy.remap_batches + 1);
+    for (u32 i = 0; i < kPages; ++i) {
+        KCHECK_EQ(t, peek(bytes + i * 4096), static_cast<u8>('0' + i));
+        KCHECK_EQ(t, batch[i].frame, original[i]);
+        mm::unref_frame(batch[i].frame);
+    }
+    mm::free_zero_copy_buffer(bytes, kPages * 4096);
+    return true;
+}
+
 constexpr TestCase kTests[] = {
     { "mm.frame_refcounts", frames_refcount_and_sharing },
     { "mm.contiguous_dma_run", contiguous_dma_run },
@@ -402,6 +529,9 @@ constexpr TestCase kTests[] = {
     { "mm.zero_copy_buffers", zero_copy_buffers },
     { "mm.free_while_pinned", free_while_pinned },
     { "mm.remap_refuses_pinned_frame", remap_refuses_pinned_frame },
+    { "mm.pin_steady_state", pin_steady_state },
+    { "mm.release_lifts_protection", release_lifts_protection },
+    { "mm.remap_pages_batch", remap_pages_batch },
     { "mm.heap_reuse", heap_reuses_memory },
 };
 

@@ -126,6 +126,7 @@ Result<TcpSocket*> TcpLayer::open()
     if (!tcb)
         return Error::NoMemory;
     tcb->options.zero_copy = m_default_zero_copy;
+    tcb->options.zero_copy_threshold = m_default_zero_copy_threshold;
     return tcb->socket;
 }
 

@@ -42,6 +42,9 @@ public:
     // still change its own with set_zero_copy().
     void set_default_zero_copy(bool on);
     bool default_zero_copy() const { return m_default_zero_copy; }
+    // zero_copy_threshold of sockets opened from now on (the kernel measures it at boot).
+    void set_default_zero_copy_threshold(u32 bytes) { m_default_zero_copy_threshold = bytes; }
+    u32 default_zero_copy_threshold() const { return m_default_zero_copy_threshold; }
     // A TCP segment (linear region from the TCP header; meta filled). Consumes it.
     void input(PacketBuffer* packet);
     void poll(u64 now_ns);
@@ -150,6 +153,7 @@ private:
     Instant m_challenge_window_start;
     u32 m_challenge_count { 0 };
     bool m_default_zero_copy { false };
+    u32 m_default_zero_copy_threshold { TcpSocketOptions {}.zero_copy_threshold };
     bool m_in_input_batch { false };
 };
 

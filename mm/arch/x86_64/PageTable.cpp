@@ -184,14 +184,22 @@ Result<PhysicalAddress> PageTable::remap(uptr virtual_address, PhysicalAddress n
 
 Result<PhysicalAddress> PageTable::remap(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags)
 {
+    PhysicalAddress old = TRY(remap_unflushed(virtual_address, new_physical, flags));
+    // The invlpg drops the old translation from the TLB.
+    flush_page(virtual_address);
+    return old;
+}
+
+Result<PhysicalAddress> PageTable::remap_unflushed(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags)
+{
     VERIFY(is_aligned(virtual_address, kSmallPage) && is_aligned(new_physical, kSmallPage));
+    VERIFY(!(flags & pte::kAddressMask));
     u64* entry = existing_leaf(virtual_address);
     if (!entry || !(*entry & pte::kPresent))
         return Error::NotFound;
     PhysicalAddress old = *entry & pte::kAddressMask;
-    // One store replaces the translation; the invlpg then drops the old one from the TLB.
+    // One store replaces the translation.
     *entry = new_physical | flags | pte::kPresent;
-    flush_page(virtual_address);
     ++m_stats.remaps;
     return old;
 }

@@ -122,6 +122,13 @@ public:
     Result<PhysicalAddress> remap(uptr virtual_address, PhysicalAddress new_physical);
     // Remap and set new flags in one entry write (the COW fault path).
     Result<PhysicalAddress> remap(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags);
+    // The same without the invalidation, for batches: the caller invalidates every page so changed
+    // (flush_page, or flush_all) before anything uses its new translation.
+    Result<PhysicalAddress> remap_unflushed(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags);
+    // One page's invalidation (invlpg) and the whole TLB's (CR3 reload), counted in stats(); both
+    // do nothing while the table is not active.
+    void flush_page(uptr address);
+    void flush_all();
     Result<Translation> translate(uptr virtual_address) const;
 
     // A not-present entry with a meaning: pte::kGuard, or pte::kDemandZero | the flags to map with.
@@ -151,8 +158,6 @@ private:
     // when asked. Fails with NotSupported when a large page is in the way.
     Result<u64*> table_for(uptr address, int level, bool create);
     u64* existing_leaf(uptr address) const;
-    void flush_page(uptr address);
-    void flush_all();
     void destroy_level(PhysicalAddress table_physical, int level);
 
     FrameAllocator* m_frames { nullptr };

@@ -18,8 +18,17 @@ copy-elimination modes in that boot, switched with the console's `zc on|off`. Fo
   write before ACK      guest `ttcp -t -R seed -z <mode>`: the buffer is rewritten before each send
                         while TCP holds its pages; the host checks every byte against the seed; with
                         zc on the rewrites must take COW faults
+  steady state (zc on)  guest `ttcp -t -s -z on -l 65536` (one buffer sent again and again), once
+                        with -n 100 and once with -n 1000: each run's first send write-protects the
+                        buffer's 16 pages (16 PTE writes, 16 invlpgs) and no later send changes the
+                        page table, so the counts from `zc stats` are 16 in both runs: they do not
+                        grow with the number of sends; no fault, no COW copy
   after each case       free frames, pinned pages and the packet pools are back to the baseline
                         taken after a warm-up transfer (`mem`, `nicstat`)
+
+The receive threshold is measured at boot (`zc stats` must say so, with both costs); under TCG it
+usually lands above a 1448-byte segment, so the test then sets `zc threshold 1024` by hand to
+exercise the remapping path with zc on.
 
 The transfers themselves and the baseline check come from tests/net/ttcp/ttcp_guest.py (which
 runs smaller ones per NIC with -z per run); this test adds the sizes, the global switch, the
@@ -51,7 +60,9 @@ from ttcp_guest import CheckFailed, check  # noqa: E402
 SKIP = 77
 NICS = tg.NICS
 
-STATS = re.compile(r"^zc (send|recv|mm): (.*)$", re.M)
+STATS = re.compile(r"^zc (send|recv|mm|send pages|recv pages): (.*)$", re.M)
+THRESHOLD = re.compile(r"^zc threshold: (\d+) bytes, (measured at boot: remap (\d+) cycles, copy (\d+) cycles/KiB"
+                       r"|set by hand)", re.M)
 
 
 def zc_stats(guest) -> dict:
@@ -61,10 +72,77 @@ def zc_stats(guest) -> dict:
     for match in STATS.finditer(output):
         for pair in match.group(2).split():
             key, _, value = pair.partition("=")
-            values[f"{match.group(1)}.{key}"] = int(value)
-    check("recv.remaps" in values and "send.zero_copy_bytes" in values and "mm.cow_faults" in values,
+            values[f"{match.group(1).replace(' ', '_')}.{key}"] = int(value)
+    check("recv.remaps" in values and "send.zero_copy_bytes" in values and "mm.cow_faults" in values
+          and "send_pages.pte_writes" in values and "recv_pages.invlpgs" in values,
           "`zc stats` does not show the zero-copy counters", output)
     return values
+
+
+def check_threshold(guest) -> None:
+    """The receive threshold was measured at boot; then set it by hand to 1024 bytes, so that a
+    1448-byte segment is remapped whatever this machine measured, and see `zc stats` say so."""
+    output = guest.command("zc stats", timeout=20)
+    match = THRESHOLD.search(output)
+    check(match is not None and match.group(3) is not None, "`zc stats` does not show a measured threshold", output)
+    bytes_, remap, per_kib = int(match.group(1)), int(match.group(3)), int(match.group(4))
+    check(remap > 0 and per_kib > 0 and 64 <= bytes_ <= 4097, "implausible threshold measurement", output)
+    print(f"REPORT net.zerocopy: threshold measured at boot: {bytes_} bytes (remap {remap} cycles, copy "
+          f"{per_kib} cycles/KiB)", flush=True)
+    set_output = guest.command("zc threshold 1024", timeout=20)
+    check("1024 bytes or more" in set_output, "`zc threshold 1024` did not take", set_output)
+    match = THRESHOLD.search(guest.command("zc stats", timeout=20))
+    check(match is not None and match.group(1) == "1024" and match.group(2) == "set by hand",
+          "`zc stats` does not show the threshold set by hand", set_output)
+
+
+def steady_state_send(ns, guest, ttcp, count: int, length: int = 65536) -> dict:
+    """One guest `ttcp -t -s -z on` of `count` buffers into a host sink; the `zc stats` deltas."""
+    before = zc_stats(guest)
+    receiver = ns.popen([ttcp, "-r", "-s", "-p", str(tg.HOST_PORT)], stdout=subprocess.DEVNULL,
+                        stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.5)
+        output = guest.command(f"ttcp -t -s -z on -l {length} -n {count} -p {tg.HOST_PORT} {tg.HOST}", timeout=300)
+        _, host_text = receiver.communicate(timeout=60)
+    finally:
+        if receiver.poll() is None:
+            receiver.kill()  # our own child, by its PID
+            receiver.wait()
+    received = tg.one(tg.SUMMARY, host_text, "r", "summary")
+    check(int(received.group("bytes")) == count * length, f"steady state: host got {received.group('bytes')} bytes",
+          output + host_text)
+    d = delta(zc_stats(guest), before)
+    d["rate"] = received.group("rate")
+    return d
+
+
+def steady_state(ns, guest, ttcp) -> None:
+    """The same buffer sent again and again: page-table work for the first send of each page only,
+    so the PTE writes and invlpgs of a run do not grow with its number of sends."""
+    pages = 65536 // 4096
+    short = steady_state_send(ns, guest, ttcp, 100)
+    long = steady_state_send(ns, guest, ttcp, 1000)
+    for name, d in (("-n 100", short), ("-n 1000", long)):
+        print(f"REPORT net.zerocopy: steady state ttcp -t -s -z on -l 65536 {name}: pins {d['send_pages.pins']}, "
+              f"PTE writes {d['send_pages.pte_writes']}, invlpgs {d['send_pages.invlpgs']}, lazy reclaims "
+              f"{d['send_pages.lazy_reclaims']}, COW copies {d['send_pages.cow_copies']} ({d['rate']} KB/sec)",
+              flush=True)
+        check(d["send.zero_copy_bytes"] >= (100 if d is short else 1000) * 65536, f"steady state {name}: copied",
+              str(d))
+        # The first send of each of the buffer's pages protects it; nothing after.
+        check(0 < d["send_pages.pte_writes"] <= pages and d["send_pages.invlpgs"] == d["send_pages.pte_writes"],
+              f"steady state {name}: {d['send_pages.pte_writes']} PTE writes, {d['send_pages.invlpgs']} invlpgs "
+              f"for a buffer of {pages} pages", str(d))
+        check(d["send_pages.lazy_reclaims"] == 0 and d["send_pages.cow_copies"] == 0 and d["mm.cow_faults"] == 0,
+              f"steady state {name}: faults on a buffer nobody writes", str(d))
+    extra_pins = long["send_pages.pins"] - short["send_pages.pins"]
+    check(extra_pins > 900 * pages, f"steady state: {extra_pins} more pins for 900 more buffers", str(long))
+    check(long["send_pages.pte_writes"] == short["send_pages.pte_writes"]
+          and long["send_pages.invlpgs"] == short["send_pages.invlpgs"],
+          f"steady state: PTE writes grow with the sends ({short['send_pages.pte_writes']} for 100 buffers, "
+          f"{long['send_pages.pte_writes']} for 1000)", f"{short}\n{long}")
+    print(f"ok: steady state: 0 PTE writes and 0 invlpgs per send over {extra_pins} more pins", flush=True)
 
 
 def delta(after: dict, before: dict) -> dict:
@@ -217,6 +295,10 @@ def run_mode(ns, guest, args, mode: str, baseline: dict, count: int) -> None:
         print("ok: zc=off: write before ACK, every byte as at send time", flush=True)
     tg.check_baseline(guest, baseline, f"write before ACK zc={mode}")
 
+    if on:
+        steady_state(ns, guest, args.ttcp)
+        tg.check_baseline(guest, baseline, "steady state zc=on")
+
 
 def write_before_ack_copying(ns, guest, ttcp, count, length=1460, seed=778):
     """The same rewrite-before-ACK run with copy elimination off: send copies, so no COW fault may
@@ -263,6 +345,7 @@ def main() -> int:
             print(f"net.zerocopy.{args.nic}: namespace {ns.name}, accel {guest.accel}", flush=True)
             guest.expect_prompt(timeout=60)
             tg.wait_reachable(ns, 20)
+            check_threshold(guest)
             # The baseline after one small transfer each way and one echo: first uses allocate
             # what is then kept (ttcp_guest.py measured two frames on the first ttcp run).
             tg.host_to_guest(ns, guest, args.ttcp, "off", 100)
