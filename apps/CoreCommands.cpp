@@ -1,9 +1,9 @@
 // Console commands of the microkernel core: ps, mem, selftest, membench.
 
 #include <apps/Apps.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>

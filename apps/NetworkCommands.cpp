@@ -4,9 +4,9 @@
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
 #include <drivers/pci/Pci.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/NetServices.h>
 #include <kernel/net/Network.h>

@@ -2,10 +2,10 @@
 
 #include <apps/Apps.h>
 #include <apps/UdpBench.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
-#include <kernel/Sampler.h>
 #include <kernel/Time.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
+#include <kernel/base/Sampler.h>
 #include <kernel/console/Command.h>
 #include <kernel/sched/Scheduler.h>
 #include <lib/StageProfile.h>

@@ -1,9 +1,9 @@
 // The commands every Skiff has: help, version, uptime, reboot, poweroff, crash.
 
 #include <apps/Apps.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 
 namespace skiff::build {

@@ -21,8 +21,8 @@
 
 #include <apps/NetworkCommands.h>
 #include <apps/UdpBench.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <kernel/net/Sockets.h>

@@ -15,9 +15,9 @@
 
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <mm/Memory.h>

@@ -4,11 +4,11 @@
 
 #include <apps/Apps.h>
 #include <drivers/uart/Uart16550.h>
-#include <kernel/Arch.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Console.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>

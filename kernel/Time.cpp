@@ -1,6 +1,6 @@
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
 
 namespace skiff {
 

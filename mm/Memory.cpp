@@ -4,11 +4,11 @@
 
 #include <mm/Memory.h>
 
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Layout.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Layout.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <lib/Verify.h>
 #include <mm/VirtualRangeAllocator.h>
 #include <mm/arch/x86_64/Tlb.h>
@@ -25,7 +25,7 @@ namespace skiff::mm {
 
 namespace {
 
-// The kernel virtual area (kernel/Layout.h), split into regions of 64 GiB, all under PML4 slot 384.
+// The kernel virtual area (kernel/base/Layout.h), split into regions of 64 GiB, all under PML4 slot 384.
 constexpr u64 kRegionSize = 64ull << 30;
 constexpr uptr kGeneralAreaBase = kKernelVirtualAreaBase;            // stacks, large heap blocks
 constexpr uptr kZeroCopyBase = kKernelVirtualAreaBase + kRegionSize; // zero-copy buffers

@@ -29,9 +29,9 @@
 //   verifies in software.
 
 #include <drivers/net/E1000.h>
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Print.h>
 #include <lib/ByteOrder.h>
 #include <lib/StageProfile.h>
 

@@ -22,10 +22,10 @@
 // length leaves one byte over in 16-bit mode; it is carried into the next piece's first word.
 
 #include <drivers/net/Ne2000.h>
-#include <kernel/Arch.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Print.h>
 #include <lib/ByteOrder.h>
 #include <lib/StageProfile.h>
 

@@ -1,8 +1,8 @@
 // PCI configuration space access and enumeration. See Pci.h.
 
 #include <drivers/pci/Pci.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Print.h>
 
 namespace skiff::drivers::pci {
 

@@ -4,8 +4,8 @@
 //   0 THR/RBR (DLL)  1 IER (DLM)  2 IIR/FCR  3 LCR  4 MCR  5 LSR
 
 #include <drivers/uart/Uart16550.h>
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
 
 namespace skiff::drivers {
 

@@ -1,4 +1,4 @@
-#include <kernel/Arch.h>
+#include <kernel/base/Arch.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/NetWaiter.h>
 #include <mm/Memory.h>

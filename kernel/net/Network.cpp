@@ -1,9 +1,9 @@
 // The network thread and the composition of drivers, port and stack. See Network.h.
 
 #include <drivers/pci/Pci.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Print.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/NetServices.h>
 #include <kernel/net/NetWaiter.h>

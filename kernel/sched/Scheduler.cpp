@@ -3,10 +3,10 @@
 
 #include <kernel/sched/Scheduler.h>
 
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Panic.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Panic.h>
 #include <kernel/sync/WaitQueue.h>
 #include <kernel/timer/Timer.h>
 #include <lib/Verify.h>

@@ -2,8 +2,8 @@
 // flush really drops the old translation, that a write to a COW page really faults and is
 // resolved, and that every frame comes back.
 
-#include <kernel/Arch.h>
-#include <kernel/Layout.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Layout.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>
 #include <mm/Memory.h>

@@ -3,8 +3,8 @@
 // The thread running `selftest` raises itself to kTestPriority for each test so that the test
 // threads it creates (all below it unless the test says otherwise) run only when it blocks.
 
-#include <kernel/Arch.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>
 #include <kernel/sync/MessageQueue.h>

@@ -2,7 +2,7 @@
 
 // x86-64 instructions the rest of the kernel needs, as inline functions. Only code under
 // kernel/arch/x86_64/ and the few architecture-facing parts of mm/ include this; everything else
-// goes through kernel/Arch.h.
+// goes through kernel/base/Arch.h.
 
 #include <lib/Types.h>
 

@@ -1,9 +1,9 @@
-#include <kernel/Arch.h>
 #include <kernel/Time.h>
 #include <kernel/arch/x86_64/AcpiPmTimer.h>
 #include <kernel/arch/x86_64/DescriptorTables.h>
 #include <kernel/arch/x86_64/Pic.h>
 #include <kernel/arch/x86_64/Pit.h>
+#include <kernel/base/Arch.h>
 
 namespace skiff {
 namespace time {

@@ -2,12 +2,12 @@
 // registered handler, page faults to mm/'s resolver, and anything unresolved becomes a report:
 // vector, error code, registers, CR2 and a symbolised backtrace, then a panic.
 
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
-#include <kernel/Sampler.h>
 #include <kernel/arch/x86_64/Pic.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
+#include <kernel/base/Sampler.h>
 
 namespace skiff {
 

@@ -2,8 +2,8 @@
 // BootInfo. The loader's structure lies in low physical memory, reachable through the boot direct
 // map; everything needed later is copied, so mm/ may reuse that memory.
 
-#include <kernel/BootInfo.h>
-#include <kernel/Layout.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Layout.h>
 #include <lib/ByteOrder.h>
 
 extern "C" u8 const __kernel_end[];

@@ -1,10 +1,10 @@
 // Panic, backtraces from the image's own symbol table, and machine stop.
 
-#include <kernel/Arch.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Layout.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Layout.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <lib/ByteOrder.h>
 
 extern "C" u8 const __ksyms_start[];

@@ -1,6 +1,6 @@
 #include <drivers/uart/Uart16550.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Print.h>
 
 namespace skiff {
 
