@@ -83,7 +83,8 @@ int crossover_command(u32 rounds)
     }
     u32 threshold = net::TcpSocketOptions {}.zero_copy_threshold;
     constexpr u32 kSizes[] = { 64, 128, 256, 384, 512, 768, 1024, 1280, 1460, 2048, 4096 };
-    kprintln("prof crossover: {} rounds per size, TSC cycles ({} MHz), medians", rounds, time::tsc_hz() / 1000000);
+    kprintln("prof crossover: {} rounds per size, {} cycles ({} MHz), medians", rounds, arch::kCycleCounterName,
+        time::cycle_hz() / 1000000);
     kprintln("threshold {} bytes (TcpSocketOptions::zero_copy_threshold, copy elimination {})", threshold,
         net::kCopyElimination ? "compiled in" : "compiled out");
     kprintln("  {:<9} {:>6} {:>12} {:>12} {:>18} {:>6}", "", "bytes", "copy", "remap", "remap+first read", "stack");
@@ -145,8 +146,8 @@ int prof_command(Arguments const& arguments)
         kprintln("usage: prof [reset | crossover [rounds]]");
         return 2;
     }
-    kprintln("stage times in TSC cycles ({} MHz); events are packets (driver, protocol) or calls (socket)",
-        time::tsc_hz() / 1000000);
+    kprintln("stage times in {} cycles ({} MHz); events are packets (driver, protocol) or calls (socket)",
+        arch::kCycleCounterName, time::cycle_hz() / 1000000);
     kprintln("  {:<12} {:>10} {:>14} {:>10} {:>9} {:>9} {:>12}", "stage", "events", "cycles", "cyc/event", "ns/event",
         "cyc/byte", "bytes");
     for (u8 s = 0; s < static_cast<u8>(Stage::Count); ++s)

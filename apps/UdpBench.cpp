@@ -16,7 +16,7 @@
 //
 //   udpbench <address> <port> socket|copy|mapped|gather on|off <length> <count>
 //
-// Prints the guest's TSC cycles per datagram for the whole send loop (stack and driver); the
+// Prints the guest's cycle-counter cycles per datagram for the whole send loop (stack and driver); the
 // receiving ttcp reports the rate.
 
 #include <apps/NetworkCommands.h>

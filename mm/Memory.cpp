@@ -101,17 +101,15 @@ bool resolve_copy_on_write(uptr page, u64 entry)
     return true;
 }
 
-bool resolve_page_fault(u64 address, u64 error_code, TrapFrame const&)
+bool handle_page_fault(FaultInfo const& fault, TrapFrame const&)
 {
     InterruptDisabler disabler;
     ++s_faults.faults;
-    // Intel SDM Vol. 3A §4.7: bit 0 = the page was present, bit 1 = write, bit 3 = reserved bit,
-    // bit 4 = instruction fetch.
-    bool present = error_code & 1;
-    bool write = error_code & 2;
-    bool reserved_bit = error_code & 8;
+    bool present = fault.present;
+    bool write = fault.write;
+    uptr address = fault.address;
     uptr page = align_down(address, kFrameSize);
-    if (!reserved_bit && PageTable::is_canonical(address)) {
+    if (PageTable::is_canonical(address)) {
         u64 entry = s_kernel_table.leaf_entry(page);
         if (present && write && (entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
             return resolve_copy_on_write(page, entry);
@@ -131,7 +129,7 @@ bool resolve_page_fault(u64 address, u64 error_code, TrapFrame const&)
     return false;
 }
 
-void describe_address(u64 address)
+void describe_address(uptr address)
 {
     auto& out = console_sink();
     char const* region = "unmapped (no region)";
@@ -220,7 +218,7 @@ void initialize(BootInfo const& info)
     for (usize i = 0; i < info.usable_count && !bookkeeping_base; ++i) {
         u64 start = max(align_up(info.usable[i].base, kFrameSize), kernel_end);
         u64 end = align_down(info.usable[i].base + info.usable[i].length, kFrameSize);
-        if (start < end && end - start >= bookkeeping && start + bookkeeping <= kBootMappedBytes)
+        if (start < end && end - start >= bookkeeping && start + bookkeeping <= kBootMappedPhysicalEnd)
             bookkeeping_base = start;
     }
     if (!bookkeeping_base)
@@ -273,7 +271,7 @@ void initialize(BootInfo const& info)
         s_kernel_table.set_active(true);
     }
 
-    set_page_fault_resolver(resolve_page_fault);
+    set_page_fault_resolver(handle_page_fault);
     set_fault_describer(describe_address);
     initialize_heap();
 

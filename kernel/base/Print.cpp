@@ -1,5 +1,5 @@
-#include <drivers/uart/Uart16550.h>
 #include <kernel/base/Arch.h>
+#include <kernel/base/ConsoleDevice.h>
 #include <kernel/base/Print.h>
 
 namespace skiff {
@@ -12,8 +12,27 @@ public:
 };
 
 SerialSink s_serial_sink;
+ConsoleDevice* s_device = nullptr;
+// What was printed before a console device existed (reading the boot information comes first on
+// AArch64, where the device tree says where the UART is): written out when one is installed.
+char s_early[2048];
+usize s_early_length = 0;
 
 } // namespace
+
+void install_console_device(ConsoleDevice* device)
+{
+    arch::InterruptDisabler disabler;
+    s_device = device;
+    if (s_device && s_early_length)
+        s_device->write(s_early, s_early_length);
+    s_early_length = 0;
+}
+
+ConsoleDevice* console_device()
+{
+    return s_device;
+}
 
 FormatSink& console_sink()
 {
@@ -23,7 +42,13 @@ FormatSink& console_sink()
 void console_write(char const* chars, usize length)
 {
     arch::InterruptDisabler disabler;
-    drivers::com1().write(chars, length);
+    if (s_device) {
+        s_device->write(chars, length);
+        return;
+    }
+    usize n = min(length, sizeof(s_early) - s_early_length);
+    __builtin_memcpy(s_early + s_early_length, chars, n);
+    s_early_length += n;
 }
 
 void ConsoleBufferSink::write(char const* chars, usize length)

@@ -142,7 +142,7 @@ bool flush_really_takes_effect(TestContext& t)
         original = MUST(table.remap(page, other)); // present: allocated above
         table.set_active(true);
         before_flush = peek(bytes);
-        arch::invlpg(page);
+        arch::flush_tlb_page(page);
         after_flush = peek(bytes);
     }
     KCHECK_EQ(t, after_flush, 0xb2);
