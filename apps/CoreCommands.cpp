@@ -1,9 +1,9 @@
 // Console commands of the microkernel core: ps, mem, selftest, membench.
 
 #include <apps/Apps.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>
@@ -136,14 +136,11 @@ void report(char const* name, u64* samples)
     kprintln("  {:<40} {:8} {:8} {:8}", name, median, samples[0], time::cycles_to_ns(median));
 }
 
-// rdtsc is not ordered against earlier loads and stores; lfence makes it wait for them
-// (Intel SDM Vol. 2B, RDTSC).
+// The architecture's ordered read of the cycle counter: the measured code neither starts before
+// the first read nor finishes after the second.
 u64 ordered_cycles()
 {
-    asm volatile("lfence" ::: "memory");
-    u64 value = arch::rdtsc();
-    asm volatile("lfence" ::: "memory");
-    return value;
+    return arch::cycle_counter_ordered();
 }
 
 int membench_command(Arguments const&)
@@ -159,8 +156,8 @@ int membench_command(Arguments const&)
     }
     u8* page = buffer.value();
     uptr address = reinterpret_cast<uptr>(page);
-    kprintln("membench: {} runs each, TSC {} MHz; cycles (median, min) and the median in ns", kRuns,
-        time::tsc_hz() / 1000000);
+    kprintln("membench: {} runs each, {} {} MHz; cycles (median, min) and the median in ns", kRuns,
+        arch::kCycleCounterName, time::cycle_hz() / 1000000);
     kprintln("  {:<40} {:>8} {:>8} {:>8}", "operation", "median", "min", "ns");
 
     // memcpy of one page, through the direct map.

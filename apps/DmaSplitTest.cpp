@@ -7,7 +7,7 @@
 //   dmatest <address> <port> [length]      payload byte i is (i * 31 + 7) mod 256
 
 #include <apps/NetworkCommands.h>
-#include <kernel/Print.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>

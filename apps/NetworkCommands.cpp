@@ -3,10 +3,9 @@
 
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
-#include <drivers/pci/Pci.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/NetServices.h>
 #include <kernel/net/Network.h>
@@ -175,40 +174,9 @@ int nicstat_command(Arguments const&)
     return 0;
 }
 
-char const* bar_kind(drivers::pci::Bar const& bar)
-{
-    switch (bar.kind) {
-    case drivers::pci::Bar::Kind::Io: return "I/O ports";
-    case drivers::pci::Bar::Kind::Memory32: return "memory (32-bit)";
-    case drivers::pci::Bar::Kind::Memory64: return "memory (64-bit)";
-    default: return "";
-    }
-}
-
 int lspci_command(Arguments const& arguments)
 {
-    bool verbose = arguments.has_flag("-v");
-    for (u32 i = 0; i < drivers::pci::device_count(); ++i) {
-        auto const& device = drivers::pci::device(i);
-        kprint("{:02x}:{:02x}.{} {} [{:02x}{:02x}]: {:04x}:{:04x} (rev {:02x})", device.address.bus,
-            device.address.device, device.address.function,
-            drivers::pci::class_name(device.class_code, device.subclass), device.class_code, device.subclass,
-            device.vendor_id, device.device_id, device.revision);
-        if (device.interrupt_pin)
-            kprint(" INT{} IRQ {}", static_cast<char>('A' + device.interrupt_pin - 1), device.interrupt_line);
-        kprintln("");
-        if (!verbose)
-            continue;
-        for (u32 b = 0; b < 6; ++b) {
-            auto const& bar = device.bars[b];
-            if (bar.kind == drivers::pci::Bar::Kind::None)
-                continue;
-            kprintln("        BAR{}: {} at {:#x}, {} bytes{}", b, bar_kind(bar), bar.address, bar.size,
-                bar.prefetchable ? ", prefetchable" : "");
-        }
-    }
-    if (drivers::pci::device_count() == 0)
-        kprintln("no PCI devices (enumeration runs with network initialisation)");
+    knet::print_pci_devices(console_sink(), arguments.has_flag("-v"));
     return 0;
 }
 

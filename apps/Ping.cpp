@@ -3,8 +3,8 @@
 //   ping <address> [-c count] [-s size] [-i interval_ms] [-W timeout_s]
 
 #include <apps/NetworkCommands.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <kernel/net/Sockets.h>

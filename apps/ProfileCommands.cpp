@@ -2,10 +2,10 @@
 
 #include <apps/Apps.h>
 #include <apps/UdpBench.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
-#include <kernel/Sampler.h>
 #include <kernel/Time.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
+#include <kernel/base/Sampler.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
@@ -88,7 +88,8 @@ int crossover_command(u32 rounds)
         threshold = knet::stack().tcp().default_zero_copy_threshold(); // measured at boot, or `zc threshold`
     }
     constexpr u32 kSizes[] = { 64, 128, 256, 384, 512, 768, 1024, 1280, 1460, 2048, 4096 };
-    kprintln("prof crossover: {} rounds per size, TSC cycles ({} MHz), medians", rounds, time::tsc_hz() / 1000000);
+    kprintln("prof crossover: {} rounds per size, {} cycles ({} MHz), medians", rounds, arch::kCycleCounterName,
+        time::cycle_hz() / 1000000);
     kprintln("threshold {} bytes (the stack's zero_copy_threshold for new sockets, copy elimination {})", threshold,
         net::kCopyElimination ? "compiled in" : "compiled out");
     kprintln("  {:<9} {:>6} {:>12} {:>12} {:>18} {:>6}", "", "bytes", "copy", "remap", "remap+first read", "stack");
@@ -150,8 +151,8 @@ int prof_command(Arguments const& arguments)
         kprintln("usage: prof [reset | crossover [rounds]]");
         return 2;
     }
-    kprintln("stage times in TSC cycles ({} MHz); events are packets (driver, protocol) or calls (socket)",
-        time::tsc_hz() / 1000000);
+    kprintln("stage times in {} cycles ({} MHz); events are packets (driver, protocol) or calls (socket)",
+        arch::kCycleCounterName, time::cycle_hz() / 1000000);
     kprintln("  {:<12} {:>10} {:>14} {:>10} {:>9} {:>9} {:>12}", "stage", "events", "cycles", "cyc/event", "ns/event",
         "cyc/byte", "bytes");
     for (u8 s = 0; s < static_cast<u8>(Stage::Count); ++s)

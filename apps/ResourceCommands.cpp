@@ -12,7 +12,7 @@
 
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
-#include <kernel/Print.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <mm/Memory.h>

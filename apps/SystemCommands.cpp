@@ -1,9 +1,9 @@
 // The commands every Skiff has: help, version, uptime, reboot, poweroff, crash.
 
 #include <apps/Apps.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 
 namespace skiff::build {
@@ -53,7 +53,7 @@ int version_command(Arguments const&)
     kprintln("  git       {}", build::kGitHash);
     kprintln("  built     {}", build::kDate);
     kprintln("  compiler  GCC {}", __VERSION__);
-    kprintln("  target    x86_64, Multiboot, QEMU pc/q35");
+    kprintln("  target    {}", arch::kTargetDescription);
     return 0;
 }
 
@@ -62,9 +62,9 @@ int uptime_command(Arguments const&)
     u64 ns = time::monotonic_ns();
     u64 ms = ns / 1000000;
     u64 seconds = ms / 1000;
-    kprintln("up {}:{:02}:{:02}.{:03}  ({} ticks at {} Hz, TSC {}.{:03} MHz)", seconds / 3600, (seconds / 60) % 60,
-        seconds % 60, ms % 1000, time::ticks(), time::kTickHz, time::tsc_hz() / 1000000,
-        (time::tsc_hz() / 1000) % 1000);
+    kprintln("up {}:{:02}:{:02}.{:03}  ({} ticks at {} Hz, {} {}.{:03} MHz)", seconds / 3600, (seconds / 60) % 60,
+        seconds % 60, ms % 1000, time::ticks(), time::kTickHz, arch::kCycleCounterName, time::cycle_hz() / 1000000,
+        (time::cycle_hz() / 1000) % 1000);
     return 0;
 }
 
@@ -102,7 +102,8 @@ void register_system_commands()
     console::register_command({ "help", "help [command]",
         "list the commands with a one-line description; with a name, its usage", help_command });
     console::register_command({ "version", "version", "version, git hash, build date and compiler", version_command });
-    console::register_command({ "uptime", "uptime", "time since boot, timer ticks and TSC frequency", uptime_command });
+    console::register_command(
+        { "uptime", "uptime", "time since boot, timer ticks and cycle-counter frequency", uptime_command });
     console::register_command(
         { "reboot", "reboot", "reset the machine (QEMU exits under -no-reboot)", reboot_command });
     console::register_command(

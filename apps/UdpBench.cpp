@@ -16,13 +16,13 @@
 //
 //   udpbench <address> <port> socket|copy|mapped|gather on|off <length> <count>
 //
-// Prints the guest's TSC cycles per datagram for the whole send loop (stack and driver); the
+// Prints the guest's cycle-counter cycles per datagram for the whole send loop (stack and driver); the
 // receiving ttcp reports the rate.
 
 #include <apps/NetworkCommands.h>
 #include <apps/UdpBench.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
 #include <kernel/net/Sockets.h>

@@ -19,9 +19,9 @@
 
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/Network.h>
@@ -88,14 +88,11 @@ void print_zero_copy_stats()
         kprintln("zc threshold: {} bytes, the stack's built-in default (not measured)", threshold);
 }
 
-// rdtsc is not ordered against earlier loads and stores; lfence makes it wait for them
-// (Intel SDM Vol. 2B, RDTSC), as membench does.
+// The architecture's ordered read of the cycle counter: the measured code neither starts before
+// the first read nor finishes after the second.
 u64 ordered_cycles()
 {
-    asm volatile("lfence" ::: "memory");
-    u64 value = arch::rdtsc();
-    asm volatile("lfence" ::: "memory");
-    return value;
+    return arch::cycle_counter_ordered();
 }
 
 constexpr u32 kBenchRuns = 101;
@@ -143,7 +140,8 @@ int zc_bench()
         *static_cast<u8 volatile*>(page); // refill the TLB, outside the measurement
     }
     u64 remap = median_of(samples);
-    kprintln("zc bench: {} runs each, TSC {} MHz, median cycles", kBenchRuns, time::tsc_hz() / 1000000);
+    kprintln("zc bench: {} runs each, {} {} MHz, median cycles", kBenchRuns, arch::kCycleCounterName,
+        time::cycle_hz() / 1000000);
     kprintln("  remap 1 page + invlpg: {} cycles", remap);
     constexpr u32 kSizes[] = { 128, 256, 512, 768, 1024, 1448, 2048, 4096 - 68 };
     u32 break_even = 0;

@@ -1,14 +1,16 @@
-// kernel_main: the composition root. Boot.S calls it in long mode on the boot stack, with the
-// Multiboot magic and the physical address of the loader's information structure. It brings the
-// machine up in dependency order and ends in the console.
+// kernel_main: the composition root. The boot code (boot/<arch>/) calls it on the boot stack in
+// the higher half, with the MMU on and interrupts off. It brings the machine up in dependency
+// order, installing the architecture's pieces where the kernel needs them, and ends in the console.
 
 #include <apps/Apps.h>
-#include <drivers/uart/Uart16550.h>
-#include <kernel/Arch.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
+#include <drivers/pci/Pci.h>
+#include <drivers/uart/Consoles.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/ConsoleDevice.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Console.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
@@ -19,8 +21,6 @@ extern "C" void (*const __init_array_start[])();
 extern "C" void (*const __init_array_end[])();
 
 namespace skiff {
-
-bool parse_multiboot(u32 magic, u32 info_physical);
 
 namespace build {
 extern char const kVersion[];
@@ -51,28 +51,31 @@ void install_console_input_waiter()
 
 using namespace skiff;
 
-extern "C" [[noreturn]] void kernel_main(u32 multiboot_magic, u32 multiboot_info)
+extern "C" [[noreturn]] void kernel_main()
 {
     // Constructors first: a global with a non-constant initializer is not ready before this.
     run_global_constructors();
-    drivers::com1().initialize();
     arch::initialize_early();
-    bool multiboot_ok = parse_multiboot(multiboot_magic, multiboot_info);
-
-    auto const& info = boot_info();
-    kprintln("Skiff {} ({}) x86_64, {} MiB usable RAM, command line \"{}\"", build::kVersion, build::kGitHash,
+    // What the loader left says where the memory and (on AArch64) the console are; anything
+    // printed before a console exists is kept and written once it does.
+    auto& info = boot_info_for_update();
+    bool boot_info_ok = arch::read_boot_info(info);
+    install_console_device(drivers::initialize_console(info));
+    kprintln("Skiff {} ({}) {}, {} MiB usable RAM, command line \"{}\"", build::kVersion, build::kGitHash, arch::kName,
         info.total_usable_bytes >> 20, info.command_line);
-    if (!multiboot_ok)
-        PANIC("not started by a Multiboot loader: no memory map");
+    if (!boot_info_ok || info.usable_count == 0)
+        PANIC("no usable memory map from the boot loader");
 
     arch::initialize_interrupts();
-    arch::initialize_timer();
+    time::initialize();
     mm::initialize(info);
     sched::initialize();
     install_console_input_waiter();
+    drivers::pci::initialize(info);
     knet::initialize();
     apps::register_all_commands();
-    drivers::com1().enable_receive_interrupt();
-    arch::sti();
+    if (auto result = console_device()->enable_receive_interrupt(); result.is_error())
+        kprintln("console: no receive interrupt ({}): input will not be seen", result.error());
+    arch::enable_interrupts();
     console::run();
 }

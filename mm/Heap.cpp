@@ -3,9 +3,9 @@
 
 #include <mm/Heap.h>
 
-#include <kernel/Arch.h>
-#include <kernel/Layout.h>
-#include <kernel/Panic.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Layout.h>
+#include <kernel/base/Panic.h>
 #include <lib/Verify.h>
 #include <mm/Memory.h>
 

@@ -4,11 +4,11 @@
 
 #include <mm/Memory.h>
 
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Layout.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Layout.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <lib/Verify.h>
 #include <mm/VirtualRangeAllocator.h>
 #include <mm/ZeroCopyPages.h>
@@ -26,7 +26,7 @@ namespace skiff::mm {
 
 namespace {
 
-// The kernel virtual area (kernel/Layout.h), split into regions of 64 GiB, all under PML4 slot 384.
+// The kernel virtual area (kernel/base/Layout.h), split into regions of 64 GiB, all under PML4 slot 384.
 constexpr u64 kRegionSize = 64ull << 30;
 constexpr uptr kGeneralAreaBase = kKernelVirtualAreaBase;            // stacks, large heap blocks
 constexpr uptr kZeroCopyBase = kKernelVirtualAreaBase + kRegionSize; // zero-copy buffers
@@ -95,17 +95,15 @@ bool resolve_copy_on_write(uptr page, u64 entry)
     return true;
 }
 
-bool resolve_page_fault(u64 address, u64 error_code, TrapFrame const&)
+bool handle_page_fault(FaultInfo const& fault, TrapFrame const&)
 {
     InterruptDisabler disabler;
     ++s_faults.faults;
-    // Intel SDM Vol. 3A §4.7: bit 0 = the page was present, bit 1 = write, bit 3 = reserved bit,
-    // bit 4 = instruction fetch.
-    bool present = error_code & 1;
-    bool write = error_code & 2;
-    bool reserved_bit = error_code & 8;
+    bool present = fault.present;
+    bool write = fault.write;
+    uptr address = fault.address;
     uptr page = align_down(address, kFrameSize);
-    if (!reserved_bit && PageTable::is_canonical(address)) {
+    if (PageTable::is_canonical(address)) {
         if (present && write && s_zero_copy.contains(page)) {
             // Zero-copy pages keep their own records: a write to one a send protected.
             switch (s_zero_copy.write_fault(page)) {
@@ -134,7 +132,7 @@ bool resolve_page_fault(u64 address, u64 error_code, TrapFrame const&)
     return false;
 }
 
-void describe_address(u64 address)
+void describe_address(uptr address)
 {
     auto& out = console_sink();
     char const* region = "unmapped (no region)";
@@ -223,7 +221,7 @@ void initialize(BootInfo const& info)
     for (usize i = 0; i < info.usable_count && !bookkeeping_base; ++i) {
         u64 start = max(align_up(info.usable[i].base, kFrameSize), kernel_end);
         u64 end = align_down(info.usable[i].base + info.usable[i].length, kFrameSize);
-        if (start < end && end - start >= bookkeeping && start + bookkeeping <= kBootMappedBytes)
+        if (start < end && end - start >= bookkeeping && start + bookkeeping <= kBootMappedPhysicalEnd)
             bookkeeping_base = start;
     }
     if (!bookkeeping_base)
@@ -287,7 +285,7 @@ void initialize(BootInfo const& info)
     s_zero_copy.initialize(kZeroCopyBase, zero_copy_pages,
         reinterpret_cast<ZeroCopyPageRecord*>(frame_bytes(records.value())), s_kernel_table, s_frames);
 
-    set_page_fault_resolver(resolve_page_fault);
+    set_page_fault_resolver(handle_page_fault);
     set_fault_describer(describe_address);
     initialize_heap();
 

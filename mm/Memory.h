@@ -8,8 +8,8 @@
 // one reference on it and drops it with unref_frame(). Mapping a frame hands that reference to the
 // mapping; unmapping or remapping hands the old frame's reference back.
 
-#include <kernel/BootInfo.h>
-#include <kernel/Layout.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Layout.h>
 #include <lib/Result.h>
 #include <lib/Types.h>
 #include <mm/FrameAllocator.h>

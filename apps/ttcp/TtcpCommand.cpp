@@ -13,8 +13,8 @@
 #include <apps/Apps.h>
 #include <apps/NetworkCommands.h>
 #include <apps/ttcp/TtcpCore.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/NetWaiter.h>
 #include <kernel/net/Network.h>

@@ -14,7 +14,8 @@
  *      0xffff800000000000 and at the image base 0xffffffff80000000;
  *   2. CR4.PAE, CR3, EFER.LME (and NXE), then CR0.PG: the CPU is now in compatibility mode;
  *   3. a far jump through a 64-bit code segment enters 64-bit mode;
- *   4. jump to the higher half, switch to the kernel stack, call kernel_main(magic, info).
+ *   4. jump to the higher half, switch to the kernel stack, call kernel_main() (which reads the
+ *      Multiboot magic and information address saved below: kernel/arch/x86_64/Multiboot.cpp).
  */
 
     .set MULTIBOOT_MAGIC, 0x1BADB002
@@ -169,8 +170,6 @@ no_long_mode_message:
 higher_half_entry:
     movabsq $boot_stack_top, %rsp
     xorl %ebp, %ebp             /* the backtrace stops at a zero frame pointer */
-    movl boot_multiboot_magic, %edi
-    movl boot_multiboot_info, %esi
     call kernel_main
 4:  cli
     hlt

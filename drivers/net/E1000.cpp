@@ -29,9 +29,9 @@
 //   verifies in software.
 
 #include <drivers/net/E1000.h>
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Print.h>
 #include <lib/ByteOrder.h>
 #include <lib/StageProfile.h>
 
@@ -142,33 +142,23 @@ Result<E1000*> E1000::create(pci::Device const& device)
         kprintln("e1000: BAR0 is not a 128 KiB memory range");
         return Error::NotSupported;
     }
-    if (device.interrupt_line == 0 || device.interrupt_line > 15) {
-        kprintln("e1000: no ISA interrupt line assigned (line {})", device.interrupt_line);
+    if (!device.has_interrupt()) {
+        kprintln(
+            "e1000: no interrupt line routed to INT{}#", static_cast<char>('A' + max<u8>(device.interrupt_pin, 1) - 1));
         return Error::NotSupported;
     }
+    // Every step acquires an owner: whatever fails, what came before is given back by itself.
     // PCI 3.0 §6.2.2: memory decoding for BAR0, bus mastering for descriptor and buffer DMA
     // (QEMU receives nothing until bus mastering is on).
-    pci::enable(device, pci::command::kMemorySpace | pci::command::kBusMaster);
-    u8* registers = TRY(mm::map_mmio(bar.address, bar.size));
-    auto rx_ring = TRY(mm::allocate_dma(kRxRingSize * sizeof(E1000RxDescriptor)));
-    auto tx_ring = mm::allocate_dma(kTxRingSize * sizeof(E1000TxDescriptor));
-    if (tx_ring.is_error()) {
-        mm::free_dma(rx_ring);
-        return tx_ring.error();
-    }
-    auto pad = mm::allocate_dma(kMinFrame);
-    if (pad.is_error()) {
-        mm::free_dma(rx_ring);
-        mm::free_dma(tx_ring.value());
-        return pad.error();
-    }
-    auto* card = new (std::nothrow) E1000(device, registers, rx_ring, tx_ring.value(), pad.value());
-    if (!card) {
-        mm::free_dma(rx_ring);
-        mm::free_dma(tx_ring.value());
-        mm::free_dma(pad.value());
+    auto registers = TRY(pci::map_bar(device, 0));
+    auto enabled = TRY(pci::enable(device, pci::command::kMemorySpace | pci::command::kBusMaster));
+    auto rx_ring = TRY(mm::DmaBuffer::allocate(kRxRingSize * sizeof(E1000RxDescriptor)));
+    auto tx_ring = TRY(mm::DmaBuffer::allocate(kTxRingSize * sizeof(E1000TxDescriptor)));
+    auto pad = TRY(mm::DmaBuffer::allocate(kMinFrame));
+    auto* card
+        = new (std::nothrow) E1000(device, move(enabled), move(registers), move(rx_ring), move(tx_ring), move(pad));
+    if (!card)
         return Error::NoMemory;
-    }
     // Quiet first: mask every interrupt and clear what is pending (reading ICR clears it).
     card->write(reg::kImc, 0xffffffff);
     (void)card->read(reg::kIcr);
@@ -180,13 +170,13 @@ Result<E1000*> E1000::create(pci::Device const& device)
 
 u32 E1000::read(u32 offset) const
 {
-    return arch::mmio_read32(reinterpret_cast<uptr>(m_registers) + offset);
+    return m_registers.read32(offset);
 }
 
 void E1000::write(u32 offset, u32 value)
 {
     ++m_mmio_writes;
-    arch::mmio_write32(reinterpret_cast<uptr>(m_registers) + offset, value);
+    m_registers.write32(offset, value);
 }
 
 // SDM §5.6.1: the EEPROM's words 0-2 hold the MAC; at power-up the chip loads them into RAL0/RAH0
@@ -240,8 +230,8 @@ void E1000::initialize_transmit()
 {
     for (u32 i = 0; i < kTxRingSize; ++i)
         m_tx_ring[i] = {};
-    write(reg::kTdbal, static_cast<u32>(m_tx_dma.physical));
-    write(reg::kTdbah, static_cast<u32>(m_tx_dma.physical >> 32));
+    write(reg::kTdbal, static_cast<u32>(m_tx_dma.physical()));
+    write(reg::kTdbah, static_cast<u32>(m_tx_dma.physical() >> 32));
     write(reg::kTdlen, kTxRingSize * sizeof(E1000TxDescriptor));
     write(reg::kTdh, 0);
     write(reg::kTdt, 0);
@@ -269,8 +259,8 @@ Result<void> E1000::initialize_receive()
         }
         arm_rx_slot(slot, buffer);
     }
-    write(reg::kRdbal, static_cast<u32>(m_rx_dma.physical));
-    write(reg::kRdbah, static_cast<u32>(m_rx_dma.physical >> 32));
+    write(reg::kRdbal, static_cast<u32>(m_rx_dma.physical()));
+    write(reg::kRdbah, static_cast<u32>(m_rx_dma.physical() >> 32));
     write(reg::kRdlen, kRxRingSize * sizeof(E1000RxDescriptor));
     write(reg::kRdh, 0);
     // The card owns [RDH, RDT): every slot but one, so a full ring is distinguishable from an
@@ -312,8 +302,11 @@ net::NetDeviceCapabilities E1000::capabilities() const
 Result<void> E1000::start()
 {
     VERIFY(is_attached());
+    if (auto result = register_irq_handler(m_irq, interrupt_entry, this); result.is_error()) {
+        kprintln("e1000: interrupt line {} is not usable ({})", m_irq, result.error());
+        return result.error();
+    }
     TRY(initialize_receive());
-    register_irq_handler(m_irq, interrupt_entry, this);
     write(reg::kIms, kInterruptMask);
     update_link();
     kprintln("e1000: {} at {:#x} IRQ {}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, link {}", model(),
@@ -538,7 +531,7 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
         emit(piece.phys, piece.length);
     }
     if (length < kMinFrame)
-        emit(m_pad_dma.physical, kMinFrame - length);
+        emit(m_pad_dma.physical(), kMinFrame - length);
     m_tx_ring[last].command |= kTxCommandEndOfPacket | kTxCommandReportStatus;
     m_tx_last_of[first] = static_cast<u16>(last);
     // The card reads the buffer by DMA until DD: keep it alive until reclaim_transmitted().

@@ -4,7 +4,7 @@
 
 #include <drivers/net/NicDriver.h>
 #include <drivers/pci/Pci.h>
-#include <mm/Memory.h>
+#include <mm/DmaBuffer.h>
 
 namespace skiff::drivers {
 
@@ -66,18 +66,21 @@ public:
     u32 poll(u32 budget) override;
     bool more_pending() const override { return m_more_pending; }
     StringView model() const override { return "e1000 (Intel 82540EM)"; }
-    u8 irq() const override { return m_irq; }
+    u32 irq() const override { return m_irq; }
     void print_rings(FormatSink& out) const override;
 
 private:
-    E1000(pci::Device const& device, u8* registers, mm::DmaRegion rx_ring, mm::DmaRegion tx_ring, mm::DmaRegion pad)
+    E1000(pci::Device const& device, pci::EnabledDevice enabled, pci::MappedBar registers, mm::DmaBuffer rx_ring,
+        mm::DmaBuffer tx_ring, mm::DmaBuffer pad)
         : m_pci(device)
-        , m_registers(registers)
-        , m_rx_dma(rx_ring)
-        , m_tx_dma(tx_ring)
-        , m_pad_dma(pad)
-        , m_rx_ring(reinterpret_cast<E1000RxDescriptor*>(rx_ring.virtual_address))
-        , m_tx_ring(reinterpret_cast<E1000TxDescriptor*>(tx_ring.virtual_address))
+        , m_enabled(move(enabled))
+        , m_registers_mapping(move(registers.mapping))
+        , m_registers(registers.window)
+        , m_rx_dma(move(rx_ring))
+        , m_tx_dma(move(tx_ring))
+        , m_pad_dma(move(pad))
+        , m_rx_ring(reinterpret_cast<E1000RxDescriptor*>(m_rx_dma.bytes()))
+        , m_tx_ring(reinterpret_cast<E1000TxDescriptor*>(m_tx_dma.bytes()))
         , m_irq(device.interrupt_line)
     {
     }
@@ -97,13 +100,15 @@ private:
     void handle_interrupt();
 
     pci::Device m_pci;
-    u8* m_registers;
-    mm::DmaRegion m_rx_dma;
-    mm::DmaRegion m_tx_dma;
-    mm::DmaRegion m_pad_dma; // 60 zero bytes that pad a short frame (a last descriptor)
+    pci::EnabledDevice m_enabled;       // memory decoding and bus mastering, given back with the driver
+    mm::MmioRegion m_registers_mapping; // BAR0, uncached
+    IoWindow m_registers;
+    mm::DmaBuffer m_rx_dma;
+    mm::DmaBuffer m_tx_dma;
+    mm::DmaBuffer m_pad_dma; // 60 zero bytes that pad a short frame (a last descriptor)
     E1000RxDescriptor* m_rx_ring;
     E1000TxDescriptor* m_tx_ring;
-    u8 m_irq;
+    u32 m_irq;
     net::MacAddress m_mac;
 
     // Receive ring, network thread only. Every slot holds a buffer; the card owns [RDH, RDT).

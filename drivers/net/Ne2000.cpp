@@ -22,10 +22,10 @@
 // length leaves one byte over in 16-bit mode; it is carried into the next piece's first word.
 
 #include <drivers/net/Ne2000.h>
-#include <kernel/Arch.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Print.h>
 #include <lib/ByteOrder.h>
 #include <lib/StageProfile.h>
 
@@ -35,32 +35,32 @@ namespace {
 
 // Register offsets from the I/O base (§8). Page 0 unless named otherwise.
 namespace reg {
-constexpr u16 kCommand = 0x00;      // CR, every page
-constexpr u16 kPageStart = 0x01;    // PSTART (write)
-constexpr u16 kPageStop = 0x02;     // PSTOP (write)
-constexpr u16 kBoundary = 0x03;     // BNRY
-constexpr u16 kTransmitPage = 0x04; // TPSR (write) / TSR (read)
-constexpr u16 kTransmitStatus = 0x04;
-constexpr u16 kTransmitCount0 = 0x05; // TBCR0/1 (write)
-constexpr u16 kTransmitCount1 = 0x06;
-constexpr u16 kInterruptStatus = 0x07; // ISR, write 1 to clear
-constexpr u16 kRemoteAddress0 = 0x08;  // RSAR0/1
-constexpr u16 kRemoteAddress1 = 0x09;
-constexpr u16 kRemoteCount0 = 0x0a; // RBCR0/1
-constexpr u16 kRemoteCount1 = 0x0b;
-constexpr u16 kReceiveConfig = 0x0c;  // RCR (write)
-constexpr u16 kTransmitConfig = 0x0d; // TCR (write) / CNTR0 frame alignment errors (read)
-constexpr u16 kTallyFrameAlignment = 0x0d;
-constexpr u16 kDataConfig = 0x0e; // DCR (write) / CNTR1 CRC errors (read)
-constexpr u16 kTallyCrc = 0x0e;
-constexpr u16 kInterruptMask = 0x0f; // IMR (write) / CNTR2 missed packets (read)
-constexpr u16 kTallyMissed = 0x0f;
-constexpr u16 kPhysicalAddress = 0x01; // page 1: PAR0-5
-constexpr u16 kCurrentPage = 0x07;     // page 1: CURR
-constexpr u16 kMulticast = 0x08;       // page 1: MAR0-7
+constexpr u32 kCommand = 0x00;      // CR, every page
+constexpr u32 kPageStart = 0x01;    // PSTART (write)
+constexpr u32 kPageStop = 0x02;     // PSTOP (write)
+constexpr u32 kBoundary = 0x03;     // BNRY
+constexpr u32 kTransmitPage = 0x04; // TPSR (write) / TSR (read)
+constexpr u32 kTransmitStatus = 0x04;
+constexpr u32 kTransmitCount0 = 0x05; // TBCR0/1 (write)
+constexpr u32 kTransmitCount1 = 0x06;
+constexpr u32 kInterruptStatus = 0x07; // ISR, write 1 to clear
+constexpr u32 kRemoteAddress0 = 0x08;  // RSAR0/1
+constexpr u32 kRemoteAddress1 = 0x09;
+constexpr u32 kRemoteCount0 = 0x0a; // RBCR0/1
+constexpr u32 kRemoteCount1 = 0x0b;
+constexpr u32 kReceiveConfig = 0x0c;  // RCR (write)
+constexpr u32 kTransmitConfig = 0x0d; // TCR (write) / CNTR0 frame alignment errors (read)
+constexpr u32 kTallyFrameAlignment = 0x0d;
+constexpr u32 kDataConfig = 0x0e; // DCR (write) / CNTR1 CRC errors (read)
+constexpr u32 kTallyCrc = 0x0e;
+constexpr u32 kInterruptMask = 0x0f; // IMR (write) / CNTR2 missed packets (read)
+constexpr u32 kTallyMissed = 0x0f;
+constexpr u32 kPhysicalAddress = 0x01; // page 1: PAR0-5
+constexpr u32 kCurrentPage = 0x07;     // page 1: CURR
+constexpr u32 kMulticast = 0x08;       // page 1: MAR0-7
 // The NE2000 bus interface (not the DP8390): data port and reset port.
-constexpr u16 kData = 0x10;
-constexpr u16 kReset = 0x1f;
+constexpr u32 kData = 0x10;
+constexpr u32 kReset = 0x1f;
 } // namespace reg
 
 // CR bits (§8.1).
@@ -108,6 +108,7 @@ constexpr u32 kMinFrame = 60;         // Ethernet minimum without FCS: pad up to
 constexpr u32 kMaxFrame = 1518;       // with a VLAN tag, without FCS
 constexpr u32 kReceiveOffset = 2;     // frame offset in a receive page: the IPv4 header 4-aligned
 constexpr u16 kIsaBase = 0x300;
+constexpr u32 kIoSize = 0x20; // DP8390 registers 0x00-0x0f, data port 0x10, reset 0x1f
 constexpr u8 kDefaultIsaIrq = 10;
 
 // Data-port writer that gathers pieces of any length in units of 2 bytes (DCR.WTS, the NE2000's
@@ -117,8 +118,9 @@ constexpr u8 kDefaultIsaIrq = 10;
 // access is a call into QEMU, so a unit of 4 halves the cost per byte.
 class DataPortWriter {
 public:
-    DataPortWriter(u16 port, u32 unit)
-        : m_port(port)
+    DataPortWriter(IoWindow io, u32 port, u32 unit)
+        : m_io(io)
+        , m_port(port)
         , m_unit(unit)
     {
     }
@@ -131,9 +133,9 @@ public:
         u32 units = length / m_unit;
         if (units) {
             if (m_unit == 4)
-                arch::outsl(m_port, bytes, units);
+                m_io.write32_repeated(m_port, bytes, units);
             else
-                arch::outsw(m_port, bytes, units);
+                m_io.write16_repeated(m_port, bytes, units);
         }
         for (u32 i = units * m_unit; i < length; ++i)
             carry(bytes[i]);
@@ -156,13 +158,14 @@ private:
         if (m_carried < m_unit)
             return;
         if (m_unit == 4)
-            arch::outl(m_port, load_le32(m_carry));
+            m_io.write32(m_port, load_le32(m_carry));
         else
-            arch::outw(m_port, static_cast<u16>(m_carry[0] | (m_carry[1] << 8)));
+            m_io.write16(m_port, static_cast<u16>(m_carry[0] | (m_carry[1] << 8)));
         m_carried = 0;
     }
 
-    u16 m_port;
+    IoWindow m_io;
+    u32 m_port;
     u32 m_unit;
     u8 m_carry[4] {};
     u32 m_carried { 0 };
@@ -199,34 +202,39 @@ u8 isa_irq_from_command_line()
 
 Result<Ne2000*> Ne2000::probe_isa()
 {
-    // Nothing decodes an unused ISA port: it reads all ones.
-    if (arch::inb(kIsaBase + reg::kCommand) == 0xff)
+    if (!arch::kHasIsaBus)
         return Error::NotFound;
-    return create(Bus::Isa, kIsaBase, isa_irq_from_command_line());
+    // Nothing decodes an unused ISA port: it reads all ones.
+    IoWindow io = IoWindow::ports(kIsaBase, kIoSize);
+    if (io.read8(reg::kCommand) == 0xff)
+        return Error::NotFound;
+    return create(Bus::Isa, io, {}, {}, isa_irq_from_command_line());
 }
 
 Result<Ne2000*> Ne2000::probe_pci(pci::Device const& device)
 {
     pci::Bar const& bar = device.bars[0];
-    if (!bar.is_io() || bar.size < 0x20) {
+    if (!bar.is_io() || bar.size < kIoSize) {
         kprintln("ne2k-pci: BAR0 is not a usable I/O range");
         return Error::NotSupported;
     }
-    if (device.interrupt_line == 0 || device.interrupt_line > 15) {
-        kprintln("ne2k-pci: no ISA interrupt line assigned (line {})", device.interrupt_line);
+    if (!device.has_interrupt()) {
+        kprintln("ne2k-pci: no interrupt line routed to INT{}#",
+            static_cast<char>('A' + max<u8>(device.interrupt_pin, 1) - 1));
         return Error::NotSupported;
     }
-    pci::enable(device, pci::command::kIoSpace);
-    return create(Bus::Pci, static_cast<u16>(bar.address), device.interrupt_line);
+    auto registers = TRY(pci::map_bar(device, 0));
+    auto enabled = TRY(pci::enable(device, pci::command::kIoSpace));
+    return create(Bus::Pci, registers.window, move(registers.mapping), move(enabled), device.interrupt_line);
 }
 
-Result<Ne2000*> Ne2000::create(Bus bus, u16 io_base, u8 irq)
+Result<Ne2000*> Ne2000::create(Bus bus, IoWindow io, mm::MmioRegion mapping, pci::EnabledDevice enabled, u32 irq)
 {
-    auto* card = new (std::nothrow) Ne2000(bus, io_base, irq);
+    auto* card = new (std::nothrow) Ne2000(bus, io, move(mapping), move(enabled), irq);
     if (!card)
         return Error::NoMemory;
     if (!card->reset()) {
-        kprintln("ne2k: no DP8390 answers at I/O {:#x}", io_base);
+        kprintln("ne2k: no DP8390 answers at I/O {:#x}", io.base());
         delete card;
         return Error::NotFound;
     }
@@ -241,10 +249,10 @@ Result<Ne2000*> Ne2000::create(Bus bus, u16 io_base, u8 irq)
 // interface). The card then sits stopped with every interrupt masked.
 bool Ne2000::reset()
 {
-    arch::outb(reg(reg::kReset), arch::inb(reg(reg::kReset)));
+    m_io.write8(reg::kReset, m_io.read8(reg::kReset));
     for (u32 attempt = 0; attempt < 100000; ++attempt) {
-        if (arch::inb(reg(reg::kInterruptStatus)) & kIsrReset) {
-            arch::outb(reg(reg::kInterruptStatus), 0xff);
+        if (m_io.read8(reg::kInterruptStatus) & kIsrReset) {
+            m_io.write8(reg::kInterruptStatus, 0xff);
             return true;
         }
     }
@@ -255,19 +263,19 @@ bool Ne2000::reset()
 // (the NE2000 wires the 8-bit PROM to both data lanes), so the MAC is every other byte.
 void Ne2000::read_prom()
 {
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStop);
-    arch::outb(reg(reg::kDataConfig), kDcrWordTransfer | kDcrNormal | kDcrFifo8);
-    arch::outb(reg(reg::kRemoteCount0), 0);
-    arch::outb(reg(reg::kRemoteCount1), 0);
-    arch::outb(reg(reg::kInterruptMask), 0);
-    arch::outb(reg(reg::kInterruptStatus), 0xff);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStop);
+    m_io.write8(reg::kDataConfig, kDcrWordTransfer | kDcrNormal | kDcrFifo8);
+    m_io.write8(reg::kRemoteCount0, 0);
+    m_io.write8(reg::kRemoteCount1, 0);
+    m_io.write8(reg::kInterruptMask, 0);
+    m_io.write8(reg::kInterruptStatus, 0xff);
     // Remote DMA needs the card started; monitor mode and loopback keep it off the wire (this is
     // the order Linux's ne.c probe uses).
-    arch::outb(reg(reg::kReceiveConfig), kRcrMonitor);
-    arch::outb(reg(reg::kTransmitConfig), kTcrLoopback);
+    m_io.write8(reg::kReceiveConfig, kRcrMonitor);
+    m_io.write8(reg::kTransmitConfig, kTcrLoopback);
     u16 words[16];
     start_remote_read(0, sizeof(words));
-    arch::insw(reg(reg::kData), words, 16);
+    m_io.read16_repeated(reg::kData, words, 16);
     finish_remote_dma();
     for (int i = 0; i < 6; ++i)
         m_mac.bytes[i] = static_cast<u8>(words[i]);
@@ -281,11 +289,11 @@ void Ne2000::probe_memory_size()
     m_rx_stop = 0x80;
     u16 const pattern[2] = { 0x5a3c, 0xc3a5 };
     start_remote_write(0x8000, sizeof(pattern));
-    arch::outsw(reg(reg::kData), pattern, 2);
+    m_io.write16_repeated(reg::kData, pattern, 2);
     finish_remote_dma();
     u16 readback[2] = {};
     start_remote_read(0x8000, sizeof(readback));
-    arch::insw(reg(reg::kData), readback, 2);
+    m_io.read16_repeated(reg::kData, readback, 2);
     finish_remote_dma();
     if (readback[0] == pattern[0] && readback[1] == pattern[1])
         m_rx_stop = 0xc0; // 32 KiB of packet memory (QEMU)
@@ -295,32 +303,32 @@ void Ne2000::probe_memory_size()
 void Ne2000::initialize_registers()
 {
     // 1. Stop, page 0, abort remote DMA.
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStop);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStop);
     // 2. DCR: word transfers, normal operation.
-    arch::outb(reg(reg::kDataConfig), kDcrWordTransfer | kDcrNormal | kDcrFifo8);
+    m_io.write8(reg::kDataConfig, kDcrWordTransfer | kDcrNormal | kDcrFifo8);
     // 3. Clear the remote byte count.
-    arch::outb(reg(reg::kRemoteCount0), 0);
-    arch::outb(reg(reg::kRemoteCount1), 0);
+    m_io.write8(reg::kRemoteCount0, 0);
+    m_io.write8(reg::kRemoteCount1, 0);
     // 4. RCR: monitor mode (nothing stored) until we are ready.
-    arch::outb(reg(reg::kReceiveConfig), kRcrMonitor);
+    m_io.write8(reg::kReceiveConfig, kRcrMonitor);
     // 5. TCR: internal loopback, so nothing goes out either.
-    arch::outb(reg(reg::kTransmitConfig), kTcrLoopback);
+    m_io.write8(reg::kTransmitConfig, kTcrLoopback);
     // 6. The receive ring: PSTART, PSTOP, BNRY.
-    arch::outb(reg(reg::kPageStart), m_rx_start);
-    arch::outb(reg(reg::kPageStop), m_rx_stop);
-    arch::outb(reg(reg::kBoundary), m_rx_start);
+    m_io.write8(reg::kPageStart, m_rx_start);
+    m_io.write8(reg::kPageStop, m_rx_stop);
+    m_io.write8(reg::kBoundary, m_rx_start);
     // 7. Clear every interrupt status; 8. mask everything until start().
-    arch::outb(reg(reg::kInterruptStatus), 0xff);
-    arch::outb(reg(reg::kInterruptMask), 0);
+    m_io.write8(reg::kInterruptStatus, 0xff);
+    m_io.write8(reg::kInterruptMask, 0);
     // 9. Page 1: physical address, multicast filter (none), CURR one past BNRY.
-    arch::outb(reg(reg::kCommand), kCrPage1 | kCrNoDma | kCrStop);
+    m_io.write8(reg::kCommand, kCrPage1 | kCrNoDma | kCrStop);
     for (u16 i = 0; i < 6; ++i)
-        arch::outb(reg(static_cast<u16>(reg::kPhysicalAddress + i)), m_mac.bytes[i]);
+        m_io.write8(reg::kPhysicalAddress + i, m_mac.bytes[i]);
     for (u16 i = 0; i < 8; ++i)
-        arch::outb(reg(static_cast<u16>(reg::kMulticast + i)), 0);
+        m_io.write8(reg::kMulticast + i, 0);
     m_next_packet = static_cast<u8>(m_rx_start + 1);
-    arch::outb(reg(reg::kCurrentPage), m_next_packet);
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStop);
+    m_io.write8(reg::kCurrentPage, m_next_packet);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStop);
 }
 
 net::NetDeviceCapabilities Ne2000::capabilities() const
@@ -335,21 +343,24 @@ net::NetDeviceCapabilities Ne2000::capabilities() const
 Result<void> Ne2000::start()
 {
     VERIFY(is_attached());
-    register_irq_handler(m_irq, interrupt_entry, this);
+    if (auto result = register_irq_handler(m_irq, interrupt_entry, this); result.is_error()) {
+        kprintln("{}: interrupt line {} is not usable ({})", name(), m_irq, result.error());
+        return result.error();
+    }
     {
         arch::InterruptDisabler disabler;
         // 10. Start the NIC; 11. TCR normal; 12. RCR: our address and broadcast.
-        arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
-        arch::outb(reg(reg::kTransmitConfig), 0);
-        arch::outb(reg(reg::kReceiveConfig), kRcrBroadcast);
-        arch::outb(reg(reg::kInterruptStatus), 0xff);
-        arch::outb(reg(reg::kInterruptMask), kInterruptMask);
+        m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStart);
+        m_io.write8(reg::kTransmitConfig, 0);
+        m_io.write8(reg::kReceiveConfig, kRcrBroadcast);
+        m_io.write8(reg::kInterruptStatus, 0xff);
+        m_io.write8(reg::kInterruptMask, kInterruptMask);
     }
     // The NE2000 has no link status register: a 10BASE-T card with its cable in is "up".
     set_link_up(true);
     kprintln("{}: {} at I/O {:#x} IRQ {}, MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}, {} KiB ring", name(), model(),
-        m_io, m_irq, m_mac.bytes[0], m_mac.bytes[1], m_mac.bytes[2], m_mac.bytes[3], m_mac.bytes[4], m_mac.bytes[5],
-        (m_rx_stop - m_rx_start) * kPageBytes / 1024);
+        m_io.base(), m_irq, m_mac.bytes[0], m_mac.bytes[1], m_mac.bytes[2], m_mac.bytes[3], m_mac.bytes[4],
+        m_mac.bytes[5], (m_rx_stop - m_rx_start) * kPageBytes / 1024);
     return {};
 }
 
@@ -359,24 +370,24 @@ Result<void> Ne2000::start()
 
 void Ne2000::start_remote_read(u16 address, u16 count)
 {
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
-    arch::outb(reg(reg::kRemoteCount0), static_cast<u8>(count));
-    arch::outb(reg(reg::kRemoteCount1), static_cast<u8>(count >> 8));
-    arch::outb(reg(reg::kRemoteAddress0), static_cast<u8>(address));
-    arch::outb(reg(reg::kRemoteAddress1), static_cast<u8>(address >> 8));
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrRemoteRead | kCrStart);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStart);
+    m_io.write8(reg::kRemoteCount0, static_cast<u8>(count));
+    m_io.write8(reg::kRemoteCount1, static_cast<u8>(count >> 8));
+    m_io.write8(reg::kRemoteAddress0, static_cast<u8>(address));
+    m_io.write8(reg::kRemoteAddress1, static_cast<u8>(address >> 8));
+    m_io.write8(reg::kCommand, kCrPage0 | kCrRemoteRead | kCrStart);
 }
 
 void Ne2000::start_remote_write(u16 address, u16 count)
 {
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStart);
     // AN-874: clear a stale RDC before starting, so the completion check below sees this one.
-    arch::outb(reg(reg::kInterruptStatus), kIsrRemoteDmaComplete);
-    arch::outb(reg(reg::kRemoteCount0), static_cast<u8>(count));
-    arch::outb(reg(reg::kRemoteCount1), static_cast<u8>(count >> 8));
-    arch::outb(reg(reg::kRemoteAddress0), static_cast<u8>(address));
-    arch::outb(reg(reg::kRemoteAddress1), static_cast<u8>(address >> 8));
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrRemoteWrite | kCrStart);
+    m_io.write8(reg::kInterruptStatus, kIsrRemoteDmaComplete);
+    m_io.write8(reg::kRemoteCount0, static_cast<u8>(count));
+    m_io.write8(reg::kRemoteCount1, static_cast<u8>(count >> 8));
+    m_io.write8(reg::kRemoteAddress0, static_cast<u8>(address));
+    m_io.write8(reg::kRemoteAddress1, static_cast<u8>(address >> 8));
+    m_io.write8(reg::kCommand, kCrPage0 | kCrRemoteWrite | kCrStart);
 }
 
 // The remote DMA completes when the byte count reaches zero (ISR.RDC). QEMU completes it inside
@@ -384,11 +395,11 @@ void Ne2000::start_remote_write(u16 address, u16 count)
 void Ne2000::finish_remote_dma()
 {
     for (u32 attempt = 0; attempt < 1000; ++attempt) {
-        if (arch::inb(reg(reg::kInterruptStatus)) & kIsrRemoteDmaComplete)
+        if (m_io.read8(reg::kInterruptStatus) & kIsrRemoteDmaComplete)
             break;
     }
-    arch::outb(reg(reg::kInterruptStatus), kIsrRemoteDmaComplete);
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+    m_io.write8(reg::kInterruptStatus, kIsrRemoteDmaComplete);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStart);
 }
 
 // --- transmit -----------------------------------------------------------------------------------
@@ -405,16 +416,16 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
 
     arch::InterruptDisabler disabler;
     // One transmit area: the previous frame must have left (QEMU sends inside the TXP write).
-    if (arch::inb(reg(reg::kCommand)) & kCrTransmit) {
+    if (m_io.read8(reg::kCommand) & kCrTransmit) {
         ++m_driver_counters.tx_ring_full;
         return Error::Busy;
     }
-    u8 status = arch::inb(reg(reg::kTransmitStatus));
+    u8 status = m_io.read8(reg::kTransmitStatus);
     if (status & (kTsrAborted | kTsrFifoUnderrun))
         ++counters().tx_errors; // the previous frame failed on the wire
 
     start_remote_write(static_cast<u16>(m_tx_page * kPageBytes), dma_count);
-    DataPortWriter writer(reg(reg::kData), transfer_unit());
+    DataPortWriter writer(m_io, reg::kData, transfer_unit());
     for (u32 i = 0; i < packet.piece_count(); ++i) {
         net::BufferPiece piece = packet.piece(i);
         writer.write(piece.virt, piece.length);
@@ -423,10 +434,10 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
     writer.finish();
     finish_remote_dma();
 
-    arch::outb(reg(reg::kTransmitPage), m_tx_page);
-    arch::outb(reg(reg::kTransmitCount0), static_cast<u8>(padded));
-    arch::outb(reg(reg::kTransmitCount1), static_cast<u8>(padded >> 8));
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrTransmit | kCrStart);
+    m_io.write8(reg::kTransmitPage, m_tx_page);
+    m_io.write8(reg::kTransmitCount0, static_cast<u8>(padded));
+    m_io.write8(reg::kTransmitCount1, static_cast<u8>(padded >> 8));
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrTransmit | kCrStart);
     // The card holds its own copy now: the packet buffer goes back to the stack at once.
     return {};
 }
@@ -446,17 +457,17 @@ u8 Ne2000::acknowledge_pending()
 {
     u8 seen = 0;
     for (u32 round = 0; round < 32; ++round) {
-        u8 pending = arch::inb(reg(reg::kInterruptStatus)) & kInterruptMask;
+        u8 pending = m_io.read8(reg::kInterruptStatus) & kInterruptMask;
         if (!pending)
             break;
-        arch::outb(reg(reg::kInterruptStatus), pending);
+        m_io.write8(reg::kInterruptStatus, pending);
         seen |= pending;
     }
     if (seen & kIsrCounters) {
         // Reading the tally counters clears them and ISR.CNT's cause (§8.7).
-        m_tally_frame_errors += arch::inb(reg(reg::kTallyFrameAlignment));
-        m_tally_crc_errors += arch::inb(reg(reg::kTallyCrc));
-        m_tally_missed += arch::inb(reg(reg::kTallyMissed));
+        m_tally_frame_errors += m_io.read8(reg::kTallyFrameAlignment);
+        m_tally_crc_errors += m_io.read8(reg::kTallyCrc);
+        m_tally_missed += m_io.read8(reg::kTallyMissed);
     }
     m_pending_causes |= seen;
     return seen;
@@ -478,9 +489,9 @@ void Ne2000::handle_interrupt()
 
 u8 Ne2000::read_current_page()
 {
-    arch::outb(reg(reg::kCommand), kCrPage1 | kCrNoDma | kCrStart);
-    u8 current = arch::inb(reg(reg::kCurrentPage));
-    arch::outb(reg(reg::kCommand), kCrPage0 | kCrNoDma | kCrStart);
+    m_io.write8(reg::kCommand, kCrPage1 | kCrNoDma | kCrStart);
+    u8 current = m_io.read8(reg::kCurrentPage);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStart);
     return current;
 }
 
@@ -488,7 +499,7 @@ u8 Ne2000::read_current_page()
 void Ne2000::set_boundary_before(u8 page)
 {
     u8 boundary = page == m_rx_start ? static_cast<u8>(m_rx_stop - 1) : static_cast<u8>(page - 1);
-    arch::outb(reg(reg::kBoundary), boundary);
+    m_io.write8(reg::kBoundary, boundary);
 }
 
 // A header that makes no sense (a torn ring after an overflow on real hardware) cannot be walked
@@ -508,9 +519,9 @@ bool Ne2000::receive_one(u8 current_page)
     u8 header[4];
     start_remote_read(static_cast<u16>(m_next_packet * kPageBytes), sizeof(header));
     if (m_io32)
-        arch::insl(reg(reg::kData), header, 1);
+        m_io.read32_repeated(reg::kData, header, 1);
     else
-        arch::insw(reg(reg::kData), header, 2);
+        m_io.read16_repeated(reg::kData, header, 2);
     finish_remote_dma();
     u8 status = header[0];
     u8 next = header[1];
@@ -558,9 +569,9 @@ bool Ne2000::receive_one(u8 current_page)
         u16 units = static_cast<u16>((length + unit - 1) / unit);
         start_remote_read(static_cast<u16>(m_next_packet * kPageBytes + 4), static_cast<u16>(units * unit));
         if (m_io32)
-            arch::insl(reg(reg::kData), buffer->storage() + kReceiveOffset, units);
+            m_io.read32_repeated(reg::kData, buffer->storage() + kReceiveOffset, units);
         else
-            arch::insw(reg(reg::kData), buffer->storage() + kReceiveOffset, units);
+            m_io.read16_repeated(reg::kData, buffer->storage() + kReceiveOffset, units);
         finish_remote_dma();
     }
     m_next_packet = next;

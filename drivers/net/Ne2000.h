@@ -11,8 +11,9 @@ class Ne2000 final : public NicDriver {
 public:
     enum class Bus : u8 { Isa, Pci };
 
-    // Resets the card at `io_base` and reads its MAC from the PROM; fails when nothing answers.
-    static Result<Ne2000*> create(Bus bus, u16 io_base, u8 irq);
+    // Resets the card behind `io` and reads its MAC from the PROM; fails when nothing answers. The
+    // driver keeps the mapping (if the window is memory) and the enabled PCI device.
+    static Result<Ne2000*> create(Bus bus, IoWindow io, mm::MmioRegion mapping, pci::EnabledDevice enabled, u32 irq);
     // The ISA card at I/O 0x300 (QEMU's ne2k_isa default) with the IRQ from the command line.
     static Result<Ne2000*> probe_isa();
     static Result<Ne2000*> probe_pci(pci::Device const& device);
@@ -28,14 +29,16 @@ public:
     u32 poll(u32 budget) override;
     bool more_pending() const override { return m_more_pending; }
     StringView model() const override { return m_bus == Bus::Isa ? "NE2000 (DP8390, ISA)" : "NE2000 (RTL8029, PCI)"; }
-    u8 irq() const override { return m_irq; }
+    u32 irq() const override { return m_irq; }
     void print_rings(FormatSink& out) const override;
     u32 receive_window_hint() const override;
 
 private:
-    Ne2000(Bus bus, u16 io_base, u8 irq)
+    Ne2000(Bus bus, IoWindow io, mm::MmioRegion mapping, pci::EnabledDevice enabled, u32 irq)
         : m_bus(bus)
-        , m_io(io_base)
+        , m_io(io)
+        , m_mapping(move(mapping))
+        , m_enabled(move(enabled))
         , m_irq(irq)
     {
     }
@@ -56,13 +59,14 @@ private:
     bool receive_one(u8 current_page);
     void resynchronise(u8 current_page);
 
-    u16 reg(u16 offset) const { return static_cast<u16>(m_io + offset); }
     // Bytes per data-port access for packet transfers: 2 (word mode), 4 with ne2k_io32=1.
     u32 transfer_unit() const { return m_io32 ? 4 : 2; }
 
     Bus m_bus;
-    u16 m_io;
-    u8 m_irq;
+    IoWindow m_io; // the DP8390's registers, the data port and the reset port
+    mm::MmioRegion m_mapping;
+    pci::EnabledDevice m_enabled;
+    u32 m_irq;
     net::MacAddress m_mac;
     // Card memory layout, in 256-byte pages (set up by probe_memory_size()).
     u8 m_tx_page { 0 };

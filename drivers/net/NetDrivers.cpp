@@ -5,7 +5,7 @@
 #include <drivers/net/Ne2000.h>
 #include <drivers/net/NicDriver.h>
 #include <drivers/pci/Pci.h>
-#include <kernel/Print.h>
+#include <kernel/base/Print.h>
 
 namespace skiff::drivers {
 

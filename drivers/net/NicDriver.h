@@ -39,7 +39,7 @@ public:
     virtual bool more_pending() const = 0;
     // The model name for the console ("e1000 82540EM", "NE2000 (ISA)").
     virtual StringView model() const = 0;
-    virtual u8 irq() const = 0;
+    virtual u32 irq() const = 0; // the interrupt-controller line
     // One line each of ring state for `nicstat` (occupancy, indices), after the common counters.
     virtual void print_rings(FormatSink& out) const = 0;
     // The largest TCP receive window that cannot overrun the card's receive memory (0: no

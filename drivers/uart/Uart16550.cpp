@@ -4,14 +4,13 @@
 //   0 THR/RBR (DLL)  1 IER (DLM)  2 IIR/FCR  3 LCR  4 MCR  5 LSR
 
 #include <drivers/uart/Uart16550.h>
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
+#include <kernel/base/Interrupts.h>
 
 namespace skiff::drivers {
 
 namespace {
 
-enum Register : u16 {
+enum Register : u32 {
     kData = 0,
     kInterruptEnable = 1,
     kFifoControl = 2,
@@ -31,36 +30,34 @@ constexpr u8 kLineStatusDataReady = 0x01;
 constexpr u8 kLineStatusThrEmpty = 0x20;
 constexpr u8 kInterruptReceivedData = 0x01;
 
-Uart16550 s_com1(Uart16550::kCom1);
-
 } // namespace
 
 Uart16550& com1()
 {
+    static Uart16550 s_com1(IoWindow::ports(Uart16550::kCom1, 8), Uart16550::kCom1Irq);
     return s_com1;
 }
 
 bool Uart16550::initialize()
 {
-    using namespace arch;
-    outb(m_base + kInterruptEnable, 0);
+    m_registers.write8(kInterruptEnable, 0);
     // 115200 baud: divisor 1 of the 1.8432 MHz / 16 clock.
-    outb(m_base + kLineControl, kLineControlDlab);
-    outb(m_base + kData, 1);
-    outb(m_base + kInterruptEnable, 0);
-    outb(m_base + kLineControl, kLineControl8N1);
-    outb(m_base + kFifoControl, kFifoEnable14);
-    outb(m_base + kModemControl, kModemDtrRtsOut2);
+    m_registers.write8(kLineControl, kLineControlDlab);
+    m_registers.write8(kData, 1);
+    m_registers.write8(kInterruptEnable, 0);
+    m_registers.write8(kLineControl, kLineControl8N1);
+    m_registers.write8(kFifoControl, kFifoEnable14);
+    m_registers.write8(kModemControl, kModemDtrRtsOut2);
     // Presence check that leaves the data path alone: the scratch register keeps what is written.
-    outb(m_base + kScratch, 0xae);
-    return inb(m_base + kScratch) == 0xae;
+    m_registers.write8(kScratch, 0xae);
+    return m_registers.read8(kScratch) == 0xae;
 }
 
 void Uart16550::write_byte(u8 byte)
 {
-    while (!(arch::inb(m_base + kLineStatus) & kLineStatusThrEmpty))
-        arch::pause();
-    arch::outb(m_base + kData, byte);
+    while (!(m_registers.read8(kLineStatus) & kLineStatusThrEmpty))
+        arch::relax();
+    m_registers.write8(kData, byte);
 }
 
 void Uart16550::write(char const* chars, usize length)
@@ -72,11 +69,12 @@ void Uart16550::write(char const* chars, usize length)
     }
 }
 
-void Uart16550::enable_receive_interrupt()
+Result<void> Uart16550::enable_receive_interrupt()
 {
-    register_irq_handler(kCom1Irq, irq_handler, this);
-    arch::outb(m_base + kInterruptEnable, kInterruptReceivedData);
+    TRY(register_irq_handler(m_irq, irq_handler, this));
+    m_registers.write8(kInterruptEnable, kInterruptReceivedData);
     drain_receiver(); // bytes typed before now raised no interrupt we saw
+    return {};
 }
 
 void Uart16550::irq_handler(void* self)
@@ -87,8 +85,8 @@ void Uart16550::irq_handler(void* self)
 void Uart16550::drain_receiver()
 {
     // Reading RBR until LSR.DR clears acknowledges the interrupt.
-    while (arch::inb(m_base + kLineStatus) & kLineStatusDataReady) {
-        u8 byte = arch::inb(m_base + kData);
+    while (m_registers.read8(kLineStatus) & kLineStatusDataReady) {
+        u8 byte = m_registers.read8(kData);
         usize next = (m_head + 1) % kRingSize;
         if (next == m_tail) {
             ++m_overruns;

@@ -1,49 +1,49 @@
 #pragma once
 
-// The 16550 UART on COM1 (I/O port 0x3f8, ISA IRQ 4), as QEMU's `-serial` emulates it. It carries
-// the kernel console: output is polled (a transmit-holding-register-empty wait per byte, which
-// QEMU satisfies at once), input is interrupt-driven into a ring the console thread drains.
+// The 16550 UART on COM1 (I/O port 0x3f8, ISA IRQ 4), as QEMU's `-serial` emulates it on pc and
+// q35. It carries the kernel console: output is polled (a transmit-holding-register-empty wait per
+// byte, which QEMU satisfies at once), input is interrupt-driven into a ring the console thread
+// drains.
 
+#include <kernel/base/ConsoleDevice.h>
+#include <kernel/base/IoWindow.h>
 #include <lib/Types.h>
 
 namespace skiff::drivers {
 
-class Uart16550 {
+class Uart16550 final : public ConsoleDevice {
 public:
     static constexpr u16 kCom1 = 0x3f8;
     static constexpr u8 kCom1Irq = 4;
 
-    explicit Uart16550(u16 base)
-        : m_base(base)
+    Uart16550(IoWindow registers, u32 irq)
+        : m_registers(registers)
+        , m_irq(irq)
     {
     }
 
     // 115200 baud, 8 data bits, no parity, one stop bit, FIFOs on. Returns false if there is no
-    // UART at this port (the scratch register does not keep a value).
+    // UART here (the scratch register does not keep a value).
     bool initialize();
     void write_byte(u8 byte);
-    void write(char const* chars, usize length);
 
-    // Enables the "received data available" interrupt and installs the IRQ handler.
-    void enable_receive_interrupt();
-    // Takes one byte from the receive ring; false when empty. Called with interrupts enabled or
-    // not; the ring is single-producer (the IRQ handler) and single-consumer.
-    bool read_byte(u8& byte);
-    bool has_input() const { return m_head != m_tail; }
-    // Called from the interrupt handler after new bytes are in the ring (the console uses it to
-    // wake its thread).
-    void set_receive_callback(void (*callback)(void*), void* context)
+    // ConsoleDevice
+    void write(char const* chars, usize length) override;
+    Result<void> enable_receive_interrupt() override;
+    bool read_byte(u8& byte) override;
+    void set_receive_callback(void (*callback)(void*), void* context) override
     {
         m_callback = callback;
         m_callback_context = context;
     }
-    u64 overruns() const { return m_overruns; }
+    u64 overruns() const override { return m_overruns; }
 
 private:
     static void irq_handler(void* self);
     void drain_receiver();
 
-    u16 m_base;
+    IoWindow m_registers;
+    u32 m_irq;
     // Receive ring: written only by the IRQ handler (m_head), read only by the console (m_tail).
     static constexpr usize kRingSize = 1024;
     u8 m_ring[kRingSize] {};
@@ -54,6 +54,7 @@ private:
     void* m_callback_context { nullptr };
 };
 
+// COM1, constructed on first use (the composition root installs it as the console).
 Uart16550& com1();
 
 } // namespace skiff::drivers

@@ -1,6 +1,6 @@
-#include <drivers/uart/Uart16550.h>
-#include <kernel/Arch.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/ConsoleDevice.h>
+#include <kernel/base/Print.h>
 #include <kernel/console/Console.h>
 #include <kernel/console/LineEditor.h>
 
@@ -12,7 +12,7 @@ CommandTable s_commands;
 
 void halt_until_interrupt(void*)
 {
-    arch::sti_hlt();
+    arch::enable_interrupts_and_wait();
 }
 void no_wake(void*) { }
 
@@ -37,13 +37,14 @@ void set_input_waiter(InputWaiter waiter)
 
 void run()
 {
-    auto& uart = drivers::com1();
-    uart.set_receive_callback(on_uart_input, nullptr);
+    ConsoleDevice* device = console_device();
+    VERIFY(device); // installed by kernel_main before anything else
+    device->set_receive_callback(on_uart_input, nullptr);
     LineEditor editor(console_sink(), kPrompt);
     editor.begin_line();
     for (;;) {
         u8 byte;
-        while (!uart.read_byte(byte))
+        while (!device->read_byte(byte))
             s_waiter.wait(s_waiter.context);
         if (!editor.feed(byte))
             continue;

@@ -1,4 +1,4 @@
-#include <kernel/Arch.h>
+#include <kernel/base/Arch.h>
 #include <kernel/Time.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/NetWaiter.h>
@@ -52,7 +52,7 @@ Result<net::PortPage> KernelPort::remap_page(void* app_page, net::PortPage recei
 // stack and for ephemeral ports.
 u64 KernelPort::random_u64()
 {
-    m_random_state += 0x9e3779b97f4a7c15ull ^ arch::rdtsc();
+    m_random_state += 0x9e3779b97f4a7c15ull ^ arch::cycle_counter();
     u64 z = m_random_state;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;

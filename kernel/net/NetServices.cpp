@@ -1,4 +1,4 @@
-#include <kernel/Print.h>
+#include <kernel/base/Print.h>
 #include <kernel/net/NetServices.h>
 #include <kernel/net/NetWaiter.h>
 #include <kernel/net/Network.h>

@@ -4,7 +4,7 @@
 // queue plus a "something happened" flag, so a wake that comes between a failed socket call and
 // the wait is not lost. Safe to wake from interrupt handlers and from the network thread.
 
-#include <kernel/Arch.h>
+#include <kernel/base/Arch.h>
 #include <kernel/sync/WaitQueue.h>
 
 namespace skiff::knet {

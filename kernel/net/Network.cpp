@@ -1,9 +1,9 @@
 // The network thread and the composition of drivers, port and stack. See Network.h.
 
 #include <drivers/pci/Pci.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Print.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/NetServices.h>
 #include <kernel/net/NetWaiter.h>
@@ -125,7 +125,6 @@ void network_thread(void*)
 
 void initialize()
 {
-    drivers::pci::enumerate();
     u32 found = drivers::probe_network_cards(s_drivers, kMaxDrivers);
     if (found == 0) {
         kprintln("net: no network card found; networking is off");
@@ -231,6 +230,50 @@ NetworkThreadStats network_thread_stats()
 void wake_network_thread()
 {
     s_thread_waiter.wake();
+}
+
+namespace {
+
+char const* bar_kind(drivers::pci::Bar const& bar)
+{
+    switch (bar.kind) {
+    case drivers::pci::Bar::Kind::Io: return "I/O ports";
+    case drivers::pci::Bar::Kind::Memory32: return "memory (32-bit)";
+    case drivers::pci::Bar::Kind::Memory64: return "memory (64-bit)";
+    default: return "";
+    }
+}
+
+} // namespace
+
+void print_pci_devices(FormatSink& out, bool verbose)
+{
+    for (u32 i = 0; i < drivers::pci::device_count(); ++i) {
+        auto const& device = drivers::pci::device(i);
+        format(out, "{:02x}:{:02x}.{} {} [{:02x}{:02x}]: {:04x}:{:04x} (rev {:02x})", device.address.bus,
+            device.address.device, device.address.function,
+            drivers::pci::class_name(device.class_code, device.subclass), device.class_code, device.subclass,
+            device.vendor_id, device.device_id, device.revision);
+        if (device.interrupt_pin && device.has_interrupt())
+            format(out, " INT{} IRQ {}", static_cast<char>('A' + device.interrupt_pin - 1), device.interrupt_line);
+        else if (device.interrupt_pin)
+            format(out, " INT{} no IRQ", static_cast<char>('A' + device.interrupt_pin - 1));
+        format(out, "\n");
+        if (!verbose)
+            continue;
+        for (u32 b = 0; b < 6; ++b) {
+            auto const& bar = device.bars[b];
+            if (bar.kind == drivers::pci::Bar::Kind::None)
+                continue;
+            if (bar.assigned)
+                format(out, "        BAR{}: {} at {:#x}, {} bytes{}\n", b, bar_kind(bar), bar.address, bar.size,
+                    bar.prefetchable ? ", prefetchable" : "");
+            else
+                format(out, "        BAR{}: {}, {} bytes, not assigned\n", b, bar_kind(bar), bar.size);
+        }
+    }
+    if (drivers::pci::device_count() == 0)
+        format(out, "no PCI devices (configuration access: {})\n", drivers::pci::access_name());
 }
 
 } // namespace skiff::knet

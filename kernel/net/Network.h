@@ -19,7 +19,7 @@
 
 namespace skiff::knet {
 
-// PCI enumeration, NIC probing, the stack, the network thread and the boot-time services (UDP
+// NIC probing (on the PCI devices kernel_main found), the stack, the network thread and the boot-time services (UDP
 // echo on port 7). Call once after mm::initialize() and sched::initialize(). Without a NIC the
 // stack is not started and the network commands say so.
 void initialize();
@@ -57,6 +57,10 @@ NetworkThreadStats network_thread_stats();
 // limit; see NicDriver::receive_window_hint). TCP listeners and sockets that receive in bulk set
 // it with TcpSocket::set_buffer_sizes(0, hint).
 u32 tcp_receive_window_hint();
+
+// `lspci`: every PCI function the bus scan found (verbose: with its BARs). The bus is scanned by
+// kernel_main (drivers/pci), before the NICs are probed here.
+void print_pci_devices(FormatSink& out, bool verbose);
 
 // Wake the network thread (interrupt handlers, and socket calls that queued output).
 void wake_network_thread();

@@ -3,17 +3,15 @@
 
 #include <kernel/sched/Scheduler.h>
 
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Panic.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Panic.h>
 #include <kernel/sync/WaitQueue.h>
 #include <kernel/timer/Timer.h>
 #include <lib/Verify.h>
 #include <mm/Memory.h>
 
-extern "C" void skiff_switch_context(u64* save_rsp, u64 load_rsp);
-extern "C" void skiff_thread_trampoline();
 extern "C" char boot_stack_top[];
 
 namespace skiff::sched {
@@ -52,7 +50,7 @@ public:
             previous->m_state = ThreadState::Running;
             return;
         }
-        u64 now = arch::rdtsc();
+        u64 now = arch::cycle_counter();
         previous->m_cpu_cycles += now - s_last_switch_cycles;
         s_last_switch_cycles = now;
         next->m_state = ThreadState::Running;
@@ -64,7 +62,7 @@ public:
         ++next->m_switches;
         ++s_stats.context_switches;
         s_current = next;
-        skiff_switch_context(&previous->m_saved_rsp, next->m_saved_rsp);
+        skiff_switch_context(&previous->m_saved_sp, next->m_saved_sp);
         // Back on `previous`, switched in again by someone else's switch_to().
     }
 
@@ -195,18 +193,7 @@ public:
         thread->m_link.owner = thread;
         thread->m_link.priority = priority;
         thread->m_base_priority = priority;
-        // The first switch into the thread pops six callee-saved registers and returns into the
-        // trampoline; two padding words leave rsp 16-byte aligned at the trampoline's call.
-        auto* frame = reinterpret_cast<u64*>(thread->m_stack_base + stack_size) - 9;
-        frame[0] = 0;                                              // r15
-        frame[1] = 0;                                              // r14
-        frame[2] = 0;                                              // r13
-        frame[3] = reinterpret_cast<u64>(thread);                  // r12: the trampoline's argument
-        frame[4] = 0;                                              // rbx
-        frame[5] = 0;                                              // rbp
-        frame[6] = reinterpret_cast<u64>(skiff_thread_trampoline); // return address
-        frame[7] = frame[8] = 0;
-        thread->m_saved_rsp = reinterpret_cast<u64>(frame);
+        thread->m_saved_sp = arch::prepare_thread_stack(thread->m_stack_base + stack_size, thread);
         {
             InterruptDisabler disabler;
             thread->m_id = s_next_id++;
@@ -220,7 +207,7 @@ public:
 
     [[noreturn]] static void start(Thread* thread)
     {
-        arch::sti();
+        arch::enable_interrupts();
         thread->m_entry(thread->m_argument);
         exit_thread(0);
     }
@@ -230,8 +217,8 @@ public:
         for (;;) {
             if (s_zombies)
                 reap();
-            // sti; hlt as one pair so a wake-up interrupt between them is not missed.
-            arch::sti_hlt();
+            // Enabling and waiting as one step, so a wake-up interrupt between them is not missed.
+            arch::enable_interrupts_and_wait();
         }
     }
 };
@@ -274,7 +261,7 @@ void initialize()
     Scheduler::s_current = boot;
     Scheduler::s_all = boot;
     Scheduler::s_stats.threads = 1;
-    Scheduler::s_last_switch_cycles = arch::rdtsc();
+    Scheduler::s_last_switch_cycles = arch::cycle_counter();
     Scheduler::s_idle = MUST(Scheduler::create(
         "idle", Scheduler::idle_loop, nullptr, kPriorityIdle, 8192)); // at boot there is memory for one small stack
     detach(Scheduler::s_idle);
@@ -294,7 +281,7 @@ Result<Thread*> create_thread(char const* name, ThreadEntry entry, void* argumen
 
 void exit_thread(int code)
 {
-    arch::cli();
+    arch::disable_interrupts();
     Thread* current = Scheduler::s_current;
     VERIFY(current != Scheduler::s_idle);
     current->m_exit_code = code;
@@ -428,7 +415,7 @@ void for_each_thread(void (*visit)(Thread const& thread, void* context), void* c
 {
     InterruptDisabler disabler;
     // Charge the running thread for its current slice so its CPU time is up to date.
-    u64 now = arch::rdtsc();
+    u64 now = arch::cycle_counter();
     Scheduler::s_current->m_cpu_cycles += now - Scheduler::s_last_switch_cycles;
     Scheduler::s_last_switch_cycles = now;
     for (Thread* thread = Scheduler::s_all; thread; thread = thread->m_all_next)

@@ -66,8 +66,8 @@ private:
     friend void for_each_thread(void (*visit)(Thread const& thread, void* context), void* context);
 
     // Everything below is guarded by interrupts off (one CPU).
-    u64 m_saved_rsp { 0 }; // valid while not running; ContextSwitch.S saves and loads it
-    QueueLink m_link;      // in the run queue, or in the wait queue m_wait_queue
+    u64 m_saved_sp { 0 }; // valid while not running; skiff_switch_context saves and loads it
+    QueueLink m_link;     // in the run queue, or in the wait queue m_wait_queue
     u32 m_id { 0 };
     ThreadState m_state { ThreadState::Ready };
     char m_name[kNameLength] {};

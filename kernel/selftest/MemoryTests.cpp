@@ -2,8 +2,8 @@
 // flush really drops the old translation, that a write to a COW page really faults and is
 // resolved, and that every frame comes back.
 
-#include <kernel/Arch.h>
-#include <kernel/Layout.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Layout.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>
 #include <mm/Memory.h>
@@ -142,7 +142,7 @@ bool flush_really_takes_effect(TestContext& t)
         original = MUST(table.remap(page, other)); // present: allocated above
         table.set_active(true);
         before_flush = peek(bytes);
-        arch::invlpg(page);
+        arch::flush_tlb_page(page);
         after_flush = peek(bytes);
     }
     KCHECK_EQ(t, after_flush, 0xb2);

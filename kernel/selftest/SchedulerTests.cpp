@@ -3,8 +3,8 @@
 // The thread running `selftest` raises itself to kTestPriority for each test so that the test
 // threads it creates (all below it unless the test says otherwise) run only when it blocks.
 
-#include <kernel/Arch.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>
 #include <kernel/sync/MessageQueue.h>
@@ -168,7 +168,7 @@ bool priority_change(TestContext& t)
     // Busy for 5 ms: the thread is ready but less urgent, so it must not run.
     u64 until = now_us() + 5'000;
     while (now_us() < until)
-        arch::pause();
+        arch::relax();
     KCHECK_EQ(t, log.count, 0u);
     // Raised above us: it runs before set_priority returns.
     sched::set_priority(thread, kTestPriority + 1);
@@ -374,7 +374,7 @@ void inversion_low(void* argument)
     args->low_has_lock.post();
     u64 until = now_us() + 5'000;
     while (now_us() < until)
-        arch::pause();
+        arch::relax();
     args->low_priority_while_waited = sched::current()->priority();
 }
 
@@ -383,7 +383,7 @@ void inversion_medium(void* argument)
     auto* args = static_cast<InversionArgs*>(argument);
     u64 until = now_us() + 300'000;
     while (now_us() < until && !args->stop_medium)
-        arch::pause();
+        arch::relax();
 }
 
 void inversion_high(void* argument)

@@ -1,7 +1,7 @@
 #include <kernel/selftest/SelfTest.h>
 
-#include <kernel/Print.h>
 #include <kernel/Time.h>
+#include <kernel/base/Print.h>
 #include <mm/Memory.h>
 
 namespace skiff::selftest {

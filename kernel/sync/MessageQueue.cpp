@@ -1,9 +1,8 @@
 #include <kernel/sync/MessageQueue.h>
 
-#include <kernel/Arch.h>
+#include <kernel/base/Arch.h>
 #include <kernel/sched/Scheduler.h>
 #include <lib/Verify.h>
-#include <mm/Heap.h>
 
 namespace skiff::sync {
 
@@ -11,12 +10,12 @@ Result<MessageQueue*> MessageQueue::create(u32 message_size, u32 capacity)
 {
     if (message_size == 0 || capacity == 0)
         return Error::InvalidArgument;
-    auto* storage = static_cast<u8*>(mm::kmalloc(static_cast<usize>(message_size) * capacity));
+    auto* storage = new (std::nothrow) u8[static_cast<usize>(message_size) * capacity];
     if (!storage)
         return Error::NoMemory;
     auto* queue = new (std::nothrow) MessageQueue(storage, message_size, capacity);
     if (!queue) {
-        mm::kfree(storage);
+        delete[] storage;
         return Error::NoMemory;
     }
     return queue;
@@ -24,7 +23,7 @@ Result<MessageQueue*> MessageQueue::create(u32 message_size, u32 capacity)
 
 MessageQueue::~MessageQueue()
 {
-    mm::kfree(m_storage);
+    delete[] m_storage;
 }
 
 void MessageQueue::push(void const* message)

@@ -1,6 +1,6 @@
 #include <kernel/sync/Semaphore.h>
 
-#include <kernel/Arch.h>
+#include <kernel/base/Arch.h>
 #include <kernel/sched/Scheduler.h>
 
 namespace skiff::sync {

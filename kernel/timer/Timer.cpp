@@ -1,7 +1,7 @@
 #include <kernel/timer/Timer.h>
 
-#include <kernel/Arch.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
 #include <lib/Verify.h>
 
 namespace skiff::timer {

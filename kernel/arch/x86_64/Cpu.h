@@ -1,8 +1,7 @@
 #pragma once
 
-// x86-64 instructions the rest of the kernel needs, as inline functions. Only code under
-// kernel/arch/x86_64/ and the few architecture-facing parts of mm/ include this; everything else
-// goes through kernel/Arch.h.
+// x86-64 instructions as inline functions, for the code under kernel/arch/x86_64/ (Processor.h
+// builds the architecture interface of kernel/base/Arch.h from them). Nothing else includes this.
 
 #include <lib/Types.h>
 
@@ -20,12 +19,6 @@ inline void hlt()
 {
     asm volatile("hlt" ::: "memory");
 }
-// sti; hlt as one pair: an interrupt that arrives between them still wakes the hlt, because sti
-// takes effect only after the next instruction.
-inline void sti_hlt()
-{
-    asm volatile("sti; hlt" ::: "memory");
-}
 inline void pause()
 {
     asm volatile("pause");
@@ -38,10 +31,6 @@ inline u64 read_flags()
     return flags;
 }
 constexpr u64 kFlagsInterruptEnable = 1 << 9;
-inline bool interrupts_enabled()
-{
-    return read_flags() & kFlagsInterruptEnable;
-}
 
 inline u64 read_cr2()
 {
@@ -105,26 +94,5 @@ inline void cpuid(u32 leaf, u32 subleaf, u32& a, u32& b, u32& c, u32& d)
 {
     asm volatile("cpuid" : "=a"(a), "=b"(b), "=c"(c), "=d"(d) : "a"(leaf), "c"(subleaf));
 }
-
-// Disables interrupts for a scope and restores the previous state on exit. The kernel runs on one
-// CPU, so this is also its spinlock.
-class InterruptDisabler {
-public:
-    InterruptDisabler()
-        : m_flags(read_flags())
-    {
-        cli();
-    }
-    ~InterruptDisabler()
-    {
-        if (m_flags & kFlagsInterruptEnable)
-            sti();
-    }
-    InterruptDisabler(InterruptDisabler const&) = delete;
-    InterruptDisabler& operator=(InterruptDisabler const&) = delete;
-
-private:
-    u64 m_flags;
-};
 
 } // namespace skiff::arch

@@ -5,8 +5,8 @@
 // Table (IST, SDM 6.14.5). The double-fault handler runs on IST1, its own stack, so a kernel stack
 // overflow into a guard page (whose page fault cannot push its frame) still gets reported.
 
-#include <kernel/Arch.h>
 #include <kernel/arch/x86_64/DescriptorTables.h>
+#include <kernel/base/Arch.h>
 
 namespace skiff::arch {
 

@@ -1,7 +1,7 @@
 /*
  * Interrupt and exception entry stubs. Each vector's stub makes the stack look the same — an error
  * code (the CPU's, or 0 for vectors without one), then the vector number — and jumps to a common
- * path that saves the general registers as a TrapFrame (kernel/Interrupts.h) and calls
+ * path that saves the general registers as a TrapFrame (kernel/base/Interrupts.h) and calls
  * x86_trap_dispatch(TrapFrame*). Intel SDM Vol. 3A 6.12.1 and Table 6-1 list which exceptions
  * push an error code: 8, 10-14, 17, 21, 29, 30.
  */

@@ -1,6 +1,8 @@
 #pragma once
 
-// Port I/O and memory-mapped I/O accessors. Drivers use these; nothing else touches hardware.
+// Port I/O instructions, for kernel/arch/x86_64/ (the PIC, the PIT, the PM timer, power-off) and
+// for the I/O-port half of the I/O window (Processor.h). Drivers reach ports through
+// kernel/base/IoWindow.h.
 
 #include <lib/Types.h>
 
@@ -55,16 +57,6 @@ inline void insl(u16 port, void* buffer, usize count)
 inline void outsl(u16 port, void const* buffer, usize count)
 {
     asm volatile("rep outsl" : "+S"(buffer), "+c"(count) : "d"(port) : "memory");
-}
-
-// MMIO: volatile 32-bit accesses (the e1000's BAR0 accepts only these).
-inline u32 mmio_read32(uptr address)
-{
-    return *reinterpret_cast<u32 volatile*>(address);
-}
-inline void mmio_write32(uptr address, u32 value)
-{
-    *reinterpret_cast<u32 volatile*>(address) = value;
 }
 
 // A write to an unused port takes about a microsecond on real hardware; used between PIC commands.

@@ -2,6 +2,10 @@
 
 #include <lib/Types.h>
 
+namespace skiff::arch {
+constexpr u8 kTimerIrq = 0; // PIT channel 0
+}
+
 namespace skiff::arch::pit {
 
 void start_periodic(u32 hz);         // channel 0, IRQ 0

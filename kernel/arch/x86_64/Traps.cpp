@@ -1,29 +1,21 @@
-// Where every interrupt and exception lands (from InterruptEntry.S): hardware IRQs go to their
-// registered handler, page faults to mm/'s resolver, and anything unresolved becomes a report:
-// vector, error code, registers, CR2 and a symbolised backtrace, then a panic.
+// Where every interrupt and exception lands (from InterruptEntry.S): hardware IRQs go through the
+// 8259 to the line table (kernel/base/Interrupts.cpp), page faults are decoded into a FaultInfo
+// for mm/'s resolver, and anything unresolved becomes a report: vector, error code, registers,
+// CR2 and a symbolised backtrace, then a panic.
 
-#include <kernel/Arch.h>
-#include <kernel/Interrupts.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
-#include <kernel/Sampler.h>
 #include <kernel/arch/x86_64/Pic.h>
+#include <kernel/arch/x86_64/Pit.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/Interrupts.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
+#include <kernel/base/Sampler.h>
 
 namespace skiff {
 
 namespace {
 
-struct IrqSlot {
-    IrqHandler handler { nullptr };
-    void* context { nullptr };
-    u64 count { 0 };
-};
-
-IrqSlot s_irqs[16];
 u64 s_spurious_irqs = 0;
-PageFaultResolver s_page_fault_resolver = nullptr;
-FaultDescriber s_fault_describer = nullptr;
-PreemptHook s_preempt_hook = nullptr;
 
 char const* const kExceptionNames[32] = {
     "divide error",
@@ -117,8 +109,8 @@ void describe_page_fault_error(FormatSink& out, u64 error)
     // A page fault names what is mapped at CR2. So does a double fault: the usual one in a kernel is
     // a stack overflow into a guard page, whose page fault could not push its own frame (CR2 still
     // holds the guard address, and the handler runs on its own IST stack).
-    if ((frame.vector == 14 || frame.vector == 8) && s_fault_describer)
-        s_fault_describer(cr2);
+    if (frame.vector == 14 || frame.vector == 8)
+        describe_fault_address(cr2);
     format(out, "backtrace:\n");
     format(out, "  #0 {:016x} {}+{:#x}\n", frame.rip, where.name ? where.name : "??", where.offset);
     print_backtrace(frame.rbp);
@@ -128,41 +120,27 @@ void describe_page_fault_error(FormatSink& out, u64 error)
 
 } // namespace
 
-void register_irq_handler(u8 irq, IrqHandler handler, void* context)
+namespace arch {
+
+// The 8259 pair: ISA IRQ 0-15; IRQ 2 is the cascade from the slave and never a device's.
+u32 irq_line_count()
 {
-    VERIFY(irq < 16 && handler);
-    arch::InterruptDisabler disabler;
-    VERIFY(!s_irqs[irq].handler);
-    s_irqs[irq].handler = handler;
-    s_irqs[irq].context = context;
-    arch::pic::unmask(irq);
+    return 16;
+}
+bool irq_line_usable(u32 line)
+{
+    return line < 16 && line != 2;
+}
+void mask_irq(u32 line)
+{
+    pic::mask(static_cast<u8>(line));
+}
+void unmask_irq(u32 line)
+{
+    pic::unmask(static_cast<u8>(line));
 }
 
-void unregister_irq_handler(u8 irq)
-{
-    VERIFY(irq < 16);
-    arch::InterruptDisabler disabler;
-    arch::pic::mask(irq);
-    s_irqs[irq].handler = nullptr;
-    s_irqs[irq].context = nullptr;
-}
-
-u64 irq_count(u8 irq)
-{
-    return irq < 16 ? s_irqs[irq].count : 0;
-}
-void set_page_fault_resolver(PageFaultResolver resolver)
-{
-    s_page_fault_resolver = resolver;
-}
-void set_fault_describer(FaultDescriber describer)
-{
-    s_fault_describer = describer;
-}
-void set_preempt_hook(PreemptHook hook)
-{
-    s_preempt_hook = hook;
-}
+} // namespace arch
 
 } // namespace skiff
 
@@ -172,8 +150,15 @@ extern "C" void x86_trap_dispatch(TrapFrame* frame)
 {
     u64 vector = frame->vector;
     if (vector < 32) {
-        if (vector == 14 && s_page_fault_resolver && s_page_fault_resolver(arch::read_cr2(), frame->error_code, *frame))
-            return;
+        // Intel SDM Vol. 3A §4.7: bit 0 = the page was present, bit 1 = write, bit 2 = user mode,
+        // bit 3 = a reserved bit was set (no resolver can fix that), bit 4 = instruction fetch.
+        u64 error = frame->error_code;
+        if (vector == 14 && !(error & 8)) {
+            FaultInfo fault { arch::read_cr2(), (error & 2) != 0, (error & 4) != 0, (error & 1) != 0,
+                (error & 16) != 0 };
+            if (resolve_page_fault(fault, *frame))
+                return;
+        }
         report_exception(*frame);
     }
     if (vector >= arch::pic::kVectorBase && vector < arch::pic::kVectorBase + 16u) {
@@ -182,15 +167,11 @@ extern "C" void x86_trap_dispatch(TrapFrame* frame)
             ++s_spurious_irqs;
             return;
         }
-        auto& slot = s_irqs[irq];
-        ++slot.count;
-        if (irq == 0)
+        if (irq == arch::kTimerIrq)
             sampler::record(frame->rip);
-        if (slot.handler)
-            slot.handler(slot.context);
+        dispatch_irq(irq);
         arch::pic::end_of_interrupt(irq);
-        if (s_preempt_hook)
-            s_preempt_hook();
+        run_preempt_hook();
         return;
     }
     if (vector == 255)

@@ -2,7 +2,7 @@
 
 // The kernel's TLB operations for the page-table walker (kernel only: privileged instructions).
 
-#include <kernel/Arch.h>
+#include <kernel/base/Arch.h>
 #include <mm/arch/x86_64/PageTable.h>
 
 namespace skiff::mm::arch_tlb {

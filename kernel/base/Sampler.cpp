@@ -1,4 +1,4 @@
-#include <kernel/Sampler.h>
+#include <kernel/base/Sampler.h>
 
 namespace skiff::sampler {
 

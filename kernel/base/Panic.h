@@ -9,7 +9,7 @@ namespace skiff {
 [[noreturn]] void panic(char const* message, char const* file, int line);
 
 // The end of every panic and unhandled exception report, once the report is printed: under the
-// test harness (`panic=exit`) exit QEMU with debug-exit code 127, otherwise halt.
+// test harness (`panic=exit`) power off with code 127, otherwise halt.
 [[noreturn]] void stop_after_panic();
 
 // Print a symbolised backtrace starting from the given frame pointer (or the caller's).
@@ -22,8 +22,8 @@ struct SymbolLookup {
 };
 SymbolLookup symbolize(uptr address);
 
-// Stop the machine: exit QEMU through isa-debug-exit with (code << 1) | 1 as the process status
-// where that device is present, otherwise halt forever.
+// Stop the machine (arch::power_off): under QEMU, qemu/run recovers `code` from the exit status
+// (x86-64: isa-debug-exit, status (code << 1) | 1; AArch64: semihosting, status = code).
 [[noreturn]] void power_off(u32 code);
 [[noreturn]] void reboot();
 

@@ -1,10 +1,10 @@
 // Panic, backtraces from the image's own symbol table, and machine stop.
 
-#include <kernel/Arch.h>
-#include <kernel/BootInfo.h>
-#include <kernel/Layout.h>
-#include <kernel/Panic.h>
-#include <kernel/Print.h>
+#include <kernel/base/Arch.h>
+#include <kernel/base/BootInfo.h>
+#include <kernel/base/Layout.h>
+#include <kernel/base/Panic.h>
+#include <kernel/base/Print.h>
 #include <lib/ByteOrder.h>
 
 extern "C" u8 const __ksyms_start[];
@@ -16,15 +16,6 @@ extern "C" u8 const __kernel_end[];
 namespace skiff {
 
 namespace {
-
-// QEMU's isa-debug-exit device (-device isa-debug-exit,iobase=0xf4,iosize=0x04): a write of v
-// makes QEMU exit with status (v << 1) | 1.
-constexpr u16 kDebugExitPort = 0xf4;
-// ACPI PM1a control block of QEMU's PIIX4 and ICH9 models: SLP_TYP=0, SLP_EN (bit 13) = soft off.
-constexpr u16 kAcpiPm1aControl = 0x604;
-constexpr u16 kAcpiSleepEnable = 0x2000;
-constexpr u16 kKeyboardControllerCommand = 0x64;
-constexpr u8 kKeyboardControllerPulseReset = 0xfe;
 
 struct KsymsEntry {
     u64 address;
@@ -44,7 +35,7 @@ bool plausible_frame(uptr frame)
     uptr image_end = reinterpret_cast<uptr>(__kernel_end);
     if (frame >= image_start && frame + 16 <= image_end)
         return true;
-    if (frame >= kDirectMapBase && frame + 16 <= kDirectMapBase + kBootMappedBytes)
+    if (frame >= kDirectMapBase && frame + 16 <= kDirectMapBase + kBootMappedPhysicalEnd)
         return true;
     return frame >= kKernelVirtualAreaBase && frame < kKernelVirtualAreaBase + (1ull << 40);
 }
@@ -84,8 +75,9 @@ void print_backtrace(uptr frame_pointer)
     if (!frame_pointer)
         frame_pointer = reinterpret_cast<uptr>(__builtin_frame_address(0));
     auto& out = console_sink();
-    // Each frame: [rbp] = caller's rbp, [rbp + 8] = return address (System V x86-64 ABI with
-    // frame pointers, which the kernel is built with).
+    // Each frame record: [fp] = the caller's frame pointer, [fp + 8] = the return address. The
+    // kernel is built with frame pointers, and both the System V x86-64 ABI (rbp) and the AAPCS64
+    // (x29) lay a record out this way.
     for (int depth = 1; depth < 32 && plausible_frame(frame_pointer); ++depth) {
         auto const* frame = reinterpret_cast<uptr const*>(frame_pointer);
         uptr return_address = frame[1];
@@ -105,7 +97,7 @@ void print_backtrace(uptr frame_pointer)
 
 void panic(char const* message, char const* file, int line)
 {
-    arch::cli();
+    arch::disable_interrupts();
     if (s_panicking) {
         console_write("\nPANIC while panicking\n", 23);
         power_off(127);
@@ -119,38 +111,25 @@ void panic(char const* message, char const* file, int line)
 
 void stop_after_panic()
 {
-    arch::cli();
+    arch::disable_interrupts();
     StringView mode;
     if (command_line_value("panic", mode) && mode == StringView("exit")) {
-        kprintln("panic=exit: leaving QEMU with debug-exit code 127");
+        kprintln("panic=exit: leaving QEMU with exit code 127");
         power_off(127);
     }
     kprintln("System halted.");
     for (;;)
-        arch::hlt();
+        arch::wait_for_interrupt();
 }
 
 void power_off(u32 code)
 {
-    arch::cli();
-    arch::outl(kDebugExitPort, code);
-    // No isa-debug-exit: ACPI soft-off, which QEMU honours with exit status 0.
-    arch::outw(kAcpiPm1aControl, kAcpiSleepEnable);
-    for (;;)
-        arch::hlt();
+    arch::power_off(code);
 }
 
 void reboot()
 {
-    arch::cli();
-    // The 8042 keyboard controller's reset line (QEMU resets the machine, or exits with -no-reboot).
-    for (int tries = 0; tries < 16; ++tries) {
-        if (!(arch::inb(kKeyboardControllerCommand) & 0x02))
-            break;
-    }
-    arch::outb(kKeyboardControllerCommand, kKeyboardControllerPulseReset);
-    for (;;)
-        arch::hlt();
+    arch::reset();
 }
 
 } // namespace skiff

@@ -1,9 +1,10 @@
 #pragma once
 
-// Kernel output: everything printed goes to the serial console (COM1). Safe from any context,
-// including interrupt handlers and the panic path: output is polled, and a kprint call formats
-// into a buffer on the stack that is written with interrupts held off, so lines from different
-// threads do not interleave mid-line (only output longer than the buffer is split).
+// Kernel output: everything printed goes to the console device (kernel/base/ConsoleDevice.h).
+// Safe from any context, including interrupt handlers and the panic path: output is polled, and a
+// kprint call formats into a buffer on the stack that is written with interrupts held off, so
+// lines from different threads do not interleave mid-line (only output longer than the buffer is
+// split).
 
 #include <lib/Format.h>
 
