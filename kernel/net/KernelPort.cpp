@@ -1,5 +1,5 @@
-#include <kernel/base/Arch.h>
 #include <kernel/Time.h>
+#include <kernel/base/Arch.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/NetWaiter.h>
 #include <mm/Memory.h>
@@ -69,16 +69,6 @@ namespace {
 
 ZeroCopyThreshold s_threshold; // written at boot and by the console, read by `zc stats`
 
-// rdtsc is not ordered against earlier loads and stores; lfence makes it wait for them (Intel SDM
-// Vol. 2B, RDTSC).
-u64 ordered_cycles()
-{
-    asm volatile("lfence" ::: "memory");
-    u64 value = arch::rdtsc();
-    asm volatile("lfence" ::: "memory");
-    return value;
-}
-
 constexpr u32 kRounds = 21;
 
 u64 median_of(u64* samples)
@@ -95,9 +85,9 @@ u64 copy_cycles(u8* to, u8 const* from, u32 size)
 {
     u64 samples[kRounds];
     for (u32 r = 0; r < kRounds; ++r) {
-        u64 start = ordered_cycles();
+        u64 start = arch::cycle_counter_ordered();
         __builtin_memcpy(to + 68, from + 68, size);
-        samples[r] = ordered_cycles() - start;
+        samples[r] = arch::cycle_counter_ordered() - start;
     }
     return median_of(samples);
 }
@@ -107,7 +97,7 @@ u64 copy_cycles(u8* to, u8 const* from, u32 size)
 ZeroCopyThreshold measure_zero_copy_threshold()
 {
     ZeroCopyThreshold result;
-    u64 started = ordered_cycles();
+    u64 started = arch::cycle_counter_ordered();
     auto buffer = mm::allocate_zero_copy_buffer(net::kPageSize);
     auto frame = mm::allocate_zeroed_frame();
     if (buffer.is_error() || frame.is_error()) {
@@ -123,10 +113,10 @@ ZeroCopyThreshold measure_zero_copy_threshold()
     // The remap as recv does it, and the application's first read of its data, which refills the
     // translation the invlpg dropped. The same two frames swap back and forth.
     for (u32 r = 0; r < kRounds; ++r) {
-        u64 start = ordered_cycles();
+        u64 start = arch::cycle_counter_ordered();
         mm::PhysicalAddress old = MUST(mm::remap_page(reinterpret_cast<uptr>(page), spare)); // sole owner
         (void)*static_cast<u8 volatile*>(page + 68);
-        samples[r] = ordered_cycles() - start;
+        samples[r] = arch::cycle_counter_ordered() - start;
         spare = old;
     }
     result.remap_cycles = median_of(samples);
@@ -145,7 +135,7 @@ ZeroCopyThreshold measure_zero_copy_threshold()
     result.measured = true;
     mm::free_zero_copy_buffer(page, net::kPageSize);
     mm::unref_frame(spare);
-    result.measurement_cycles = ordered_cycles() - started;
+    result.measurement_cycles = arch::cycle_counter_ordered() - started;
     return result;
 }
 
