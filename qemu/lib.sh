@@ -16,12 +16,44 @@
 SKIFF_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SKIFF_BUILD_DIR="$SKIFF_ROOT/build/x86_64"
 
+# The Debian packages the project needs, one a line, sorted within each group (so that additions
+# from several branches merge), each with what needs it. tests/style/check_install_list.py fails
+# the suite when a test, tool or qemu/ script invokes a program or imports a Python module that no
+# package here (or the base system it lists) provides.
+#
 # Needed to build the image and the host tests, and to boot them.
-SKIFF_PACKAGES_BUILD=(build-essential cmake ninja-build g++ python3 libgtest-dev googletest
-    clang-format qemu-system-x86 grub-pc-bin grub-common xorriso mtools)
+SKIFF_PACKAGES_BUILD=(
+    binutils           # nm: the image's symbol table (tools/build/gen_ksyms.py, check_image.py)
+    build-essential
+    clang-format       # tests/style/check_format.py
+    cmake
+    g++
+    git                # the version string of the image (tools/build/BuildInfo.cmake), boot.console
+    googletest
+    grub-common        # skiff.iso (grub-mkrescue)
+    grub-pc-bin
+    libgtest-dev
+    mtools             # grub-mkrescue's EFI image
+    ninja-build
+    python3
+    qemu-system-x86
+    xorriso            # grub-mkrescue
+)
 # Needed by the network tests, the fuzzers and the plots; the image boots without them.
-SKIFF_PACKAGES_EXTRA=(iproute2 iputils-ping iperf socat netcat-openbsd nftables python3-scapy
-    python3-matplotlib clang llvm)
+SKIFF_PACKAGES_EXTRA=(
+    clang              # the libFuzzer targets (tests/fuzz/run-fuzz)
+    iperf              # iperf 2: tests/net, qemu/bench
+    iproute2           # ip: network namespaces, taps
+    iputils-ping       # ping
+    libclang-rt-dev    # libFuzzer and the sanitizer runtimes for clang (not pulled in without recommends)
+    llvm               # llvm-symbolizer: symbolised sanitizer and fuzzer reports
+    netcat-openbsd     # nc
+    nftables           # nft: random loss in the fault tests
+    python3-matplotlib # tools/eval/eval plots
+    python3-scapy      # crafted frames: tests/net/reliability, tests/fuzz/make_corpus.py
+    socat              # UDP echo in tests/net/host
+    tcpdump            # brings libpcap, which scapy needs to compile BPF filter= strings
+)
 SKIFF_PACKAGES=("${SKIFF_PACKAGES_BUILD[@]}" "${SKIFF_PACKAGES_EXTRA[@]}")
 
 skiff_say() { printf '%s: %s\n' "${SKIFF_TOOL:-skiff}" "$*" >&2; }
