@@ -15,6 +15,7 @@ namespace {
 constexpr u32 kMultibootBootloaderMagic = 0x2badb002;
 constexpr u32 kFlagMemory = 1 << 0;
 constexpr u32 kFlagCommandLine = 1 << 2;
+constexpr u32 kFlagModules = 1 << 3;
 constexpr u32 kFlagMemoryMap = 1 << 6;
 constexpr u32 kFlagLoaderName = 1 << 9;
 constexpr u32 kMemoryAvailable = 1;
@@ -72,6 +73,24 @@ bool parse_multiboot(u32 magic, u32 info_physical)
         for (usize i = 0; i < line.length(); ++i)
             s_boot_info.command_line[i] = line[i];
         s_boot_info.command_line[line.length()] = 0;
+    }
+    if (flags & kFlagModules) {
+        // Section 3.3: mods_count at 20, mods_addr at 24; each entry is mod_start, mod_end, string,
+        // reserved (16 bytes).
+        u32 count = load_le32(info + 20);
+        u64 address = load_le32(info + 24);
+        for (u32 i = 0; i < count; ++i) {
+            u8 const* entry = phys_to_ptr<u8 const>(address + 16ull * i);
+            if (s_boot_info.module_count == BootInfo::kMaxModules) {
+                ++s_boot_info.modules_ignored;
+                continue;
+            }
+            BootModule& module = s_boot_info.modules[s_boot_info.module_count++];
+            module.start = load_le32(entry);
+            module.end = max<u64>(load_le32(entry + 4), module.start);
+            if (u32 name = load_le32(entry + 8))
+                copy_string(module.name, sizeof(module.name), name);
+        }
     }
     if (flags & kFlagLoaderName)
         copy_string(s_boot_info.loader_name, sizeof(s_boot_info.loader_name), load_le32(info + 64));

@@ -10,6 +10,7 @@
 #include <kernel/Print.h>
 #include <kernel/Time.h>
 #include <kernel/console/Console.h>
+#include <kernel/fs/BootArchive.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/sync/Semaphore.h>
@@ -68,6 +69,7 @@ extern "C" [[noreturn]] void kernel_main(u32 multiboot_magic, u32 multiboot_info
     arch::initialize_interrupts();
     arch::initialize_timer();
     mm::initialize(info);
+    kfs::initialize();
     sched::initialize();
     install_console_input_waiter();
     knet::initialize();
