@@ -11,6 +11,7 @@ void register_all_commands()
     register_ttcp_commands();
     register_resource_commands();
     register_zero_copy_commands();
+    register_file_commands();
 }
 
 } // namespace skiff::apps

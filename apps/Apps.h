@@ -13,5 +13,6 @@ void register_core_commands();      // ps, mem, selftest, membench (apps/CoreCom
 void register_ttcp_commands();      // ttcp (apps/ttcp/TtcpCommand.cpp, docs/ttcp.md)
 void register_resource_commands();  // resources, stats (apps/ResourceCommands.cpp)
 void register_zero_copy_commands(); // zc (apps/ZeroCopyCommands.cpp, docs/zero-copy.md)
+void register_file_commands();      // ls, cat, stat (apps/FileCommands.cpp)
 
 } // namespace skiff::apps

@@ -12,6 +12,7 @@
 #include <kernel/base/Panic.h>
 #include <kernel/base/Print.h>
 #include <kernel/console/Console.h>
+#include <kernel/fs/BootArchive.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/sync/Semaphore.h>
@@ -69,6 +70,7 @@ extern "C" [[noreturn]] void kernel_main()
     arch::initialize_interrupts();
     time::initialize();
     mm::initialize(info);
+    kfs::initialize();
     sched::initialize();
     install_console_input_waiter();
     drivers::pci::initialize(info);

@@ -201,6 +201,25 @@ Result<void> populate(uptr base, u64 pages, PageFlags flags, bool demand_zero)
     return {};
 }
 
+// The lowest page-aligned address >= start where `length` bytes overlap no Multiboot module.
+u64 skip_boot_modules(BootInfo const& info, u64 start, u64 length)
+{
+    for (usize pass = 0; pass <= info.module_count; ++pass) {
+        bool moved = false;
+        for (usize i = 0; i < info.module_count; ++i) {
+            u64 module_start = align_down(info.modules[i].physical, kFrameSize);
+            u64 module_end = align_up(info.modules[i].end(), kFrameSize);
+            if (start < module_end && module_start < start + length) {
+                start = module_end;
+                moved = true;
+            }
+        }
+        if (!moved)
+            break;
+    }
+    return start;
+}
+
 } // namespace
 
 void initialize(BootInfo const& info)
@@ -221,6 +240,8 @@ void initialize(BootInfo const& info)
     for (usize i = 0; i < info.usable_count && !bookkeeping_base; ++i) {
         u64 start = max(align_up(info.usable[i].base, kFrameSize), kernel_end);
         u64 end = align_down(info.usable[i].base + info.usable[i].length, kFrameSize);
+        // Not over a Multiboot module: QEMU loads them right behind the image.
+        start = skip_boot_modules(info, start, bookkeeping);
         if (start < end && end - start >= bookkeeping && start + bookkeeping <= kBootMappedPhysicalEnd)
             bookkeeping_base = start;
     }
@@ -234,6 +255,11 @@ void initialize(BootInfo const& info)
     s_frames.reserve_range(0, 0x10000);
     s_frames.reserve_range(info.kernel_physical_start, kernel_end - info.kernel_physical_start);
     s_frames.reserve_range(bookkeeping_base, bookkeeping);
+    // The Multiboot modules (the file archive): each frame gets refcount 1, the reference the
+    // module's owner holds (kernel/fs/BootArchive.cpp keeps it, or drops it to give the memory
+    // back when the archive is refused).
+    for (usize i = 0; i < info.module_count; ++i)
+        s_frames.reserve_range(info.modules[i].physical, info.modules[i].length);
 
     // 2. The final page tables. The direct map covers every 2 MiB chunk that holds usable RAM
     //    (writable, never executable); the image gets 4 KiB pages with per-section permissions,

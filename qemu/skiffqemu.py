@@ -56,7 +56,10 @@ QEMU = "qemu-system-x86_64"
 PROMPT = "skiff> "
 DEFAULT_APPEND = "ip=10.0.2.15/24 gw=10.0.2.2"
 GUEST_IP = "10.0.2.15"
-DEFAULT_FORWARDS = "5001,7,9"  # ttcp/iperf, echo, discard; TCP and UDP each
+# ttcp/iperf, echo, discard (TCP and UDP each); the web server's port 80 from 8080 (TCP only: a port
+# below 1024 on the host needs root).
+DEFAULT_FORWARDS = "5001,7,9,8080:80/tcp"
+ARCHIVE_NAME = "www.tar"  # the file archive the build puts beside skiff.elf (apps/httpd/Archive.cmake)
 DEBUG_EXIT_PANIC = 127
 NIC_CHOICES = ("none", "e1000", "ne2k", "ne2k-pci")
 
@@ -111,6 +114,9 @@ class Options:
     extra: list[str] = dataclasses.field(default_factory=list)
     kernel: str = KERNEL_ELF
     image_iso: str = KERNEL_ISO
+    # The file archive, loaded as a Multiboot module (-initrd). None: www.tar beside the kernel when
+    # it exists; "none" or "": no archive.
+    initrd: str | None = None
 
 
 class OptionError(Exception):
@@ -128,23 +134,50 @@ def kernel_command_line(options: Options) -> str:
     return " ".join(words + given)
 
 
-def parse_forwards(spec: str) -> list[tuple[int, int]]:
-    """ "5001,7,9" -> [(5001, 5001), (7, 7), (9, 9)]; "15001:5001" maps host 15001 to guest 5001."""
+def parse_forward_rules(spec: str) -> list[tuple[int, int, tuple[str, ...]]]:
+    """ "5001,8080:80/tcp" -> [(5001, 5001, ("tcp", "udp")), (8080, 80, ("tcp",))]: host port, guest
+    port, protocols. An item is PORT or HOSTPORT:GUESTPORT, optionally /tcp or /udp (default both)."""
     if not spec or spec == "none":
         return []
-    pairs = []
+    rules = []
     for item in spec.split(","):
-        host, _, guest = item.strip().partition(":")
+        ports, _, protocol = item.strip().partition("/")
+        host, _, guest = ports.partition(":")
+        if protocol not in ("", "tcp", "udp"):
+            raise OptionError(f"--fwd: '{item}': the protocol after / must be tcp or udp")
         try:
-            pairs.append((int(host), int(guest or host)))
+            rules.append((int(host), int(guest or host), (protocol,) if protocol else ("tcp", "udp")))
         except ValueError:
-            raise OptionError(f"--fwd: '{item}' is not PORT or HOSTPORT:GUESTPORT") from None
-    return pairs
+            raise OptionError(f"--fwd: '{item}' is not PORT or HOSTPORT:GUESTPORT[/tcp|/udp]") from None
+    return rules
 
 
-def host_port_problem(port: int) -> str | None:
-    """Why QEMU could not bind localhost:port for TCP and UDP, or None if it can."""
-    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+def parse_forwards(spec: str) -> list[tuple[int, int]]:
+    """ "5001,7,9" -> [(5001, 5001), (7, 7), (9, 9)]; "15001:5001" maps host 15001 to guest 5001."""
+    return [(host, guest) for host, guest, _ in parse_forward_rules(spec)]
+
+
+def archive_path(options: Options, warn=None) -> str | None:
+    """The file archive to pass with -initrd, or None."""
+    if options.initrd in ("none", ""):
+        return None
+    if options.initrd is None:
+        beside = os.path.join(os.path.dirname(os.path.abspath(options.kernel)), ARCHIVE_NAME)
+        if os.path.exists(beside):
+            return beside
+        if warn:
+            warn(f"no {ARCHIVE_NAME} beside {options.kernel}: booting without files (ls, cat and the web "
+                 f"server will have none)")
+        return None
+    if not os.path.exists(options.initrd):
+        raise OptionError(f"--initrd {options.initrd} does not exist")
+    return options.initrd
+
+
+def host_port_problem(port: int, protocols: tuple[str, ...] = ("tcp", "udp")) -> str | None:
+    """Why QEMU could not bind localhost:port for the given protocols, or None if it can."""
+    kinds = [kind for kind, name in ((socket.SOCK_STREAM, "tcp"), (socket.SOCK_DGRAM, "udp")) if name in protocols]
+    for kind in kinds:
         with socket.socket(socket.AF_INET, kind) as probe:
             if kind == socket.SOCK_STREAM:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -197,23 +230,28 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
         argv += ["-cdrom", options.image_iso, "-boot", "d"]
         if options.append:
             warn("--append is ignored with --iso: the command line comes from the ISO's grub.cfg")
+        if options.initrd not in (None, "none", ""):
+            warn("--initrd is ignored with --iso: the ISO carries its own www.tar (grub.cfg's module line)")
     else:
         if not os.path.exists(options.kernel):
             raise OptionError(f"{options.kernel} does not exist (build first: cmake --build --preset x86_64)")
         argv += ["-kernel", options.kernel, "-append", kernel_command_line(options)]
+        archive = archive_path(options, warn)
+        if archive:
+            argv += ["-initrd", archive]
 
     if options.nic == "none":
         argv += ["-nic", "none"]
     else:
         if options.net == "user":
             netdev = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2"
-            for host_port, guest_port in parse_forwards(options.forwards):
-                problem = host_port_problem(host_port)
+            for host_port, guest_port, protocols in parse_forward_rules(options.forwards):
+                problem = host_port_problem(host_port, protocols)
                 if problem:
                     warn(f"not forwarding localhost:{host_port} -> guest :{guest_port}: {problem}; "
                          f"try --fwd {host_port + 10000}:{guest_port}")
                     continue
-                for proto in ("tcp", "udp"):
+                for proto in protocols:
                     netdev += f",hostfwd={proto}:127.0.0.1:{host_port}-{GUEST_IP}:{guest_port}"
         else:
             if not options.tap_if:
@@ -288,7 +326,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tap-if", metavar="NAME", help="existing tap interface for --net tap")
     parser.add_argument("--fwd", default=DEFAULT_FORWARDS, metavar="PORTS",
                         help=f"--net user: localhost ports forwarded to the guest {GUEST_IP}, TCP and UDP "
-                             f"(default {DEFAULT_FORWARDS}; HOST:GUEST to remap; 'none')")
+                             f"unless /tcp or /udp (default {DEFAULT_FORWARDS}; HOST:GUEST to remap; 'none')")
+    parser.add_argument("--initrd", metavar="FILE",
+                        help=f"file archive loaded as a Multiboot module (default {ARCHIVE_NAME} beside the "
+                             f"kernel; build/x86_64/www-large.tar adds a 16 MiB test file; 'none')")
     parser.add_argument("--gdb", action="store_true", help="wait for gdb on :1234 (-s -S)")
     parser.add_argument("--pcap", metavar="FILE", help="dump the NIC's traffic to FILE (filter-dump)")
     parser.add_argument("--append", default="", metavar="ARGS",
@@ -304,7 +345,7 @@ def _options_from_args(args: argparse.Namespace) -> Options:
     return Options(nic=args.nic, ne2k_irq=args.ne2k_irq, accel=args.accel, mem=args.mem,
                    machine=args.machine, net=args.net, tap_if=args.tap_if, forwards=args.fwd,
                    gdb=args.gdb, pcap=args.pcap, append=args.append, iso=args.iso,
-                   mitigation=args.mitigation, extra=list(args.qemu_args), kernel=args.kernel,
+                   mitigation=args.mitigation, extra=list(args.qemu_args), kernel=args.kernel, initrd=args.initrd,
                    image_iso=os.path.join(os.path.dirname(os.path.abspath(args.kernel)), "skiff.iso"))
 
 
@@ -404,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
          f"{options.machine}, {options.mem}, nic {options.nic}" + (f"/{options.net}" if options.nic != "none" else ""))
     if not options.iso:
         _say(f"kernel command line: {kernel_command_line(options)}")
+        archive = archive_path(options)
+        _say(f"file archive: {os.path.relpath(archive)} ({os.path.getsize(archive) // 1024} KiB)" if archive
+             else "file archive: none")
     if options.gdb:
         _say("QEMU waits for gdb; attach with the symbols:")
         _say(f"    gdb {os.path.relpath(options.kernel)} -ex 'target remote :1234'")

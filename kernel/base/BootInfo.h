@@ -22,6 +22,8 @@ struct BootModule {
     u64 physical { 0 };
     u64 length { 0 };
     char name[64] {}; // the loader's string for it (Multiboot: the module's command line)
+
+    u64 end() const { return physical + length; }
 };
 
 // A device the firmware described (the device tree on AArch64; nothing on x86-64, where the

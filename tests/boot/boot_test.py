@@ -7,8 +7,12 @@ commands print and how QEMU exits. One CTest test per case (tests/boot/CMakeList
   crash        `crash` under panic=exit: the page-fault report names crash_command; status 255
   poweroff     `poweroff three` is refused with a usage line; `poweroff 3` exits QEMU with status 7
   selftest     -m 16M, `selftest`: no KTEST FAIL, and `selftest: N passed, 0 failed`
-  iso          boots build/x86_64/skiff.iso through GRUB and reaches the prompt
+  iso          boots build/x86_64/skiff.iso through GRUB and reaches the prompt, with www.tar mounted
   devices      each NIC (none, e1000, ne2k at IRQ 10, ne2k-pci) on pc and q35 reaches the prompt; so does -m 16M
+  files        the file archive (www.tar, -m 16M): `ls` lists apps/httpd/www/ and test/, `cat` prints a text file
+               byte for byte and refuses a binary one, `stat` shows a page-aligned file; a corrupt, a truncated
+               and a non-tar archive are each refused at boot with a reason and an offset, and Skiff still boots
+               (console and network); without an archive `ls` says so
 
 Every case uses the accelerator qemu/run would choose and says which. Lines starting with
 `REPORT ` are repeated by tests/run in its summary.
@@ -20,6 +24,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 import re
 import subprocess
 import sys
@@ -324,6 +330,9 @@ def case_iso(args) -> None:
     with boot(args, "iso", iso=True, append="") as guest:
         before, ms = wait_for_prompt(guest, ISO_PROMPT_TIMEOUT)
         check(re.search(r"(?m)^Skiff ", before) is not None, "no 'Skiff ' banner before the prompt", before)
+        mounted = re.search(r"(?m)^fs: archive 'www.tar' .*each on its own pages$", before)
+        check(mounted is not None, "GRUB's module line did not give the kernel www.tar, page-aligned", before)
+        ok(f"the ISO's archive: {mounted.group(0)}")
         size = os.path.getsize(args.iso_image)
         report(f"ISO: prompt {ms:.0f} ms after QEMU start through GRUB ({guest.accel}); image {size // 1024} KiB")
         check_version(guest)
@@ -354,6 +363,117 @@ def case_devices(args) -> None:
     ok("every machine and NIC reaches the prompt and powers off with status 1: " + ", ".join(results))
 
 
+# -- files ---------------------------------------------------------------------------------------
+
+WWW = os.path.join(ROOT, "apps", "httpd", "www")
+LS_LINE = re.compile(r"^([d-]) +(\d+|-)  (\d{4}-\d{2}-\d{2} \d{2}:\d{2})  (\S+)$")
+
+
+def parse_ls(output: str) -> dict[str, tuple[str, str]]:
+    """`ls` lines: type, size, time, name -> {name: (type, size)}."""
+    entries = {}
+    for line in output.splitlines():
+        match = LS_LINE.match(line.strip("\r"))
+        if match:
+            entries[match.group(4)] = (match.group(1), match.group(2))
+    return entries
+
+
+def expected_listing(directory: str) -> dict[str, tuple[str, str]]:
+    entries = {}
+    for name in os.listdir(directory):
+        path = os.path.join(directory, name)
+        if os.path.isdir(path):
+            entries[name + "/"] = ("d", "-")
+        else:
+            entries[name] = ("-", str(os.path.getsize(path)))
+    return entries
+
+
+def damaged_archives(archive: str, directory: str) -> dict[str, tuple[str, str]]:
+    """Copies of the archive broken three ways -> {file: (what, expected reason)}."""
+    with open(archive, "rb") as f:
+        data = bytearray(f.read())
+    corrupt = bytearray(data)
+    # The second header block of the archive is the first file's ustar header (after its pax
+    # header and padding): find a header by its magic and flip a byte of its name.
+    magic = corrupt.find(b"ustar\x0000", 2048)
+    header = magic - 257
+    corrupt[header + 1] ^= 0x01
+    cases = {"corrupt.tar": (bytes(corrupt), "checksum"),
+             "truncated.tar": (bytes(data[:len(data) // 2]), "truncated"),
+             "notatar.tar": (b"070701" + bytes(8186), "magic")}
+    paths = {}
+    for name, (content, reason) in cases.items():
+        path = os.path.join(directory, name)
+        with open(path, "wb") as f:
+            f.write(content)
+        paths[path] = (name, reason)
+    return paths
+
+
+def case_files(args) -> None:
+    archive = os.path.join(os.path.dirname(os.path.abspath(args.kernel)), skiffqemu.ARCHIVE_NAME)
+    check(os.path.exists(archive), f"no {archive}: the build makes it (apps/httpd/Archive.cmake)")
+    with boot(args, "files", mem="16M", initrd=archive) as guest:
+        before, _ = wait_for_prompt(guest)
+        mounted = re.search(r"(?m)^fs: archive .*$", before)
+        check(mounted is not None and "refused" not in mounted.group(0), "no 'fs: archive ...' mount line", before)
+        check("each on its own pages" in mounted.group(0), "the archive's files are not all page-aligned", before)
+        ok(f"boot: {mounted.group(0)}")
+        listing = parse_ls(guest.command("ls"))
+        expected = expected_listing(WWW)
+        expected["test/"] = ("d", "-")
+        check(listing == expected, f"ls / lists {listing}, apps/httpd/www/ has {expected}")
+        listing = parse_ls(guest.command("ls /css"))
+        check(listing == expected_listing(os.path.join(WWW, "css")), f"ls /css lists {listing}")
+        ok(f"ls / and ls /css list what apps/httpd/www/ holds: {', '.join(sorted(expected))}")
+        output = guest.command("cat /about.txt")
+        with open(os.path.join(WWW, "about.txt"), encoding="utf-8") as f:
+            source = f.read()
+        check(output == source, "cat /about.txt does not print the file byte for byte", output)
+        ok(f"cat /about.txt prints its {len(source)} bytes exactly")
+        output = guest.command("cat img/skiff.png")
+        check("binary" in output and "PNG" not in output, "cat of a PNG did not refuse politely", output)
+        output = guest.command("cat /css")
+        check("directory" in output, "cat of a directory does not say it is one", output)
+        output = guest.command("cat /no/such/file")
+        check("no such file" in output, "cat of a missing file does not say so", output)
+        ok("cat refuses a binary file, a directory and a missing file, each with a sentence")
+        output = guest.command("stat test/1M.bin")
+        check(re.search(r"size +1048576 bytes", output) is not None, "stat test/1M.bin shows no 1048576-byte size",
+              output)
+        check(re.search(r"physical 0x[0-9a-f]+-0x[0-9a-f]+, 256 pages, page-aligned", output) is not None,
+              "stat test/1M.bin does not show 256 page-aligned pages", output)
+        ok("stat /test/1M.bin: " + " | ".join(line.strip() for line in output.strip().splitlines()))
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0 after the file commands", quiet=True)
+
+    with tempfile.TemporaryDirectory(prefix="skiff-files-") as directory:
+        for path, (name, reason) in damaged_archives(archive, directory).items():
+            with boot(args, f"files-{name}", initrd=path) as guest:
+                before, _ = wait_for_prompt(guest)
+                refused = re.search(r"(?m)^fs: archive .* refused: (.*) \(at byte (\d+) of \d+\).*$", before)
+                check(refused is not None, f"{name}: no 'fs: archive ... refused: ... (at byte N of M)' line", before)
+                check(reason in refused.group(1), f"{name}: the reason does not mention '{reason}'", refused.group(0))
+                check(re.search(r"net: \S+ is 10\.0\.2\.15/24", before) is not None,
+                      f"{name}: the network did not come up after the refusal", before)
+                output = guest.command("ls")
+                check("refused" in output, f"{name}: ls does not say the archive was refused", output)
+                check_help(guest)
+                guest.send_line("poweroff 0")
+                expect_exit(guest, 1, f"{name}: poweroff 0", quiet=True)
+                ok(f"{name} refused at boot, Skiff runs on: {refused.group(0)}")
+    with boot(args, "files-none", initrd="none") as guest:
+        before, _ = wait_for_prompt(guest)
+        check(re.search(r"(?m)^fs: no file archive", before) is not None, "no 'fs: no file archive' line", before)
+        output = guest.command("ls")
+        check("no file archive" in output, "ls without an archive does not say so", output)
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0 without an archive", quiet=True)
+        ok("without an archive: one boot line, and ls says there is none")
+
+
 CASES = {
     "console": case_console,
     "line_editor": case_line_editor,
@@ -362,6 +482,7 @@ CASES = {
     "selftest": case_selftest,
     "iso": case_iso,
     "devices": case_devices,
+    "files": case_files,
 }
 
 

@@ -93,6 +93,34 @@ class QemuCommand(unittest.TestCase):
         with self.assertRaises(OptionError):
             skiffqemu.parse_forwards("ttcp")
 
+    def test_the_web_server_port_is_forwarded_over_tcp_only(self):
+        self.assertIn("8080:80/tcp", skiffqemu.DEFAULT_FORWARDS)
+        self.assertEqual(skiffqemu.parse_forward_rules("18080:80/tcp,5001"),
+                         [(18080, 80, ("tcp",)), (5001, 5001, ("tcp", "udp"))])
+        netdev = value_after(build(forwards="18080:80/tcp")[0], "-netdev")[0]
+        self.assertIn("hostfwd=tcp:127.0.0.1:18080-10.0.2.15:80", netdev)
+        self.assertNotIn("hostfwd=udp", netdev)
+        with self.assertRaises(OptionError):
+            skiffqemu.parse_forward_rules("80/sctp")
+
+    def test_the_archive_beside_the_kernel_is_the_default_initrd(self):
+        import tempfile
+        with tempfile.TemporaryDirectory() as directory:
+            kernel = os.path.join(directory, "skiff.elf")
+            open(kernel, "wb").close()
+            warnings = []
+            argv, _ = qemu_command(Options(kernel=kernel, accel="tcg"), "stdio", warn=warnings.append)
+            self.assertEqual(value_after(argv, "-initrd"), [])
+            self.assertTrue(any("www.tar" in w for w in warnings), warnings)
+            archive = os.path.join(directory, "www.tar")
+            open(archive, "wb").close()
+            argv, _ = build(kernel=kernel)
+            self.assertEqual(value_after(argv, "-initrd"), [archive])
+            self.assertEqual(value_after(build(kernel=kernel, initrd="none")[0], "-initrd"), [])
+            self.assertEqual(value_after(build(kernel=kernel, initrd=kernel)[0], "-initrd"), [kernel])
+            with self.assertRaises(OptionError):
+                build(kernel=kernel, initrd=os.path.join(directory, "missing.tar"))
+
     def test_tap_needs_an_existing_interface(self):
         with self.assertRaises(OptionError):
             build(net="tap")
