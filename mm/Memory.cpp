@@ -12,7 +12,6 @@
 #include <lib/Verify.h>
 #include <mm/VirtualRangeAllocator.h>
 #include <mm/ZeroCopyPages.h>
-#include <mm/arch/x86_64/Tlb.h>
 
 extern "C" char __text_start[];
 extern "C" char __text_end[];
@@ -36,6 +35,9 @@ constexpr uptr kMmioBase = kKernelVirtualAreaBase + 2 * kRegionSize; // device r
 constexpr u64 kMinZeroCopyPages = 8192;
 
 using arch::InterruptDisabler;
+
+// The architecture's TLB maintenance for the kernel table (kernel/base/Arch.h).
+constexpr TlbOperations kTlbOperations { arch::flush_tlb_page, arch::flush_tlb_all, arch::publish_page_table_writes };
 
 // All of the following are guarded by interrupts being off (one CPU).
 FrameAllocator s_frames;
@@ -265,7 +267,7 @@ void initialize(BootInfo const& info)
     //    (writable, never executable); the image gets 4 KiB pages with per-section permissions,
     //    so a stray write into kernel text faults. The lower half stays empty: a null pointer
     //    faults, and user address spaces will live there.
-    if (s_kernel_table.create(s_frames, PhysicalWindow { kDirectMapBase }, &arch_tlb::kOperations).is_error())
+    if (s_kernel_table.create(s_frames, PhysicalWindow { kDirectMapBase }, &kTlbOperations).is_error())
         out_of_memory_at_boot("allocating the PML4");
     constexpr u64 kChunk = PageTable::kLargePage;
     for (usize i = 0; i < info.usable_count; ++i) {
@@ -294,8 +296,8 @@ void initialize(BootInfo const& info)
     // 3. Switch. The boot tables set global pages, so drop those too.
     {
         InterruptDisabler disabler;
-        arch_tlb::activate(s_kernel_table.root());
-        arch_tlb::flush_everything();
+        arch::activate_kernel_page_table(s_kernel_table.root());
+        arch::flush_tlb_everything();
         s_kernel_table.set_active(true);
     }
 

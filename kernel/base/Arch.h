@@ -60,6 +60,8 @@ inline u64 cycle_counter();
 inline u64 cycle_counter_ordered();
 
 // --- TLB maintenance for the kernel's address space (mm/ counts every call) ---------------------
+// Makes page-table stores visible to the hardware walker before the next access through them.
+inline void publish_page_table_writes();
 inline void flush_tlb_page(uptr virtual_address); // one page's translation
 inline void flush_tlb_all();                      // every non-global translation
 void flush_tlb_everything();                      // global translations too

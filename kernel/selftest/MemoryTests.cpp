@@ -278,8 +278,7 @@ bool mmio_is_uncached(TestContext& t)
     auto translation = mm::translate(reinterpret_cast<uptr>(mapped.value()));
     KCHECK(t, !translation.is_error());
     KCHECK_EQ(t, translation.value().physical, 0xfee00020u);
-    KCHECK(t, translation.value().entry & mm::pte::kCacheDisable);
-    KCHECK(t, translation.value().entry & mm::pte::kWriteThrough);
+    KCHECK_EQ(t, translation.value().entry & mm::pte::kUncached, mm::pte::kUncached);
     mm::unmap_mmio(mapped.value(), 8);
     KCHECK(t, mm::translate(reinterpret_cast<uptr>(mapped.value())).is_error());
     return true;

@@ -56,6 +56,12 @@ inline u64 cycle_counter_ordered()
     return value;
 }
 
+// Stores to the tables are seen by the page walker in program order (SDM §4.10.2.3 covers what a
+// TLB may hold): only the compiler must not move them.
+inline void publish_page_table_writes()
+{
+    asm volatile("" ::: "memory");
+}
 // Invalidate the TLB entry for one virtual page (Intel SDM Vol. 3A 4.10.4.1).
 inline void flush_tlb_page(uptr virtual_address)
 {

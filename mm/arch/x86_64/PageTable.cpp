@@ -2,7 +2,7 @@
 
 #include <lib/Verify.h>
 
-namespace skiff::mm {
+namespace skiff::mm::x86_64 {
 
 // Intermediate entries grant everything; the leaf decides (SDM §4.6: the effective permission is
 // the most restrictive along the walk).
@@ -287,4 +287,4 @@ void PageTable::describe(uptr virtual_address, FormatSink& out) const
     }
 }
 
-} // namespace skiff::mm
+} // namespace skiff::mm::x86_64

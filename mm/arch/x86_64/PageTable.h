@@ -24,69 +24,22 @@
 #include <lib/Result.h>
 #include <lib/Types.h>
 #include <mm/FrameAllocator.h>
+#include <mm/PageTableTypes.h>
 
 namespace skiff::mm {
 
-// Entry bits (SDM Vol. 3A Table 4-19 for a 4 KiB PTE; the same positions serve at every level).
+// x86-64 entry bits beyond mm/PageTableTypes.h's (which sit where the hardware keeps them, SDM
+// Vol. 3A Table 4-19; the same positions serve at every level). In a not-present entry every bit
+// but 0 is ignored (SDM §4.7), which is what lets the markers live there.
 namespace pte {
-constexpr u64 kPresent = 1ull << 0;
-constexpr u64 kWritable = 1ull << 1;
-constexpr u64 kUser = 1ull << 2;
 constexpr u64 kWriteThrough = 1ull << 3; // PWT
-constexpr u64 kCacheDisable = 1ull << 4; // PCD
-constexpr u64 kAccessed = 1ull << 5;
-constexpr u64 kDirty = 1ull << 6;
-constexpr u64 kHuge = 1ull << 7; // PS: a 2 MiB page in a PD entry (1 GiB in a PDPT entry)
+constexpr u64 kCacheDisable = 1ull << 4; // PCD: with PWT, PAT entry 3 = UC in the power-on PAT
+constexpr u64 kHuge = 1ull << 7;         // PS: a 2 MiB page in a PD entry (1 GiB in a PDPT entry)
 constexpr u64 kGlobal = 1ull << 8;
-// Bits 9-11 are ignored by the hardware and free for the OS (SDM Table 4-19, "Ignored").
-constexpr u64 kCopyOnWrite = 1ull << 9; // present, read-only, and a write fault copies or reclaims
-// In an entry that is not present, every bit except bit 0 is ignored (SDM §4.7, "P flag"), so a
-// not-present entry can say why it is not present:
-constexpr u64 kDemandZero = 1ull << 10; // fault in a zeroed frame on first touch (flags kept)
-constexpr u64 kGuard = 1ull << 11;      // a guard page: any access is a bug (stack overflow)
-constexpr u64 kNoExecute = 1ull << 63;  // needs EFER.NXE, which the boot code sets
-constexpr u64 kAddressMask = 0x000ffffffffff000ull;
-constexpr u64 kFlagsMask = ~kAddressMask;
+static_assert(kUncached == (kCacheDisable | kWriteThrough));
 } // namespace pte
 
-// What callers ask for when mapping: PTE bits, minus kPresent which the walker adds.
-using PageFlags = u64;
-constexpr PageFlags kPageWritable = pte::kWritable;
-constexpr PageFlags kPageUser = pte::kUser;
-constexpr PageFlags kPageNoExecute = pte::kNoExecute;
-// Uncached for MMIO: PCD and PWT both set select PAT entry 3, UC, in the power-on PAT (SDM §11.12.3).
-constexpr PageFlags kPageUncached = pte::kCacheDisable | pte::kWriteThrough;
-constexpr PageFlags kPageCopyOnWrite = pte::kCopyOnWrite;
-
-struct PhysicalWindow {
-    uptr offset { 0 }; // virtual address of physical address 0
-    template<typename T>
-    T* at(PhysicalAddress physical) const
-    {
-        return reinterpret_cast<T*>(physical + offset);
-    }
-};
-
-struct TlbOperations {
-    void (*flush_page)(uptr virtual_address); // invlpg
-    void (*flush_all)();                      // CR3 reload
-};
-
-struct PageTableStats {
-    u64 maps { 0 };
-    u64 unmaps { 0 };
-    u64 remaps { 0 };
-    u64 protects { 0 };
-    u64 page_flushes { 0 }; // single-page invalidations issued
-    u64 full_flushes { 0 }; // whole-TLB flushes issued
-    u64 tables { 0 };       // intermediate tables currently allocated (including the root)
-};
-
-struct Translation {
-    PhysicalAddress physical; // of the byte at the address asked for
-    u64 entry;                // the leaf entry as the hardware sees it
-    u64 page_size;            // 4 KiB, 2 MiB or 1 GiB
-};
+namespace x86_64 {
 
 class PageTable {
 public:
@@ -168,4 +121,5 @@ private:
     PageTableStats m_stats {};
 };
 
+} // namespace x86_64
 } // namespace skiff::mm

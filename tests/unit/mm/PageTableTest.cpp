@@ -1,4 +1,4 @@
-#include <mm/PageTable.h>
+#include <mm/arch/x86_64/PageTable.h>
 
 #include <cstring>
 #include <gtest/gtest.h>
@@ -6,6 +6,7 @@
 
 using namespace skiff;
 using namespace skiff::mm;
+using skiff::mm::x86_64::PageTable;
 
 namespace {
 
