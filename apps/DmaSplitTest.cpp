@@ -62,21 +62,17 @@ Result<void> send_straddling(net::Ipv4Address destination, u16 port, u8* buffer,
     knet::StackLocker locker;
     auto& stack = knet::stack();
     net::Ipv4Address source = TRY(stack.ipv4().source_for(destination));
-    net::PacketBuffer* packet = stack.pool().allocate_transmit();
+    net::PacketRef packet = stack.pool().allocate_transmit();
     if (!packet)
         return Error::NoMemory;
     u32 first_length = static_cast<u32>(kPage) - start;
     auto first = pinned_segment(stack.port(), buffer + start, first_length);
-    if (first.is_error()) {
-        packet->release();
+    if (first.is_error())
         return first.error();
-    }
     packet->add_segment(first.value());
     auto second = pinned_segment(stack.port(), buffer + kPage, length - first_length);
-    if (second.is_error()) {
-        packet->release();
+    if (second.is_error())
         return second.error();
-    }
     packet->add_segment(second.value());
     kprintln("dmatest: seg[0] virt {} phys {:#x} {} bytes | seg[1] virt {} phys {:#x} {} bytes ({})",
         static_cast<void const*>(first.value().virt), first.value().phys, first.value().length,
@@ -95,7 +91,7 @@ Result<void> send_straddling(net::Ipv4Address destination, u16 port, u8* buffer,
     sum.add_packet(*packet, 0, udp_length);
     u16 checksum = sum.finish();
     store_be16(header + 6, checksum ? checksum : 0xffff);
-    return stack.ipv4().send(packet, source, destination, net::IpProtocol::Udp);
+    return stack.ipv4().send(move(packet), source, destination, net::IpProtocol::Udp);
 }
 
 int dmatest_command(console::Arguments const& arguments)
