@@ -429,6 +429,7 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
     for (u32 i = 0; i < packet.piece_count(); ++i) {
         net::BufferPiece piece = packet.piece(i);
         writer.write(piece.virt, piece.length);
+        ++m_driver_counters.tx_pieces;
     }
     writer.write_zeros(padded - length);
     writer.finish();

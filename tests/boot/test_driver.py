@@ -185,6 +185,41 @@ class ConsoleParsers(unittest.TestCase):
         self.assertIsNone(boot_test.parse_uptime("a while"))
 
 
+class SelftestJudgement(unittest.TestCase):
+    """boot.selftest compares the kernel's run with the tests the source registers."""
+
+    NAMES = ["mm.a", "mm.b", "sched.c"]
+
+    @staticmethod
+    def run_output(registered, passes, failed=0):
+        lines = [f"selftest: {registered} tests registered"] + [f"KTEST PASS {n}" for n in passes]
+        lines.append(f"selftest: {len(passes)} passed, {failed} failed (12 ms)")
+        return "\n".join(lines) + "\n"
+
+    def test_every_registered_test_passed_by_name(self):
+        self.assertEqual(boot_test.check_selftest_output(self.run_output(3, self.NAMES), self.NAMES), self.NAMES)
+
+    def test_a_dropped_suite_fails_even_when_the_kernel_agrees_with_itself(self):
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(2, ["mm.a", "mm.b"]), self.NAMES)
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, ["mm.a", "mm.b"]), self.NAMES)
+
+    def test_repeats_unknown_names_and_a_missing_count_fail(self):
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, ["mm.a", "mm.a", "sched.c"]), self.NAMES)
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, ["mm.a", "mm.b", "mm.z"]), self.NAMES)
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, self.NAMES).split("\n", 1)[1], self.NAMES)
+
+    def test_the_source_registers_the_suites(self):
+        names = boot_test.registered_ktests()
+        self.assertIn("mm.frame_refcounts", names)
+        self.assertIn("sync.wait_queue_timeout", names)
+        self.assertEqual(len(names), len(set(names)), "a test name is registered twice")
+
+
 def junit_case(name, status, output="", skip_message=None):
     case = ElementTree.Element("testcase", name=name, status=status)
     ElementTree.SubElement(case, "system-out").text = output
