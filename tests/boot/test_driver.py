@@ -60,6 +60,10 @@ class QemuCommand(unittest.TestCase):
         argv, _ = build(nic="ne2k", ne2k_irq=5)
         self.assertIn("irq=5", [d for d in value_after(argv, "-device") if d.startswith("ne2k_isa")][0])
         self.assertIn("ne2k_irq=5", value_after(argv, "-append")[0])
+        # 0: QEMU's default line, and the kernel is told nothing (it probes).
+        argv, _ = build(nic="ne2k", ne2k_irq=0)
+        self.assertNotIn("irq=", [d for d in value_after(argv, "-device") if d.startswith("ne2k_isa")][0])
+        self.assertNotIn("ne2k_irq", value_after(argv, "-append")[0])
 
     def test_append_adds_and_overrides_defaults(self):
         argv, _ = build(append="panic=exit ip=192.168.7.2/24")

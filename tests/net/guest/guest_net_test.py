@@ -22,6 +22,11 @@ Cases (one CTest test each, label `net`):
       - a UDP flood from the host, faster than the card takes it, for --flood-seconds (default 5;
         30 s is the long form: run with --flood-seconds 30), and then the guest answers
         ping at once and its console still works.
+  ne2k-irq
+      - the ISA NE2000 on a line the kernel was not told: QEMU's default IRQ 9 with no ne2k_irq=,
+        and IRQ 11 with ne2k_irq=10. The driver must find the line by making the card interrupt,
+        say so at boot, and work by interrupt: 20 host pings answered with an average RTT under
+        20 ms (the idle poll would give about 125), every frame with its interrupt, on that line.
   user
       - under QEMU user networking, the guest pings the gateway 10.0.2.2, on each NIC (pc), and
         with e1000 and ne2k_pci on q35 (PCI interrupts routed through the ICH9 LPC).
@@ -284,6 +289,56 @@ def case_tap(args, nic: str) -> None:
     os.rmdir(monitor_dir)
 
 
+IRQ_CASES = [
+    # (QEMU's irq= for ne2k_isa, 0: its default; ne2k_irq= for the kernel, 0: none; the line the
+    #  driver must end up on; what it must have said about it)
+    (0, 0, 9, r"ne2k: the card interrupts on IRQ 9 \(found by making it interrupt"),
+    (11, 10, 11, r"ne2k: the card interrupts on IRQ 11, not on IRQ 10 as ne2k_irq= says: using IRQ 11"),
+]
+
+
+def case_ne2k_irq(args) -> None:
+    """The ISA NE2000 on a line the kernel was not told (QEMU's default IRQ 9 with no ne2k_irq=; IRQ
+    11 with ne2k_irq=10): the driver finds the card's line at boot, says so, and the card works
+    by interrupt, not by the network thread's 250 ms idle poll (host pings answered at once, every
+    frame with its interrupt, the interrupts on that line)."""
+    problem = NetNamespace.problem()
+    if problem:
+        print(f"SKIP: net.guest.ne2k-irq: {problem}", flush=True)
+        sys.exit(SKIP)
+    for card_irq, told, expected, said in IRQ_CASES:
+        device = "ne2k_isa,iobase=0x300,netdev=n0,mac=52:54:00:12:34:56" + (f",irq={card_irq}" if card_irq else "")
+        append = HARNESS + (f" ne2k_irq={told}" if told else "")
+        with NetNamespace(tap=TAP) as ns, Guest(name=f"net-guest-ne2k-irq{card_irq or 'default'}", netns=ns,
+                                                  nic="none", kernel=args.kernel, append=append,
+                                                  extra=["-netdev", f"tap,id=n0,ifname={TAP},script=no,downscript=no",
+                                                         "-device", device]) as guest:
+            boot_log = guest.expect_prompt(timeout=60)
+            where = f"card at {'QEMU default' if not card_irq else f'irq={card_irq}'}, " + (
+                f"ne2k_irq={told}" if told else "no ne2k_irq=")
+            check(re.search(said, boot_log) is not None, f"{where}: the driver did not say which line it found",
+                  boot_log)
+            check(re.search(rf"ne2k0: NE2000 \(DP8390, ISA\) at I/O 0x300 IRQ {expected},", boot_log) is not None,
+                  f"{where}: the driver is not on IRQ {expected}", boot_log)
+            wait_until_reachable(ns, 15)
+            # Polled frames wait up to 250 ms (125 ms on average); interrupt-driven ones well under 20.
+            sent, received, rtt, output = host_ping(ns, 20, 56, interval=0.05)
+            check(received == 20 and rtt is not None, f"{where}: {received}/{sent} echoes", output)
+            check(rtt[1] < 20, f"{where}: average RTT {rtt[1]:.1f} ms: frames are being polled, not interrupted",
+                  output)
+            stats = guest.command("nicstat", timeout=20)
+            line = re.search(rf"ne2k0: .*IRQ {expected} \((\d+) on the line\)", stats)
+            silent = re.search(r"frames without interrupt (\d+)", stats)
+            check(line is not None and int(line.group(1)) >= 20,
+                  f"{where}: fewer interrupts on IRQ {expected} than echoes answered", stats)
+            check(silent is not None and silent.group(1) == "0", f"{where}: frames arrived without an interrupt",
+                  stats)
+            ok(f"{where}: the driver found IRQ {expected} and said so; 20/20 host pings, average RTT "
+               f"{rtt[1]:.3f} ms, {line.group(1)} interrupts on the line, no frame without one")
+            guest.send_line("poweroff 0")
+            check(guest.wait_exit(timeout=20) == 1, "poweroff 0")
+
+
 def case_user(args) -> None:
     for machine, nic in [("pc", nic) for nic in NICS] + [("q35", "e1000"), ("q35", "ne2k-pci")]:
         with Guest(name=f"net-guest-user-{machine}-{nic}", machine=machine, nic=nic, net="user", forwards="none",
@@ -302,7 +357,7 @@ def case_user(args) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("case", choices=sorted(list(NICS) + ["user"]))
+    parser.add_argument("case", choices=sorted(list(NICS) + ["user", "ne2k-irq"]))
     parser.add_argument("--kernel", default=skiffqemu.KERNEL_ELF)
     parser.add_argument("--flood-seconds", type=float, default=5.0)
     args = parser.parse_args()
@@ -312,6 +367,8 @@ def main() -> int:
     try:
         if args.case == "user":
             case_user(args)
+        elif args.case == "ne2k-irq":
+            case_ne2k_irq(args)
         else:
             case_tap(args, args.case)
     except (CheckFailed, GuestError, subprocess.TimeoutExpired) as error:
