@@ -99,7 +99,7 @@ def choose_accel(requested: str | None = None) -> tuple[str, str]:
 @dataclasses.dataclass
 class Options:
     nic: str = "e1000"
-    ne2k_irq: int = 10  # not 9: that is the ACPI SCI on the pc machine
+    ne2k_irq: int = 10  # 0: QEMU's default line (9), not told to the kernel, which finds it itself
     accel: str | None = None  # None: choose_accel()
     mem: str = "32M"
     machine: str = "pc"
@@ -129,7 +129,7 @@ def kernel_command_line(options: Options) -> str:
     given = options.append.split()
     given_keys = {word.split("=", 1)[0] for word in given}
     words = [w for w in DEFAULT_APPEND.split() if w.split("=", 1)[0] not in given_keys]
-    if options.nic == "ne2k" and "ne2k_irq" not in given_keys:
+    if options.nic == "ne2k" and options.ne2k_irq and "ne2k_irq" not in given_keys:
         words.append(f"ne2k_irq={options.ne2k_irq}")
     return " ".join(words + given)
 
@@ -273,7 +273,8 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
             if options.mitigation:
                 device += f",mitigation={options.mitigation}"
         elif options.nic == "ne2k":
-            device = f"ne2k_isa,iobase=0x300,irq={options.ne2k_irq},netdev=net0,mac=52:54:00:12:34:56"
+            irq = f",irq={options.ne2k_irq}" if options.ne2k_irq else ""
+            device = f"ne2k_isa,iobase=0x300{irq},netdev=net0,mac=52:54:00:12:34:56"
         else:
             device = "ne2k_pci,netdev=net0,mac=52:54:00:12:34:56,romfile="
         argv += ["-device", device]
@@ -314,8 +315,8 @@ def qemu_error_line(line: str) -> bool:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nic", choices=NIC_CHOICES, default="e1000", help="network card (default e1000)")
     parser.add_argument("--ne2k-irq", type=int, default=10, metavar="N",
-                        help="IRQ of --nic ne2k (default 10; 9 is the ACPI SCI on pc); passed to the "
-                             "kernel as ne2k_irq=N")
+                        help="IRQ of --nic ne2k (default 10), passed to the kernel as ne2k_irq=N; 0 leaves "
+                             "QEMU's default (9) and the kernel finds the line by making the card interrupt")
     parser.add_argument("--accel", choices=("kvm", "tcg"),
                         help="accelerator (default kvm where /dev/kvm is usable and the CPU has vmx/svm, "
                              "else tcg)")
