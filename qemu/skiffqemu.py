@@ -111,6 +111,7 @@ class Options:
     extra: list[str] = dataclasses.field(default_factory=list)
     kernel: str = KERNEL_ELF
     image_iso: str = KERNEL_ISO
+    initrd: str | None = None  # -initrd (the Linux reference guest's initramfs, qemu/linux/)
 
 
 class OptionError(Exception):
@@ -201,6 +202,10 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
         if not os.path.exists(options.kernel):
             raise OptionError(f"{options.kernel} does not exist (build first: cmake --build --preset x86_64)")
         argv += ["-kernel", options.kernel, "-append", kernel_command_line(options)]
+        if options.initrd:
+            if not os.path.exists(options.initrd):
+                raise OptionError(f"{options.initrd} does not exist")
+            argv += ["-initrd", options.initrd]
 
     if options.nic == "none":
         argv += ["-nic", "none"]
