@@ -521,8 +521,9 @@ class Bench:
         args = self.args
         rows = []
         self.rec.say()
-        self.rec.say(f"Medians of {args.reps} repetitions, Mbit/s (every repetition in brackets); "
-                     "ratio = Skiff median / Linux median, both from this run.")
+        self.rec.say(f"Medians of {args.reps} repetitions, Mbit/s (every repetition in brackets, x: failed, left out "
+                     "of the median; *: had seconds below 1 Mbit/s, kept); ratio = Skiff median / Linux median, both "
+                     "from this run.")
         self.rec.say()
         self.rec.say("| NIC | direction | write | Linux | " + " | ".join(f"Skiff zc={zc} | ratio" for zc in args.zc) + " |")
         self.rec.say("|---|---|---|---|" + "---|---|" * len(args.zc))
@@ -530,14 +531,17 @@ class Bench:
         for nic in args.nic:
             for direction in ("g2h", "h2g"):
                 for length in args.write:
-                    def values(guest: str, variant: str = "") -> list:
-                        return [m.get("mbit") for m in measurements if m["nic"] == nic and m["direction"] == direction
+                    def select(guest: str, variant: str = "") -> list[dict]:
+                        return [m for m in measurements if m["nic"] == nic and m["direction"] == direction
                                 and m["write"] == length and m["guest"] == guest
                                 and (variant == "" or m["variant"] == variant)]
+
+                    def values(guest: str, variant: str = "") -> list:
+                        return [m.get("mbit") for m in select(guest, variant)]
                     linux = values("Linux")
                     linux_ok = [v for v in linux if v is not None]
                     linux_median = median(linux_ok)
-                    cells = [f"{fmt(linux_median)} ({runs(linux)})"]
+                    cells = [f"{fmt(linux_median)} ({runs(select('Linux'))})"]
                     entry = {"nic": nic, "direction": direction, "write": length, "linux_median": linux_median,
                              "linux_runs": linux}
                     # h2g: the same host command into Skiff's sink, whatever zc (the sink does not take -z).
@@ -546,7 +550,8 @@ class Bench:
                         skiff_ok = [v for v in skiff if v is not None]
                         skiff_median = median(skiff_ok)
                         ratio = skiff_median / linux_median if (skiff_median and linux_median) else None
-                        cells += [f"{fmt(skiff_median)} ({runs(skiff)})", f"{fmt(ratio, 2)}x" if ratio else "-"]
+                        cells += [f"{fmt(skiff_median)} ({runs(select('Skiff', f'zc={zc}' if direction == 'g2h' else ''))})",
+                                  f"{fmt(ratio, 2)}x" if ratio else "-"]
                         entry[f"skiff_zc_{zc}_median"] = skiff_median
                         entry[f"skiff_zc_{zc}_runs"] = skiff
                         entry[f"ratio_zc_{zc}"] = ratio
@@ -749,8 +754,13 @@ class Bench:
         self.finish()
 
 
-def runs(values: list) -> str:
-    return " ".join(fmt(v, 0) if v is not None else "x" for v in values) or "none"
+def runs(measurements: list[dict]) -> str:
+    """Every repetition's Mbit/s: `x` failed, `*` after a figure: that run had stalled seconds."""
+    shown = []
+    for m in measurements:
+        value = m.get("mbit")
+        shown.append((fmt(value, 0) if value is not None else "x") + ("*" if m.get("stall") else ""))
+    return " ".join(shown) or "none"
 
 
 def seconds_or_none(measurement: dict) -> float | None:
