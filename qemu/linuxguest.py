@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import sys
 import time
 
@@ -32,7 +33,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "linux"))
 
 import guestimage  # noqa: E402
-from skiffqemu import ExpectTimeout, Guest, GuestError, clean_text  # noqa: E402
+from skiffqemu import (ExpectTimeout, Guest, GuestError, OptionError, clean_text, kernel_command_line,  # noqa: E402
+                       nic_arguments)
 
 LINUX_PROMPT = "linux# "
 # Same memory for both guests in every comparison: Debian's 6.1 kernel does not boot in Skiff's
@@ -51,20 +53,30 @@ class LinuxGuest(Guest):
       mtu          -- eth0's MTU (passed as mtu=N; the init script sets it before bringing eth0 up)
       extra_files  -- {guest path: host path}: a second archive appended to the initramfs (the host's
                       ttcp for the loss benchmark); each file's shared libraries come with it
+                      (amd64 only: they are found with the host's ldd)
+      arch         -- "amd64" (default: qemu-system-x86_64, the same command line as Skiff's) or
+                      "arm64" (qemu-system-aarch64 -M virt -cpu cortex-a72, TCG; for a comparison
+                      with an AArch64 Skiff; same NIC arguments, tap and addresses)
     Default memory: LINUX_MEM."""
 
     def __init__(self, name: str = "linux", image_dir: str | None = None, mtu: int | None = None,
-                 extra_files: dict[str, str] | None = None, append: str = "", **options):
-        self.image_dir = os.path.abspath(image_dir or guestimage.DEFAULT_OUT)
-        self.manifest = guestimage.build(self.image_dir, quiet=True)
+                 extra_files: dict[str, str] | None = None, append: str = "", arch: str = "amd64", **options):
+        self.arch = arch
+        self.image_dir = os.path.abspath(image_dir or guestimage.ARCHES[arch].out)
+        self.manifest = guestimage.build(self.image_dir, quiet=True, arch=arch)
         initrd = os.path.join(self.image_dir, "initramfs.cpio.gz")
         if extra_files:
             initrd = self._with_extra(initrd, extra_files)
-        words = ["console=ttyS0", "quiet"] + ([f"mtu={mtu}"] if mtu else []) + append.split()
+        words = [f"console={guestimage.ARCHES[arch].console}", "quiet"] + ([f"mtu={mtu}"] if mtu else []) + append.split()
         options.setdefault("mem", LINUX_MEM)
         super().__init__(name=name, kernel=os.path.join(self.image_dir, "vmlinuz"), initrd=initrd,
                          append=" ".join(words), **options)
         self.ready_line: str | None = None
+
+    def qemu_argv(self, warn=None, check_tap: bool = True) -> tuple[list[str], str]:
+        if self.arch == "amd64":
+            return super().qemu_argv(warn=warn, check_tap=check_tap)
+        return aarch64_command(self.options, warn or (lambda message: None), check_tap)
 
     def _with_extra(self, base: str, files: dict[str, str]) -> str:
         digest = hashlib.sha256()
@@ -182,6 +194,21 @@ class LinuxGuest(Guest):
                          "tx_carrier", "tx_compressed"]
                 return dict(zip(names, values))
         raise GuestError(self._failure(f"no eth0 in /proc/net/dev:\n{output}"))
+
+
+def aarch64_command(options, warn, check_tap: bool) -> tuple[list[str], str]:
+    """The arm64 guest's QEMU command line: Arm's virt board (PCI through its generic host bridge,
+    so the same e1000 / ne2k_pci devices), a Cortex-A72, TCG (an x86 host cannot run it otherwise),
+    the PL011 as the serial console on stdio; the NIC arguments are Skiff's (`nic_arguments`)."""
+    if options.nic == "ne2k":
+        raise OptionError("the virt board has no ISA bus: use e1000 or ne2k-pci")
+    if not shutil.which("qemu-system-aarch64"):
+        raise OptionError("qemu-system-aarch64 is not installed (Debian package qemu-system-arm)")
+    argv = ["qemu-system-aarch64", "-machine", "virt", "-cpu", "cortex-a72", "-accel", "tcg", "-m", options.mem,
+            "-no-reboot", "-display", "none", "-monitor", "none", "-serial", "stdio",
+            "-kernel", options.kernel, "-initrd", options.initrd, "-append", kernel_command_line(options)]
+    argv += nic_arguments(options, warn, check_tap) + list(options.extra)
+    return argv, "tcg"
 
 
 def _without_echo(text: str) -> str:

@@ -35,8 +35,23 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 DEFAULT_OUT = os.path.join(ROOT, "build", "linux-guest")
 INIT_SCRIPT = os.path.join(HERE, "init")
 
-# The kernel's meta-package: its one dependency names the real image package (linux-image-6.1.0-N-amd64).
-KERNEL_META = "linux-image-amd64"
+
+
+@dataclasses.dataclass(frozen=True)
+class Arch:
+    """A Debian architecture the guest can be built for."""
+
+    name: str  # Debian's name: amd64, arm64
+    kernel_meta: str  # the meta-package; its one dependency names the real image package
+    triplet: str  # the multiarch library directory
+    console: str  # the serial console the kernel is told to use
+    out: str  # default output directory
+
+
+ARCHES = {
+    "amd64": Arch("amd64", "linux-image-amd64", "x86_64-linux-gnu", "ttyS0", DEFAULT_OUT),
+    "arm64": Arch("arm64", "linux-image-arm64", "aarch64-linux-gnu", "ttyAMA0", DEFAULT_OUT + "-arm64"),
+}
 # Packages whose files go into the image, and the files taken from each.
 USER_PACKAGES = {
     "busybox-static": ["bin/busybox"],  # the shell, init, ip, httpd, nc, sha256sum, poweroff, ...
@@ -80,6 +95,26 @@ def apt_lists_empty() -> bool:
     return not glob.glob("/var/lib/apt/lists/*_Packages*")
 
 
+def host_arch() -> str:
+    return run(["dpkg", "--print-architecture"]).stdout.strip()
+
+
+def apt_name(package: str, arch: str) -> str:
+    return package if arch == host_arch() else f"{package}:{arch}"
+
+
+def ensure_arch(arch: str) -> None:
+    """A foreign architecture's packages need `dpkg --add-architecture` and `apt-get update` once
+    (root). Only `build --arch arm64` asks for it; the amd64 guest never changes apt's set-up."""
+    if arch == host_arch() or arch in run(["dpkg", "--print-foreign-architectures"]).stdout.split():
+        return
+    if os.geteuid() != 0:
+        raise BuildError(f"apt has no {arch} packages; as root: dpkg --add-architecture {arch} && apt-get update")
+    say(f"dpkg --add-architecture {arch}; apt-get update")
+    run(["dpkg", "--add-architecture", arch])
+    run(["apt-get", "update", "-q"], capture_output=False)
+
+
 def ensure_apt_lists() -> None:
     """`apt-get download` needs the package lists, as qemu/lib.sh's install does."""
     if not apt_lists_empty():
@@ -90,10 +125,11 @@ def ensure_apt_lists() -> None:
     run(["apt-get", "update", "-q"], capture_output=False)
 
 
-def candidates(packages: list[str]) -> dict[str, dict]:
-    """{package: the fields of the version apt would install (Package, Version, Depends, ...)}, in
-    one apt-cache call (each call reads the whole cache: seconds on a busy machine)."""
-    text = run(["apt-cache", "show", "--no-all-versions", *packages]).stdout
+def candidates(packages: list[str], arch: str) -> dict[str, dict]:
+    """{package: the fields of the version apt would install for `arch` (Package, Version,
+    Depends, ...)}, in one apt-cache call (each call reads the whole cache: seconds on a busy
+    machine)."""
+    text = run(["apt-cache", "show", "--no-all-versions", *(apt_name(p, arch) for p in packages)]).stdout
     found: dict[str, dict] = {}
     for record in text.split("\n\n"):
         fields: dict[str, str] = {}
@@ -101,12 +137,22 @@ def candidates(packages: list[str]) -> dict[str, dict]:
             match = re.match(r"^([A-Za-z-]+): (.*)$", line)
             if match:
                 fields.setdefault(match.group(1), match.group(2))
-        if "Package" in fields and "Version" in fields:
+        if "Package" in fields and "Version" in fields and fields.get("Architecture") in (arch, "all"):
             found.setdefault(fields["Package"], fields)
     missing = [package for package in packages if package not in found]
     if missing:
-        raise BuildError(f"apt knows no version of {', '.join(missing)}")
+        raise BuildError(f"apt knows no {arch} version of {', '.join(missing)}")
     return found
+
+
+def depends_names(fields: dict) -> list[str]:
+    """Package names in a Depends field: the first of each set of alternatives, no versions."""
+    names = []
+    for clause in fields.get("Depends", "").split(","):
+        first = clause.split("|")[0].strip()
+        if first:
+            names.append(re.split(r"[\s(:]", first, maxsplit=1)[0])
+    return names
 
 
 def apt_lists_signature() -> list:
@@ -122,7 +168,7 @@ def kernel_package(meta: dict) -> str:
     depends = meta.get("Depends", "")
     match = re.search(r"\b(linux-image-[0-9][^ ,(]*)", depends)
     if not match:
-        raise BuildError(f"{KERNEL_META} does not depend on a linux-image-<version> package: {depends!r}")
+        raise BuildError(f"{meta.get('Package')} does not depend on a linux-image-<version> package: {depends!r}")
     return match.group(1)
 
 
@@ -130,20 +176,26 @@ def deb_version(path: str) -> str:
     return run(["dpkg-deb", "-f", path, "Version"]).stdout.strip()
 
 
-def download(package: str, version: str, debs: str) -> str:
+def download(package: str, version: str, debs: str, arch: str) -> str:
     """The .deb of package=version in debs/, fetched with `apt-get download` unless already there."""
     os.makedirs(debs, exist_ok=True)
-    for path in sorted(glob.glob(os.path.join(debs, f"{package}_*.deb"))):
-        if deb_version(path) == version:
-            return path
-    say(f"apt-get download {package}={version}")
+
+    def present() -> str | None:
+        for path in sorted(glob.glob(os.path.join(debs, f"{package}_*.deb"))):
+            if path.endswith((f"_{arch}.deb", "_all.deb")) and deb_version(path) == version:
+                return path
+        return None
+
+    if present():
+        return present()
+    say(f"apt-get download {apt_name(package, arch)}={version}")
     # apt drops privileges to _apt where it can; in a directory _apt cannot write it says so and
     # downloads as the caller, which is what we want here.
-    run(["apt-get", "download", "-q", f"{package}={version}"], cwd=debs)
-    for path in sorted(glob.glob(os.path.join(debs, f"{package}_*.deb"))):
-        if deb_version(path) == version:
-            return path
-    raise BuildError(f"apt-get download {package}={version} left no .deb in {debs}")
+    run(["apt-get", "download", "-q", f"{apt_name(package, arch)}={version}"], cwd=debs)
+    path = present()
+    if not path:
+        raise BuildError(f"apt-get download {package}={version} left no .deb in {debs}")
+    return path
 
 
 def unpack(deb: str, into: str) -> None:
@@ -262,6 +314,92 @@ def owning_package(path: str) -> str:
     return "?"
 
 
+def elf_dynamic(data: bytes) -> tuple[str | None, list[str]]:
+    """(program interpreter, DT_NEEDED names) of a 64-bit little-endian ELF file, read through its
+    program headers (PT_INTERP; PT_DYNAMIC, whose string table address is mapped to a file
+    offset through the PT_LOAD segments). For binaries the host's ldd cannot run (arm64)."""
+    if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        raise BuildError("not a 64-bit little-endian ELF file")
+    phoff = int.from_bytes(data[0x20:0x28], "little")
+    phentsize = int.from_bytes(data[0x36:0x38], "little")
+    phnum = int.from_bytes(data[0x38:0x3A], "little")
+    interp, dynamic, loads = None, None, []
+    for index in range(phnum):
+        header = data[phoff + index * phentsize: phoff + (index + 1) * phentsize]
+        kind = int.from_bytes(header[0:4], "little")
+        offset, vaddr = int.from_bytes(header[8:16], "little"), int.from_bytes(header[16:24], "little")
+        size = int.from_bytes(header[32:40], "little")
+        if kind == 3:  # PT_INTERP
+            interp = data[offset:offset + size].rstrip(b"\0").decode()
+        elif kind == 2:  # PT_DYNAMIC
+            dynamic = (offset, size)
+        elif kind == 1:  # PT_LOAD
+            loads.append((vaddr, offset, size))
+    if dynamic is None:
+        return interp, []
+    needed_offsets, strtab = [], None
+    for position in range(dynamic[0], dynamic[0] + dynamic[1], 16):
+        tag = int.from_bytes(data[position:position + 8], "little")
+        value = int.from_bytes(data[position + 8:position + 16], "little")
+        if tag == 0:  # DT_NULL
+            break
+        if tag == 1:  # DT_NEEDED
+            needed_offsets.append(value)
+        elif tag == 5:  # DT_STRTAB
+            strtab = value
+    if strtab is None:
+        return interp, []
+    base = next((offset + strtab - vaddr for vaddr, offset, size in loads if vaddr <= strtab < vaddr + size), None)
+    if base is None:
+        raise BuildError("DT_STRTAB lies in no PT_LOAD segment")
+    needed = []
+    for offset in needed_offsets:
+        end = data.index(b"\0", base + offset)
+        needed.append(data[base + offset:end].decode())
+    return interp, needed
+
+
+def resolve_in_roots(path: str, roots: list[str]) -> str | None:
+    """A file's real path under one of the unpacked package roots, following symbolic links
+    (absolute ones relative to that root)."""
+    for root in roots:
+        candidate = path
+        for _ in range(16):
+            full = os.path.join(root, candidate.lstrip("/"))
+            if os.path.islink(full):
+                target = os.readlink(full)
+                candidate = target if target.startswith("/") else os.path.join(os.path.dirname(candidate), target)
+                continue
+            if os.path.isfile(full):
+                return full
+            break
+    return None
+
+
+def foreign_libraries(binaries: list[str], roots: dict[str, str], triplet: str) -> dict[str, tuple[str, str]]:
+    """{guest path: (file in an unpacked package, package)} for the interpreter and every shared
+    library the binaries need, transitively, found in the unpacked library packages."""
+    found: dict[str, tuple[str, str]] = {}
+    pending = list(binaries)
+    while pending:
+        with open(pending.pop(), "rb") as file:
+            interp, needed = elf_dynamic(file.read())
+        wanted = ([interp] if interp else []) + [f"/lib/{triplet}/{name}" for name in needed]
+        for guest_path in wanted:
+            if guest_path in found:
+                continue
+            for package, root in roots.items():
+                real = resolve_in_roots(guest_path, [root]) or resolve_in_roots(
+                    "/usr" + guest_path, [root])
+                if real:
+                    found[guest_path] = (real, package)
+                    pending.append(real)
+                    break
+            else:
+                raise BuildError(f"{guest_path} is in none of the unpacked packages {sorted(roots)}")
+    return found
+
+
 # --------------------------------------------------------------------------------------------
 # cpio "newc" writer
 
@@ -361,19 +499,38 @@ def file_digest(path: str) -> str:
         return hashlib.sha256(file.read()).hexdigest()
 
 
-def build(out: str = DEFAULT_OUT, force: bool = False, quiet: bool = False) -> dict:
-    """Builds (or finds up to date) the image in `out`; returns the manifest. A lock on
-    <out>/.lock makes a second builder (a test and a benchmark started together) wait."""
+def build(out: str | None = None, force: bool = False, quiet: bool = False, arch: str = "amd64") -> dict:
+    """Builds (or finds up to date) the image for `arch` in `out` (default ARCHES[arch].out);
+    returns the manifest. A lock on <out>/.lock makes a second builder (a test and a benchmark
+    started together) wait."""
     global QUIET
     QUIET = quiet
+    if arch not in ARCHES:
+        raise BuildError(f"no such architecture {arch!r}: {', '.join(ARCHES)}")
+    out = out or ARCHES[arch].out
     os.makedirs(out, exist_ok=True)
     with open(os.path.join(out, ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(out, force)
+        return _build_locked(out, force, ARCHES[arch])
 
 
-def _build_locked(out: str, force: bool) -> dict:
+def library_packages(fields: dict[str, dict], arch: str) -> dict[str, dict]:
+    """The lib* packages the user packages depend on, transitively (a foreign architecture's
+    binaries take their libraries from these, not from this machine)."""
+    found: dict[str, dict] = {}
+    frontier = sorted({n for f in fields.values() for n in depends_names(f) if n.startswith("lib")})
+    while frontier:
+        batch = candidates(frontier, arch)
+        found.update(batch)
+        frontier = sorted({n for f in batch.values() for n in depends_names(f)
+                           if n.startswith("lib") and n not in found})
+    return found
+
+
+def _build_locked(out: str, force: bool, arch: Arch) -> dict:
     ensure_apt_lists()
+    ensure_arch(arch.name)
+    foreign = arch.name != host_arch()
     manifest_path = os.path.join(out, "manifest.json")
     kernel_path = os.path.join(out, "vmlinuz")
     initrd_path = os.path.join(out, "initramfs.cpio.gz")
@@ -382,6 +539,7 @@ def _build_locked(out: str, force: bool) -> dict:
         "builder": file_digest(os.path.abspath(__file__)),
         "init": file_digest(INIT_SCRIPT),
         "nic_modules": NIC_MODULES,
+        "arch": arch.name,
     }
     if not force and all(os.path.exists(p) for p in (manifest_path, kernel_path, initrd_path)):
         # Up to date without asking apt: the candidate versions only change with the package lists.
@@ -391,12 +549,15 @@ def _build_locked(out: str, force: bool) -> dict:
                                 for path, digest in manifest.get("library_sha256", {}).items())
         if {k: manifest.get("inputs", {}).get(k) for k in local_inputs} == local_inputs and libraries_current:
             return manifest
-    meta = candidates([KERNEL_META])[KERNEL_META]
+    meta = candidates([arch.kernel_meta], arch.name)[arch.kernel_meta]
     kernel_pkg = kernel_package(meta)
-    fields = candidates([kernel_pkg, *USER_PACKAGES])
+    fields = candidates([kernel_pkg, *USER_PACKAGES], arch.name)
     packages = {package: fields[package]["Version"] for package in [kernel_pkg, *USER_PACKAGES]}
+    if foreign:
+        user_fields = {package: fields[package] for package in USER_PACKAGES}
+        packages.update({name: f["Version"] for name, f in sorted(library_packages(user_fields, arch.name).items())})
     inputs = dict(local_inputs, packages=packages)
-    say(f"building the Linux guest in {os.path.relpath(out, ROOT)}: " +
+    say(f"building the {arch.name} Linux guest in {os.path.relpath(out, ROOT)}: " +
         ", ".join(f"{name} {version}" for name, version in packages.items()))
 
     debs = os.path.join(out, "debs")
@@ -404,7 +565,7 @@ def _build_locked(out: str, force: bool) -> dict:
     roots = {}
     keep = set()
     for package, version in packages.items():
-        deb = download(package, version, debs)
+        deb = download(package, version, debs, arch.name)
         keep.add(os.path.basename(deb))
         roots[package] = os.path.join(unpacked, package)
         unpack(deb, roots[package])
@@ -424,13 +585,25 @@ def _build_locked(out: str, force: bool) -> dict:
 
     libraries: dict[str, str] = {}
     contents = []
+    binaries = []
     for package, files in USER_PACKAGES.items():
         for relative in files:
             host_path = os.path.join(roots[package], relative)
             if not os.path.exists(host_path):
                 raise BuildError(f"{package} {packages[package]} has no /{relative}")
-            add_host_file(archive, relative, host_path, libraries)
+            if foreign:
+                with open(host_path, "rb") as file:
+                    archive.file(relative, file.read(), 0o755)
+                binaries.append(host_path)
+            else:
+                add_host_file(archive, relative, host_path, libraries)
             contents.append({"path": "/" + relative, "from": f"{package} {packages[package]}"})
+    if foreign:
+        library_roots = {p: roots[p] for p in packages if p not in USER_PACKAGES and p != kernel_pkg}
+        for guest_path, (real, package) in sorted(foreign_libraries(binaries, library_roots, arch.triplet).items()):
+            with open(real, "rb") as file:
+                archive.file(guest_path, file.read(), 0o755)
+            contents.append({"path": guest_path, "from": f"{package} {packages[package]} ({arch.name}, by DT_NEEDED)"})
 
     boot = glob.glob(os.path.join(roots[kernel_pkg], "boot", "vmlinuz-*"))
     if len(boot) != 1:
@@ -457,6 +630,8 @@ def _build_locked(out: str, force: bool) -> dict:
     os.replace(initrd_path + ".tmp", initrd_path)
     manifest = {
         "inputs": inputs,
+        "arch": arch.name,
+        "console": arch.console,
         "kernel_release": release,
         "kernel_package": f"{kernel_pkg} {packages[kernel_pkg]}",
         "modules_load_order": load_order,
@@ -477,16 +652,19 @@ def _build_locked(out: str, force: bool) -> dict:
 def main() -> int:
     parser = argparse.ArgumentParser(prog="qemu/linux/build", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default=DEFAULT_OUT, help="cache and output directory (default build/linux-guest)")
+    parser.add_argument("--arch", choices=sorted(ARCHES), default="amd64",
+                        help="amd64 (default) or arm64 (adds apt's arm64 architecture the first time, as root)")
+    parser.add_argument("--out", help="cache and output directory (default build/linux-guest, "
+                                      "build/linux-guest-arm64 for arm64)")
     parser.add_argument("--force", action="store_true", help="rebuild the image even if it is up to date")
     parser.add_argument("--list", action="store_true", help="print what is in the image")
     args = parser.parse_args()
     try:
-        manifest = build(os.path.abspath(args.out), force=args.force)
+        manifest = build(os.path.abspath(args.out) if args.out else None, force=args.force, arch=args.arch)
     except BuildError as error:
         print(f"qemu/linux/build: {error}", file=sys.stderr)
         return 1
-    out = os.path.relpath(os.path.abspath(args.out), os.getcwd())
+    out = os.path.relpath(os.path.abspath(args.out or ARCHES[args.arch].out), os.getcwd())
     print(f"{out}/vmlinuz ({manifest['kernel_package']}), {out}/initramfs.cpio.gz "
           f"({manifest['initramfs_bytes'] // 1024} KiB)")
     if args.list:

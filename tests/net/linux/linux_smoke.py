@@ -13,7 +13,14 @@ iperf 2:
 CTest: net.linux.smoke (label `net`). Needs root (exit 77 otherwise, a loud skip) and, the first
 time, Debian's mirror for `apt-get download` (a failure then is a failure, not a skip).
 
-Usage: linux_smoke.py [--image-dir DIR] [--log-dir DIR]
+By hand, the same checks on the ne2k-pci (offloads not checked: that driver has none) or on the
+arm64 guest (qemu-system-aarch64 -M virt; `qemu/linux/build --arch arm64` first adds apt's arm64
+architecture):
+
+    sudo tests/net/linux/linux_smoke.py --nic ne2k-pci
+    sudo tests/net/linux/linux_smoke.py --arch arm64 --nic e1000
+
+Usage: linux_smoke.py [--arch amd64|arm64] [--nic e1000|ne2k-pci] [--image-dir DIR] [--log-dir DIR]
 """
 
 from __future__ import annotations
@@ -55,7 +62,9 @@ def csv_rows(text: str) -> list[list[str]]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--image-dir", default=guestimage.DEFAULT_OUT)
+    parser.add_argument("--arch", choices=sorted(guestimage.ARCHES), default="amd64")
+    parser.add_argument("--nic", choices=("e1000", "ne2k-pci"), default="e1000")
+    parser.add_argument("--image-dir", default=None, help="default build/linux-guest (arm64: build/linux-guest-arm64)")
     parser.add_argument("--log-dir", default=os.path.join(ROOT, "build", "x86_64", "test-logs"))
     args = parser.parse_args()
     problem = NetNamespace.problem()
@@ -64,16 +73,17 @@ def main() -> int:
         return SKIP
     try:
         started = time.monotonic()
-        manifest = guestimage.build(args.image_dir)
+        manifest = guestimage.build(args.image_dir, arch=args.arch)
         print(f"{NAME}: image {manifest['kernel_package']}, initramfs {manifest['initramfs_bytes'] // 1024} KiB "
               f"({time.monotonic() - started:.1f} s to build or check)", flush=True)
-        with NetNamespace(tap=TAP) as ns, LinuxGuest(name="net-linux-smoke", netns=ns, nic="e1000",
-                                                      image_dir=args.image_dir, log_dir=args.log_dir) as linux:
+        with NetNamespace(tap=TAP) as ns, LinuxGuest(name=f"net-linux-smoke-{args.arch}-{args.nic}", netns=ns,
+                                                      nic=args.nic, arch=args.arch, image_dir=args.image_dir,
+                                                      log_dir=args.log_dir) as linux:
             ready = linux.wait_ready(timeout=180)
             print(f"{NAME}: namespace {ns.name}, accel {linux.accel}, booted in {linux.first_prompt_at:.1f} s: "
                   f"{ready}", flush=True)
-            check("eth0 driver e1000" in ready and "10.0.2.15/24" in ready and "mtu 1500" in ready,
-                  "the ready line does not show e1000 at 10.0.2.15/24, MTU 1500", ready)
+            check(f"eth0 driver {args.nic}" in ready and "10.0.2.15/24" in ready and "mtu 1500" in ready,
+                  f"the ready line does not show {args.nic} at 10.0.2.15/24, MTU 1500", ready)
 
             ping = ns.run(["ping", "-n", "-c", "3", "-i", "0.3", "-W", "5", GUEST], timeout=60)
             check(ping.returncode == 0 and " 0% packet loss" in ping.stdout, "the guest does not answer ping",
@@ -81,11 +91,12 @@ def main() -> int:
             print("ok: ping", flush=True)
 
             offloads = linux.offloads()
-            for feature in ("tcp-segmentation-offload", "scatter-gather", "tx-checksumming"):
-                check(offloads.get(feature, "").startswith("on"), f"ethtool -k: {feature} is not on", str(offloads))
-            print("ok: e1000 offloads as Linux sets them: " + ", ".join(
-                f"{k} {offloads[k]}" for k in ("tcp-segmentation-offload", "scatter-gather", "tx-checksumming")),
-                flush=True)
+            shown = ("tcp-segmentation-offload", "scatter-gather", "tx-checksumming")
+            if args.nic == "e1000":
+                for feature in shown:
+                    check(offloads.get(feature, "").startswith("on"), f"ethtool -k: {feature} is not on", str(offloads))
+            print(f"ok: {args.nic} offloads as Linux sets them: "
+                  + ", ".join(f"{k} {offloads.get(k)}" for k in shown), flush=True)
 
             # host -> guest
             linux.command("iperf -s -p 5001 >/tmp/iperf-s.log 2>&1 &")

@@ -112,6 +112,37 @@ class Modules(unittest.TestCase):
                 guestimage.collect_modules(root, ["e1000"])
 
 
+class Elf(unittest.TestCase):
+    def test_needed_and_interpreter_agree_with_ldd(self):
+        # A dynamically linked host binary: what the ELF reader finds must be what the loader maps.
+        binary = "/usr/bin/iperf" if os.path.exists("/usr/bin/iperf") else "/bin/ls"
+        with open(binary, "rb") as file:
+            interp, needed = guestimage.elf_dynamic(file.read())
+        mapped = guestimage.shared_libraries(binary)
+        self.assertIn(interp, mapped)
+        self.assertIn("libc.so.6", needed)
+        self.assertEqual(sorted(needed), sorted(os.path.basename(p) for p in mapped if p != interp
+                                                if os.path.basename(p) in needed))
+
+    def test_not_elf_is_refused(self):
+        with self.assertRaises(guestimage.BuildError):
+            guestimage.elf_dynamic(b"#!/bin/sh\n")
+
+    def test_resolve_follows_absolute_links_inside_the_root(self):
+        with tempfile.TemporaryDirectory() as root:
+            os.makedirs(os.path.join(root, "lib", "aarch64-linux-gnu"))
+            real = os.path.join(root, "lib", "aarch64-linux-gnu", "ld-linux-aarch64.so.1")
+            with open(real, "wb") as file:
+                file.write(b"x")
+            os.symlink("/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1", os.path.join(root, "lib", "ld-linux-aarch64.so.1"))
+            self.assertEqual(guestimage.resolve_in_roots("/lib/ld-linux-aarch64.so.1", [root]), real)
+            self.assertIsNone(guestimage.resolve_in_roots("/lib/missing.so", [root]))
+
+    def test_depends_names(self):
+        fields = {"Depends": "libc6 (>= 2.34), libgcc-s1 (>= 3.0) | libgcc1, libstdc++6:any (>= 5)"}
+        self.assertEqual(guestimage.depends_names(fields), ["libc6", "libgcc-s1", "libstdc++6"])
+
+
 class Console(unittest.TestCase):
     def test_status_marker_matches_output_not_the_echoed_command(self):
         echoed = "linux# iperf -c 10.0.2.2; " + linuxguest.STATUS_PRINTF + "\n"
