@@ -42,6 +42,7 @@ BASE = {
     "findutils": "find, xargs",
     "grep": "grep",
     "gzip": "gzip",
+    "libc-bin": "ldd",
     "mount": "mount, umount",
     "sed": "sed",
     "tar": "tar",
@@ -61,7 +62,8 @@ PROGRAMS = {
     "tail": "coreutils", "tee": "coreutils", "timeout": "coreutils", "touch": "coreutils",
     "tr": "coreutils", "uname": "coreutils", "uniq": "coreutils", "wc": "coreutils",
     "diff": "diffutils", "cmp": "diffutils",
-    "dpkg": "dpkg", "dpkg-query": "dpkg",
+    "dpkg": "dpkg", "dpkg-query": "dpkg", "dpkg-deb": "dpkg", "apt-cache": "apt",
+    "ldd": "libc-bin",
     "find": "findutils", "xargs": "findutils",
     "grep": "grep", "gzip": "gzip", "sed": "sed", "tar": "tar",
     "mount": "mount", "umount": "mount",
@@ -76,6 +78,8 @@ PROGRAMS = {
     "git": "git",
     "grub-mkrescue": "grub-common",
     "iperf": "iperf",
+    "qemu-system-aarch64": "qemu-system-arm",
+    "zstd": "zstd",
     "ip": "iproute2",
     "llvm-symbolizer": "llvm",
     "nc": "netcat-openbsd",
@@ -130,6 +134,9 @@ SHELL_WRAPPERS = {"exec", "command", "builtin", "nohup", "env", "time"}
 RUNNER_CALLS = {"run", "Popen", "call", "check_call", "check_output", "popen", "execvp", "execv", "sh"}
 PROGRAM_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.+-]*$")
 SKIP_DIRS = {".git", "__pycache__", "third_party"}
+# Scripts that run inside a guest, not on the host: the Linux reference guest's /init runs under
+# its own busybox (qemu/linux/README.md), so its programs come from the guest image, not from here.
+GUEST_SIDE = {os.path.join("qemu", "linux", "init")}
 
 
 def install_list(root: str) -> set[str]:
@@ -169,6 +176,8 @@ def files(root: str):
                 continue
             for name in sorted(names):
                 path = os.path.join(directory, name)
+                if os.path.relpath(path, root) in GUEST_SIDE:
+                    continue
                 if name == "CMakeLists.txt" or name.endswith(".cmake"):
                     yield path, "cmake"
                     continue
