@@ -114,8 +114,18 @@ public:
 
     Result<usize> send(ReadonlyBytes data) override
     {
-        auto sent = blocking(kIdleLimitMs, [&] { return m_tcp->send(data); });
-        knet::wake_network_thread();
+        // The network thread sleeps until the stack's next deadline: wake it when this send
+        // armed the retransmission timer (nothing was in flight), not for every write — with
+        // data in flight, the ACKs wake it and send what was queued (TcpLayer::sends_on_write).
+        bool armed = false;
+        auto sent = blocking(kIdleLimitMs, [&] {
+            bool was_armed = m_tcp->tcb().rto_deadline.is_set();
+            auto result = m_tcp->send(data);
+            armed |= !was_armed && m_tcp->tcb().rto_deadline.is_set();
+            return result;
+        });
+        if (armed)
+            knet::wake_network_thread();
         return sent;
     }
 
