@@ -74,6 +74,7 @@ extern "C" [[noreturn]] void kernel_main(u32 multiboot_magic, u32 multiboot_info
     install_console_input_waiter();
     knet::initialize();
     apps::register_all_commands();
+    apps::start_boot_services();
     drivers::com1().enable_receive_interrupt();
     arch::sti();
     console::run();

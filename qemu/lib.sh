@@ -20,7 +20,7 @@ SKIFF_BUILD_DIR="$SKIFF_ROOT/build/x86_64"
 SKIFF_PACKAGES_BUILD=(build-essential cmake ninja-build g++ python3 libgtest-dev googletest
     clang-format qemu-system-x86 grub-pc-bin grub-common xorriso mtools)
 # Needed by the network tests, the fuzzers and the plots; the image boots without them.
-SKIFF_PACKAGES_EXTRA=(iproute2 iputils-ping iperf socat netcat-openbsd nftables python3-scapy
+SKIFF_PACKAGES_EXTRA=(iproute2 iputils-ping iperf socat netcat-openbsd nftables curl apache2-utils python3-scapy
     python3-matplotlib clang llvm)
 SKIFF_PACKAGES=("${SKIFF_PACKAGES_BUILD[@]}" "${SKIFF_PACKAGES_EXTRA[@]}")
 
