@@ -33,8 +33,9 @@ constexpr u32 kSendBuffer = 128 * 1024;
 constexpr u64 kPassBytes = 64 * 1024;
 // A connection idle, or stuck in a request head, this long may give its slot to a new one.
 constexpr u64 kEvictAfterMs = 1000;
-// The thread looks at its deadlines at least this often; after the transmit pool ran short
-// (nothing wakes the thread when another socket's buffers are freed) much sooner.
+// With connections open the thread looks at them at least this often; after the transmit pool ran
+// short (nothing wakes the thread when another socket's buffers are freed) much sooner. With none
+// open it sleeps until the listener wakes it.
 constexpr u64 kMaxWaitMs = 250;
 constexpr u64 kPoolWaitMs = 2;
 
@@ -273,7 +274,9 @@ void finish_response(Connection& c, u64 now)
 {
     c.phase = Phase::Reading;
     c.parser.reset();
-    c.request_started_ns = 0;
+    // A body still to drop is part of the request just answered: it must arrive within the head
+    // timeout too, or a client could hold the slot by trickling it.
+    c.request_started_ns = c.discard ? now : 0;
     c.last_input_ns = now;
     if (c.close_after || c.peer_closed)
         start_linger(c, now);
@@ -358,6 +361,8 @@ bool read_requests(Connection& c, u64 now)
             u64 skip = min<u64>(c.discard, c.input_end - c.input_start);
             c.input_start += static_cast<u32>(skip);
             c.discard -= skip;
+            if (!c.discard)
+                c.request_started_ns = 0; // the next request's head starts its own clock
             progress = true;
             continue;
         }
@@ -534,7 +539,7 @@ void server_thread(void*)
 {
     while (true) {
         bool progress = false;
-        u64 wait_ms = kMaxWaitMs;
+        u64 wait_ms = sync::kForever;
         {
             knet::StackLocker locker;
             s_waiter.reset();
@@ -551,7 +556,7 @@ void server_thread(void*)
                     deadline = min(deadline, next_deadline(c));
             }
             if (deadline != ~0ull)
-                wait_ms = deadline <= now ? 1 : min(wait_ms, (deadline - now + 999999) / 1000000);
+                wait_ms = deadline <= now ? 1 : min(kMaxWaitMs, (deadline - now + 999999) / 1000000);
             if (s_pool_short)
                 wait_ms = min(wait_ms, kPoolWaitMs);
         }

@@ -6,6 +6,8 @@ the tap there. Each is bounded in count and time and prints one JSON line.
   head ADDRESS PATH            HEAD with Connection: close; the status, the fields, and how many
                                bytes came after the head (must be none)
   pipeline ADDRESS PATH...     every request written in one send(), the responses read in order
+  body ADDRESS PATH            a GET carrying a 5-byte body (Content-Length) and, on the same
+                               connection, a second GET: the body must be dropped, both answered
   errors ADDRESS               the malformed-request corpus: each on its own connection, the status,
                                the body, and whether the server closed the connection after it;
                                plus one connection that never sends a byte, closed silently when
@@ -100,6 +102,18 @@ def pipeline(address: str, paths: list[str]) -> list[dict]:
     sock.sendall(requests.encode())  # all of them at once: the server answers in order
     results, buffer = [], b""
     for _ in paths:
+        response, buffer = read_response(sock, buffer, 30)
+        results.append(response)
+    sock.close()
+    return results
+
+
+def body(address: str, path: str) -> list[dict]:
+    sock = connect(address)
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 5\r\n\r\nhello".encode()
+                 + f"GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+    results, buffer = [], b""
+    for _ in range(2):
         response, buffer = read_response(sock, buffer, 30)
         results.append(response)
     sock.close()
@@ -207,6 +221,8 @@ def main() -> int:
         result = head(address, rest[0])
     elif command == "pipeline":
         result = pipeline(address, rest)
+    elif command == "body":
+        result = body(address, rest[0])
     elif command == "errors":
         result = errors(address)
     elif command == "slowloris":

@@ -14,7 +14,8 @@ Cases (one CTest test each, label `net`):
                 "Content-Range: bytes */size"), each compared with the source bytes;
                 If-Modified-Since with the file's own date gives 304
     keep-alive  curl with three URLs reuses one connection (curl says so, and the server counts one
-                accepted connection); three requests pipelined in one write come back in order
+                accepted connection); three requests pipelined in one write come back in order; a
+                GET's small body is dropped and the next request on the connection answered
     errors      400 (bad request line, NUL, bare CR, no Host, space before colon, a path above the
                 root), 404, 405, 408 (below), 413 (absurd and large Content-Length), 414, 416, 431
                 (a 64 KiB field line, 70 fields), 501, 505: each status with a small body, the
@@ -305,6 +306,10 @@ def scenario_keep_alive(rig: Rig, files: dict) -> None:
         check(response["status"] == 200 and response["sha256"] == files[name]["sha256"],
               f"pipelined {path}: {response}")
     ok("three requests pipelined in one write: three responses in order, bytes equal")
+    responses = rig.client("body", "/about.txt")
+    check(all(r["status"] == 200 and r["sha256"] == files["about.txt"]["sha256"] for r in responses),
+          f"a GET with a body, then another on the same connection: {responses}")
+    ok("a GET with a 5-byte body: the body dropped, the next request on the connection answered")
 
 
 def scenario_errors(rig: Rig) -> dict:
