@@ -33,6 +33,14 @@ constexpr u32 kSendBuffer = 128 * 1024;
 constexpr u64 kPassBytes = 64 * 1024;
 // A connection idle, or stuck in a request head, this long may give its slot to a new one.
 constexpr u64 kEvictAfterMs = 1000;
+// A response whose client has taken nothing for this long is aborted when others need what it
+// holds: its slot (the table is full) or its transmit buffers (the pool ran short).
+constexpr u64 kStalledSendMs = 5000;
+// Fair share of the transmit pool: each connection with a file to send keeps at most
+// (buffers to share x kSegmentBytes) / (connections sending) queued, and never less than this.
+// Clients that stop reading then hold a bounded part of the pool, not all of it.
+constexpr u64 kMinShareBytes = 16 * 1024;
+constexpr u64 kSegmentBytes = 1448; // a full segment with TCP timestamps
 // With connections open the thread looks at them at least this often; after the transmit pool ran
 // short (nothing wakes the thread when another socket's buffers are freed) much sooner. With none
 // open it sleeps until the listener wakes it.
@@ -73,6 +81,8 @@ net::TcpSocket* s_listener { nullptr };
 knet::NetWaiter s_waiter;
 Stats s_stats;
 bool s_pool_short { false };
+u64 s_share_bytes { kMinShareBytes }; // this pass's fair share of the transmit pool, per sender
+u32 s_first_slot { 0 };               // where this pass starts: freed buffers go round the connections
 u64 s_started_ns { 0 };
 char s_body[1600]; // a generated body, before it is copied behind its head
 u8 s_scratch[2048];
@@ -303,8 +313,12 @@ bool push_response(Connection& c, u64 now)
     }
     u64 budget = kPassBytes;
     while (c.file_remaining && budget) {
+        u64 queued = c.socket->send_queued_bytes();
+        if (queued >= s_share_bytes)
+            return progress; // its share is in flight: the ACKs that free it wake the thread
         u64 waits_before = knet::send_file_stats().pool_waits;
-        auto sent = knet::send_file_range(*c.socket, c.file, c.file_offset, min(c.file_remaining, budget));
+        u64 count = min(min(c.file_remaining, budget), s_share_bytes - queued);
+        auto sent = knet::send_file_range(*c.socket, c.file, c.file_offset, count);
         if (sent.is_error()) {
             if (sent.error() == Error::WouldBlock) {
                 s_pool_short |= knet::send_file_stats().pool_waits != waits_before;
@@ -466,8 +480,23 @@ bool serve(Connection& c, u64 now)
     return progress;
 }
 
+// The response whose client has taken nothing for the longest, if that is kStalledSendMs or more.
+Connection* most_stalled_sender(u64 now)
+{
+    Connection* stalled = nullptr;
+    for (u32 i = 0; i < kMaxConnections; ++i) {
+        Connection& c = s_connections[i];
+        if (c.phase != Phase::Sending || ms_since(c.last_progress_ns, now) < kStalledSendMs)
+            continue;
+        if (!stalled || c.last_progress_ns < stalled->last_progress_ns)
+            stalled = &c;
+    }
+    return stalled;
+}
+
 // With every slot taken: the connection that has waited longest without a request in flight
-// (lingering, idle, or stuck in its head for kEvictAfterMs). Never one that is being answered.
+// (lingering, idle, or stuck in its head for kEvictAfterMs); failing that, a response its client
+// stopped taking kStalledSendMs ago. Never one that is being answered and read.
 Connection* choose_victim(u64 now)
 {
     Connection* victim = nullptr;
@@ -488,7 +517,7 @@ Connection* choose_victim(u64 now)
             victim_since = since;
         }
     }
-    return victim;
+    return victim ? victim : most_stalled_sender(now);
 }
 
 bool accept_connections(u64 now)
@@ -507,7 +536,7 @@ bool accept_connections(u64 now)
             if (!slot)
                 break;
             ++s_stats.evicted;
-            release(*slot, false);
+            release(*slot, slot->phase == Phase::Sending); // an unfinished response ends in a reset
         }
         net::SocketAddress peer;
         auto accepted = s_listener->accept(&peer);
@@ -546,14 +575,28 @@ void server_thread(void*)
             s_pool_short = false;
             u64 now = time::monotonic_ns();
             progress |= accept_connections(now);
+            u32 senders = 0;
+            for (u32 i = 0; i < kMaxConnections; ++i)
+                senders += s_connections[i].phase == Phase::Sending && s_connections[i].file_remaining;
+            s_share_bytes = max(kMinShareBytes, knet::transmit_buffers_to_share() * kSegmentBytes / max(senders, 1u));
             u64 deadline = ~0ull;
-            for (u32 i = 0; i < kMaxConnections; ++i) {
-                Connection& c = s_connections[i];
+            for (u32 n = 0; n < kMaxConnections; ++n) {
+                Connection& c = s_connections[(s_first_slot + n) % kMaxConnections];
                 if (c.phase == Phase::Free)
                     continue;
                 progress |= serve(c, now);
                 if (c.phase != Phase::Free)
                     deadline = min(deadline, next_deadline(c));
+            }
+            s_first_slot = (s_first_slot + 1) % kMaxConnections;
+            // Others wait for transmit buffers: a client that has taken nothing for kStalledSendMs
+            // gives back what it holds.
+            if (s_pool_short) {
+                if (Connection* stalled = most_stalled_sender(now)) {
+                    ++s_stats.send_stalls;
+                    release(*stalled, true);
+                    progress = true;
+                }
             }
             if (deadline != ~0ull)
                 wait_ms = deadline <= now ? 1 : min(kMaxWaitMs, (deadline - now + 999999) / 1000000);

@@ -9,9 +9,10 @@
 // (apps/httpd/protocol/RequestParser.h) fed as bytes arrive, one response at a time (pipelined
 // requests wait in the socket and in a 1 KiB input buffer), and deadlines: the whole head within
 // kHeadTimeoutMs (else 408), an idle persistent connection closed after kIdleTimeoutMs, a
-// response that the client stops taking aborted after kSendStallMs. When every slot is taken a
-// new connection takes the slot of one that has sat idle or mid-head the longest, so slow or
-// hostile clients cannot lock others out.
+// response that the client stops taking aborted after kSendStallMs (sooner when others need its
+// slot or its transmit buffers). When every slot is taken a new connection takes the slot of one
+// that has sat idle or mid-head the longest, and each sender keeps only its fair share of the
+// stack's transmit pool queued, so slow or hostile clients cannot lock others out.
 
 #include <lib/Types.h>
 

@@ -39,6 +39,12 @@ Result<usize> send_file_range(net::TcpSocket& socket, kfs::File const& file, u64
     return sent.value();
 }
 
+u32 transmit_buffers_to_share()
+{
+    u32 capacity = stack().pool().transmit_counters().capacity;
+    return capacity > kTransmitReserve ? capacity - kTransmitReserve : 0;
+}
+
 SendFileStats send_file_stats()
 {
     return s_stats;

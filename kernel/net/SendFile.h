@@ -26,6 +26,11 @@ Result<usize> send_file_range(net::TcpSocket& socket, kfs::File const& file, u64
 
 constexpr u32 kTransmitReserve = 32;
 
+// The transmit buffers all senders of file data share: the pool's capacity less the reserve. A
+// sender that wants to be fair to the others keeps at most its share of these queued (the web
+// server divides them among its connections). Stack lock held.
+u32 transmit_buffers_to_share();
+
 struct SendFileStats {
     u64 calls { 0 };
     u64 bytes { 0 };           // file bytes queued

@@ -12,6 +12,10 @@ the tap there. Each is bounded in count and time and prints one JSON line.
                                the body, and whether the server closed the connection after it;
                                plus one connection that never sends a byte, closed silently when
                                idle (no 408)
+  slowread ADDRESS N PATH SECONDS
+                               N connections with a tiny receive buffer that GET PATH and never read
+                               (their window closes: the server's sends stall); after SECONDS, how
+                               each ended (reset by the server, or still open)
   slowloris ADDRESS N SECONDS  N connections that send a request head one byte per second and
                                never finish it; for each, how it ended (a 408, closed, reset) and
                                when; at most SECONDS
@@ -215,6 +219,34 @@ def slowloris(address: str, count: int, seconds: float) -> dict:
             "last_end": round(max(ended), 2) if ended else None, "bytes_sent_each": max(sent)}
 
 
+def slowread(address: str, count: int, path: str, seconds: float) -> dict:
+    socks = []
+    for _ in range(count):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)  # before connect: the window stays small
+        sock.settimeout(10)
+        sock.connect((address, PORT))
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n".encode())
+        socks.append(sock)
+    time.sleep(seconds)
+    outcomes = {}
+    for sock in socks:
+        # Read what is there without waiting: a reset connection says so at once.
+        sock.setblocking(False)
+        state = "open"
+        try:
+            while sock.recv(65536):
+                pass
+            state = "closed"
+        except BlockingIOError:
+            state = "open"
+        except ConnectionResetError:
+            state = "reset"
+        outcomes[state] = outcomes.get(state, 0) + 1
+        sock.close()
+    return {"outcomes": outcomes}
+
+
 def main() -> int:
     command, address, *rest = sys.argv[1:]
     if command == "head":
@@ -225,6 +257,8 @@ def main() -> int:
         result = body(address, rest[0])
     elif command == "errors":
         result = errors(address)
+    elif command == "slowread":
+        result = slowread(address, int(rest[0]), rest[1], float(rest[2]))
     elif command == "slowloris":
         result = slowloris(address, int(rest[0]), float(rest[1]))
     else:

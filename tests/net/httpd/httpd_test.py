@@ -26,6 +26,9 @@ Cases (one CTest test each, label `net`):
     slowloris   64 connections dribbling a request head one byte a second (all the server's slots)
                 while curl still fetches index.html and test/1M.bin, intact and in a few seconds;
                 every slow connection ends (408 after the head timeout, or closed to make room)
+    slow readers 16 connections GET /test/16M.bin with a tiny receive buffer and never read (their
+                windows close, the server's sends stall and hold transmit buffers) while curl still
+                fetches test/1M.bin, intact and within 10 s
     after each scenario `resources` is back at its baseline (frames, heap, pools, live sockets);
     at the end `httpd` shows the requests, bytes and each error counted.
   user
@@ -35,7 +38,7 @@ Cases (one CTest test each, label `net`):
 Needs root for the tap cases (they skip with exit 77 otherwise), curl and ab (apache2-utils).
 Lines starting with `REPORT ` are the measurements (accelerator and CPU model named).
 
-Usage: httpd_test.py CASE [--kernel ELF] [--archive TAR]
+Usage: httpd_test.py CASE [--kernel ELF] [--archive TAR] [--only SCENARIO,...]
 """
 
 from __future__ import annotations
@@ -205,6 +208,7 @@ class Rig:
         for key, pattern in {"accepted": r"(\d+) accepted", "requests": r"requests +(\d+)",
                              "head_timeouts": r"(\d+) head timeouts", "evicted": r"(\d+) evicted",
                              "idle": r"(\d+) idle", "bytes": r"bytes +(\d+) sent",
+                             "stalls": r"(\d+) stalled sends",
                              "copied": r"sendfile +(\d+) bytes copied"}.items():
             match = re.search(pattern, out)
             check(match is not None, f"`httpd` shows no {key}", out)
@@ -411,6 +415,35 @@ def scenario_slowloris(rig: Rig, files: dict) -> None:
        f"after {result['last_end']} s")
 
 
+def scenario_slow_readers(rig: Rig, files: dict) -> None:
+    before = rig.httpd()
+    readers, hold = 16, 14
+    slow = rig.ns.popen([sys.executable, CLIENT, "slowread", GUEST, str(readers), "/test/16M.bin", str(hold)],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(2.0)  # every reader's window closed, their responses queued as far as the server lets them
+        output = os.path.join(rig.workdir, "beside-readers")
+        got = rig.get("/test/1M.bin", output, timeout=30)
+        check(got["status"] == 200 and sha256_file(output) == files["test/1M.bin"]["sha256"],
+              f"beside {readers} stalled readers, GET /test/1M.bin: {got}")
+        check(got["seconds"] < 10.0, f"beside {readers} stalled readers, GET /test/1M.bin took {got['seconds']:.1f} s")
+        out, err = slow.communicate(timeout=hold + 30)
+    finally:
+        if slow.poll() is None:
+            slow.kill()
+            slow.wait()
+    check(slow.returncode == 0, "client.py slowread failed", out + err)
+    result = json.loads(out.strip().splitlines()[-1])
+    after = rig.httpd()
+    check(after["stalls"] > before["stalls"], "the server aborted no stalled send while others waited for buffers",
+          after["text"])
+    ok(f"{readers} readers that never read /test/16M.bin: curl still got /test/1M.bin in {got['seconds']:.2f} s; "
+       f"readers {result['outcomes']}; the server aborted {after['stalls'] - before['stalls']} stalled sends")
+
+
+SCENARIOS = ("files", "ranges", "keep-alive", "errors", "ab", "slowloris", "slow-readers")
+
+
 def case_tap(args, nic: str) -> None:
     problem = NetNamespace.problem()
     if problem:
@@ -436,22 +469,33 @@ def case_tap(args, nic: str) -> None:
         while ns.run(["ping", "-n", "-c", "1", "-W", "1", GUEST], timeout=10).returncode != 0:
             check(time.monotonic() < end, "the guest does not answer ping")
         rig.take_baseline()
-        scenario_files(rig, files)
-        rig.check_baseline("GET of every file")
-        last_modified = scenario_head(rig, files)
-        scenario_ranges(rig, files, last_modified)
-        rig.check_baseline("HEAD and ranges")
-        scenario_keep_alive(rig, files)
-        rig.check_baseline("keep-alive and pipelining")
-        scenario_errors(rig)
-        rig.check_baseline("the error corpus")
-        scenario_ab(rig)
-        rig.check_baseline("ab")
-        scenario_slowloris(rig, files)
-        rig.check_baseline("the slow clients")
+        wanted = set(args.only.split(",")) if args.only else set(SCENARIOS)
+        if "files" in wanted:
+            scenario_files(rig, files)
+            rig.check_baseline("GET of every file")
+        if "ranges" in wanted:
+            last_modified = scenario_head(rig, files)
+            scenario_ranges(rig, files, last_modified)
+            rig.check_baseline("HEAD and ranges")
+        if "keep-alive" in wanted:
+            scenario_keep_alive(rig, files)
+            rig.check_baseline("keep-alive and pipelining")
+        if "errors" in wanted:
+            scenario_errors(rig)
+            rig.check_baseline("the error corpus")
+        if "ab" in wanted:
+            scenario_ab(rig)
+            rig.check_baseline("ab")
+        if "slowloris" in wanted:
+            scenario_slowloris(rig, files)
+            rig.check_baseline("the slow clients")
+        if "slow-readers" in wanted:
+            scenario_slow_readers(rig, files)
+            rig.check_baseline("the slow readers")
         final = rig.httpd()
-        check(final["requests"] > 4000 and final["bytes"] > 20 << 20, "`httpd` totals too small", final["text"])
-        check(final["copied"] > 20 << 20, "`httpd` shows no file bytes through send_file_range", final["text"])
+        if wanted == set(SCENARIOS):
+            check(final["requests"] > 4000 and final["bytes"] > 20 << 20, "`httpd` totals too small", final["text"])
+            check(final["copied"] > 20 << 20, "`httpd` shows no file bytes through send_file_range", final["text"])
         ok("httpd at the end:\n" + final["text"].rstrip())
         guest.send_line("poweroff 0")
         check(guest.wait_exit(timeout=20) == 1, "poweroff 0 did not end QEMU with status 1")
@@ -498,6 +542,7 @@ def main() -> int:
     parser.add_argument("case", choices=("e1000", "ne2k-pci", "user"))
     parser.add_argument("--kernel", default=skiffqemu.KERNEL_ELF)
     parser.add_argument("--archive", default=os.path.join(skiffqemu.BUILD_DIR, "www-large.tar"))
+    parser.add_argument("--only", metavar="NAME,...", help=f"run only these scenarios: {', '.join(SCENARIOS)}")
     args = parser.parse_args()
     accel, why = skiffqemu.choose_accel()
     print(f"net.httpd.{args.case}: accelerator {accel} ({why}); CPU {cpu_model()}", flush=True)
