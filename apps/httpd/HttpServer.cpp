@@ -86,6 +86,10 @@ u32 s_first_slot { 0 };               // where this pass starts: freed buffers g
 u64 s_started_ns { 0 };
 char s_body[1600]; // a generated body, before it is copied behind its head
 u8 s_scratch[2048];
+// A request's path on its way from target to file (kept off the thread's 16 KiB stack).
+char s_decoded[http::Request::kMaxTarget + 1];
+char s_normalized[http::Request::kMaxTarget + 16]; // room to append "/index.html"
+char s_location[http::Request::kMaxTarget + 2];
 
 u64 ms_since(u64 then_ns, u64 now_ns)
 {
@@ -218,13 +222,11 @@ void handle_request(Connection& c, u64 now)
         return respond_text(c, 413, "request body too large", true, head_only, now);
     c.discard = request.content_length;
 
-    char decoded[http::Request::kMaxTarget + 1];
     StringView target_path;
-    if (!http::decode_target(request.target_view(), decoded, sizeof(decoded), target_path))
+    if (!http::decode_target(request.target_view(), s_decoded, sizeof(s_decoded), target_path))
         return respond_text(c, 400, "malformed request target", close, head_only, now);
-    char normalized[http::Request::kMaxTarget + 16];
     StringView path;
-    if (!fs::normalize_path(target_path, normalized, sizeof(normalized) - 12, path, fs::DotDot::Resolve))
+    if (!fs::normalize_path(target_path, s_normalized, sizeof(s_normalized) - 12, path, fs::DotDot::Resolve))
         return respond_text(c, 400, "path climbs above the root", close, head_only, now);
     if (path == "status")
         return respond_status_page(c, close, head_only, now);
@@ -239,16 +241,15 @@ void handle_request(Connection& c, u64 now)
             i64 query = raw.find('?');
             if (query >= 0)
                 raw = raw.substring(0, static_cast<usize>(query));
-            char location[http::Request::kMaxTarget + 2];
-            usize length = format_to(location, sizeof(location), "{}/", raw);
-            return respond_text(c, 301, "", close, head_only, now, { location, length });
+            usize length = format_to(s_location, sizeof(s_location), "{}/", raw);
+            return respond_text(c, 301, "", close, head_only, now, { s_location, length });
         }
-        // "dir/" -> "dir/index.html" (normalized has room for it: see its size).
+        // "dir/" -> "dir/index.html" (normalize_path left room for it).
         usize length = path.length();
         StringView suffix = length ? "/index.html" : "index.html";
         for (usize i = 0; i < suffix.length(); ++i)
-            normalized[length + i] = suffix[i];
-        path = StringView(normalized, length + suffix.length());
+            s_normalized[length + i] = suffix[i];
+        path = StringView(s_normalized, length + suffix.length());
     }
     auto opened = kfs::open(path);
     if (opened.is_error())
