@@ -41,7 +41,9 @@ SKIFF_PACKAGES_BUILD=(
 )
 # Needed by the network tests, the fuzzers and the plots; the image boots without them.
 SKIFF_PACKAGES_EXTRA=(
+    apache2-utils      # ab: the web server's load test (tests/net/httpd)
     clang              # the libFuzzer targets (tests/fuzz/run-fuzz)
+    curl               # the web server's tests (tests/net/httpd)
     iperf              # iperf 2: tests/net, qemu/bench
     iproute2           # ip: network namespaces, taps
     iputils-ping       # ping
