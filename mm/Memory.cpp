@@ -233,6 +233,9 @@ void initialize(BootInfo const& info)
     s_frames.reserve_range(0, 0x10000);
     s_frames.reserve_range(info.kernel_physical_start, kernel_end - info.kernel_physical_start);
     s_frames.reserve_range(bookkeeping_base, bookkeeping);
+    // Files the loader placed beside the kernel (Multiboot modules, an initrd) stay where they are.
+    for (usize i = 0; i < info.module_count; ++i)
+        s_frames.reserve_range(info.modules[i].physical, info.modules[i].length);
 
     // 2. The final page tables. The direct map covers every 2 MiB chunk that holds usable RAM
     //    (writable, never executable); the image gets 4 KiB pages with per-section permissions,
@@ -244,12 +247,31 @@ void initialize(BootInfo const& info)
     for (usize i = 0; i < info.usable_count; ++i) {
         u64 start = align_down(info.usable[i].base, kChunk);
         u64 end = align_up(info.usable[i].base + info.usable[i].length, kChunk);
-        if (i == 0)
-            start = 0; // low memory, including the image, is always reachable
+        if (i == 0 && arch::kDirectMapFromZero)
+            start = 0; // x86-64: low memory, including the image, is always reachable
         for (u64 chunk = start; chunk < end; chunk += kChunk) {
             auto result = s_kernel_table.map_large(kDirectMapBase + chunk, chunk, kPageWritable | kPageNoExecute);
             if (result.is_error() && result.error() != Error::AlreadyExists)
                 out_of_memory_at_boot("building the direct map");
+        }
+    }
+    // Devices the firmware described (AArch64: the UART and the GIC, which their drivers reach at
+    // phys_to_virt from boot on) stay in the direct map, uncached, in 4 KiB pages: at most the
+    // first 256 KiB of each register region.
+    for (usize i = 0; i < info.device_count; ++i) {
+        DeviceInfo const& device = info.devices[i];
+        for (u32 region = 0; region < 2; ++region) {
+            u64 base = align_down(region ? device.base2 : device.base, kFrameSize);
+            u64 size = region ? device.size2 : device.size;
+            if (!size)
+                continue;
+            u64 end = align_up((region ? device.base2 : device.base) + min<u64>(size, 256 * 1024), kFrameSize);
+            for (u64 page = base; page < end; page += kFrameSize) {
+                auto result
+                    = s_kernel_table.map(kDirectMapBase + page, page, kPageWritable | kPageNoExecute | kPageUncached);
+                if (result.is_error() && result.error() != Error::AlreadyExists)
+                    out_of_memory_at_boot("mapping device registers");
+            }
         }
     }
     map_image_range(__text_start, __text_end, 0);
