@@ -156,7 +156,7 @@ void describe_address(uptr address)
     else if ((entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
         format(out, "mm: copy-on-write page, frame refcount {}\n",
             s_frames.manages(entry & pte::kAddressMask) ? s_frames.refcount(entry & pte::kAddressMask) : 0);
-    format(out, "mm: page-table walk (CR3 {:#x}):\n", s_kernel_table.root());
+    format(out, "mm: page-table walk (root table {:#x}):\n", s_kernel_table.root());
     s_kernel_table.describe(address, out);
 }
 
