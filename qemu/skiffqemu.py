@@ -116,7 +116,7 @@ def accel_for(options) -> tuple[str, str]:
 
 @dataclasses.dataclass
 class Options:
-    arch: str = "x86_64"
+    arch: str | None = None  # None: aarch64 for an arm64 Image (*.img), x86_64 otherwise
     nic: str = "e1000"
     ne2k_irq: int = 10  # not 9: that is the ACPI SCI on the pc machine
     accel: str | None = None  # None: choose_accel()
@@ -136,6 +136,8 @@ class Options:
     image_iso: str = KERNEL_ISO
 
     def __post_init__(self):
+        if self.arch is None:
+            self.arch = "aarch64" if (self.kernel or "").endswith(".img") else "x86_64"
         if self.machine is None:
             self.machine = MACHINES.get(self.arch, ("pc",))[0]
         if self.kernel is None:
@@ -679,6 +681,8 @@ class Guest:
             options.setdefault("net", "tap")
             options.setdefault("tap_if", netns.tap)
         self.options = Options(**options)
+        if self.options.arch != "x86_64" and not name.startswith(self.options.arch):
+            name = f"{self.options.arch}-{name}"  # logs of both architectures side by side
         self.name = name
         self.log_dir = log_dir or os.environ.get("SKIFF_TEST_LOG_DIR") or os.path.join(BUILD_DIR, "test-logs")
         self.log_path = os.path.join(self.log_dir, f"{name}.log")
