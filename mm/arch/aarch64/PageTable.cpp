@@ -161,18 +161,37 @@ u64* PageTable::existing_leaf(uptr address) const
 
 void PageTable::flush_page(uptr address)
 {
-    if (!m_active)
-        return;
-    m_tlb->flush_page(address);
-    ++m_stats.page_flushes;
+    if (m_active) {
+        m_tlb->flush_page(address);
+        ++m_stats.page_flushes;
+    }
+    if (m_pending_count && complete_pending(address))
+        publish();
 }
 
 void PageTable::flush_all()
 {
-    if (!m_active)
-        return;
-    m_tlb->flush_all();
-    ++m_stats.full_flushes;
+    if (m_active) {
+        m_tlb->flush_all();
+        ++m_stats.full_flushes;
+    }
+    if (m_pending_count && complete_pending(0))
+        publish();
+}
+
+bool PageTable::complete_pending(uptr address)
+{
+    bool any = false;
+    for (usize i = 0; i < m_pending_count;) {
+        if (address == 0 || m_pending[i].address == address) {
+            *m_pending[i].entry = m_pending[i].descriptor;
+            m_pending[i] = m_pending[--m_pending_count];
+            any = true;
+        } else {
+            ++i;
+        }
+    }
+    return any;
 }
 
 Result<void> PageTable::map(uptr virtual_address, PhysicalAddress physical, PageFlags flags)
@@ -289,6 +308,32 @@ Result<PhysicalAddress> PageTable::remap(uptr virtual_address, PhysicalAddress n
     flush_page(virtual_address);
     *entry = new_physical | encode(flags) | kValid | kTableOrPage;
     publish();
+    ++m_stats.remaps;
+    return old;
+}
+
+Result<PhysicalAddress> PageTable::remap_unflushed(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags)
+{
+    VERIFY(is_aligned(virtual_address, kSmallPage) && is_aligned(new_physical, kSmallPage));
+    VERIFY(!(flags & pte::kAddressMask));
+    u64 descriptor = new_physical | encode(flags) | kValid | kTableOrPage;
+    // The same page twice in one batch: it is already broken; only the descriptor to make changes.
+    for (usize i = 0; i < m_pending_count; ++i) {
+        if (m_pending[i].address == virtual_address) {
+            PhysicalAddress old = m_pending[i].descriptor & kAddressMask;
+            m_pending[i].descriptor = descriptor;
+            ++m_stats.remaps;
+            return old;
+        }
+    }
+    u64* entry = existing_leaf(virtual_address);
+    if (!entry || !(*entry & kValid))
+        return Error::NotFound;
+    if (m_pending_count == kMaxPending)
+        flush_all(); // a batch this long: one full flush completes what is pending
+    PhysicalAddress old = *entry & kAddressMask;
+    *entry = 0; // break; the make comes with the caller's flush
+    m_pending[m_pending_count++] = { virtual_address, entry, descriptor };
     ++m_stats.remaps;
     return old;
 }

@@ -62,6 +62,15 @@ public:
     Result<PhysicalAddress> remap(uptr virtual_address, PhysicalAddress new_physical);
     // Remap and set new flags in one entry write (the COW fault path).
     Result<PhysicalAddress> remap(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags);
+    // The same without the invalidation, for batches: the caller invalidates every page so changed
+    // (flush_page, or flush_all) before anything uses its new translation. Break-before-make
+    // cannot be one store, so here the descriptor is made invalid now and the new one is written by
+    // the flush that covers it, right after its TLBI: the same flushes, counted the same, as x86-64.
+    Result<PhysicalAddress> remap_unflushed(uptr virtual_address, PhysicalAddress new_physical, PageFlags flags);
+    // One page's invalidation and the whole TLB's, counted in stats(); both do nothing to the TLB
+    // while the table is not active, but always complete remap_unflushed's pending descriptors.
+    void flush_page(uptr address);
+    void flush_all();
     Result<Translation> translate(uptr virtual_address) const;
 
     // A not-present entry with a meaning: pte::kGuard, or pte::kDemandZero | the flags to map with.
@@ -89,10 +98,10 @@ private:
     // tables when asked. Fails with NotSupported when a block is in the way.
     Result<u64*> table_for(uptr address, int level, bool create);
     u64* existing_leaf(uptr address) const;
-    void flush_page(uptr address);
-    void flush_all();
     void destroy_level(PhysicalAddress table_physical, int level);
     void publish();
+    // Writes the pending descriptor of `address` (every one when address is 0); true if any.
+    bool complete_pending(uptr address);
 
     FrameAllocator* m_frames { nullptr };
     PhysicalWindow m_window {};
@@ -100,6 +109,15 @@ private:
     PhysicalAddress m_root { 0 };
     bool m_active { false };
     PageTableStats m_stats {};
+    // remap_unflushed's descriptors, invalid now, to be written after their flush.
+    struct PendingMake {
+        uptr address;
+        u64* entry;
+        u64 descriptor;
+    };
+    static constexpr usize kMaxPending = 256;
+    PendingMake m_pending[kMaxPending] {};
+    usize m_pending_count { 0 };
 };
 
 } // namespace skiff::mm::aarch64

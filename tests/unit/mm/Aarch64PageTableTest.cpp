@@ -208,3 +208,36 @@ TEST(Aarch64PageTable, LongUnmapRangeIsOneFullFlush)
     EXPECT_EQ(m.table.unmap(kVirt).value() != 0, true);
     EXPECT_EQ(m.table.stats().page_flushes, 1u);
 }
+
+TEST(Aarch64PageTable, UnflushedRemapsBreakNowAndMakeAtTheirFlush)
+{
+    Machine m;
+    PhysicalAddress a[3], b[3];
+    for (int i = 0; i < 3; ++i) {
+        a[i] = m.frame();
+        b[i] = m.frame();
+        ASSERT_FALSE(m.table.map(kVirt + i * 4096, a[i], kPageWritable | kPageNoExecute).is_error());
+    }
+    m.events.clear();
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(m.table.remap_unflushed(kVirt + i * 4096, b[i], kPageWritable | kPageNoExecute).value(), a[i]);
+    // Broken, not yet made, and nothing flushed.
+    for (int i = 0; i < 3; ++i)
+        EXPECT_EQ(m.descriptor(kVirt + i * 4096), 0u);
+    EXPECT_EQ(m.table.stats().page_flushes, 0u);
+    // Each page's flush sees it invalid, then its new descriptor is written.
+    m.table.flush_page(kVirt);
+    ASSERT_GE(m.events.size(), 1u);
+    EXPECT_EQ(m.events[0].what, "flush_page");
+    EXPECT_EQ(m.events[0].descriptor, 0u);
+    EXPECT_EQ(m.descriptor(kVirt) & 0x0000fffffffff000ull, b[0]);
+    EXPECT_EQ(m.descriptor(kVirt + 4096), 0u); // still pending
+    // A full flush completes the rest.
+    m.table.flush_all();
+    EXPECT_EQ(m.descriptor(kVirt + 4096) & 0x0000fffffffff000ull, b[1]);
+    EXPECT_EQ(m.descriptor(kVirt + 2 * 4096) & 0x0000fffffffff000ull, b[2]);
+    EXPECT_EQ(m.table.stats().page_flushes, 1u);
+    EXPECT_EQ(m.table.stats().full_flushes, 1u);
+    EXPECT_EQ(m.table.stats().remaps, 3u);
+    EXPECT_TRUE(m.table.leaf_entry(kVirt + 4096) & pte::kWritable);
+}
