@@ -16,7 +16,7 @@
  *      addresses in both halves, physical size from ID_AA64MMFR0_EL1 capped at 48 bits), SCTLR
  *      (MMU, caches);
  *   5. jump to the higher half, take the boot stack and the exception vectors, call kernel_main().
- * mm/ replaces these tables with its own (kernel/arch/aarch64/Mmu.cpp activates them).
+ * mm/ replaces these tables with its own (arch::activate_kernel_page_table, kernel/arch/aarch64/Init.cpp).
  */
 
     .set PAGE_TABLE, 0x3               /* valid, table */

@@ -121,7 +121,7 @@ void initialize_cpu_interface()
         write32(s_cpu_interface, kGiccCtlr, 1);
         return;
     }
-    // ICC_SRE_EL1.SRE: the system-register interface (GIC spec 12.2.?), then priority mask,
+    // ICC_SRE_EL1.SRE: the system-register interface (GIC spec, ICC_SRE_EL1), then priority mask,
     // binary point, Group 1 enable.
     u64 sre;
     asm volatile("mrs %0, S3_0_C12_C12_5" : "=r"(sre)); // ICC_SRE_EL1
