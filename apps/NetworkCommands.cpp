@@ -184,7 +184,7 @@ int lspci_command(Arguments const& arguments)
     return 0;
 }
 
-// `tcp`: TCP's loss-recovery switch and counters; `tcp tlp on|off` sets it (docs/console.md).
+// `tcp`: TCP's switches (tail-loss probes, SYN cookies) and their counters (docs/console.md).
 int tcp_command(Arguments const& arguments)
 {
     if (!network_ready())
@@ -198,8 +198,14 @@ int tcp_command(Arguments const& arguments)
         kprintln("tcp: tail-loss probes {}", on ? "on" : "off");
         return 0;
     }
+    if (what == "syncookies" && (on || value == "off")) {
+        knet::StackLocker locker;
+        knet::stack().tcp().set_syn_cookies(on);
+        kprintln("tcp: SYN cookies {}", on ? "on" : "off");
+        return 0;
+    }
     if (!what.is_empty()) {
-        kprintln("usage: tcp [tlp on|off]");
+        kprintln("usage: tcp [tlp on|off | syncookies on|off]");
         return 1;
     }
     knet::StackLocker locker;
@@ -211,6 +217,10 @@ int tcp_command(Arguments const& arguments)
              "timeouts {}  retransmits {}",
         c.tcp_fast_retransmits, c.tcp_rack_lost, c.tcp_lost_retransmits, c.tcp_loss_probes, c.tcp_loss_probe_recoveries,
         c.tcp_timeouts, c.tcp_retransmits);
+    kprintln("tcp: SYN cookies {} (RFC 4987, when a listener's half-open queue is full)",
+        stack.tcp().syn_cookies() ? "on" : "off");
+    kprintln("  cookies sent {}  validated {}  failed {}  SYNs and ACKs dropped for a full backlog {}",
+        c.tcp_syncookies_sent, c.tcp_syncookies_validated, c.tcp_syncookies_failed, c.tcp_backlog_full);
     return 0;
 }
 
@@ -222,8 +232,8 @@ void register_network_commands()
         { "ifconfig", "ifconfig", "the network interface: address, MAC, link, counters", ifconfig_command });
     console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
     console::register_command({ "netstat", "netstat", "open sockets and the services' counters", netstat_command });
-    console::register_command(
-        { "tcp", "tcp [tlp on|off]", "TCP loss recovery: tail-loss probes on or off, counters", tcp_command });
+    console::register_command({ "tcp", "tcp [tlp on|off | syncookies on|off]",
+        "TCP: tail-loss probes and SYN cookies on or off, counters", tcp_command });
     console::register_command(
         { "nicstat", "nicstat", "NIC driver counters: packets, errors, rings, interrupts", nicstat_command });
     console::register_command({ "lspci", "lspci [-v]", "PCI devices (-v: with their BARs)", lspci_command });

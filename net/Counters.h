@@ -83,7 +83,9 @@ namespace skiff::net {
     X(tcp_ooo_dropped)                                                                                                 \
     X(tcp_challenge_acks)                                                                                              \
     X(tcp_backlog_full)                                                                                                \
-    X(tcp_half_open_evicted)                                                                                           \
+    X(tcp_syncookies_sent)                                                                                             \
+    X(tcp_syncookies_validated)                                                                                        \
+    X(tcp_syncookies_failed)                                                                                           \
     X(tcp_zero_copy_pieces)                                                                                            \
     X(tcp_copied_bytes)                                                                                                \
     X(tcp_sent_zero_copy_bytes)                                                                                        \

@@ -93,6 +93,7 @@ struct Tcb {
     u32 accept_count { 0 };
     u32 embryonic_count { 0 };
     bool accepted_pending { false }; // a child on its listener's accept queue
+    Instant syn_cookie_sent;         // a listener: when it last answered a SYN with a cookie
 
     // Send sequence variables (§3.3.1).
     u32 iss { 0 };
@@ -132,6 +133,7 @@ struct Tcb {
     bool sack_enabled { false };
     bool ws_enabled { false };
     u32 ts_recent { 0 };
+    u32 ts_offset { 0 }; // our TSval = the millisecond clock + this (a cookie SYN-ACK's encoding)
     u32 last_ack_sent { 0 };
 
     // RFC 6298 round-trip estimation.

@@ -8,7 +8,7 @@ namespace skiff::net {
 
 static constexpr u16 kMinimumMss = 48;
 
-static u32 initial_window(u32 mss)
+u32 TcpLayer::initial_window(u32 mss)
 {
     // RFC 5681 §3.1: IW = 2..4 segments depending on the MSS.
     if (mss > 2190)
@@ -66,37 +66,23 @@ void TcpLayer::input_listen(Tcb& listener, PacketBuffer const& packet, TcpView c
     }
     if (!seg.has(TcpFlag::Syn) || seg.has(TcpFlag::Fin))
         return;
-    // A bounded backlog: half-open and not-yet-accepted connections each up to the backlog.
-    // A SYN beyond it is dropped silently; the peer's retransmission tries again. But with the
-    // half-open ones at the bound, one whose SYN-ACK already timed out at least once (its peer
-    // has not answered in a whole RTO) makes room, the one that has waited longest first (as a
-    // SYN cache does, RFC 4987 §3.4): otherwise a SYN flood from addresses that never answer
-    // would hold the listener shut for the whole SYN-ACK retransmission schedule (about two
-    // minutes) after the flood stopped. Fresh ones are kept: evicting them would answer a burst
-    // of real clients' ACKs with resets.
+    // A bounded backlog: not-yet-accepted connections up to the backlog (a SYN beyond it is
+    // dropped silently: the peer's retransmission tries again once the application accepts),
+    // half-open ones up to the backlog too. A SYN that finds the half-open queue (or the socket
+    // table) full is answered with a SYN cookie and nothing is kept (TcpSynCookies.cpp), so a
+    // flood of SYNs from addresses that never answer cannot shut real clients out. (Before
+    // cookies, half-open connections whose SYN-ACK had timed out gave way to new SYNs; with
+    // cookies that is not needed, and it cost a walk of the socket table per SYN in a flood.)
     if (listener.accept_count >= listener.backlog) {
         ++m_stack.counters().tcp_backlog_full;
         return;
     }
-    if (listener.embryonic_count >= listener.backlog) {
-        Tcb* oldest = nullptr;
-        for (Tcb& tcb : tcbs()) {
-            if (!tcb.in_use || tcb.listener != &listener || tcb.accepted_pending || tcb.state != TcpState::SynReceived
-                || tcb.backoff == 0)
-                continue;
-            if (!oldest || tcb.backoff > oldest->backoff
-                || (tcb.backoff == oldest->backoff && tcb.rto_deadline < oldest->rto_deadline))
-                oldest = &tcb;
-        }
-        ++m_stack.counters().tcp_backlog_full;
-        if (!oldest)
-            return;
-        ++m_stack.counters().tcp_half_open_evicted;
-        enter_closed(*oldest, Error::ConnectionReset); // a child nobody accepted: freed at once
-    }
-    Tcb* child = allocate_tcb();
+    Tcb* child = listener.embryonic_count < listener.backlog ? allocate_tcb() : nullptr;
     if (!child) {
-        ++m_stack.counters().tcp_backlog_full;
+        if (m_syn_cookies)
+            send_syn_cookie(listener, packet, seg, options);
+        else
+            ++m_stack.counters().tcp_backlog_full;
         return;
     }
     child->bound = true;
@@ -108,9 +94,7 @@ void TcpLayer::input_listen(Tcb& listener, PacketBuffer const& packet, TcpView c
     child->irs = seg.sequence();
     child->rcv_nxt = seg.sequence() + 1;
     child->rcv_adv = child->rcv_nxt;
-    u32 buffer = child->options.receive_buffer;
-    while (child->rcv_wscale < 14 && (buffer >> child->rcv_wscale) > 0xffff)
-        ++child->rcv_wscale;
+    child->rcv_wscale = listener_window_scale(listener);
     apply_syn_options(*child, options);
     child->iss = initial_sequence(child->local, child->remote);
     child->snd_una = child->snd_nxt = child->snd_max = child->iss;
@@ -436,7 +420,7 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
         u32 retransmitted_ms = static_cast<u32>((tcb.rto_deadline - tcb.rto).ms());
         bool echo_usable = tcb.backoff == 0 || static_cast<i32>(options.ts_echo - retransmitted_ms) >= 0;
         if (tcb.ts_enabled && options.has_timestamps && options.ts_echo && echo_usable) {
-            u32 sample_ms = now_ms - options.ts_echo;
+            u32 sample_ms = now_ms + tcb.ts_offset - options.ts_echo;
             if (sample_ms < 60000)
                 update_rtt(tcb, Duration::from_ms(sample_ms) + Duration::from_us(500));
         } else if (tcb.rtt_timing && seq_gt(ack, tcb.rtt_seq)) {

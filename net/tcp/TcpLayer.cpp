@@ -195,7 +195,7 @@ static u64 rotl(u64 x, int b)
     return (x << b) | (x >> (64 - b));
 }
 
-static u64 siphash(u64 const key[2], u64 const* words, u32 count)
+u64 TcpLayer::keyed_hash(u64 const key[2], u64 const* words, u32 count)
 {
     u64 v0 = 0x736f6d6570736575ull ^ key[0];
     u64 v1 = 0x646f72616e646f6dull ^ key[1];
@@ -247,7 +247,15 @@ u32 TcpLayer::initial_sequence(SocketAddress local, SocketAddress remote)
     u64 words[2] = { (static_cast<u64>(local.address.value) << 32) | remote.address.value,
         (static_cast<u64>(local.port) << 16) | remote.port };
     u32 m = static_cast<u32>(m_stack.now() / 4000); // 4 µs ticks
-    return m + static_cast<u32>(siphash(m_isn_key, words, 2));
+    return m + static_cast<u32>(keyed_hash(m_isn_key, words, 2));
+}
+
+u8 TcpLayer::listener_window_scale(Tcb const& listener)
+{
+    u8 shift = 0;
+    while (shift < 14 && (listener.options.receive_buffer >> shift) > 0xffff)
+        ++shift;
+    return shift;
 }
 
 void TcpLayer::wake(Tcb& tcb)
@@ -365,6 +373,17 @@ void TcpLayer::input(PacketRef packet)
         return;
     }
     if (Tcb* listener = find_listener(local)) {
+        // An ACK (no SYN, no RST) may carry a SYN cookie: then it opens the connection and is
+        // processed by it, in ESTABLISHED (RFC 4987 §3.6; TcpSynCookies.cpp).
+        if (tcp.has(TcpFlag::Ack) && !tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Rst)) {
+            if (Tcb* child = accept_syn_cookie(*listener, *packet, tcp, options)) {
+                if (child != listener) {
+                    ++child->stats.segments_received;
+                    input_synchronized(*child, packet, tcp, options);
+                }
+                return;
+            }
+        }
         input_listen(*listener, *packet, tcp, options);
         return;
     }

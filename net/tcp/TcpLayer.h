@@ -8,6 +8,7 @@
 //   TcpTimers.cpp       retransmission (RFC 6298), delayed ACK, persist, keepalive, TIME-WAIT
 //   TcpCongestion.cpp   slow start, congestion avoidance (RFC 5681); loss recovery: SACK
 //                       scoreboard, RACK-TLP (RFC 8985), pipe (RFC 6675), PRR (RFC 6937)
+//   TcpSynCookies.cpp   SYN cookies when a listener is full (RFC 4987 §3.6)
 //   TcpReassembly.cpp   out-of-order queue and SACK blocks (RFC 2018)
 //   TcpSocket.cpp       the BSD calls
 
@@ -19,6 +20,15 @@
 namespace skiff::net {
 
 class NetStack;
+
+// SYN cookies (TcpSynCookies.cpp): the MSS table the cookie's three low bits index, and the
+// encodings, for tests.
+inline constexpr u32 kSynCookieMssEntries = 8;
+extern u16 const kSynCookieMss[kSynCookieMssEntries];
+// The entry for a SYN's MSS option (0: absent): the largest not above it, the first below them all.
+u32 syn_cookie_mss_index(u16 offered_mss);
+// The six low bits of a cookie SYN-ACK's TSval for a SYN with these options.
+u8 syn_cookie_timestamp_bits(TcpOptions const& syn);
 
 class TcpLayer {
 public:
@@ -40,6 +50,8 @@ public:
     // 200 ms would make the probe no earlier than the 200 ms minimum RTO (TcpCongestion.cpp).
     static constexpr Duration kTlpDelayedAck = Duration::from_ms(40);
     static constexpr Duration kTlpNoRtt = Duration::from_s(1); // PTO before any RTT sample
+    // SYN cookies: the secret is replaced this often, so a cookie is good for one to two periods.
+    static constexpr Duration kSynCookieRotation = Duration::from_s(32);
 
     explicit TcpLayer(NetStack& stack);
 
@@ -57,6 +69,12 @@ public:
     // `tcp tlp on|off` sets it, so a test can compare the same transfer with and without.
     void set_loss_probes(bool on) { m_loss_probes = on; }
     bool loss_probes() const { return m_loss_probes; }
+    // SYN cookies (RFC 4987) when a listener's half-open queue or the socket table is full; on
+    // by default (`tcp syncookies on|off`). Off, a SYN finding no room is dropped.
+    void set_syn_cookies(bool on) { m_syn_cookies = on; }
+    bool syn_cookies() const { return m_syn_cookies; }
+    // RFC 5681 §3.1: the initial window, 2 to 4 segments by the MSS.
+    static u32 initial_window(u32 mss);
     // A TCP segment (linear region from the TCP header; meta filled).
     void input(PacketRef packet);
     void poll(u64 now_ns);
@@ -85,6 +103,10 @@ private:
     bool port_in_use(u16 port, Ipv4Address address) const;
     Result<u16> ephemeral_port();
     u32 initial_sequence(SocketAddress local, SocketAddress remote);
+    // SipHash-2-4 of `count` words under a 128-bit key (RFC 6528's F(), the cookies' MAC).
+    static u64 keyed_hash(u64 const key[2], u64 const* words, u32 count);
+    // The window scale a listener's connections announce (its receive buffer over 64 KiB).
+    static u8 listener_window_scale(Tcb const& listener);
     void send_reset_for(PacketBuffer const& packet, TcpView const& tcp);
     void enter_closed(Tcb&, Error error);
     void wake(Tcb&);
@@ -183,6 +205,14 @@ private:
     bool process_loss_probe_ack(Tcb&, AckSample const&);
     u32 now_us() const;
 
+    // TcpSynCookies.cpp
+    void rotate_syn_cookie_secret(Instant now);
+    u32 syn_cookie(u32 key, SocketAddress local, SocketAddress remote, u32 peer_iss, u32 index) const;
+    void send_syn_cookie(Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
+    // A listener's ACK: the connection its cookie opens (ESTABLISHED, queued for accept), the
+    // listener itself for a valid cookie with no room (drop it), or null (not a cookie of ours).
+    Tcb* accept_syn_cookie(Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
+
     // TcpReassembly.cpp
     void queue_out_of_order(Tcb&, PacketRef packet);
     void drain_out_of_order(Tcb&);
@@ -203,6 +233,10 @@ private:
     u32 m_default_zero_copy_threshold { TcpSocketOptions {}.zero_copy_threshold };
     bool m_in_input_batch { false };
     bool m_loss_probes { true };
+    bool m_syn_cookies { true };
+    u64 m_cookie_key[2][2] {};
+    u32 m_cookie_current { 0 };
+    Instant m_cookie_rotated;
 };
 
 } // namespace skiff::net

@@ -19,7 +19,7 @@ u16 TcpLayer::advertised_mss(Tcb& tcb) const
 u32 TcpLayer::write_options(Tcb& tcb, u8* out, u8 flags)
 {
     u32 n = 0;
-    u32 ts_value = static_cast<u32>(m_stack.now() / 1000000); // a 1 ms timestamp clock
+    u32 ts_value = static_cast<u32>(m_stack.now() / 1000000) + tcb.ts_offset; // a 1 ms timestamp clock
     if (flags & TcpFlag::Syn) {
         // RFC 9293 §3.1: the options end on a 32-bit boundary (the data offset counts words), so
         // every combination is laid out in whole words, in the customary aligned forms:
