@@ -229,6 +229,7 @@ class Side:
 
 class SkiffSide(Side):
     kind = "Skiff"
+    kernel_index = 0  # which of the bench's kernels (--loss takes two: Skiff/1 and Skiff/2)
 
     def start(self) -> None:
         args = self.bench.args
@@ -238,7 +239,7 @@ class SkiffSide(Side):
             append.append("ne2k_io32=1")
         if args.mtu:
             append.append(f"mtu={args.mtu}")
-        self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model, kernel=self.bench.kernel,
+        self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model, kernel=self.bench.kernels[self.kernel_index],
                            log_dir=self.bench.rec.serial_dir, mem=args.mem, append=" ".join(append))
         self.guest.start()
         self.guest.expect_prompt(timeout=120)
@@ -370,18 +371,26 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 
 class Bench:
-    def __init__(self, args, kernel: str, ttcp: str, mode: str, argv: list[str]):
-        self.args, self.kernel, self.ttcp, self.mode = args, kernel, ttcp, mode
+    def __init__(self, args, kernels: list[str], ttcp: str, mode: str, argv: list[str]):
+        self.args, self.kernels, self.ttcp, self.mode = args, kernels, ttcp, mode
+        self.kernel = kernels[0]
         self.rec = Recorder(args.out, mode, argv)
         self.failed = False
+        # One Skiff kernel: "Skiff". Several (--loss: a before/after in one run): Skiff/1, Skiff/2, ...
+        if len(kernels) == 1:
+            self.skiff_kinds = [SkiffSide]
+        else:
+            self.skiff_kinds = [type(f"SkiffSide{i + 1}", (SkiffSide,), {"kind": f"Skiff/{i + 1}", "kernel_index": i})
+                                for i in range(len(kernels))]
 
-    @staticmethod
-    def order(rep: int) -> list[type]:
-        """Which guest goes first alternates, repetition by repetition."""
-        return [SkiffSide, LinuxSide] if rep % 2 == 0 else [LinuxSide, SkiffSide]
+    def order(self, rep: int) -> list[type]:
+        """Which guest goes first rotates, repetition by repetition."""
+        sides = self.skiff_kinds + [LinuxSide]
+        turn = rep % len(sides)
+        return sides[turn:] + sides[:turn]
 
     def variants(self, side: Side) -> list[str]:
-        return [f"zc={zc}" for zc in self.args.zc] if side.kind == "Skiff" else [""]
+        return [f"zc={zc}" for zc in self.args.zc] if side.kind.startswith("Skiff") else [""]
 
     def header(self, accel: str, manifest: dict) -> None:
         info = system_info(accel, manifest, self.args.mem)
@@ -503,7 +512,7 @@ class Bench:
             if self.args.mtu:
                 set_tap_mtu(ns, self.args.mtu)
             self.record_namespace(ns)
-            side = kind(self, ns, nic, f"{kind.kind.lower()}-{nic}-r{rep + 1}")
+            side = kind(self, ns, nic, f"{kind.kind.lower().replace('/', '')}-{nic}-r{rep + 1}")
             try:
                 for direction, length, variant in self.throughput_cases(side):
                     try:
@@ -612,6 +621,9 @@ class Bench:
                      f"random loss {', '.join(f'{p}%' for p in args.loss)} of TCP segments both ways "
                      f"(nftables in the namespace), Skiff zc={','.join(args.zc)}, time limit {args.loss_timeout} s "
                      "per transfer; the same ttcp core sends and receives in both guests")
+        if len(self.kernels) > 1:
+            for kind, kernel in zip(self.skiff_kinds, self.kernels):
+                self.rec.say(f"{kind.kind}: {kernel}")
         for nic in args.nic:
             for percent in args.loss:
                 for rep in range(args.reps):
@@ -628,7 +640,7 @@ class Bench:
                 set_tap_mtu(ns, self.args.mtu)
             no_gso(ns)
             self.record_namespace(ns)
-            side = kind(self, ns, nic, f"{kind.kind.lower()}-{nic}-loss{percent}-r{rep + 1}")
+            side = kind(self, ns, nic, f"{kind.kind.lower().replace('/', '')}-{nic}-loss{percent}-r{rep + 1}")
             try:
                 for direction in ("h2g", "g2h"):
                     for variant in self.variants(side):
@@ -735,9 +747,14 @@ class Bench:
         self.rec.say(f"Seconds to move {args.loss_megabytes} MiB (host wall clock, transmitter start to the receiver's "
                      f"last byte), medians of {args.reps}; ratio = Linux / Skiff (above 1: Skiff finishes sooner).")
         self.rec.say()
-        self.rec.say("| NIC | loss | direction | Linux s | " + " | ".join(f"Skiff zc={zc} s | ratio" for zc in args.zc)
+        kinds = [k.kind for k in self.skiff_kinds]
+        for index, kernel in enumerate(self.kernels):
+            if len(kinds) > 1:
+                self.rec.say(f"{kinds[index]}: {kernel}")
+        self.rec.say("| NIC | loss | direction | Linux s | "
+                     + " | ".join(f"{kind} zc={zc} s | ratio" for kind in kinds for zc in args.zc)
                      + " | nft dropped (median) |")
-        self.rec.say("|---|---|---|---|" + "---|---|" * len(args.zc) + "---|")
+        self.rec.say("|---|---|---|---|" + "---|---|" * (len(args.zc) * len(kinds)) + "---|")
         rows = []
         for nic in args.nic:
             for percent in args.loss:
@@ -752,15 +769,18 @@ class Bench:
                     entry = {"nic": nic, "loss": percent, "direction": direction, "linux_median_s": linux_median,
                              "linux_runs": [seconds_or_none(m) for m in linux]}
                     drops = [m["nft_dropped"] for m in linux]
-                    for zc in args.zc:
-                        skiff = select("Skiff", f"zc={zc}")
-                        drops += [m["nft_dropped"] for m in skiff]
-                        skiff_median = median([m["wall_seconds"] for m in skiff if m["ok"]])
-                        ratio = linux_median / skiff_median if (linux_median and skiff_median) else None
-                        cells += [f"{fmt(skiff_median)} ({seconds_runs(skiff)})", f"{fmt(ratio, 2)}x" if ratio else "-"]
-                        entry[f"skiff_zc_{zc}_median_s"] = skiff_median
-                        entry[f"skiff_zc_{zc}_runs"] = [seconds_or_none(m) for m in skiff]
-                        entry[f"ratio_linux_over_skiff_zc_{zc}"] = ratio
+                    for kind in kinds:
+                        key = kind.lower().replace("/", "")
+                        for zc in args.zc:
+                            skiff = select(kind, f"zc={zc}")
+                            drops += [m["nft_dropped"] for m in skiff]
+                            skiff_median = median([m["wall_seconds"] for m in skiff if m["ok"]])
+                            ratio = linux_median / skiff_median if (linux_median and skiff_median) else None
+                            cells += [f"{fmt(skiff_median)} ({seconds_runs(skiff)})",
+                                      f"{fmt(ratio, 2)}x" if ratio else "-"]
+                            entry[f"{key}_zc_{zc}_median_s"] = skiff_median
+                            entry[f"{key}_zc_{zc}_runs"] = [seconds_or_none(m) for m in skiff]
+                            entry[f"ratio_linux_over_{key}_zc_{zc}"] = ratio
                     rows.append(entry)
                     label = "guest->host" if direction == "g2h" else "host->guest"
                     self.rec.say(f"| {nic} | {percent}% | {label} | " + " | ".join(cells)
