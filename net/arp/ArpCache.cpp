@@ -20,9 +20,12 @@ void ArpCache::release_entry(Entry& entry)
 
 // Which entry gives way when the table is full: a failed one first, then one still resolving (the
 // longest-resolving first; its waiting packets are dropped), and a resolved one only when every
-// other entry is resolved too — the one closest to expiry. Never a static one. So a flood of
-// packets from (or SYN-ACKs to) addresses that never answer churns among the unresolved entries
-// and cannot push out the gateway's.
+// other entry is resolved too — the one closest to expiry. Never a static one, and never one whose
+// first request is still unanswered (less than kRetryInterval old): then the newcomer is refused
+// and nothing is sent for it. So a flood of packets to (or SYN-ACKs for a SYN flood's spoofed
+// sources) addresses that never answer cannot push out the gateway's entry, nor turn every packet
+// into a broadcast request: a SYN flood from 250 spoofed sources had the stack broadcast one ARP
+// request per SYN (240,000 in 20 s) while each new address evicted one that had just asked.
 static u32 eviction_rank(ArpEntryInfo::State state)
 {
     switch (state) {
@@ -35,6 +38,8 @@ static u32 eviction_rank(ArpEntryInfo::State state)
 ArpCache::Entry* ArpCache::allocate(u8 interface, Ipv4Address address)
 {
     Entry* victim = nullptr;
+    bool fresh = false; // an entry still waiting for its first answer, kept
+    u64 now = m_stack.now();
     for (Entry& e : m_entries) {
         if (!e.used) {
             victim = &e;
@@ -42,11 +47,18 @@ ArpCache::Entry* ArpCache::allocate(u8 interface, Ipv4Address address)
         }
         if (e.permanent)
             continue;
+        if (e.info.state == ArpEntryInfo::State::Incomplete && e.requests_sent <= 1 && e.info.expires_ns > now) {
+            fresh = true;
+            continue;
+        }
         if (!victim || eviction_rank(e.info.state) < eviction_rank(victim->info.state)
             || (eviction_rank(e.info.state) == eviction_rank(victim->info.state)
                 && e.info.expires_ns < victim->info.expires_ns))
             victim = &e;
     }
+    // A resolved entry only gives way when no entry at all is unresolved.
+    if (victim && victim->used && fresh && eviction_rank(victim->info.state) == 2)
+        victim = nullptr;
     if (!victim) {
         ++m_stack.counters().arp_table_full;
         return nullptr;

@@ -9,6 +9,9 @@
 // - A request is retried every kRetryInterval up to kMaxRequests times; then the waiting packets
 //   are dropped and the entry stays Failed for kFailedLifetime, during which sends to that
 //   address fail at once with Error::HostUnreachable (the "clear error").
+// - A full table gives way failed entries first, then resolving ones, resolved ones last; an entry
+//   whose first request is not yet a retry interval old is never given up: a packet for a new
+//   address is then dropped (arp_table_full) without a request (ArpCache.cpp, allocate()).
 // - A gratuitous ARP (a request for our own address) announces us when a link comes up.
 
 #include <lib/Result.h>

@@ -376,13 +376,20 @@ void TcpLayer::input(PacketRef packet)
         // An ACK (no SYN, no RST) may carry a SYN cookie: then it opens the connection and is
         // processed by it, in ESTABLISHED (RFC 4987 §3.6; TcpSynCookies.cpp).
         if (tcp.has(TcpFlag::Ack) && !tcp.has(TcpFlag::Syn) && !tcp.has(TcpFlag::Rst)) {
-            if (Tcb* child = accept_syn_cookie(*listener, *packet, tcp, options)) {
+            bool checked = false;
+            if (Tcb* child = accept_syn_cookie(*listener, *packet, tcp, options, checked)) {
                 if (child != listener) {
                     ++child->stats.segments_received;
                     input_synchronized(*child, packet, tcp, options);
                 }
                 return;
             }
+            // Data that is not the connection's first segment fails the check although its
+            // connection may be genuine: the peer's ACK and first segment were lost, and its
+            // retransmission (from the first byte) will carry the cookie's sequence number. A
+            // reset would kill it, so it is dropped; a bare ACK that fails still gets one.
+            if (checked && !tcp.payload().is_empty())
+                return;
         }
         input_listen(*listener, *packet, tcp, options);
         return;

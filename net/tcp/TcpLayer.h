@@ -210,8 +210,10 @@ private:
     u32 syn_cookie(u32 key, SocketAddress local, SocketAddress remote, u32 peer_iss, u32 index) const;
     void send_syn_cookie(Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
     // A listener's ACK: the connection its cookie opens (ESTABLISHED, queued for accept), the
-    // listener itself for a valid cookie with no room (drop it), or null (not a cookie of ours).
-    Tcb* accept_syn_cookie(Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
+    // listener itself for a valid cookie with no room (drop it), or null (not a cookie of ours;
+    // `checked` says whether it was looked at, the listener having sent cookies lately).
+    Tcb* accept_syn_cookie(
+        Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options, bool& checked);
 
     // TcpReassembly.cpp
     void queue_out_of_order(Tcb&, PacketRef packet);

@@ -30,9 +30,12 @@
 // What a cookie connection loses against RFC 9293's SYN-RECEIVED state: our SYN-ACK is not
 // retransmitted (a lost one costs the peer a SYN retransmission, answered with a new cookie); a
 // lost final ACK is only recovered if the peer sends data (whose first segment carries the same
-// ACK) — a peer that waits for us to speak first waits in vain; the MSS is rounded down to the
-// table; no RTT sample comes from the handshake. The accept queue stays bounded: a valid cookie
-// finding it full is dropped as a SYN would be.
+// ACK) — a peer that waits for us to speak first waits in vain; if the final ACK and the first
+// data segment are both lost, later segments cannot be checked (their sequence number is not the
+// peer's ISN + 1): they are dropped without a reset (TcpLayer::input), and the peer's
+// retransmission of its first segment opens the connection; the MSS is rounded down to the table;
+// no RTT sample comes from the handshake. The accept queue stays bounded: a valid cookie finding
+// it full is dropped as a SYN would be.
 
 #include <net/NetStack.h>
 #include <net/tcp/TcpLayer.h>
@@ -120,12 +123,13 @@ void TcpLayer::send_syn_cookie(Tcb& listener, PacketBuffer const& packet, TcpVie
 // An ACK arriving at a listener: does it carry a cookie we issued? If so, the connection the
 // SYN would have opened, ESTABLISHED, on the accept queue; otherwise null.
 Tcb* TcpLayer::accept_syn_cookie(
-    Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options)
+    Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options, bool& checked)
 {
     Instant now = this->now();
     if (!m_syn_cookies || !listener.syn_cookie_sent.is_set()
         || now - listener.syn_cookie_sent >= kSynCookieRotation * 2)
         return nullptr;
+    checked = true;
     rotate_syn_cookie_secret(now);
     SocketAddress local { packet.meta.destination, seg.destination_port() };
     SocketAddress remote { packet.meta.source, seg.source_port() };

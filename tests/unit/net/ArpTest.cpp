@@ -210,10 +210,14 @@ TEST_F(Arp, AfterExpiryANewMacIsLearned)
 TEST_F(Arp, UnresolvableAddressesNeverPushOutAResolvedEntry)
 {
     // The gateway is known; then sends to more unresolvable addresses than the table holds (as
-    // SYN-ACKs to a SYN flood's spoofed sources do). They churn among themselves.
+    // SYN-ACKs to a SYN flood's spoofed sources do). They churn among themselves, a second apart
+    // (an entry whose first request is younger than that is not given up).
     inject(ethernet(MacAddress::broadcast(), kPeerMac, 0x0806, arp_packet(1, kPeerMac, kPeerIp, {}, kStackIp)));
-    for (u32 i = 0; i < ArpCache::kEntries * 2; ++i)
+    for (u32 i = 0; i < ArpCache::kEntries * 2; ++i) {
         send_udp(Ipv4Address::from_octets(10, 0, 2, static_cast<u8>(100 + i)));
+        if (i + 2 == ArpCache::kEntries)
+            advance(ArpCache::kRetryInterval); // the first 31 ask again: no longer fresh
+    }
     device->sent.clear();
     ArpEntryInfo entries[ArpCache::kEntries];
     u32 count = stack->arp().snapshot(entries, ArpCache::kEntries);
@@ -226,6 +230,37 @@ TEST_F(Arp, UnresolvableAddressesNeverPushOutAResolvedEntry)
     EXPECT_EQ(stack->counters().arp_table_full, ArpCache::kEntries + 1);
     send_udp(kPeerIp);
     EXPECT_EQ(get16(take_sent(), 12), 0x0800); // sent at once, no new request
+    stack->arp().flush();
+}
+
+TEST_F(Arp, AFullTableOfFreshRequestsRefusesNewcomersWithoutBroadcasting)
+{
+    // 31 unresolvable addresses and the gateway fill the table; 200 more addresses within the same
+    // second (a SYN flood's spoofed sources): each refused, no request broadcast for any.
+    inject(ethernet(MacAddress::broadcast(), kPeerMac, 0x0806, arp_packet(1, kPeerMac, kPeerIp, {}, kStackIp)));
+    for (u32 i = 0; i + 1 < ArpCache::kEntries; ++i)
+        send_udp(Ipv4Address::from_octets(10, 0, 2, static_cast<u8>(20 + i)));
+    u64 requests = stack->counters().arp_requests_sent;
+    u64 full = stack->counters().arp_table_full;
+    u32 held = stack->pool().in_use(); // the 31 packets waiting for their answers
+    device->sent.clear();
+    for (u32 i = 0; i < 200; ++i)
+        send_udp(Ipv4Address::from_octets(10, 0, 2, static_cast<u8>(52 + i)));
+    EXPECT_TRUE(device->sent.empty());
+    EXPECT_EQ(stack->counters().arp_requests_sent, requests);
+    EXPECT_EQ(stack->counters().arp_table_full, full + 200);
+    EXPECT_EQ(stack->pool().in_use(), held) << "refused packets are freed, not queued";
+    // A second later the old requests are due again: a newcomer takes the place of one of them.
+    advance(ArpCache::kRetryInterval);
+    device->sent.clear();
+    send_udp(Ipv4Address::from_octets(10, 0, 2, 253));
+    EXPECT_EQ(stack->counters().arp_requests_sent, requests + ArpCache::kEntries - 1 + 1);
+    // The gateway was never at risk.
+    send_udp(kPeerIp);
+    bool sent_to_gateway = false;
+    while (!device->sent.empty())
+        sent_to_gateway |= get16(take_sent(), 12) == 0x0800;
+    EXPECT_TRUE(sent_to_gateway);
     stack->arp().flush();
 }
 

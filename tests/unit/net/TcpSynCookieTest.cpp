@@ -5,6 +5,7 @@
 
 #include "TcpHarness.h"
 
+#include <algorithm>
 #include <vector>
 
 using namespace skiff;
@@ -271,6 +272,31 @@ TEST_F(TcpSynCookie, ForgedAcksAreRefused)
     // The real one still works.
     send_from(2, kPeerIss + 1, cookie + 1, TcpFlag::Ack);
     finish(MUST(m_listener->accept()));
+}
+
+TEST_F(TcpSynCookie, LostAckAndFirstSegmentCostARetransmissionNotTheConnection)
+{
+    fill_listener();
+    send_from(2, kPeerIss, 0, TcpFlag::Syn, mss_option(1460));
+    u32 cookie = take_segment().seq;
+    // The ACK and the first 100 bytes are lost; the next 100 arrive first. Their sequence number
+    // is not the peer's ISN + 1, so the cookie cannot be checked: dropped, no reset.
+    Bytes_ data = pattern(200);
+    send_from(2, kPeerIss + 101, cookie + 1, TcpFlag::Ack | TcpFlag::Psh, {}, Bytes_(data.begin() + 100, data.end()));
+    EXPECT_FALSE(has_sent());
+    EXPECT_EQ(stack->counters().tcp_syncookies_failed, 1u);
+    // The peer retransmits from its first byte: the connection opens, every byte in order.
+    send_from(2, kPeerIss + 1, cookie + 1, TcpFlag::Ack, {}, Bytes_(data.begin(), data.begin() + 100));
+    send_from(2, kPeerIss + 101, cookie + 1, TcpFlag::Ack | TcpFlag::Psh, {}, Bytes_(data.begin() + 100, data.end()));
+    TcpSocket* s = MUST(m_listener->accept());
+    u8 buffer[256];
+    ASSERT_EQ(MUST(s->recv({ buffer, sizeof buffer })), 200u);
+    EXPECT_TRUE(std::equal(data.begin(), data.end(), buffer));
+    // A bare ACK that fails the check is still answered with a reset (RFC 9293, LISTEN).
+    device->sent.clear();
+    send_from(3, kPeerIss + 1, cookie + 1, TcpFlag::Ack);
+    EXPECT_EQ(take_segment().flags, TcpFlag::Rst);
+    finish(s);
 }
 
 TEST_F(TcpSynCookie, TheAcceptQueueStaysBounded)
