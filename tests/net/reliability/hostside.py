@@ -11,6 +11,18 @@ exec`), sends only on the namespace's tap, and every flood is bounded in count a
   synflood TAP GUEST_MAC GUEST PORTS COUNT SECONDS SEED
       COUNT SYNs (scapy, from random addresses in 10.0.2.0/24 other than ours and the guest's,
       random ports) to PORTS, stopping after SECONDS at the latest.
+  synflood-scapy TAP GUEST_MAC GUEST PORT SECONDS SEED
+      SYNs to PORT from spoofed 10.0.2.x sources, scapy building and sending each, as fast as that
+      goes, for SECONDS; prints the rate it reached.
+  synflood-fast TAP GUEST_MAC GUEST PORT SECONDS SEED LIMIT
+      SYNs to PORT from spoofed 10.0.2.x sources as fast as one process writes them (at most LIMIT
+      frames, SECONDS); prints the rate it reached.
+  echo-during GUEST SECONDS BYTES LIMIT SEED
+      Echo connections one after another for SECONDS, BYTES each, SHA-256 compared, each within
+      LIMIT seconds; prints `echo-during: served/total ...`.
+  bursts GUEST ROUNDS BYTES LIMIT SEED
+      Request/response on one echo connection: ROUNDS times BYTES out and back, bytes compared;
+      prints the total time and each round's.
   udpflood GUEST PORT COUNT SECONDS
       COUNT datagrams to a closed PORT, at most SECONDS; counts the ICMP port unreachables that
       come back (raw socket).
@@ -333,6 +345,186 @@ def command_synflood(tap: str, guest_mac: str, guest: str, ports: str, count: in
     return 0
 
 
+def ones_complement_sum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\x00"
+    total = sum(memoryview(data).cast("H"))  # native order: folded and swapped back below
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return total
+
+
+def checksum(data: bytes) -> bytes:
+    """The internet checksum of data, as the two bytes to store (any byte order in, same out)."""
+    return (~ones_complement_sum(data) & 0xFFFF).to_bytes(2, sys.byteorder)
+
+
+def syn_options() -> list:
+    """What a Linux client's SYN offers: MSS, SACK-permitted, timestamps, window scale."""
+    return [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (1, 0)), ("NOP", None), ("WScale", 7)]
+
+
+def command_synflood_scapy(tap: str, guest_mac: str, guest: str, port: int, seconds: float, seed: int) -> int:
+    """SYNs to PORT from spoofed 10.0.2.x sources for SECONDS, each one a scapy packet with a random
+    source address, port, ISN and TSval, serialized and sent by scapy's own layer-2 socket, one
+    after another as fast as this process goes: the rate of a flood written with scapy."""
+    s = scapy()
+    rng = random.Random(seed)
+    our_mac = open(f"/sys/class/net/{tap}/address").read().strip()
+    guest_host = int(guest.split(".")[3])
+    hosts = [h for h in range(3, 255) if h != guest_host]
+    packet = (s.Ether(dst=guest_mac, src=our_mac) / s.IP(src="10.0.2.100", dst=guest, flags="DF")
+              / s.TCP(sport=1, dport=port, flags="S", seq=0, window=64240, options=syn_options()))
+    sock = s.conf.L2socket(iface=tap)
+    sent = 0
+    print("flooding", flush=True)  # the caller starts what must run during the flood on this line
+    started = time.monotonic()
+    deadline = started + seconds
+    while time.monotonic() < deadline:
+        packet[s.IP].src = f"10.0.2.{rng.choice(hosts)}"
+        packet[s.TCP].sport = rng.randrange(1024, 65536)
+        packet[s.TCP].seq = rng.randrange(1 << 32)
+        packet[s.TCP].options = [("MSS", 1460), ("SAckOK", b""), ("Timestamp", (rng.randrange(1 << 32), 0)),
+                                 ("NOP", None), ("WScale", 7)]
+        sock.send(packet)
+        sent += 1
+    elapsed = time.monotonic() - started
+    sock.close()
+    print(f"{sent} SYNs to port {port} from spoofed 10.0.2.x sources in {elapsed:.1f} s: {sent / elapsed:.0f} SYNs/s "
+          f"(scapy serializing and sending each)")
+    return 0
+
+
+def command_synflood_fast(tap: str, guest_mac: str, guest: str, port: int, seconds: float, seed: int,
+                          limit: int) -> int:
+    """SYNs to PORT from spoofed 10.0.2.x sources (any but .1, .2 and the guest), as fast as this one
+    process can write them to the tap, for SECONDS or LIMIT frames. scapy builds the SYN (the options
+    a Linux client offers: MSS, SACK-permitted, timestamps, window scale); 65,536 variants of it with
+    random source address, port and ISN are made up front (checksums recomputed), then sent in turn
+    on a raw socket, so the rate is the socket's, not scapy's per-packet cost."""
+    s = scapy()
+    rng = random.Random(seed)
+    our_mac = open(f"/sys/class/net/{tap}/address").read().strip()
+    guest_host = int(guest.split(".")[3])
+    template = bytearray(bytes(s.Ether(dst=guest_mac, src=our_mac)
+                               / s.IP(src="10.0.2.100", dst=guest, id=1, flags="DF")
+                               / s.TCP(sport=1, dport=port, flags="S", seq=0, window=64240,
+                                       options=syn_options())))
+    ip, tcp = 14, 34
+    tcp_length = len(template) - tcp
+    frames = []
+    hosts = [h for h in range(3, 255) if h != guest_host]
+    for _ in range(65536):
+        frame = bytearray(template)
+        frame[ip + 15] = rng.choice(hosts)  # source 10.0.2.x
+        frame[tcp:tcp + 2] = rng.randrange(1024, 65536).to_bytes(2, "big")
+        frame[tcp + 4:tcp + 8] = rng.randrange(1 << 32).to_bytes(4, "big")
+        frame[tcp + 28:tcp + 32] = rng.randrange(1 << 32).to_bytes(4, "big")  # TSval
+        frame[ip + 10:ip + 12] = b"\x00\x00"
+        frame[ip + 10:ip + 12] = checksum(bytes(frame[ip:tcp]))
+        frame[tcp + 16:tcp + 18] = b"\x00\x00"
+        pseudo = bytes(frame[ip + 12:ip + 20]) + b"\x00\x06" + tcp_length.to_bytes(2, "big")
+        frame[tcp + 16:tcp + 18] = checksum(pseudo + bytes(frame[tcp:]))
+        frames.append(bytes(frame))
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    sock.bind((tap, 0))
+    send = sock.send
+    sent = errors = 0
+    print("flooding", flush=True)  # the caller starts what must run during the flood on this line
+    started = time.monotonic()
+    deadline = started + seconds
+    while sent < limit:
+        for frame in frames[(sent & 0xFFFF):(sent & 0xFFFF) + 256]:
+            try:
+                send(frame)
+            except OSError:
+                errors += 1
+            sent += 1
+        if time.monotonic() >= deadline:
+            break
+    elapsed = time.monotonic() - started
+    sock.close()
+    print(f"{sent} SYNs to port {port} from spoofed 10.0.2.x sources in {elapsed:.1f} s: "
+          f"{sent / elapsed:.0f} SYNs/s (frames made by scapy in advance, sent on a raw socket; send errors {errors})")
+    return 0
+
+
+def command_echo_during(guest: str, seconds: float, size: int, limit: float, seed: int) -> int:
+    """Echo connections (port 7) one after another for SECONDS: each sends SIZE random bytes, must
+    get exactly them back (SHA-256 compared) and finish within LIMIT seconds, connect included."""
+    import hashlib
+    rng = random.Random(seed)
+    results = []
+    failures = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        data = rng.randbytes(size)
+        started = time.monotonic()
+        error = None
+        got = b""
+        try:
+            with socket.create_connection((guest, 7), timeout=limit) as conn:
+                conn.settimeout(max(0.1, limit - (time.monotonic() - started)))
+                conn.sendall(data)
+                while len(got) < size:
+                    conn.settimeout(max(0.1, limit - (time.monotonic() - started)))
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+        except OSError as failure:
+            error = str(failure) or type(failure).__name__
+        took = time.monotonic() - started
+        if error is None and hashlib.sha256(got).digest() != hashlib.sha256(data).digest():
+            error = f"echoed {len(got)} bytes, SHA-256 differs"
+        if error is None and took > limit:
+            error = f"took {took:.1f} s"
+        results.append(took)
+        if error:
+            failures.append(f"connection {len(results)}: {error} after {took:.1f} s")
+    times = sorted(results)
+    median = times[len(times) // 2] if times else 0.0
+    print(f"echo-during: {len(results) - len(failures)}/{len(results)} connections served, {size} bytes each, "
+          f"SHA-256 checked; time per connection median {median:.2f} s, max {max(times, default=0):.2f} s "
+          f"(limit {limit:.0f} s)" + (f"; failures: {'; '.join(failures[:5])}" if failures else ""))
+    return 0 if results and not failures else 1
+
+
+def command_bursts(guest: str, rounds: int, size: int, limit: float, seed: int) -> int:
+    """Request/response over one echo connection (port 7): ROUNDS times, SIZE random bytes out and
+    the same SIZE back before the next round; every byte compared. Prints the total and the
+    per-round times."""
+    import hashlib
+    rng = random.Random(seed)
+    times = []
+    sent_digest, got_digest = hashlib.sha256(), hashlib.sha256()
+    started = time.monotonic()
+    with socket.create_connection((guest, 7), timeout=limit) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for _ in range(rounds):
+            data = rng.randbytes(size)
+            sent_digest.update(data)
+            begin = time.monotonic()
+            conn.sendall(data)
+            got = 0
+            while got < size:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    print(f"bursts: the echo closed after {len(times)} rounds")
+                    return 1
+                got_digest.update(chunk)
+                got += len(chunk)
+            times.append(time.monotonic() - begin)
+    total = time.monotonic() - started
+    ordered = sorted(times)
+    ok = sent_digest.digest() == got_digest.digest()
+    print(f"bursts: {rounds} rounds of {size} bytes each way in {total:.2f} s; per round median "
+          f"{ordered[len(ordered) // 2] * 1000:.0f} ms, max {ordered[-1] * 1000:.0f} ms; SHA-256 "
+          f"{'equal' if ok else 'DIFFERS'}")
+    print("rounds_ms " + " ".join(f"{t * 1000:.0f}" for t in times))
+    return 0 if ok else 1
+
+
 def command_udpflood(guest: str, port: int, count: int, seconds: float) -> int:
     icmp = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
     icmp.setblocking(False)
@@ -435,6 +627,18 @@ def main() -> int:
     if command == "synflood":
         return command_synflood(arguments[0], arguments[1], arguments[2], arguments[3], int(arguments[4]),
                                 float(arguments[5]), int(arguments[6]))
+    if command == "synflood-scapy":
+        return command_synflood_scapy(arguments[0], arguments[1], arguments[2], int(arguments[3]),
+                                      float(arguments[4]), int(arguments[5]))
+    if command == "synflood-fast":
+        return command_synflood_fast(arguments[0], arguments[1], arguments[2], int(arguments[3]),
+                                     float(arguments[4]), int(arguments[5]), int(arguments[6]))
+    if command == "echo-during":
+        return command_echo_during(arguments[0], float(arguments[1]), int(arguments[2]), float(arguments[3]),
+                                   int(arguments[4]))
+    if command == "bursts":
+        return command_bursts(arguments[0], int(arguments[1]), int(arguments[2]), float(arguments[3]),
+                              int(arguments[4]))
     if command == "udpflood":
         return command_udpflood(arguments[0], int(arguments[1]), int(arguments[2]), float(arguments[3]))
     if command == "echo-clients":

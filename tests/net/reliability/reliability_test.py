@@ -55,7 +55,7 @@ import sys
 import time
 
 from common import (GUEST, HOST, HOSTSIDE, MAC, PYTHON, SKIP, TAP, CheckFailed, GuestError, Rig,  # noqa: E402
-                    binomial_plausible, check, delta, format_delta, root_problem, say)
+                    binomial_plausible, check, delta, format_delta, nft_chain_counts, root_problem, say)
 
 BACKLOG = 32  # the guest's TCP services listen with this backlog (kernel/net/NetServices.cpp)
 PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
@@ -300,9 +300,178 @@ def case_floods(args, rig: Rig) -> None:
     rig.check_baseline(f"{args.connections} echo connections", wait=20)
 
 
+def tap_counters(rig: Rig) -> dict:
+    """The tap's kernel counters (ip -s): what the host side sent to the guest, dropped on the way."""
+    import json
+    out = rig.ns.run(["ip", "-s", "-j", "link", "show", TAP]).stdout
+    stats = json.loads(out)[0].get("stats64", {})
+    return {"tx_packets": stats.get("tx", {}).get("packets", 0), "tx_dropped": stats.get("tx", {}).get("dropped", 0)}
+
+
+SYNFLOOD_SHOWN = ("tcp_rx", "tcp_syncookies_sent", "tcp_syncookies_validated", "tcp_syncookies_failed",
+                  "tcp_backlog_full", "tcp_resets_sent", "eth_drop_input_queue_full", "arp_requests_sent",
+                  "arp_table_full", "arp_queue_overflow", "arp_gave_up", "ip_no_buffer")
+
+
+def flood_with_clients(args, rig: Rig, helper: list[str], seconds: float) -> dict:
+    """Runs a SYN flood helper for `seconds` and, from a second after it starts until two seconds
+    before it ends, echo connections from 10.0.2.2 one after another. Returns what happened."""
+    before = rig.stats()
+    tap_before = tap_counters(rig)
+    flood_process = rig.ns.popen([PYTHON, HOSTSIDE, *helper], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+    try:
+        first = flood_process.stdout.readline()
+        if first.strip() != "flooding":
+            check(False, "the SYN flood helper did not start", first + flood_process.stdout.read())
+        time.sleep(1.0)  # the half-open queue is full of the flood's SYNs before the first client comes
+        echo = rig.ns.run([PYTHON, HOSTSIDE, "echo-during", GUEST, str(seconds - 3), "4096", str(args.echo_limit),
+                           str(args.seed)], timeout=seconds + 120)
+        flood = flood_process.communicate(timeout=seconds + 60)[0].strip()
+    finally:
+        if flood_process.poll() is None:
+            flood_process.kill()  # our own child, by its PID
+            flood_process.wait()
+    check(flood_process.returncode == 0, "the SYN flood helper failed", flood)
+    relay = rig.set_faults([], seed=args.seed)  # its counters: what it passed to QEMU
+    tap_after = tap_counters(rig)
+    moved = delta(before, rig.stats())
+    echo_text = (echo.stdout + echo.stderr).strip()
+    # They overlapped: clients start connections from 1 s to `seconds` - 2 s after the flood's
+    # start, and the flood ran its whole length (a connection may end after it).
+    lasted = re.search(r" in ([\d.]+) s", flood)
+    check(lasted is not None and float(lasted.group(1)) >= seconds - 0.5,
+          "the flood did not run its whole length: it and the clients may not have overlapped", flood)
+    return {"flood": flood, "echo_ok": echo.returncode == 0, "echo": echo_text, "moved": moved,
+            "tap": {k: tap_after[k] - tap_before[k] for k in tap_after},
+            "relay_to_guest": relay.get("to-guest", {}).get("received", 0)}
+
+
+def report_flood(rig: Rig, name: str, result: dict) -> str:
+    guest = format_delta({k: v for k, v in result["moved"].items() if k in SYNFLOOD_SHOWN})
+    tap = result["tap"]
+    text = (f"{result['flood']}; the tap passed {tap['tx_packets']} frames towards the guest and dropped "
+            f"{tap['tx_dropped']}; the relay took {result['relay_to_guest']} to QEMU; guest {guest}; clients: "
+            f"{result['echo']}")
+    say(f"{name}: {text}")
+    say(f"REPORT synflood {rig.nic} {name}: {text}")
+    return guest
+
+
+def case_synflood(args, rig: Rig) -> None:
+    """SYN floods from spoofed 10.0.2.x sources to the echo service while real echo connections from
+    10.0.2.2 run one after another. First (--synflood-seconds) the fastest flood one scapy process
+    makes, scapy building and sending every SYN: every client must succeed, bytes checked, within
+    --echo-limit seconds. Then (--synflood-raw-seconds) frames scapy made in advance, written to the
+    tap as fast as one process can: far more than the guest takes under TCG, so the tap's queue
+    drops most frames — the clients' included; the guest must keep serving (clients that get
+    through are served) and recover."""
+    rig.transfer(args.ttcp, "in", 64)
+    rig.take_baseline()
+    if args.syncookies == "off":
+        rig.guest.command("tcp syncookies off", timeout=20)
+    result = flood_with_clients(args, rig, ["synflood-scapy", TAP, MAC, GUEST, "7", str(args.synflood_seconds),
+                                            str(args.seed)], args.synflood_seconds)
+    print(rig.guest.command("tcp", timeout=20), flush=True)
+    print(rig.guest.command("arp", timeout=20), flush=True)
+    print(rig.guest.command("nicstat", timeout=20), flush=True)
+    guest = report_flood(rig, f"scapy flood, cookies {args.syncookies}", result)
+    check(result["echo_ok"], "a legitimate echo connection failed or took too long during the SYN flood",
+          result["echo"])
+    if args.syncookies == "on":
+        check(result["moved"].get("tcp_syncookies_sent", 0) > 0,
+              "the flood never filled the backlog: no SYN cookie was sent", guest)
+        check(result["moved"].get("tcp_syncookies_validated", 0) > 0, "no client came in by a cookie", guest)
+    half_open = count_half_open(rig.guest.command("netstat", timeout=20))
+    check(all(v <= BACKLOG for v in half_open.values()), f"half-open connections beyond the backlog: {half_open}")
+    if args.synflood_raw_seconds > 0:
+        result = flood_with_clients(args, rig, ["synflood-fast", TAP, MAC, GUEST, "7", str(args.synflood_raw_seconds),
+                                                str(args.seed + 1), str(args.synflood_limit)],
+                                    args.synflood_raw_seconds)
+        print(rig.guest.command("tcp", timeout=20), flush=True)
+        print(rig.guest.command("nicstat", timeout=20), flush=True)
+        guest = report_flood(rig, f"raw flood, cookies {args.syncookies}", result)
+        served = re.search(r"echo-during: (\d+)/(\d+)", result["echo"])
+        check(served is not None and int(served.group(1)) > 0,
+              "no client was served during the raw flood: the guest stopped serving", result["echo"])
+        check(ping_ok(rig) == 5, "after the raw SYN flood the guest does not answer ping")
+    if args.syncookies == "off":
+        rig.guest.command("tcp syncookies on", timeout=20)
+    rig.check_baseline("the SYN floods", wait=20)
+
+
+TAIL_TABLE = "skifftail"
+
+
+def set_tail_drop(rig: Rig, on: bool) -> None:
+    """Drops the last segment of every other echo response: segments from the guest's port 7 with
+    PSH (the last of what TCP had queued), every second one of them — so a segment sent again after
+    a drop (probe or retransmission, PSH too) always gets through. nft counts what it saw and
+    dropped."""
+    rig.ns.run(["nft", "delete", "table", "inet", TAIL_TABLE])
+    if not on:
+        return
+    rules = (f"table inet {TAIL_TABLE} {{\n chain in {{ type filter hook input priority 0; "
+             f"iifname \"{TAP}\" tcp sport 7 tcp flags & psh == psh counter; "
+             f"iifname \"{TAP}\" tcp sport 7 tcp flags & psh == psh numgen inc mod 2 == 0 counter drop; }}\n}}\n")
+    result = rig.ns.run(["nft", "-f", "-"], input=rules)
+    check(result.returncode == 0, "nft rules not accepted", result.stderr)
+
+
+def tail_drops(rig: Rig) -> tuple[int, int]:
+    counts = nft_chain_counts(rig.ns.run(["nft", "list", "table", "inet", TAIL_TABLE]).stdout)
+    return counts.get("in", (0, 0))
+
+
+def case_tailloss(args, rig: Rig) -> None:
+    """Request/response with the last segment of every other response dropped, with tail-loss
+    probes on and then off (`tcp tlp on|off`): the same rounds, the times and the counters compared."""
+    rig.transfer(args.ttcp, "in", 64)
+    rig.take_baseline()
+    runs = {}
+    for mode in ("on", "off"):
+        rig.guest.command(f"tcp tlp {mode}", timeout=20)
+        set_tail_drop(rig, True)
+        before = rig.stats()
+        out = hostside(rig, "bursts", GUEST, str(args.tail_rounds), str(args.tail_bytes), "60", str(args.seed),
+                       timeout=600)
+        seen, dropped = tail_drops(rig)
+        set_tail_drop(rig, False)
+        moved = delta(before, rig.stats())
+        summary = out.splitlines()[0]
+        seconds = float(re.search(r"in ([\d.]+) s", summary).group(1))
+        runs[mode] = (seconds, dropped, moved)
+        say(f"probes {mode}: {summary}; nft dropped {dropped} of {seen} PSH segments from the guest; guest "
+            + format_delta({k: v for k, v in moved.items() if k.startswith("tcp_")}))
+        print(out.splitlines()[-1], flush=True)
+        check(dropped > 0, f"probes {mode}: the nft rule dropped nothing: no tail was lost", str((seen, dropped)))
+    rig.guest.command("tcp tlp on", timeout=20)
+    (on_s, on_dropped, on_moved), (off_s, off_dropped, off_moved) = runs["on"], runs["off"]
+    say(f"REPORT tailloss {rig.nic}: {args.tail_rounds} rounds of {args.tail_bytes} bytes each way, the last "
+        f"segment of every other response dropped: probes on {on_s:.2f} s ({on_dropped} dropped; probes "
+        f"{on_moved.get('tcp_loss_probes', 0)}, timeouts {on_moved.get('tcp_timeouts', 0)}), probes off "
+        f"{off_s:.2f} s ({off_dropped} dropped; probes {off_moved.get('tcp_loss_probes', 0)}, timeouts "
+        f"{off_moved.get('tcp_timeouts', 0)}); {off_s / on_s:.1f}x")
+    # With probes, a lost tail is repaired by a probe, not the timer; without, by the timer.
+    check(on_moved.get("tcp_loss_probes", 0) >= on_dropped / 2,
+          f"probes on: {on_moved.get('tcp_loss_probes', 0)} probes for {on_dropped} lost tails",
+          format_delta(on_moved))
+    check(on_moved.get("tcp_timeouts", 0) <= on_dropped / 4,
+          f"probes on: {on_moved.get('tcp_timeouts', 0)} timeouts for {on_dropped} lost tails", format_delta(on_moved))
+    check(off_moved.get("tcp_loss_probes", 0) == 0, "probes off, yet probes were sent", format_delta(off_moved))
+    check(off_moved.get("tcp_timeouts", 0) >= off_dropped / 2,
+          f"probes off: only {off_moved.get('tcp_timeouts', 0)} timeouts for {off_dropped} lost tails",
+          format_delta(off_moved))
+    # The time shows it: each tail the timer repairs costs at least its 200 ms minimum; a probe,
+    # a few round trips (2·SRTT, + 40 ms when a lone segment may be a delayed ACK's).
+    saved = (off_s - on_s) / max(1, off_dropped)
+    check(saved >= 0.1, f"probes saved only {saved * 1000:.0f} ms per lost tail ({on_s:.2f} s on, {off_s:.2f} s off)")
+    rig.check_baseline("the lost tails")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("case", choices=("faults", "badinput", "floods"))
+    parser.add_argument("case", choices=("faults", "badinput", "floods", "synflood", "tailloss"))
     parser.add_argument("nic", nargs="?", default="e1000", choices=("e1000", "ne2k-pci", "ne2k"))
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--relay", required=True)
@@ -315,6 +484,18 @@ def main() -> int:
     parser.add_argument("--ping-count", type=int, default=2000)
     parser.add_argument("--udp-count", type=int, default=2000)
     parser.add_argument("--connections", type=int, default=200)
+    parser.add_argument("--synflood-seconds", type=float, default=30.0,
+                        help="synflood: how long the scapy flood and the clients run (default 30)")
+    parser.add_argument("--synflood-raw-seconds", type=float, default=15.0,
+                        help="synflood: the second flood's length, frames written as fast as possible (0: none)")
+    parser.add_argument("--synflood-limit", type=int, default=20_000_000,
+                        help="synflood: at most this many SYNs in the second flood")
+    parser.add_argument("--echo-limit", type=float, default=10.0,
+                        help="synflood: seconds each legitimate echo connection may take (default 10)")
+    parser.add_argument("--tail-rounds", type=int, default=40, help="tailloss: request/response rounds")
+    parser.add_argument("--tail-bytes", type=int, default=8192, help="tailloss: bytes each way per round")
+    parser.add_argument("--syncookies", choices=("on", "off"), default="on",
+                        help="synflood: the guest's SYN cookies (off: to see what they change)")
     args = parser.parse_args()
     problem = root_problem()
     name = f"net.reliability.{args.case}" + (f"_{args.nic}" if args.case == "faults" else "")
@@ -324,7 +505,8 @@ def main() -> int:
     started = time.monotonic()
     try:
         with Rig(nic=args.nic, kernel=args.kernel, relay=args.relay, name=name, seed=args.seed) as rig:
-            {"faults": case_faults, "badinput": case_badinput, "floods": case_floods}[args.case](args, rig)
+            {"faults": case_faults, "badinput": case_badinput, "floods": case_floods,
+             "synflood": case_synflood, "tailloss": case_tailloss}[args.case](args, rig)
             rig.guest.send_line("poweroff 0")
             check(rig.guest.wait_exit(timeout=20) == 1, "poweroff 0 did not exit QEMU with status 1")
     except (CheckFailed, GuestError, subprocess.TimeoutExpired) as failure:
