@@ -436,6 +436,7 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
                 offset += count;
                 tcb.snd_end += count;
                 tcb.send_bytes += count;
+                tcb.send_accepted += count;
                 continue;
             }
         }
@@ -452,6 +453,7 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
         tcb.send_queue.push(move(buffer));
         tcb.snd_end += chunk;
         tcb.send_bytes += chunk;
+        tcb.send_accepted += chunk;
         offset += chunk;
     }
     if (offset == 0)

@@ -10,7 +10,7 @@ never touched). One CTest test per NIC (label `net`):
                       with -z on and with -z off
   UDP host -> guest   start/end markers, paced with -w 5000 (an NE2000's ring holds ten frames):
                       the guest counts and checks exactly what was sent
-  write before ACK    (with --write-before-ack) guest `ttcp -t -R seed -z on`: the buffer is
+  write before ACK    (with --write-before-ack) guest `ttcp -t -R seed -z cow`: the buffer is
                       rewritten before each send while TCP still holds its pages; the host checks
                       every byte against the seed, and `mem` must show COW faults during the run.
                       Passes on all three NICs since the stack reads pinned pieces through the
@@ -207,15 +207,17 @@ def cow_faults(guest) -> int:
 
 def write_before_ack(ns, guest, ttcp, count, length=1460, seed=777):
     """The write-before-ACK case: with -R the guest rewrites its buffer before every send,
-    while TCP (copy elimination on) still holds the previous send's pages. Every such write must
-    take the copy-on-write path, and what reaches the host must be what the buffer held at send
-    time — the host checks every byte against the seed."""
+    while TCP (copy elimination on) still holds the previous send's pages. `-z cow` is copy
+    elimination for an application that does not wait for the stack's completion report (`-z on`
+    would cycle a ring and wait): every such write must take the copy-on-write path, and what
+    reaches the host must be what the buffer held at send time — the host checks every byte
+    against the seed."""
     before = cow_faults(guest)
     receiver = ns.popen([ttcp, "-r", "-s", "-R", str(seed), "-p", str(HOST_PORT)], stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)
-        output = guest.command(f"ttcp -t -R {seed} -z on -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=300)
+        output = guest.command(f"ttcp -t -R {seed} -z cow -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=300)
         _, host_text = receiver.communicate(timeout=60)
     finally:
         if receiver.poll() is None:

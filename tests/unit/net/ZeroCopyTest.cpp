@@ -300,3 +300,54 @@ TEST_F(TcpZeroCopy, GlobalSwitchReachesListenersThatDidNotChoose)
 }
 
 } // namespace
+
+namespace {
+
+// The completion report (TcpSocket::send_released): bytes are released in stream order once
+// acknowledged and let go of by the device, with their pins; the waiter is woken; a reset
+// releases everything.
+TEST_F(TcpZeroCopy, CompletionReportCountsBytesAckedAndNoLongerHeldByTheDevice)
+{
+    TcpSocket* s = establish_passive();
+    s->set_zero_copy(true);
+    s->set_nodelay(true);
+    int waiter = 0;
+    s->set_waiter(&waiter);
+    u8* user = page_aligned(3 * kPageSize);
+    for (usize i = 0; i < 3 * kPageSize; ++i)
+        user[i] = static_cast<u8>(i * 7);
+    device->hold_transmits = true; // a DMA NIC that reclaims its ring later
+    MUST(s->send({ user, 3 * 1460 }));
+    EXPECT_EQ(s->send_accepted(), 3u * 1460);
+    EXPECT_EQ(s->send_released(), 0u);
+    EXPECT_GT(port->pins_held(), 0u);
+    device->sent.clear();
+    // Two segments acknowledged, but the device still holds them: nothing is released yet.
+    send_segment(kPeerIss + 1, m_iss + 1 + 2 * 1460, TcpFlag::Ack, 65535);
+    EXPECT_EQ(s->send_released(), 0u);
+    // The device lets go; the stack's next poll frees them and reports it.
+    u64 wakes = port->wakes();
+    device->release_held();
+    advance(TcpLayer::kHeldBufferRecheck.ns());
+    EXPECT_EQ(s->send_released(), 2u * 1460);
+    EXPECT_GT(port->wakes(), wakes);
+    // Half of the third segment acknowledged: not released (its buffer holds the other half).
+    send_segment(kPeerIss + 1, m_iss + 1 + 2 * 1460 + 700, TcpFlag::Ack, 65535);
+    device->release_held();
+    advance(TcpLayer::kHeldBufferRecheck.ns());
+    EXPECT_EQ(s->send_released(), 2u * 1460);
+    // More data, then the peer resets: everything taken counts as released.
+    MUST(s->send({ user + 3 * 1460, 1000 }));
+    EXPECT_EQ(s->send_accepted(), 3u * 1460 + 1000);
+    send_segment(kPeerIss + 1, 0, TcpFlag::Rst, 0);
+    EXPECT_EQ(s->state(), TcpState::Closed);
+    EXPECT_EQ(s->send_released(), s->send_accepted());
+    device->release_held();
+    EXPECT_EQ(port->pins_held(), 0u);
+    std::free(user);
+    s->set_waiter(nullptr);
+    s->close();
+    finish();
+}
+
+} // namespace
