@@ -264,7 +264,7 @@ TsoTransfer tso_transfer(WireFaults faults, u64 seed, u32 total, bool zero_copy,
     TcpSocket* client = MUST(net.a->tcp().open());
     client->set_zero_copy(zero_copy);
     (void)client->connect({ Ipv4Address::from_octets(10, 0, 0, 2), 5001 });
-    u8* data = static_cast<u8*>(std::aligned_alloc(4096, align_up(total, 4096)));
+    u8* data = net.port_a->allocate_zero_copy_buffer(total);
     for (u32 i = 0; i < total; ++i)
         data[i] = static_cast<u8>((i * 2654435761u) >> 24);
     std::vector<u8> received;
@@ -323,7 +323,8 @@ TsoTransfer tso_transfer(WireFaults faults, u64 seed, u32 total, bool zero_copy,
     EXPECT_EQ(net.a->pool().in_use(), 0u);
     EXPECT_EQ(net.b->pool().in_use(), 0u);
     EXPECT_EQ(net.port_a->pins_held(), 0u);
-    std::free(data);
+    EXPECT_EQ(net.port_a->copied_bytes(), 0u);
+    net.port_a->free_zero_copy_buffer(data, total);
     return result;
 }
 
