@@ -197,6 +197,24 @@ TEST_F(TcpTso, APeerWithATinyMssGetsSmallCorrectUnits)
     finish(s);
 }
 
+TEST_F(TcpTso, APeerWithATinyWindowGetsSingleSegmentsNotUnits)
+{
+    TcpSocket* s = establish_passive(1000);
+    Bytes_ data = send_pattern(s, 10000);
+    // Nothing in flight and a window narrower than one segment: one segment goes anyway (the
+    // receiver keeps what fits), never a unit; then nothing until the window opens.
+    EXPECT_TRUE(device->units.empty());
+    std::vector<Segment> wire = take_all(1460);
+    ASSERT_EQ(wire.size(), 1u);
+    EXPECT_EQ(wire[0].payload, Bytes_(data.begin(), data.begin() + 1460));
+    // The peer takes 1000 bytes and keeps its window at 1000: the rest of that segment is resent
+    // from its start when the timer fires, still a single segment.
+    send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 1000);
+    EXPECT_FALSE(has_sent());
+    EXPECT_TRUE(device->units.empty());
+    finish(s);
+}
+
 TEST_F(TcpTso, ADeviceUnitHasAtMostItsPieces)
 {
     device->tso_max_pieces = 4; // before the stack reads the capabilities: a fresh stack
