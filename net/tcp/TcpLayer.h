@@ -122,9 +122,11 @@ private:
     // Frees acknowledged buffers at the front of the send queue that the NIC has let go of
     // since their ACK came (TcpLayer.cpp).
     void release_acknowledged(Tcb&);
+    bool free_sent(Tcb&, u32 acked);
+    void drop_send_queue(Tcb&);
     u32 receive_window(Tcb&);
     Result<usize> queue_send(Tcb&, ReadonlyBytes data);
-    void append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
+    u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
 

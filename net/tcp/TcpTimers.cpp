@@ -80,9 +80,7 @@ void TcpLayer::enter_time_wait(Tcb& tcb)
     tcb.state = TcpState::TimeWait;
     tcb.rto_deadline = tcb.persist_deadline = tcb.keepalive_deadline = Instant {};
     tcb.timewait_deadline = now() + kTimeWait;
-    tcb.send_queue.clear();
-    tcb.send_cursor = nullptr;
-    tcb.send_bytes = 0;
+    drop_send_queue(tcb);
     wake(tcb);
 }
 
