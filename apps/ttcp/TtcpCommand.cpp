@@ -249,6 +249,15 @@ public:
         return {};
     }
 
+    // The slot's previous send is released but its pages stay write-protected (mm/ lifts the
+    // protection lazily): lift it now for the whole slot, a PTE write per page, rather than take a
+    // write fault per page when ttcp fills it (docs/zero-copy.md).
+    void prepare_rewrite(Bytes buffer) override
+    {
+        if (m_zero_copy_buffer)
+            (void)mm::release_zero_copy_buffer(buffer.data(), buffer.size());
+    }
+
     Result<Bytes> allocate_buffer(usize length) override
     {
         // Whole pages from the zero-copy region whatever -z says, so that a run with copy

@@ -491,8 +491,10 @@ private:
                 // up to (slots - 1) buffers ago; rewrite it once the stack has let them go.
                 u64 length = m_options.buffer_length;
                 m_buffer = m_ring.slice(static_cast<usize>(count % m_slots) * length, length);
-                if (count >= m_slots)
+                if (count >= m_slots) {
                     TRY(m_transport.wait_send_released(m_report.bytes - (m_slots - 1) * length));
+                    m_transport.prepare_rewrite(m_buffer);
+                }
             }
             usize length = TRY(next_transmit_buffer(m_report.bytes));
             if (length == 0)

@@ -116,6 +116,10 @@ public:
     // page the stack still holds. Transports without a completion report keep one buffer.
     virtual u32 send_ring_slots(Options const&) { return 1; }
     virtual Result<void> wait_send_released(u64) { return {}; }
+    // The released buffer is about to be rewritten: a transport whose pages stay write-protected
+    // after a send (Skiff's lazy protection) makes them writable now, in one call, instead of one
+    // write fault per page.
+    virtual void prepare_rewrite(Bytes) { }
 
     virtual u64 now_ns() = 0; // a monotonic clock
     virtual void sleep_ns(u64 duration) = 0;
