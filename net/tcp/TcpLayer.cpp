@@ -263,7 +263,8 @@ void TcpLayer::enter_closed(Tcb& tcb, Error error)
     tcb.state = TcpState::Closed;
     if (error != Error::None)
         tcb.error = error;
-    tcb.rto_deadline = tcb.delack_deadline = tcb.persist_deadline = Instant {};
+    tcb.rto_deadline = tcb.pto_deadline = tcb.rack_deadline = Instant {};
+    tcb.delack_deadline = tcb.persist_deadline = Instant {};
     tcb.keepalive_deadline = tcb.timewait_deadline = Instant {};
     drop_send_queue(tcb);
     tcb.ooo_queue.clear();

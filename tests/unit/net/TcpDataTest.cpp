@@ -218,12 +218,13 @@ TEST_F(TcpEstablished, GivesUpAfterTooManyRetransmissions)
     finish();
 }
 
-TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewRenoRecovery)
+TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitPrrAndNewRenoPartialAcks)
 {
+    // A peer without SACK: duplicate ACKs are all the sender learns.
     TcpSocket* s = establish_passive();
     s->set_nodelay(true);
-    // Open the window first: ack a few rounds so that 8 segments are in flight.
-    Bytes_ data = pattern(1460 * 8);
+    // Open the window first (one ACK), then queue 12 segments: 5 go out.
+    Bytes_ data = pattern(1460 * 12);
     u32 base = m_iss + 1;
     MUST(s->send({ data.data(), 1460 * 3 }));
     device->sent.clear();
@@ -231,11 +232,12 @@ TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewR
     base += 1460 * 3;
     MUST(s->send({ data.data(), data.size() }));
     size_t in_flight = device->sent.size();
-    ASSERT_GE(in_flight, 4u); // cwnd: 3 segments initially + 1 for the ACK above
+    ASSERT_EQ(in_flight, 5u); // cwnd: 3 segments initially + 2 for the ACK above (RFC 3465)
     device->sent.clear();
     u32 cwnd_before = s->congestion_window();
     // Segment 1 was lost. The first two duplicate ACKs each release one new segment (RFC 3042
-    // limited transmit); the third starts fast retransmit of `base`.
+    // limited transmit: each stands for a segment that left the network); the third starts fast
+    // retransmit of `base`.
     send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
     EXPECT_EQ(take_segment().seq, base + static_cast<u32>(in_flight) * 1460);
     send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
@@ -245,23 +247,44 @@ TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewR
     ASSERT_TRUE(has_sent());
     Segment retransmit = take_segment();
     EXPECT_EQ(retransmit.seq, base);
+    EXPECT_FALSE(has_sent()) << "only the retransmission leaves on the third duplicate";
     EXPECT_EQ(stack->counters().tcp_fast_retransmits, 1u);
+    EXPECT_EQ(s->tcb().loss_state, TcpLossState::Recovery);
     u32 outstanding = static_cast<u32>(in_flight + 2);
     u32 flight = outstanding * 1460;
-    EXPECT_EQ(s->slow_start_threshold(), std::max(flight / 2, 2u * 1460));
-    EXPECT_EQ(s->congestion_window(), s->slow_start_threshold() + 3 * 1460);
+    u32 ssthresh = std::max(flight / 2, 2u * 1460);
+    EXPECT_EQ(s->slow_start_threshold(), ssthresh);
     EXPECT_LT(s->slow_start_threshold(), cwnd_before + 2 * 1460);
-    device->sent.clear();
+    // RFC 6937 (PRR-SSRB): the window is the pipe (7 outstanding − 1 lost − 3 duplicates = 3
+    // segments) plus what may go now, min(ssthresh − pipe, ...) = 730 bytes, raised to one
+    // segment for the fast retransmit itself.
+    EXPECT_EQ(s->congestion_window(), 3u * 1460 + 1460);
+    // Each further duplicate ACK: one more segment delivered. The 4th lets 730 bytes of room,
+    // less than a segment: nothing goes; from the 5th on, PRR catches up to ssthresh one new
+    // segment per duplicate, never more than ssthresh in the pipe.
+    send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+    EXPECT_FALSE(has_sent());
+    EXPECT_EQ(s->congestion_window(), ssthresh);
+    for (u32 i = 0; i < 2; ++i) {
+        send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+        ASSERT_TRUE(has_sent());
+        EXPECT_EQ(take_segment().seq, base + (outstanding + i) * 1460);
+        EXPECT_FALSE(has_sent());
+        EXPECT_LE(s->congestion_window(), ssthresh);
+    }
+    outstanding += 2;
+    flight = outstanding * 1460;
     // A partial ACK (segment 3 lost too) retransmits the next hole at once (RFC 6582).
     send_segment(kPeerIss + 1, base + 2 * 1460, TcpFlag::Ack, 65535);
     bool retransmitted_hole = false;
     while (has_sent())
         retransmitted_hole |= take_segment().seq == base + 2 * 1460;
     EXPECT_TRUE(retransmitted_hole);
-    // The full ACK (of everything outstanding when recovery began) ends recovery with the
-    // window deflated to ssthresh.
+    // The full ACK (of everything outstanding when recovery began, and since) ends recovery with
+    // the window at ssthresh (RFC 6937).
     send_segment(kPeerIss + 1, base + flight, TcpFlag::Ack, 65535);
-    EXPECT_LE(s->congestion_window(), s->slow_start_threshold());
+    EXPECT_EQ(s->tcb().loss_state, TcpLossState::Open);
+    EXPECT_EQ(s->congestion_window(), s->slow_start_threshold());
     device->sent.clear();
     finish(s);
 }
