@@ -8,10 +8,12 @@
 //   TcpTimers.cpp       retransmission (RFC 6298), delayed ACK, persist, keepalive, TIME-WAIT
 //   TcpCongestion.cpp   slow start, congestion avoidance, fast retransmit, NewReno (RFC 5681/6582)
 //   TcpReassembly.cpp   out-of-order queue and SACK blocks (RFC 2018)
+//   TcpSendFile.cpp     send_file: send-queue buffers whose pieces point at a file's frames
 //   TcpSocket.cpp       the BSD calls
 
 #include <lib/Result.h>
 #include <net/PacketBuffer.h>
+#include <net/SendFile.h>
 #include <net/tcp/TcpHeader.h>
 #include <net/tcp/TcpSocket.h>
 
@@ -124,6 +126,7 @@ private:
     void release_acknowledged(Tcb&);
     u32 receive_window(Tcb&);
     Result<usize> queue_send(Tcb&, ReadonlyBytes data);
+    Result<usize> queue_send_file(Tcb&, FileFrames const& file, u64 offset, u64 length); // TcpSendFile.cpp
     void append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
