@@ -111,6 +111,10 @@ struct Tcb {
     PacketBuffer* send_cursor { nullptr }; // a buffer at or before snd_nxt's, or null: search from the front
     u32 send_bytes { 0 };
     bool fin_queued { false };
+    // The completion report: bytes send() has taken since the connection opened, and how many of
+    // them, from the first, the stack no longer holds (TcpSocket::send_released).
+    u64 send_accepted { 0 };
+    u64 send_released { 0 };
 
     // Receive sequence variables.
     u32 irs { 0 };

@@ -396,15 +396,7 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
         sample.delivered += deliver_cumulative(tcb, ack);
         // Free every buffer the ACK covers completely: their pages (pinned user pages on a
         // zero-copy send) go back through the port now.
-        while (PacketBuffer* front = tcb.send_queue.front()) {
-            u32 end = front->meta.sequence + front->payload_length();
-            if (seq_gt(end, ack) || front->reference_count() > 1)
-                break;
-            tcb.send_bytes -= front->payload_length();
-            if (tcb.send_cursor == front)
-                tcb.send_cursor = nullptr;
-            tcb.send_queue.drop_front();
-        }
+        (void)free_sent(tcb, ack);
         tcb.snd_una = ack;
         if (seq_lt(tcb.snd_nxt, tcb.snd_una))
             tcb.snd_nxt = tcb.snd_una;

@@ -349,13 +349,15 @@ void TcpLayer::output(Tcb& tcb)
         send_ack(tcb);
 }
 
-// Appends `count` application bytes at `cursor` to `buffer`'s payload. With copy elimination the
-// bytes are referenced through pinned pages (seg[], at most two pieces); anything else — copy mode,
-// a third piece, a page that cannot be pinned, or any byte after copied ones (the wire order is
-// seg[0], seg[1], follow) — is copied into follow.
-void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
+// Appends up to `count` application bytes at `cursor` to `buffer`'s payload and returns how many
+// it took. With copy elimination the bytes are referenced through pinned pages (seg[], at most
+// two pieces); anything else — copy mode, a third piece, a page that cannot be pinned (outside the
+// zero-copy region), or any byte after copied ones (the wire order is seg[0], seg[1], follow) — is
+// copied into follow, as far as follow has room.
+u32 TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
 {
     Port& port = m_stack.port();
+    u32 taken = 0;
     while (count) {
         // DMA page-boundary splitting (LyraNET §3.4): a piece never crosses a page.
         u64 address = reinterpret_cast<uptr>(cursor);
@@ -381,14 +383,19 @@ void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, 
             }
         }
         if (!pinned) {
-            u32 copied = buffer.append_follow({ cursor, piece });
-            VERIFY(copied == piece); // follow holds a whole MSS, and a buffer never carries more
+            // follow holds 1920 bytes: all of an MSS at MTU 1500, part of a jumbo one (the
+            // buffer then carries less than an MSS, and the next buffer the rest).
+            piece = buffer.append_follow({ cursor, piece });
+            if (!piece)
+                break;
             tcb.stats.copied_bytes += piece;
             m_stack.counters().tcp_copied_bytes += piece;
         }
         cursor += piece;
         count -= piece;
+        taken += piece;
     }
+    return taken;
 }
 
 // Cut the application's bytes into segment-sized buffers on the send queue. One code path for
@@ -425,11 +432,13 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
                 count = min(count, reach);
             }
             if (count) {
-                append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
+                count = append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
                 offset += count;
                 tcb.snd_end += count;
                 tcb.send_bytes += count;
-                continue;
+                tcb.send_accepted += count;
+                if (count)
+                    continue;
             }
         }
         // The last few transmit buffers stay free for the heads that carry headers (transmit()):
@@ -440,11 +449,11 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
         if (!buffer)
             break;
         buffer->meta.sequence = tcb.snd_end;
-        u32 chunk = min(mss, total - offset);
-        append_payload(tcb, *buffer, data.data() + offset, chunk, zero_copy);
+        u32 chunk = append_payload(tcb, *buffer, data.data() + offset, min(mss, total - offset), zero_copy);
         tcb.send_queue.push(move(buffer));
         tcb.snd_end += chunk;
         tcb.send_bytes += chunk;
+        tcb.send_accepted += chunk;
         offset += chunk;
     }
     if (offset == 0)

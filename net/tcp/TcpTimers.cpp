@@ -83,9 +83,7 @@ void TcpLayer::enter_time_wait(Tcb& tcb)
     tcb.rto_deadline = tcb.pto_deadline = tcb.rack_deadline = Instant {};
     tcb.persist_deadline = tcb.keepalive_deadline = Instant {};
     tcb.timewait_deadline = now() + kTimeWait;
-    tcb.send_queue.clear();
-    tcb.send_cursor = nullptr;
-    tcb.send_bytes = 0;
+    drop_send_queue(tcb);
     wake(tcb);
 }
 

@@ -462,7 +462,7 @@ TEST_F(TcpEstablished, ZeroCopySendPointsIntoPinnedPagesSplitAtThePageBoundary)
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
     s->set_nodelay(true);
-    u8* user = static_cast<u8*>(std::aligned_alloc(4096, 8192));
+    u8* user = port->allocate_zero_copy_buffer(8192);
     for (int i = 0; i < 8192; ++i)
         user[i] = static_cast<u8>(i * 7);
     // 1460 bytes starting 100 bytes before a page boundary: two pieces, two pins.
@@ -479,7 +479,8 @@ TEST_F(TcpEstablished, ZeroCopySendPointsIntoPinnedPagesSplitAtThePageBoundary)
     // The ACK releases the pins.
     send_segment(kPeerIss + 1, m_iss + 1 + 1460, TcpFlag::Ack, 65535);
     EXPECT_EQ(port->pins_held(), 0u);
-    std::free(user);
+    EXPECT_EQ(port->copied_bytes(), 0u); // pinned, not copied: the port copied nothing either
+    port->free_zero_copy_buffer(user, 8192);
     finish(s);
 }
 
@@ -500,14 +501,14 @@ TEST_F(TcpEstablished, GlobalCopyEliminationSwitchAppliesToNewSockets)
     stack->tcp().set_default_zero_copy(true);
     TcpSocket* s = establish_passive(); // the listener, and so the child, take the default
     s->set_nodelay(true);
-    u8* user = static_cast<u8*>(std::aligned_alloc(4096, 4096));
+    u8* user = port->allocate_zero_copy_buffer(4096);
     std::fill(user, user + 4096, 0x5a);
     MUST(s->send({ user, 1000 }));
     EXPECT_EQ(s->stats().zero_copy_pieces, 1u);
     EXPECT_EQ(port->pins_held(), 1u);
     send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 65535);
     EXPECT_EQ(port->pins_held(), 0u);
-    std::free(user);
+    port->free_zero_copy_buffer(user, 4096);
     stack->tcp().set_default_zero_copy(false);
     TcpSocket* other = MUST(stack->tcp().open());
     EXPECT_FALSE(other->options().zero_copy);
@@ -520,8 +521,7 @@ TEST_F(TcpEstablished, ZeroCopyReceiveRemapsAPageAtTheSameOffset)
 {
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
-    u8* region = static_cast<u8*>(std::aligned_alloc(4096, 4 * 4096));
-    port->set_zero_copy_region(region, 4 * 4096);
+    u8* region = port->allocate_zero_copy_buffer(4 * 4096);
     Bytes_ data = pattern(1400);
     send_segment(kPeerIss + 1, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, data);
     // The harness delivers frames at offset 2: payload at 2 + 14 + 20 + 20 = 56 in its page.
@@ -539,7 +539,8 @@ TEST_F(TcpEstablished, ZeroCopyReceiveRemapsAPageAtTheSameOffset)
     send_segment(kPeerIss + 2801, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, pattern(100));
     EXPECT_EQ(MUST(s->recv_zero_copy({ region + 4096 * 3 + 56, 100 })), 100u);
     EXPECT_EQ(port->remaps(), 1u);
-    std::free(region);
+    EXPECT_EQ(port->copied_bytes(), 0u);
+    port->free_zero_copy_buffer(region, 4 * 4096);
     finish(s);
 }
 
