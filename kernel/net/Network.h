@@ -47,7 +47,7 @@ struct NetworkThreadStats {
     u64 loops { 0 };
     u64 wakes { 0 };                    // wake-ups from interrupt handlers
     u64 deadline_wakes { 0 };           // timed out waiting: a protocol timer was due, or the idle poll
-    u64 frames_without_interrupt { 0 }; // frames found by a timed wake, no interrupt since: IRQ wrong?
+    u64 frames_without_interrupt { 0 }; // timed wakes in a row finding frames, no interrupt between: IRQ wrong?
     u64 frames { 0 };                   // frames the drivers handed up
     u64 budget_yields { 0 };            // loops that ended with work left (yielded, then went on)
 };
