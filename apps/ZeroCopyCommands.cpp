@@ -4,8 +4,9 @@
 //   zc on|off       copy elimination for sockets opened from now on, and for the next connections
 //                   of listeners that never chose for themselves (the boot-time services);
 //                   ttcp's -z sets one socket's own
-//   zc stats        per direction, bytes copied and bytes moved without copying; remaps (and
-//                   remaps refused because the application's frame was still pinned); TLB
+//   zc stats        per direction, bytes copied and bytes moved without copying; remaps (pages
+//                   all of whose bytes were payload, and the batches they came in; remaps
+//                   refused because the application's frame was still pinned); TLB
 //                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned;
 //                   the page-table work of each direction (PTE writes, invlpgs) in total and per
 //                   pin / per remap; the receive threshold and where it came from
@@ -54,9 +55,9 @@ void print_zero_copy_stats()
     // One `key=value` group per line, so a test can read any of them with one pattern.
     kprintln("zc send: copied_bytes={} zero_copy_bytes={} pieces_pinned={}", counters.tcp_copied_bytes,
         counters.tcp_sent_zero_copy_bytes, counters.tcp_zero_copy_pieces);
-    kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} remaps_refused={}",
+    kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} whole_pages={} batches={} remaps_refused={}",
         counters.tcp_received_copied_bytes, counters.tcp_remapped_bytes, counters.tcp_remapped_pages,
-        counters.tcp_remap_refused);
+        counters.tcp_remapped_whole_pages, counters.tcp_remap_batches, counters.tcp_remap_refused);
     kprintln("zc mm: tlb_flushes={} tlb_full_flushes={} page_remaps={} cow_faults={} cow_copies={} pinned_now={} "
              "zc_buffer_bytes={}",
         memory.paging.page_flushes, memory.paging.full_flushes, memory.paging.remaps,

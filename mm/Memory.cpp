@@ -333,6 +333,12 @@ Result<PhysicalAddress> allocate_frame()
     return s_frames.allocate();
 }
 
+Result<PhysicalAddress> allocate_frames(u64 count)
+{
+    InterruptDisabler disabler;
+    return s_frames.allocate_contiguous(count);
+}
+
 Result<PhysicalAddress> allocate_zeroed_frame()
 {
     PhysicalAddress frame = TRY(allocate_frame());

@@ -29,6 +29,9 @@ uptr boot_stack_guard_page();
 // --- Physical frames -------------------------------------------------------------------------
 Result<PhysicalAddress> allocate_frame();        // refcount 1, contents undefined
 Result<PhysicalAddress> allocate_zeroed_frame(); // refcount 1, zero-filled
+// `count` physically contiguous frames, each refcount 1 (unref_frame() each), contents undefined:
+// the network stack's receive blocks, which a NIC fills across page boundaries.
+Result<PhysicalAddress> allocate_frames(u64 count);
 void ref_frame(PhysicalAddress frame);
 void unref_frame(PhysicalAddress frame); // frees the frame when the count reaches 0
 u32 frame_refcount(PhysicalAddress frame);

@@ -9,6 +9,12 @@ PacketBuffer* NetDevice::allocate_receive_buffer()
     return m_stack->device_allocate_receive_buffer(*this);
 }
 
+void NetDevice::set_receive_extent(u32 offset, u32 bytes)
+{
+    VERIFY(m_stack);
+    m_stack->device_set_receive_extent(*this, offset, bytes);
+}
+
 void NetDevice::deliver(PacketBuffer* buffer, u32 offset, u32 length)
 {
     VERIFY(m_stack);

@@ -4,9 +4,16 @@
 // the host tap runner's tap device, the unit tests' simulated wire) implement the virtual part;
 // the stack implements the rest, which a driver calls:
 //
-//   receive:  PacketBuffer* buffer = allocate_receive_buffer();   // a page, for a ring slot
+//   receive:  PacketBuffer* buffer = allocate_receive_buffer();   // a block, for a ring slot
 //             ... hardware writes one frame into buffer->storage() at some offset ...
 //             deliver(buffer, offset, length);                   // the stack owns it now
+//             A buffer is one page unless the driver asks for more with set_receive_extent(): a
+//             DMA NIC that places each frame at kPlacedOffset (so that the payload of a full TCP
+//             segment starts a page, docs/zero-copy.md) gets blocks of contiguous pages that hold
+//             its largest frame from there.
+//   MTU:      the stack calls set_mtu() (the kernel command line's mtu=, `ifconfig mtu N`) with a
+//             value inside [min_mtu, max_mtu] of the capabilities; frames longer than the MTU
+//             (plus the Ethernet header) are counted and dropped by the driver.
 //   transmit: the stack calls transmit(packet); a gathering driver walks packet.piece(i)
 //             (headers, seg[0], seg[1], follow), each physically contiguous with a DMA address;
 //             one that cannot gather uses packet.copy_to(0, flat). A driver that keeps the
@@ -33,7 +40,9 @@ struct NetDeviceCapabilities {
     bool ipv4_checksum_offload { false };
     bool tcp_udp_checksum_offload { false };
     bool tso { false }; // TCP segmentation offload (unused yet)
-    u16 mtu { 1500 };
+    u16 mtu { 1500 };   // now
+    u16 min_mtu { 68 }; // what set_mtu() takes (RFC 791: every host takes 68)
+    u16 max_mtu { 1500 };
 };
 
 struct NetDeviceCounters {
@@ -58,10 +67,22 @@ public:
     // Start the hardware on everything transmit() queued since the last flush (ring the
     // doorbell). A driver that transmits inside transmit() has nothing to do.
     virtual void flush() { }
+    // Receive and send frames of up to `mtu` bytes of IP from now on. The stack has checked it
+    // against the capabilities' range; an error means nothing changed.
+    virtual Result<void> set_mtu(u16 mtu) { return mtu == capabilities().mtu ? Result<void> {} : Error::NotSupported; }
+
+    // Receive placement (docs/zero-copy.md): a frame whose headers are those of a full TCP segment
+    // from a sender with timestamps — Ethernet 14, IPv4 20, TCP 20 + 12 — placed at
+    // kPlacedOffset of a page has its payload start the next page.
+    static constexpr u32 kPlacedHeaderBytes = 14 + 20 + 32;
+    static constexpr u32 kPlacedOffset = 4096 - kPlacedHeaderBytes;
 
     // --- called by the driver ---
-    // A page-sized receive buffer from the stack's pool, or nullptr when the pool is empty.
+    // A receive buffer from the stack's pool, or nullptr when the pool is empty.
     PacketBuffer* allocate_receive_buffer();
+    // The receive buffers this driver needs from now on: room for `bytes` from `offset` of the
+    // first page (a block of contiguous pages; buffers already handed out keep their size).
+    void set_receive_extent(u32 offset, u32 bytes);
     // A received frame in `buffer` at [offset, offset + length). Ownership passes to the stack;
     // the frame is processed on the stack's next poll().
     void deliver(PacketBuffer* buffer, u32 offset, u32 length);

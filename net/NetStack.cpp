@@ -88,6 +88,26 @@ PacketBuffer* NetStack::device_allocate_receive_buffer(NetDevice& device)
     return buffer.leak(); // to a ring slot: the driver holds it until deliver()
 }
 
+void NetStack::device_set_receive_extent(NetDevice&, u32 offset, u32 bytes)
+{
+    VERIFY(bytes > 0 && offset + bytes <= PacketBuffer::kMaxBlockPages * kPageSize);
+    m_pool.set_receive_block_pages(static_cast<u32>(align_up(offset + bytes, kPageSize) / kPageSize));
+}
+
+Result<void> NetStack::set_mtu(u8 index, u16 mtu)
+{
+    if (index >= m_interface_count)
+        return Error::InvalidArgument;
+    Interface& interface = m_interfaces[index];
+    NetDeviceCapabilities caps = interface.device->capabilities();
+    if (mtu < caps.min_mtu || mtu > caps.max_mtu)
+        return Error::OutOfRange;
+    if (mtu != caps.mtu)
+        TRY(interface.device->set_mtu(mtu));
+    interface.mtu = mtu;
+    return {};
+}
+
 void NetStack::device_deliver(NetDevice& device, PacketBuffer* delivered, u32 offset, u32 length)
 {
     PacketRef buffer(delivered);
@@ -97,6 +117,15 @@ void NetStack::device_deliver(NetDevice& device, PacketBuffer* delivered, u32 of
     if (m_input.size() >= kMaxInputQueue) {
         ++m_counters.eth_drop_input_queue_full;
         ++device.counters().rx_dropped;
+        return;
+    }
+    // Longer than the interface's MTU allows with the Ethernet header (the stack takes no VLAN
+    // tags, and drivers hand up frames without their FCS): a jumbo frame on an interface not set
+    // up for one. Drivers drop these first where they can; whatever gets here is counted and
+    // dropped too.
+    if (length > m_interfaces[device.m_interface].mtu + 14u) {
+        ++m_counters.eth_drop_oversize;
+        ++device.counters().rx_errors;
         return;
     }
     buffer->set_linear(offset, length);

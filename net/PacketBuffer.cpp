@@ -127,11 +127,22 @@ void PacketBuffer::copy_to(u32 offset, Bytes out) const
     }
 }
 
-void PacketBuffer::exchange_page(PortPage page)
+PortPage PacketBuffer::block_page(u32 index) const
 {
-    VERIFY(m_kind == Kind::Receive);
-    m_base = page.virt;
-    m_phys = page.phys;
+    VERIFY(m_kind == Kind::Receive && index < m_block_pages);
+    return { m_base + index * kPageSize, m_phys + index * kPageSize };
+}
+
+void PacketBuffer::exchange_page(u32 index, PortPage old)
+{
+    VERIFY(m_kind == Kind::Receive && index < m_block_pages && !(m_exchanged_mask & (1u << index)));
+    if (m_block_pages == 1) {
+        m_base = old.virt;
+        m_phys = old.phys;
+        return;
+    }
+    m_exchanged[index] = old.phys;
+    m_exchanged_mask = static_cast<u8>(m_exchanged_mask | (1u << index));
 }
 
 void PacketBuffer::release()

@@ -12,8 +12,11 @@
 // - follow is data that was copied into the buffer's own storage.
 // A driver emits the pieces in that order: piece(0..piece_count()).
 //
-// A receive buffer is one page holding one frame at some offset; parsing pulls headers off the
-// front of the linear region, and the page can later be remapped into an application buffer.
+// A receive buffer is a block of physically contiguous pages (one page for a driver that places
+// frames itself, several for a DMA NIC that writes a frame across page boundaries: PacketPool.h)
+// holding one frame at some offset; parsing pulls headers off the front of the linear region, and
+// the pages holding payload can later be remapped into an application buffer one by one
+// (exchange_page: the application's old frame takes the page's place in the block).
 
 #include <lib/Span.h>
 #include <lib/Types.h>
@@ -74,6 +77,7 @@ public:
     static constexpr u32 kHeadroom = 128;         // Ethernet 14 + IPv4 60 + TCP 60 fits with room
     static constexpr u32 kFollowCapacity = kTransmitStorage - kHeadroom;
     static constexpr u32 kLargeStorage = 16384; // a reassembled datagram
+    static constexpr u32 kMaxBlockPages = 5;    // a receive block: 16 KiB of frame from a page's end
 
     Kind kind() const { return m_kind; }
 
@@ -123,9 +127,18 @@ public:
     // For drivers that cannot gather: copy bytes [offset, offset + out.size()) of the packet.
     void copy_to(u32 offset, Bytes out) const;
 
-    // The page behind a receive buffer, and the swap the zero-copy receive path makes.
+    // The block behind a receive buffer: its first page (the start of storage()), its pages, and
+    // page `index` as it was allocated (storage() + index * kPageSize).
     PortPage page() const { return { m_base, m_phys }; }
-    void exchange_page(PortPage page);
+    u32 block_pages() const { return m_block_pages; }
+    PortPage block_page(u32 index) const;
+    // The swap the zero-copy receive path makes: page `index` of the block now belongs to an
+    // application, and `old` (the application's frame before) belongs to this buffer instead. A
+    // one-page block simply takes `old` as its page; a larger one is no longer contiguous
+    // ("broken": the pool re-makes it when the buffer comes back) and the bytes of page `index`
+    // must not be read through this buffer again.
+    void exchange_page(u32 index, PortPage old);
+    bool is_broken() const { return m_exchanged_mask != 0; }
 
     // Reference counting: whoever keeps the buffer beyond a call takes a reference (a driver
     // holding it in a transmit ring, TCP keeping it for retransmission).
@@ -149,6 +162,9 @@ private:
     u32 m_follow_length { 0 };
     DataSeg m_segments[2];
     u8 m_segment_count { 0 };
+    u8 m_block_pages { 0 };             // receive: pages in the block (0: none yet)
+    u8 m_exchanged_mask { 0 };          // receive: pages of the block exchanged for an application's frame
+    u64 m_exchanged[kMaxBlockPages] {}; // and those frames, owned by the buffer now
     Kind m_kind { Kind::Transmit };
     u16 m_references { 0 };
     PacketBuffer* m_free_next { nullptr };

@@ -102,11 +102,12 @@ constexpr u8 kTsrAborted = 0x08;
 constexpr u8 kTsrFifoUnderrun = 0x20;
 
 constexpr u32 kPageBytes = 256;
-constexpr u8 kMemoryFirstPage = 0x40; // packet memory starts at 0x4000 on every NE2000
-constexpr u8 kTransmitPages = 6;      // 1536 bytes: one full frame
-constexpr u32 kMinFrame = 60;         // Ethernet minimum without FCS: pad up to it
-constexpr u32 kMaxFrame = 1518;       // with a VLAN tag, without FCS
-constexpr u32 kReceiveOffset = 2;     // frame offset in a receive page: the IPv4 header 4-aligned
+constexpr u8 kMemoryFirstPage = 0x40;   // packet memory starts at 0x4000 on every NE2000
+constexpr u8 kTransmitPages = 6;        // 1536 bytes: one full frame
+constexpr u32 kMinFrame = 60;           // Ethernet minimum without FCS: pad up to it
+constexpr u32 kMaxFrame = 1518;         // with a VLAN tag, without FCS
+constexpr u32 kMaxReceivedFrame = 1514; // the MTU's 1500 and the Ethernet header (QEMU stores no FCS)
+constexpr u32 kReceiveOffset = 2;       // frame offset in a receive page: the IPv4 header 4-aligned
 constexpr u16 kIsaBase = 0x300;
 constexpr u32 kIoSize = 0x20; // DP8390 registers 0x00-0x0f, data port 0x10, reset 0x1f
 constexpr u8 kDefaultIsaIrq = 10;
@@ -631,17 +632,19 @@ bool Ne2000::receive_one(u8 current_page)
     }
     // QEMU stores no FCS: count is the 4-byte header plus the frame (docs/hardware.md).
     u32 length = count >= 4 ? count - 4 : 0;
-    if (length < kMinFrame || length > kMaxFrame + 4) {
+    if (length < kMinFrame || length > kMaxReceivedFrame) {
         // A well-formed ring entry holding a frame of impossible length (QEMU stores frames of
-        // any length the tap hands it): step over just this one.
-        ++m_driver_counters.rx_bad_frames;
+        // any length the tap hands it): step over just this one. Longer than the MTU allows (a
+        // jumbo frame, or a VLAN-tagged one, which the stack does not take): counted as oversize.
+        if (length > kMaxReceivedFrame)
+            ++m_driver_counters.rx_oversize;
+        else
+            ++m_driver_counters.rx_bad_frames;
         ++counters().rx_errors;
         m_next_packet = next;
         set_boundary_before(next);
         return false;
     }
-    if (length > kMaxFrame)
-        length = kMaxFrame; // a frame with its FCS stored (real DP8390): the stack ignores the tail
 
     net::PacketBuffer* buffer = allocate_receive_buffer();
     if (!buffer) {

@@ -12,6 +12,13 @@ Result<net::PortPage> KernelPort::allocate_page()
     return net::PortPage { mm::frame_bytes(frame), frame };
 }
 
+Result<net::PortPage> KernelPort::allocate_pages(u32 count)
+{
+    // Physically contiguous frames are contiguous in the direct map too.
+    mm::PhysicalAddress first = TRY(mm::allocate_frames(count));
+    return net::PortPage { mm::frame_bytes(first), first };
+}
+
 void KernelPort::ref_page(u64 phys)
 {
     mm::ref_frame(phys);
@@ -45,6 +52,20 @@ Result<net::PortPage> KernelPort::remap_page(void* app_page, net::PortPage recei
 {
     mm::PhysicalAddress old = TRY(mm::remap_page(reinterpret_cast<uptr>(app_page), received.phys));
     return net::PortPage { mm::frame_bytes(old), old };
+}
+
+usize KernelPort::remap_pages(Span<net::PortRemap> remaps)
+{
+    // mm::remap_pages does every PTE write first and the invalidations together at the end.
+    constexpr usize kMost = 32;
+    mm::PageExchange exchanges[kMost];
+    usize count = min(remaps.size(), kMost);
+    for (usize i = 0; i < count; ++i)
+        exchanges[i] = { reinterpret_cast<uptr>(remaps[i].app_page), remaps[i].received.phys };
+    u32 done = mm::remap_pages({ exchanges, count });
+    for (u32 i = 0; i < done; ++i)
+        remaps[i].received = net::PortPage { mm::frame_bytes(exchanges[i].frame), exchanges[i].frame };
+    return done;
 }
 
 // SplitMix64 (Steele, Lea, Flood 2014) over a state stirred with the TSC on every call: not a

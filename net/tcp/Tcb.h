@@ -58,7 +58,9 @@ struct TcpSocketStats {
     u64 zero_copy_pieces { 0 };
     u64 copied_bytes { 0 };
     u64 remapped_pages { 0 };
-    u64 remapped_bytes { 0 }; // received without copying
+    u64 remapped_whole_pages { 0 }; // of those, pages all of whose 4096 bytes were payload
+    u64 remap_batches { 0 };        // Port::remap_pages calls: the TLB work of one recv together
+    u64 remapped_bytes { 0 };       // received without copying
 };
 
 struct Tcb {

@@ -36,6 +36,9 @@ void TcpLayer::apply_syn_options(Tcb& tcb, TcpOptions const& options)
         tcb.ts_recent = options.ts_value;
         tcb.snd_mss = max(static_cast<u16>(tcb.snd_mss - 12), kMinimumMss); // NOP NOP TS on every segment
     }
+    // A segment is built in one transmit buffer: with a jumbo MTU on both sides the peer may take
+    // more, but this stack sends at most kMaxSendSegment per segment.
+    tcb.snd_mss = min(tcb.snd_mss, kMaxSendSegment);
     tcb.sack_enabled = options.sack_permitted;
 }
 

@@ -120,6 +120,14 @@ private:
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
 
+public:
+    // The MSS this stack advertises on an interface with this MTU (whole pages of data per
+    // segment when the MTU allows, TcpOutput.cpp), and the most payload one of its own segments
+    // carries: one transmit buffer's (PacketBuffer::kFollowCapacity), whatever the peer allows.
+    static u16 mss_for_mtu(u32 mtu);
+    static constexpr u16 kMaxSendSegment = PacketBuffer::kFollowCapacity;
+
+private:
     // TcpTimers.cpp
     void run_timers(Tcb&, Instant now);
     void on_retransmission_timeout(Tcb&);

@@ -11,9 +11,10 @@
 //    (split at page boundaries, each page pinned through the port until ACKed; a third piece is
 //    copied into follow); with it off, the bytes are copied into follow. The same buffers are
 //    transmitted and retransmitted by one code path, and freed when acknowledged.
-//  - receive: received page buffers queue on the socket as they arrived; recv copies out, or,
-//    with recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
-//    same page offset as the payload, hands the page to the port's remap hook.
+//  - receive: received buffers queue on the socket as they arrived; recv copies out, or, with
+//    recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
+//    same page offset as the payload, hands the payload's pages to the port's remap hook, the
+//    pages of one call in one batch.
 //    receive_page_offset() tells a streaming application that offset, so it can line its
 //    destination up (docs/zero-copy.md).
 
@@ -37,13 +38,15 @@ public:
     // Copies; never touches the application's memory outside `out`.
     Result<usize> recv(Bytes out);
     // The zero-copy receive contract (docs/zero-copy.md). recv_zero_copy() is recv() for a
-    // caller that gives the stack the whole pages under `out`: with copy elimination on, a
-    // segment whose payload lands at its own page offset inside a zero-copy buffer is swapped in
-    // by remap (at least zero_copy_threshold bytes, the first piece of the call, the whole rest
-    // of the payload fits), replacing the bytes of that page outside the range returned; and the
-    // call returns early, in front of a segment that could be remapped whole, so the next call
-    // can line up with it. receive_page_offset() is where to line up: the offset within its
-    // 4 KiB page of the next byte a recv would return, or 0 when nothing is queued.
+    // caller that gives the stack the whole pages under `out`: with copy elimination on, each
+    // page of payload that lands at its own page offset inside a zero-copy buffer is swapped in by
+    // remap (at least zero_copy_threshold bytes of it, all going into this call, none of this
+    // call's bytes in front of it in the page), replacing the bytes of that page outside the
+    // range returned — with receive placement and jumbo frames, whole pages, several per call,
+    // their TLB work batched; and the call returns early, in front of a segment that could be
+    // remapped but does not line up, so the next call can. receive_page_offset() is where to
+    // line up: the offset within its 4 KiB page of the next byte a recv would return, or 0 when
+    // nothing is queued.
     Result<usize> recv_zero_copy(Bytes out);
     u32 receive_page_offset() const;
     Result<void> shutdown_write();

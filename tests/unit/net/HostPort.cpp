@@ -1,27 +1,118 @@
 #include "HostPort.h"
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SKIFF_HOST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SKIFF_HOST_ASAN 1
+#endif
+#endif
+#ifdef SKIFF_HOST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
 
 namespace skiff::net {
 
+namespace {
+
+// 256 MiB of address space for frames; the memory file only uses what is touched.
+constexpr u64 kArenaFrames = 65536;
+
+void poison(void const* address, usize length)
+{
+#ifdef SKIFF_HOST_ASAN
+    ASAN_POISON_MEMORY_REGION(address, length);
+#else
+    (void)address;
+    (void)length;
+#endif
+}
+
+void unpoison(void const* address, usize length)
+{
+#ifdef SKIFF_HOST_ASAN
+    ASAN_UNPOISON_MEMORY_REGION(address, length);
+#else
+    (void)address;
+    (void)length;
+#endif
+}
+
+[[noreturn]] void fail(char const* what)
+{
+    std::perror(what);
+    std::abort();
+}
+
+} // namespace
+
+HostPort::HostPort(u64 seed)
+    : m_random(seed ? seed : 1)
+{
+    m_fd = memfd_create("skiff-hostport", MFD_CLOEXEC);
+    if (m_fd < 0)
+        fail("HostPort: memfd_create");
+    if (ftruncate(m_fd, static_cast<off_t>(kArenaFrames * kPageSize)) != 0)
+        fail("HostPort: ftruncate");
+    void* arena = mmap(nullptr, kArenaFrames * kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED, m_fd, 0);
+    if (arena == MAP_FAILED)
+        fail("HostPort: mmap");
+    m_arena = static_cast<u8*>(arena);
+    m_frame_used.assign(kArenaFrames, false);
+    poison(m_arena, kArenaFrames * kPageSize);
+}
+
 HostPort::~HostPort()
 {
-    for (auto& [phys, refs] : m_pages)
-        std::free(reinterpret_cast<void*>(phys));
+    unmap_zero_copy_region();
+    unpoison(m_arena, kArenaFrames * kPageSize);
+    munmap(m_arena, kArenaFrames * kPageSize);
+    close(m_fd);
+}
+
+// `count` free frames in a row, next-fit from where the last search ended.
+Result<PortPage> HostPort::take_frames(u32 count)
+{
+    if (count == 0 || m_pages.size() + count > m_page_limit)
+        return Error::NoMemory;
+    for (u64 tried = 0; tried < kArenaFrames; ++tried) {
+        u64 first = (m_next_frame + tried) % kArenaFrames;
+        if (first + count > kArenaFrames)
+            continue;
+        u32 free = 0;
+        while (free < count && !m_frame_used[first + free])
+            ++free;
+        if (free < count) {
+            tried += free;
+            continue;
+        }
+        for (u32 i = 0; i < count; ++i) {
+            m_frame_used[first + i] = true;
+            m_pages[frame_address(first + i)] = 1;
+        }
+        m_next_frame = (first + count) % kArenaFrames;
+        u8* virt = m_arena + first * kPageSize;
+        unpoison(virt, count * kPageSize);
+        std::memset(virt, 0, count * kPageSize);
+        return PortPage { virt, frame_address(first) };
+    }
+    return Error::NoMemory;
 }
 
 Result<PortPage> HostPort::allocate_page()
 {
-    if (m_pages.size() >= m_page_limit)
-        return Error::NoMemory;
-    void* page = std::aligned_alloc(kPageSize, kPageSize);
-    if (!page)
-        return Error::NoMemory;
-    std::memset(page, 0, kPageSize);
-    u64 phys = reinterpret_cast<u64>(page);
-    m_pages[phys] = 1;
-    return PortPage { static_cast<u8*>(page), phys };
+    return take_frames(1);
+}
+
+Result<PortPage> HostPort::allocate_pages(u32 count)
+{
+    return take_frames(count);
 }
 
 void HostPort::ref_page(u64 phys)
@@ -36,8 +127,9 @@ void HostPort::unref_page(u64 phys)
     auto it = m_pages.find(phys);
     VERIFY(it != m_pages.end() && it->second > 0);
     if (--it->second == 0) {
-        std::free(reinterpret_cast<void*>(phys));
         m_pages.erase(it);
+        m_frame_used[frame_index(phys)] = false;
+        poison(reinterpret_cast<void*>(phys), kPageSize);
     }
 }
 
@@ -88,12 +180,86 @@ bool HostPort::is_zero_copy_region(void const* virt, usize length)
     return m_region_length && start >= m_region_start && start + length <= m_region_start + m_region_length;
 }
 
+u8* HostPort::map_zero_copy_region(usize pages)
+{
+    unmap_zero_copy_region();
+    void* range = mmap(nullptr, pages * kPageSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (range == MAP_FAILED)
+        fail("HostPort: mmap of the zero-copy region");
+    u8* base = static_cast<u8*>(range);
+    for (usize i = 0; i < pages; ++i) {
+        PortPage frame = MUST(allocate_page());
+        void* page = mmap(base + i * kPageSize, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m_fd,
+            static_cast<off_t>(frame_index(frame.phys) * kPageSize));
+        if (page == MAP_FAILED)
+            fail("HostPort: mmap of a zero-copy page");
+        m_mapped[reinterpret_cast<uptr>(page)] = frame.phys;
+    }
+    m_region_start = reinterpret_cast<uptr>(base);
+    m_region_length = pages * kPageSize;
+    m_region_mapped = true;
+    return base;
+}
+
+void HostPort::unmap_zero_copy_region()
+{
+    if (!m_region_mapped)
+        return;
+    for (auto& [page, frame] : m_mapped)
+        unref_page(frame);
+    m_mapped.clear();
+    munmap(reinterpret_cast<void*>(m_region_start), m_region_length);
+    m_region_start = 0;
+    m_region_length = 0;
+    m_region_mapped = false;
+    m_refused.clear();
+}
+
+u64 HostPort::frame_under(void const* app_page) const
+{
+    auto it = m_mapped.find(reinterpret_cast<uptr>(app_page));
+    return it == m_mapped.end() ? 0 : it->second;
+}
+
 Result<PortPage> HostPort::remap_page(void* app_page, PortPage received)
 {
-    VERIFY(is_aligned(reinterpret_cast<u64>(app_page), kPageSize));
-    std::memcpy(app_page, received.virt, kPageSize);
-    ++m_remaps;
-    return received;
+    PortRemap remap { app_page, received };
+    if (remap_pages({ &remap, 1 }) == 0)
+        return Error::Busy;
+    return remap.received;
+}
+
+usize HostPort::remap_pages(Span<PortRemap> remaps)
+{
+    usize done = 0;
+    for (PortRemap& remap : remaps) {
+        uptr page = reinterpret_cast<uptr>(remap.app_page);
+        VERIFY(is_aligned(page, kPageSize));
+        if (m_refused.count(page))
+            break;
+        auto mapped = m_mapped.find(page);
+        if (mapped == m_mapped.end()) {
+            // Ordinary memory given as the region: the bytes can only be copied.
+            VERIFY(is_zero_copy_region(remap.app_page, kPageSize));
+            std::memcpy(remap.app_page, remap.received.virt, kPageSize);
+            ++m_remap_copies;
+        } else {
+            // The host's PTE write: the received frame itself goes under the application's page.
+            VERIFY(m_pages.count(remap.received.phys));
+            void* at = mmap(remap.app_page, kPageSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, m_fd,
+                static_cast<off_t>(frame_index(remap.received.phys) * kPageSize));
+            if (at == MAP_FAILED)
+                fail("HostPort: remap");
+            u64 old = mapped->second;
+            mapped->second = remap.received.phys;
+            remap.received = PortPage { reinterpret_cast<u8*>(old), old };
+        }
+        ++m_remaps;
+        ++done;
+    }
+    if (done)
+        ++m_remap_batches;
+    return done;
 }
 
 u64 HostPort::random_u64()

@@ -36,7 +36,7 @@ bool SimDevice::inject(std::vector<u8> const& frame, u32 offset)
     PacketBuffer* buffer = allocate_receive_buffer();
     if (!buffer)
         return false;
-    VERIFY(offset + frame.size() <= kPageSize);
+    VERIFY(offset + frame.size() <= buffer->storage_capacity());
     std::copy(frame.begin(), frame.end(), buffer->storage() + offset);
     deliver(buffer, offset, static_cast<u32>(frame.size()));
     return true;

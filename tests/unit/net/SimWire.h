@@ -26,13 +26,32 @@ public:
         NetDeviceCapabilities caps;
         caps.gather = m_gather;
         caps.max_pieces = m_gather ? 4 : 1;
-        caps.mtu = 1500;
+        caps.mtu = m_mtu;
+        caps.max_mtu = max_mtu;
         return caps;
     }
     Result<void> transmit(PacketBuffer& packet) override;
+    Result<void> set_mtu(u16 mtu) override
+    {
+        m_mtu = mtu;
+        return {};
+    }
 
-    // Hand a frame to the stack as a driver would: copied into a receive page at an offset.
-    bool inject(std::vector<u8> const& frame, u32 offset = 2);
+    // Hand a frame to the stack as a driver would: copied into a receive buffer at an offset
+    // (receive_offset unless told: 2 as the NE2000, NetDevice::kPlacedOffset as the e1000 after
+    // place_like_e1000()).
+    bool inject(std::vector<u8> const& frame, u32 offset);
+    bool inject(std::vector<u8> const& frame) { return inject(frame, receive_offset); }
+    // Receive as the e1000 does: blocks of contiguous pages holding `buffer_bytes` from
+    // NetDevice::kPlacedOffset, every frame placed there (the device must be attached).
+    void place_like_e1000(u32 buffer_bytes)
+    {
+        set_receive_extent(kPlacedOffset, buffer_bytes);
+        receive_offset = kPlacedOffset;
+    }
+
+    u32 receive_offset { 2 };
+    u16 max_mtu { 1500 };
 
     std::deque<std::vector<u8>> sent;
     u64 pieces_seen { 0 };
@@ -50,6 +69,7 @@ public:
 private:
     MacAddress m_mac;
     bool m_gather;
+    u16 m_mtu { 1500 };
 };
 
 struct WireFaults {
