@@ -336,7 +336,7 @@ Result<PhysicalAddress> allocate_frame()
 Result<PhysicalAddress> allocate_frames(u64 count)
 {
     InterruptDisabler disabler;
-    return s_frames.allocate_contiguous(count);
+    return s_frames.allocate_run(count);
 }
 
 Result<PhysicalAddress> allocate_zeroed_frame()
@@ -356,6 +356,13 @@ void unref_frame(PhysicalAddress frame)
 {
     InterruptDisabler disabler;
     s_frames.unref(frame);
+}
+
+void unref_frames(Span<PhysicalAddress const> frames)
+{
+    InterruptDisabler disabler;
+    for (PhysicalAddress frame : frames)
+        s_frames.unref(frame);
 }
 
 u32 frame_refcount(PhysicalAddress frame)

@@ -29,11 +29,13 @@ uptr boot_stack_guard_page();
 // --- Physical frames -------------------------------------------------------------------------
 Result<PhysicalAddress> allocate_frame();        // refcount 1, contents undefined
 Result<PhysicalAddress> allocate_zeroed_frame(); // refcount 1, zero-filled
-// `count` physically contiguous frames, each refcount 1 (unref_frame() each), contents undefined:
-// the network stack's receive blocks, which a NIC fills across page boundaries.
+// `count` (up to 64) physically contiguous frames, each refcount 1 (unref_frame() each), contents
+// undefined, found next fit (FrameAllocator::allocate_run): the network stack's receive blocks,
+// which a NIC fills across page boundaries and which are re-made all the time.
 Result<PhysicalAddress> allocate_frames(u64 count);
 void ref_frame(PhysicalAddress frame);
-void unref_frame(PhysicalAddress frame); // frees the frame when the count reaches 0
+void unref_frame(PhysicalAddress frame);               // frees the frame when the count reaches 0
+void unref_frames(Span<PhysicalAddress const> frames); // the same for several, interrupts off once
 u32 frame_refcount(PhysicalAddress frame);
 // The frame's bytes through the direct map (cached, writable, never copy-on-write).
 inline u8* frame_bytes(PhysicalAddress frame)

@@ -178,10 +178,15 @@ void PacketPool::free_block(PacketBuffer& buffer)
 {
     if (buffer.m_block_pages)
         --m_live_blocks;
+    u64 frames[PacketBuffer::kMaxBlockPages];
     for (u32 i = 0; i < buffer.m_block_pages; ++i) {
         bool exchanged = buffer.m_exchanged_mask & (1u << i);
-        m_port->unref_page(exchanged ? buffer.m_exchanged[i] : buffer.m_phys + i * kPageSize);
+        frames[i] = exchanged ? buffer.m_exchanged[i] : buffer.m_phys + i * kPageSize;
     }
+    if (buffer.m_block_pages == 1)
+        m_port->unref_page(frames[0]);
+    else if (buffer.m_block_pages)
+        m_port->unref_pages({ frames, buffer.m_block_pages });
     buffer.m_block_pages = 0;
     buffer.m_exchanged_mask = 0;
     buffer.m_base = nullptr;

@@ -41,6 +41,12 @@ public:
     // first's `virt`, each with a count of 1 (unref_page() each): a receive buffer that a NIC
     // fills by DMA across page boundaries (PacketPool's receive blocks). Contents undefined.
     virtual Result<PortPage> allocate_pages(u32 count) = 0;
+    // unref_page() for each, at once (a receive block's pages when it is re-made).
+    virtual void unref_pages(Span<u64 const> frames)
+    {
+        for (u64 frame : frames)
+            unref_page(frame);
+    }
 
     // Zero-copy send (docs/zero-copy.md): pin the page of application memory holding `virt`. Takes a
     // reference on the frame mapped there now and returns that frame as a PortPage: `virt` is the

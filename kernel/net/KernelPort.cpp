@@ -29,6 +29,11 @@ void KernelPort::unref_page(u64 phys)
     mm::unref_frame(phys);
 }
 
+void KernelPort::unref_pages(Span<u64 const> frames)
+{
+    mm::unref_frames(frames);
+}
+
 Result<net::PortPage> KernelPort::pin_user_page(void const* virt)
 {
     // The stack reads the pinned frame through the direct map (Port.h): that address stays valid

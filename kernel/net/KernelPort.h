@@ -14,6 +14,7 @@ public:
     Result<net::PortPage> allocate_pages(u32 count) override;
     void ref_page(u64 phys) override;
     void unref_page(u64 phys) override;
+    void unref_pages(Span<u64 const> frames) override;
     Result<net::PortPage> pin_user_page(void const* virt) override;
     void unpin_user_page(u64 phys) override;
     bool is_zero_copy_region(void const* virt, usize length) override;
