@@ -195,9 +195,9 @@ int nicstat_command(Arguments const&)
         kprintln("{}: {}, IRQ {} ({} on the line), link {}", nic.name(), nic.model(), nic.irq(), irq_count(nic.irq()),
             nic.link_up() ? "up" : "down");
         kprintln("  rx: packets {}  bytes {}  errors {}  dropped {}  bad frames {}  no buffer {}  missed by card {}  "
-                 "oversize {}",
+                 "oversize {}  placed {}",
             c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed,
-            d.rx_oversize);
+            d.rx_oversize, c.rx_placed_bytes);
         kprintln("  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}", c.tx_packets, c.tx_bytes,
             c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces);
         kprintln("  interrupts {}  spurious {}  polls {}  budget exhausted {}  link changes {}  resyncs {}",

@@ -6,7 +6,8 @@
 //                   ttcp's -z sets one socket's own
 //   zc stats        per direction, bytes copied and bytes moved without copying; remaps (pages
 //                   all of whose bytes were payload, and the batches they came in; remaps
-//                   refused because the application's frame was still pinned); TLB
+//                   refused because the application's frame was still pinned); bytes a
+//                   header-first driver read straight into posted buffers (placed); TLB
 //                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned;
 //                   the page-table work of each direction (PTE writes, invlpgs) in total and per
 //                   pin / per remap; the receive threshold and where it came from
@@ -55,9 +56,11 @@ void print_zero_copy_stats()
     // One `key=value` group per line, so a test can read any of them with one pattern.
     kprintln("zc send: copied_bytes={} zero_copy_bytes={} pieces_pinned={}", counters.tcp_copied_bytes,
         counters.tcp_sent_zero_copy_bytes, counters.tcp_zero_copy_pieces);
-    kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} whole_pages={} batches={} remaps_refused={}",
+    kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} whole_pages={} batches={} remaps_refused={} "
+             "placed_bytes={} placed_segments={} placed_dropped={}",
         counters.tcp_received_copied_bytes, counters.tcp_remapped_bytes, counters.tcp_remapped_pages,
-        counters.tcp_remapped_whole_pages, counters.tcp_remap_batches, counters.tcp_remap_refused);
+        counters.tcp_remapped_whole_pages, counters.tcp_remap_batches, counters.tcp_remap_refused,
+        counters.tcp_placed_bytes, counters.tcp_placed_segments, counters.tcp_placed_dropped);
     kprintln("zc mm: tlb_flushes={} tlb_full_flushes={} page_remaps={} cow_faults={} cow_copies={} pinned_now={} "
              "zc_buffer_bytes={}",
         memory.paging.page_flushes, memory.paging.full_flushes, memory.paging.remaps,

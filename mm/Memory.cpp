@@ -493,6 +493,20 @@ bool is_zero_copy_buffer(void const* address, u64 length)
     return length > 0 && s_zero_copy_areas.contains(start) && s_zero_copy_areas.contains(start + length - 1);
 }
 
+Result<PhysicalAddress> writable_zero_copy_frame(uptr address)
+{
+    InterruptDisabler disabler;
+    uptr page = align_down(address, kFrameSize);
+    if (!s_zero_copy.contains(page))
+        return Error::NotSupported;
+    PhysicalAddress frame = s_zero_copy.frame_at(page);
+    if (!frame)
+        return Error::NotSupported;
+    if (s_zero_copy.is_write_protected(page))
+        return Error::Busy;
+    return frame;
+}
+
 u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)
 {
     uptr base = reinterpret_cast<uptr>(buffer);

@@ -84,6 +84,12 @@ bool is_zero_copy_buffer(void const* address, u64 length);
 // still holds them (a write to those takes a private copy).
 u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes);
 
+// The frame mapped now under the page holding `address` of a zero-copy buffer, when that page is
+// writable (not write-protected for a send); NotSupported elsewhere, Busy when protected. Writing
+// the frame through frame_bytes() is then writing the application's page: the network stack's
+// header-first receive does it from the network thread.
+Result<PhysicalAddress> writable_zero_copy_frame(uptr address);
+
 // Swap `new_frame` in under the page at `page` (inside a zero-copy buffer) with one invlpg; the
 // mapping takes over the caller's reference on new_frame, the caller receives the reference on
 // the returned old frame. Error::Busy (nothing changed) when the frame mapped there now is shared

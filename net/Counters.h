@@ -88,7 +88,10 @@ namespace skiff::net {
     X(tcp_remapped_whole_pages)                                                                                        \
     X(tcp_remap_batches)                                                                                               \
     X(tcp_remapped_bytes)                                                                                              \
-    X(tcp_remap_refused)
+    X(tcp_remap_refused)                                                                                               \
+    X(tcp_placed_segments)                                                                                             \
+    X(tcp_placed_bytes)                                                                                                \
+    X(tcp_placed_dropped)
 
 struct NetCounters {
 #define SKIFF_DECLARE_COUNTER(name) u64 name { 0 };

@@ -11,6 +11,14 @@
 //             DMA NIC that places each frame at kPlacedOffset (so that the payload of a full TCP
 //             segment starts a page, docs/zero-copy.md) gets blocks of contiguous pages that hold
 //             its largest frame from there.
+//   header-first receive (a driver that moves frames by programmed I/O, the NE2000): read the
+//             first kPlacedHeaderBytes of a frame into the buffer at `offset`, then
+//               PayloadDestination destination = place_payload(*buffer, offset, frame_length);
+//             if destination.count, read the rest of the frame into destination.piece[0..count)
+//             — an application's posted receive buffer — else behind the headers as usual; then
+//             deliver(buffer, offset, frame_length) either way. The stack demultiplexes the
+//             headers to a TCP connection and answers with its posted buffer only for an
+//             in-order data segment it can take whole (docs/zero-copy.md, "Header-first receive").
 //   MTU:      the stack calls set_mtu() (the kernel command line's mtu=, `ifconfig mtu N`) with a
 //             value inside [min_mtu, max_mtu] of the capabilities; frames longer than the MTU
 //             (plus the Ethernet header) are counted and dropped by the driver.
@@ -45,6 +53,14 @@ struct NetDeviceCapabilities {
     u16 max_mtu { 1500 };
 };
 
+// Where the payload of a frame read header first goes (NetDevice::place_payload): count == 0 means
+// the ordinary path; otherwise the bytes after the headers, in order, fill these pieces.
+struct PayloadDestination {
+    static constexpr u32 kMaxPieces = 2;
+    u32 count { 0 };
+    Bytes piece[kMaxPieces];
+};
+
 struct NetDeviceCounters {
     u64 rx_packets { 0 };
     u64 rx_bytes { 0 };
@@ -54,6 +70,7 @@ struct NetDeviceCounters {
     u64 tx_bytes { 0 };
     u64 tx_errors { 0 };
     u64 tx_dropped { 0 };
+    u64 rx_placed_bytes { 0 }; // payload read straight into posted receive buffers (header first)
 };
 
 class NetDevice {
@@ -83,6 +100,9 @@ public:
     // The receive buffers this driver needs from now on: room for `bytes` from `offset` of the
     // first page (a block of contiguous pages; buffers already handed out keep their size).
     void set_receive_extent(u32 offset, u32 bytes);
+    // Header-first receive: `buffer` holds the first kPlacedHeaderBytes of a `frame_length`-byte
+    // frame at `offset`; where do the rest go? (See above.)
+    PayloadDestination place_payload(PacketBuffer& buffer, u32 offset, u32 frame_length);
     // A received frame in `buffer` at [offset, offset + length). Ownership passes to the stack;
     // the frame is processed on the stack's next poll().
     void deliver(PacketBuffer* buffer, u32 offset, u32 length);

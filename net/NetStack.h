@@ -102,6 +102,7 @@ public:
     void device_link_changed(NetDevice& device, bool up);
     PacketBuffer* device_allocate_receive_buffer(NetDevice& device);
     void device_set_receive_extent(NetDevice& device, u32 offset, u32 bytes);
+    PayloadDestination device_place_payload(NetDevice& device, PacketBuffer& buffer, u32 offset, u32 frame_length);
 
 private:
     void process_frame(PacketRef packet);

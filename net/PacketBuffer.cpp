@@ -48,6 +48,14 @@ bool PacketBuffer::add_segment(DataSeg const& segment)
     return true;
 }
 
+bool PacketBuffer::add_placed(u8* virt, u32 length)
+{
+    if (m_segment_count == 2 || m_kind != Kind::Receive)
+        return false;
+    m_segments[m_segment_count++] = { virt, 0, length, {} };
+    return true;
+}
+
 DataSeg const& PacketBuffer::segment(u8 index) const
 {
     VERIFY(index < m_segment_count);

@@ -67,6 +67,8 @@ struct PacketMeta {
     // the frame; the field already holds the pseudo-header sum (not complemented). Only set for
     // devices whose capabilities say tcp_udp_checksum_offload.
     u8 l4_checksum_offset { 0 };
+    // Header-first receive: where in the socket's posted buffer the payload (seg[]) was put.
+    u32 placed_at { 0 };
 };
 
 class PacketBuffer {
@@ -103,8 +105,12 @@ public:
     u8* storage() { return m_base; }
     u32 storage_capacity() const { return m_capacity; }
 
-    // seg[2]: data that is not copied. Takes over the frame reference in `segment`.
+    // seg[2]: data that is not copied. Takes over the frame reference in `segment`. On a receive
+    // buffer (header-first receive), the pieces of an application's posted buffer its payload
+    // was read straight into: no frame reference, the stack's own address of each piece
+    // (add_placed); payload_length() is then the payload's length, the linear region the headers.
     bool add_segment(DataSeg const& segment);
+    bool add_placed(u8* virt, u32 length);
     u8 segment_count() const { return m_segment_count; }
     DataSeg const& segment(u8 index) const;
 

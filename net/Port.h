@@ -80,6 +80,15 @@ public:
     // space the port resolves it in.
     virtual usize remap_pages(Span<PortRemap> remaps) = 0;
 
+    // Header-first receive (NetDevice::place_payload): where the stack may write the bytes
+    // [virt, virt + length) of an application's posted zero-copy buffer (inside one page) from
+    // the network thread, whichever address space the application runs in — the stack's own
+    // address of the frame mapped there now — or an error when the page cannot take writes that
+    // way (not a zero-copy page, or write-protected: a send may still hold its frame); the stack
+    // then takes the ordinary path. The frame stays there while the buffer is posted: the
+    // application is waiting in recv, and the buffer's pages are recv's (docs/zero-copy.md).
+    virtual Result<u8*> posted_destination(void* virt, usize length) = 0;
+
     // Randomness for ISNs (RFC 6528), IP IDs, ephemeral ports.
     virtual u64 random_u64() = 0;
 

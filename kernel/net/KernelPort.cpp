@@ -73,6 +73,16 @@ usize KernelPort::remap_pages(Span<net::PortRemap> remaps)
     return done;
 }
 
+Result<u8*> KernelPort::posted_destination(void* virt, usize length)
+{
+    uptr address = reinterpret_cast<uptr>(virt);
+    VERIFY(length > 0 && (address & (net::kPageSize - 1)) + length <= net::kPageSize);
+    // The frame under the application's page, through the direct map: the same bytes as the
+    // application's address, reachable from the network thread in any address space.
+    mm::PhysicalAddress frame = TRY(mm::writable_zero_copy_frame(address));
+    return mm::frame_bytes(frame) + (address & (net::kPageSize - 1));
+}
+
 // SplitMix64 (Steele, Lea, Flood 2014) over a state stirred with the TSC on every call: not a
 // cryptographic generator, but unpredictable enough from the wire for RFC 6528 ISNs mixed by the
 // stack and for ephemeral ports.

@@ -11,6 +11,7 @@
 //   TcpSocket.cpp       the BSD calls
 
 #include <lib/Result.h>
+#include <net/NetDevice.h>
 #include <net/PacketBuffer.h>
 #include <net/tcp/TcpHeader.h>
 #include <net/tcp/TcpSocket.h>
@@ -45,8 +46,14 @@ public:
     // zero_copy_threshold of sockets opened from now on (the kernel measures it at boot).
     void set_default_zero_copy_threshold(u32 bytes) { m_default_zero_copy_threshold = bytes; }
     u32 default_zero_copy_threshold() const { return m_default_zero_copy_threshold; }
-    // A TCP segment (linear region from the TCP header; meta filled).
+    // A TCP segment (linear region from the TCP header; meta filled). A segment read header first
+    // has its payload in a posted buffer already (seg[] of the receive buffer, place_payload).
     void input(PacketRef packet);
+    // Header-first receive (NetStack::device_place_payload): the posted buffer of the connection
+    // the headers name, when it takes this in-order data segment of `length` bytes whole; the
+    // pieces are recorded in `buffer` and the place in `meta`. Empty otherwise: the ordinary path.
+    PayloadDestination place_payload(PacketBuffer& buffer, PacketMeta& meta, TcpView const& seg, u32 length);
+    bool has_posted_receives() const { return m_posted_count != 0; }
     void poll(u64 now_ns);
     u64 next_deadline() const;
     void abort_all();
@@ -91,6 +98,8 @@ private:
     void check_fin(Tcb&, TcpView const& seg);
     bool process_ack(Tcb&, TcpView const& seg, TcpOptions const& options, u32 window);
     void process_data(Tcb&, PacketRef packet, TcpView const& seg);
+    void process_placed(Tcb&, PacketRef packet, TcpView const& seg);
+    void end_posting(Tcb&);
     void process_fin(Tcb&);
     void apply_syn_options(Tcb&, TcpOptions const& options);
     void send_challenge_ack(Tcb&);
@@ -162,6 +171,7 @@ private:
     bool m_default_zero_copy { false };
     u32 m_default_zero_copy_threshold { TcpSocketOptions {}.zero_copy_threshold };
     bool m_in_input_batch { false };
+    u32 m_posted_count { 0 }; // sockets with a posted receive
 };
 
 } // namespace skiff::net

@@ -313,6 +313,32 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
     return copied;
 }
 
+Result<void> TcpSocket::post_receive(Bytes out)
+{
+    bool takes_data = m_tcb->state == TcpState::Established || m_tcb->state == TcpState::FinWait1
+        || m_tcb->state == TcpState::FinWait2;
+    if (!kCopyElimination || !m_tcb->options.zero_copy || out.is_empty())
+        return Error::NotSupported;
+    if (!takes_data || m_tcb->fin_received)
+        return Error::NotConnected;
+    if (!m_tcb->receive_queue.is_empty() || m_tcb->posted.active)
+        return Error::Busy; // recv first
+    if (!m_layer->m_stack.port().is_zero_copy_region(out.data(), out.size()))
+        return Error::InvalidArgument;
+    m_tcb->posted = { out.data(), static_cast<u32>(min<usize>(out.size(), 0xffffffffu)), 0, 0, 0, true };
+    ++m_layer->m_posted_count;
+    return {};
+}
+
+usize TcpSocket::take_posted()
+{
+    if (!m_tcb->posted.active)
+        return 0;
+    usize filled = m_tcb->posted.filled;
+    m_layer->end_posting(*m_tcb);
+    return filled;
+}
+
 u32 TcpSocket::receive_page_offset() const
 {
     PacketBuffer const* front = m_tcb->receive_queue.front();
@@ -342,6 +368,7 @@ void TcpSocket::close()
     if (!m_tcb->in_use)
         return;
     m_tcb->user_closed = true;
+    m_layer->end_posting(*m_tcb); // the buffer is no longer the application's to give
     switch (m_tcb->state) {
     case TcpState::Closed:
     case TcpState::Listen:

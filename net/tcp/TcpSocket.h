@@ -49,6 +49,17 @@ public:
     // nothing is queued.
     Result<usize> recv_zero_copy(Bytes out);
     u32 receive_page_offset() const;
+    // A posted receive (docs/zero-copy.md, "Header-first receive"): an application about to wait
+    // in recv_zero_copy(out) with nothing queued posts `out` — whole pages of a zero-copy buffer,
+    // recv's while posted — and a driver that reads frames header first (the NE2000) puts the
+    // payload of in-order data segments straight into it: the socket stage then moves no byte.
+    // Refused (and nothing changes) unless copy elimination is on, the connection takes data,
+    // nothing is queued and `out` is in the zero-copy region. take_posted() ends the posting and
+    // returns how many bytes arrived, from out's start, in order and before anything queued
+    // since; call it under the same lock hold as the recv that follows.
+    Result<void> post_receive(Bytes out);
+    usize take_posted();
+    bool has_posted_receive() const { return m_tcb->posted.active; }
     Result<void> shutdown_write();
     // Close the handle: a graceful FIN (or RST if unread data is discarded, RFC 2525 §2.17).
     void close();

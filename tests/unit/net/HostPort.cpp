@@ -262,6 +262,21 @@ usize HostPort::remap_pages(Span<PortRemap> remaps)
     return done;
 }
 
+Result<u8*> HostPort::posted_destination(void* virt, usize length)
+{
+    uptr address = reinterpret_cast<uptr>(virt);
+    VERIFY(length > 0 && (address & (kPageSize - 1)) + length <= kPageSize);
+    if (!is_zero_copy_region(virt, length))
+        return Error::NotSupported;
+    if (m_refused.count(align_down(address, kPageSize)))
+        return Error::Busy; // as a page the kernel keeps write-protected for a send
+    // The frame under a page of a mapped region, through the arena (the "direct map"); ordinary
+    // memory given as the region is its own alias.
+    if (u64 frame = frame_under(reinterpret_cast<void*>(align_down(address, kPageSize))))
+        return reinterpret_cast<u8*>(frame) + (address & (kPageSize - 1));
+    return static_cast<u8*>(virt);
+}
+
 u64 HostPort::random_u64()
 {
     // xorshift64*: deterministic for a seed, which keeps simulations reproducible.

@@ -42,6 +42,10 @@ public:
     // place_like_e1000()).
     bool inject(std::vector<u8> const& frame, u32 offset);
     bool inject(std::vector<u8> const& frame) { return inject(frame, receive_offset); }
+    // As a PIO driver that reads header first (the NE2000): the first kPlacedHeaderBytes into a
+    // buffer, then the rest wherever the stack says (NetDevice::place_payload). Returns whether
+    // the payload went into a posted buffer; nothing is processed until the stack's poll.
+    bool inject_header_first(std::vector<u8> const& frame);
     // Receive as the e1000 does: blocks of contiguous pages holding `buffer_bytes` from
     // NetDevice::kPlacedOffset, every frame placed there (the device must be attached).
     void place_like_e1000(u32 buffer_bytes)
