@@ -1,4 +1,4 @@
-// Network console commands: ifconfig, arp, netstat, nicstat, lspci (and ping in apps/Ping.cpp,
+// Network console commands: ifconfig, arp, netstat, tcp, nicstat, lspci (and ping in apps/Ping.cpp,
 // dmatest in apps/DmaSplitTest.cpp).
 
 #include <apps/Apps.h>
@@ -98,6 +98,8 @@ int ifconfig_command(Arguments const& arguments)
             counters.rx_errors, counters.rx_dropped);
         kprintln("        TX packets {}  bytes {}  errors {}  dropped {}", counters.tx_packets, counters.tx_bytes,
             counters.tx_errors, counters.tx_dropped);
+        kprintln("        TSO {}  units {}  segments {}", nic->capabilities().tso ? "on" : "off", counters.tx_tso_units,
+            counters.tx_tso_segments);
         kprintln("        interrupts {}  oversize dropped {}  (MTU range {}-{})", nic->driver_counters().interrupts,
             nic->driver_counters().rx_oversize, nic->capabilities().min_mtu, nic->capabilities().max_mtu);
     }
@@ -198,8 +200,10 @@ int nicstat_command(Arguments const&)
                  "oversize {}  placed {}",
             c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed,
             d.rx_oversize, c.rx_placed_bytes);
-        kprintln("  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}", c.tx_packets, c.tx_bytes,
-            c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces);
+        kprintln(
+            "  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}  TSO units {}  TSO segments {}",
+            c.tx_packets, c.tx_bytes, c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces, c.tx_tso_units,
+            c.tx_tso_segments);
         kprintln("  interrupts {}  spurious {}  polls {}  budget exhausted {}  link changes {}  resyncs {}",
             d.interrupts, d.spurious_interrupts, d.polls, d.rx_budget_exhausted, d.link_changes, d.resyncs);
         nic.print_rings(console_sink());
@@ -226,6 +230,36 @@ int lspci_command(Arguments const& arguments)
     return 0;
 }
 
+// `tcp`: TCP's loss-recovery switch and counters; `tcp tlp on|off` sets it (docs/console.md).
+int tcp_command(Arguments const& arguments)
+{
+    if (!network_ready())
+        return 1;
+    StringView what = arguments[1];
+    StringView value = arguments[2];
+    bool on = value == "on";
+    if (what == "tlp" && (on || value == "off")) {
+        knet::StackLocker locker;
+        knet::stack().tcp().set_loss_probes(on);
+        kprintln("tcp: tail-loss probes {}", on ? "on" : "off");
+        return 0;
+    }
+    if (!what.is_empty()) {
+        kprintln("usage: tcp [tlp on|off]");
+        return 1;
+    }
+    knet::StackLocker locker;
+    auto& stack = knet::stack();
+    auto const& c = stack.counters();
+    kprintln("tcp: tail-loss probes {} (RFC 8985 §7), RACK loss detection with SACK (§6)",
+        stack.tcp().loss_probes() ? "on" : "off");
+    kprintln("  recoveries {}  RACK lost {}  lost retransmissions {}  probes {}  repaired by a probe {}  "
+             "timeouts {}  retransmits {}",
+        c.tcp_fast_retransmits, c.tcp_rack_lost, c.tcp_lost_retransmits, c.tcp_loss_probes, c.tcp_loss_probe_recoveries,
+        c.tcp_timeouts, c.tcp_retransmits);
+    return 0;
+}
+
 } // namespace
 
 void register_network_commands()
@@ -234,6 +268,8 @@ void register_network_commands()
         "the network interface: address, MAC, link, counters; set the MTU", ifconfig_command });
     console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
     console::register_command({ "netstat", "netstat", "open sockets and the services' counters", netstat_command });
+    console::register_command(
+        { "tcp", "tcp [tlp on|off]", "TCP loss recovery: tail-loss probes on or off, counters", tcp_command });
     console::register_command(
         { "nicstat", "nicstat", "NIC driver counters: packets, errors, rings, interrupts", nicstat_command });
     console::register_command({ "lspci", "lspci [-v]", "PCI devices (-v: with their BARs)", lspci_command });

@@ -4,10 +4,11 @@
 //   zc on|off       copy elimination for sockets opened from now on, and for the next connections
 //                   of listeners that never chose for themselves (the boot-time services);
 //                   ttcp's -z sets one socket's own
-//   zc stats        per direction, bytes copied and bytes moved without copying; remaps (pages
-//                   all of whose bytes were payload, and the batches they came in; remaps
-//                   refused because the application's frame was still pinned); bytes a
-//                   header-first driver read straight into posted buffers (placed); TLB
+//   zc stats        per direction, bytes copied and bytes moved without copying (sendfile's file
+//                   bytes on a line of their own); remaps (pages all of whose bytes were payload,
+//                   and the batches they came in; remaps refused because the application's frame
+//                   was still pinned); bytes a header-first driver read straight into posted
+//                   buffers (placed); TLB
 //                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned;
 //                   the page-table work of each direction (PTE writes, invlpgs) in total and per
 //                   pin / per remap; the receive threshold and where it came from
@@ -27,6 +28,7 @@
 #include <kernel/console/Command.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/Network.h>
+#include <kernel/net/SendFile.h>
 #include <mm/Memory.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -56,6 +58,9 @@ void print_zero_copy_stats()
     // One `key=value` group per line, so a test can read any of them with one pattern.
     kprintln("zc send: copied_bytes={} zero_copy_bytes={} pieces_pinned={}", counters.tcp_copied_bytes,
         counters.tcp_sent_zero_copy_bytes, counters.tcp_zero_copy_pieces);
+    auto files = knet::send_file_stats();
+    kprintln("zc sendfile: bytes={} copied_bytes={} pieces={} calls={}", files.zero_copy_bytes, files.copied_bytes,
+        counters.tcp_sendfile_pieces, files.calls);
     kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} whole_pages={} batches={} remaps_refused={} "
              "placed_bytes={} placed_segments={} placed_dropped={}",
         counters.tcp_received_copied_bytes, counters.tcp_remapped_bytes, counters.tcp_remapped_pages,
@@ -146,7 +151,7 @@ int zc_bench()
     u64 remap = median_of(samples);
     kprintln("zc bench: {} runs each, {} {} MHz, median cycles", kBenchRuns, arch::kCycleCounterName,
         time::cycle_hz() / 1000000);
-    kprintln("  remap 1 page + invlpg: {} cycles", remap);
+    kprintln("  remap 1 page + TLB flush: {} cycles", remap);
     constexpr u32 kSizes[] = { 128, 256, 512, 768, 1024, 1448, 2048, 4096 - 68 };
     u32 break_even = 0;
     for (u32 size : kSizes) {

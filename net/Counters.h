@@ -68,6 +68,7 @@ namespace skiff::net {
     X(udp_queue_full)                                                                                                  \
     X(tcp_rx)                                                                                                          \
     X(tcp_tx)                                                                                                          \
+    X(tcp_tso_units)                                                                                                   \
     X(tcp_drop_malformed)                                                                                              \
     X(tcp_drop_checksum)                                                                                               \
     X(tcp_drop_no_socket)                                                                                              \
@@ -75,6 +76,10 @@ namespace skiff::net {
     X(tcp_retransmits)                                                                                                 \
     X(tcp_fast_retransmits)                                                                                            \
     X(tcp_timeouts)                                                                                                    \
+    X(tcp_rack_lost)                                                                                                   \
+    X(tcp_lost_retransmits)                                                                                            \
+    X(tcp_loss_probes)                                                                                                 \
+    X(tcp_loss_probe_recoveries)                                                                                       \
     X(tcp_ooo_segments)                                                                                                \
     X(tcp_ooo_dropped)                                                                                                 \
     X(tcp_challenge_acks)                                                                                              \
@@ -83,6 +88,8 @@ namespace skiff::net {
     X(tcp_zero_copy_pieces)                                                                                            \
     X(tcp_copied_bytes)                                                                                                \
     X(tcp_sent_zero_copy_bytes)                                                                                        \
+    X(tcp_sendfile_bytes)                                                                                              \
+    X(tcp_sendfile_pieces)                                                                                             \
     X(tcp_received_copied_bytes)                                                                                       \
     X(tcp_remapped_pages)                                                                                              \
     X(tcp_remapped_whole_pages)                                                                                        \

@@ -114,8 +114,18 @@ public:
 
     Result<usize> send(ReadonlyBytes data) override
     {
-        auto sent = blocking(kIdleLimitMs, [&] { return m_tcp->send(data); });
-        knet::wake_network_thread();
+        // The network thread sleeps until the stack's next deadline: wake it when this send
+        // armed the retransmission timer (nothing was in flight), not for every write — with
+        // data in flight, the ACKs wake it and send what was queued (TcpLayer::sends_on_write).
+        bool armed = false;
+        auto sent = blocking(kIdleLimitMs, [&] {
+            bool was_armed = m_tcp->tcb().rto_deadline.is_set();
+            auto result = m_tcp->send(data);
+            armed |= !was_armed && m_tcp->tcb().rto_deadline.is_set();
+            return result;
+        });
+        if (armed)
+            knet::wake_network_thread();
         return sent;
     }
 
@@ -176,6 +186,11 @@ public:
 
     void close() override
     {
+        if (m_ring_slots > 1) {
+            kprintln("ttcp-t: zero-copy ring of {} buffers; {} waits for the stack to release a buffer", m_ring_slots,
+                m_release_waits);
+            m_ring_slots = 0;
+        }
         if (m_tcp) {
             {
                 knet::StackLocker locker;
@@ -218,6 +233,39 @@ public:
         knet::wake_network_thread();
     }
 
+    // With -z on, a -R transmitter rewrites a slot of a ring as big as the socket's send buffer
+    // plus one, so that the slot it waits for was sent a send buffer ago: by the time the socket
+    // would have blocked anyway, the stack has usually released it (docs/zero-copy.md).
+    u32 send_ring_slots(ttcp::Options const& options) override
+    {
+        if (options.zero_copy != ttcp::ZeroCopy::On)
+            return 1;
+        u32 send_buffer = net::TcpSocketOptions {}.send_buffer;
+        m_ring_slots = (send_buffer + options.buffer_length - 1) / options.buffer_length + 1;
+        return m_ring_slots;
+    }
+
+    Result<void> wait_send_released(u64 offset) override
+    {
+        {
+            knet::StackLocker locker;
+            if (m_tcp->send_released() >= offset)
+                return {};
+        }
+        ++m_release_waits;
+        TRY(knet::wait_send_released(*m_tcp, m_waiter, offset, kIdleLimitMs));
+        return {};
+    }
+
+    // The slot's previous send is released but its pages stay write-protected (mm/ lifts the
+    // protection lazily): lift it now for the whole slot, a PTE write per page, rather than take a
+    // write fault per page when ttcp fills it (docs/zero-copy.md).
+    void prepare_rewrite(Bytes buffer) override
+    {
+        if (m_zero_copy_buffer)
+            (void)mm::release_zero_copy_buffer(buffer.data(), buffer.size());
+    }
+
     Result<Bytes> allocate_buffer(usize length) override
     {
         // Whole pages from the zero-copy region whatever -z says, so that a run with copy
@@ -258,7 +306,7 @@ private:
     {
         socket.set_nodelay(settings.nodelay);
         if (settings.zero_copy != ttcp::ZeroCopy::Default)
-            socket.set_zero_copy(settings.zero_copy == ttcp::ZeroCopy::On);
+            socket.set_zero_copy(settings.zero_copy != ttcp::ZeroCopy::Off);
         if (u32 window = knet::tcp_receive_window_hint())
             socket.set_buffer_sizes(0, window);
     }
@@ -310,7 +358,9 @@ private:
         }
     }
 
-    knet::NetWaiter m_waiter;               // woken by the stack for any of this run's sockets
+    knet::NetWaiter m_waiter; // woken by the stack for any of this run's sockets
+    u32 m_ring_slots { 0 };
+    u64 m_release_waits { 0 };              // waits for the completion report that found the bytes still held
     net::TcpSocket* m_listener { nullptr }; // the stack's lock guards the sockets' contents
     net::TcpSocket* m_tcp { nullptr };
     knet::UdpHandle* m_udp { nullptr };

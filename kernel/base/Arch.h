@@ -68,6 +68,15 @@ void flush_tlb_everything();                      // global translations too
 // Makes `root` (the physical address of a top-level table built by mm/) the kernel's tables.
 void activate_kernel_page_table(u64 root);
 
+// --- Devices (kernel/base/IoWindow.h) --------------------------------------------------------------
+// I/O-port accessors arch::io_port_read8/16/32, io_port_write8/16/32 and the *_repeated forms are
+// defined inline by each architecture (Processor.h).
+// Orders earlier stores to RAM before a following store to device memory.
+inline void device_write_barrier();
+// Where the I/O-port space is reachable as memory, on architectures that reach it that way (the
+// PCI host bridge's I/O window on AArch64); x86-64 has port instructions and ignores this.
+void set_io_port_space(void volatile* base, u64 size);
+
 // --- Threads ---------------------------------------------------------------------------------------
 // Prepares a new thread's stack so that the first skiff_switch_context() into it calls
 // skiff_thread_start(argument) with interrupts off; returns the stack pointer to load.

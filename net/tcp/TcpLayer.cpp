@@ -53,9 +53,13 @@ static Tcb* take_block(Tcb& tcb)
 Tcb* TcpLayer::allocate_tcb()
 {
     Tcb* oldest_time_wait = nullptr;
-    for (Tcb& tcb : m_tcbs) {
-        if (!tcb.in_use)
+    for (u32 i = 0; i < kMaxSockets; ++i) {
+        Tcb& tcb = m_tcbs[i];
+        if (!tcb.in_use) {
+            // The lowest free block: loops over the table stop at the highest ever used.
+            m_tcb_limit = max(m_tcb_limit, i + 1);
             return take_block(tcb);
+        }
         if (tcb.state == TcpState::TimeWait
             && (!oldest_time_wait || tcb.timewait_deadline < oldest_time_wait->timewait_deadline))
             oldest_time_wait = &tcb;
@@ -85,7 +89,7 @@ void TcpLayer::free_tcb(Tcb& tcb)
     }
     if (tcb.state == TcpState::Listen) {
         // Children of a closing listener are reset: nobody will accept them.
-        for (Tcb& child : m_tcbs) {
+        for (Tcb& child : tcbs()) {
             if (child.in_use && child.listener == &tcb) {
                 child.listener = nullptr;
                 if (child.state != TcpState::Closed)
@@ -119,7 +123,7 @@ void TcpLayer::end_posting(Tcb& tcb)
 
 void TcpLayer::abort_all()
 {
-    for (Tcb& tcb : m_tcbs)
+    for (Tcb& tcb : tcbs())
         if (tcb.in_use)
             free_tcb(tcb);
 }
@@ -127,7 +131,7 @@ void TcpLayer::abort_all()
 u32 TcpLayer::sockets_in_use() const
 {
     u32 n = 0;
-    for (Tcb const& tcb : m_tcbs)
+    for (Tcb const& tcb : tcbs())
         n += tcb.in_use ? 1 : 0;
     return n;
 }
@@ -148,7 +152,7 @@ void TcpLayer::set_default_zero_copy(bool on)
     // A listener hands its options to every connection it accepts (TcpInput); one that never
     // chose for itself (a boot-time service) follows the global switch, so `zc on` reaches the
     // echo, discard and sink services' next connections too.
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (tcb.in_use && tcb.state == TcpState::Listen && !tcb.options.zero_copy_chosen)
             tcb.options.zero_copy = on;
     }
@@ -156,7 +160,7 @@ void TcpLayer::set_default_zero_copy(bool on)
 
 Tcb* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
 {
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (!tcb.in_use || tcb.state == TcpState::Closed || tcb.state == TcpState::Listen)
             continue;
         if (tcb.local == local && tcb.remote == remote)
@@ -168,7 +172,7 @@ Tcb* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
 Tcb* TcpLayer::find_listener(SocketAddress local)
 {
     Tcb* wildcard = nullptr;
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (!tcb.in_use || tcb.state != TcpState::Listen || tcb.local.port != local.port)
             continue;
         if (tcb.local.address == local.address)
@@ -181,7 +185,7 @@ Tcb* TcpLayer::find_listener(SocketAddress local)
 
 bool TcpLayer::port_in_use(u16 port, Ipv4Address address) const
 {
-    for (Tcb const& tcb : m_tcbs) {
+    for (Tcb const& tcb : tcbs()) {
         if (!tcb.in_use || !tcb.bound || tcb.local.port != port)
             continue;
         if (tcb.local.address.is_any() || address.is_any() || tcb.local.address == address)
@@ -270,11 +274,10 @@ void TcpLayer::enter_closed(Tcb& tcb, Error error)
     tcb.state = TcpState::Closed;
     if (error != Error::None)
         tcb.error = error;
-    tcb.rto_deadline = tcb.delack_deadline = tcb.persist_deadline = Instant {};
+    tcb.rto_deadline = tcb.pto_deadline = tcb.rack_deadline = Instant {};
+    tcb.delack_deadline = tcb.persist_deadline = Instant {};
     tcb.keepalive_deadline = tcb.timewait_deadline = Instant {};
-    tcb.send_queue.clear();
-    tcb.send_cursor = nullptr;
-    tcb.send_bytes = 0;
+    drop_send_queue(tcb);
     tcb.ooo_queue.clear();
     if (error != Error::None) {
         tcb.receive_queue.clear();
@@ -391,24 +394,44 @@ void TcpLayer::input(PacketRef packet)
 // poll() frees them as the NIC lets go, and tcb_deadline() asks to be polled again meanwhile.
 void TcpLayer::release_acknowledged(Tcb& tcb)
 {
+    if (free_sent(tcb, tcb.snd_una))
+        wake(tcb);
+}
+
+// The buffers at the front of the send queue that `acked` covers and nobody else holds (a
+// device's ring or ARP's queue, through a head) are freed, in order: their pins are dropped
+// here, and the completion report (send_released) moves past their bytes.
+bool TcpLayer::free_sent(Tcb& tcb, u32 acked)
+{
     bool freed = false;
     while (PacketBuffer* front = tcb.send_queue.front()) {
-        u32 end = front->meta.sequence + front->payload_length();
-        if (seq_gt(end, tcb.snd_una) || front->reference_count() > 1)
+        u32 length = front->payload_length();
+        if (seq_gt(front->meta.sequence + length, acked) || front->reference_count() > 1)
             break;
-        tcb.send_bytes -= front->payload_length();
+        tcb.send_bytes -= length;
+        tcb.send_released += length;
         if (tcb.send_cursor == front)
             tcb.send_cursor = nullptr;
         tcb.send_queue.drop_front();
         freed = true;
     }
-    if (freed)
-        wake(tcb);
+    return freed;
+}
+
+// The connection will send nothing more. TCP's references go now; a device still transmitting
+// one of these buffers keeps it (and its pins) until it is done, so the pinned frames stay as
+// they were and an application that rewrites its buffer meanwhile takes a COW fault.
+void TcpLayer::drop_send_queue(Tcb& tcb)
+{
+    tcb.send_queue.clear();
+    tcb.send_cursor = nullptr;
+    tcb.send_bytes = 0;
+    tcb.send_released = tcb.send_accepted;
 }
 
 void TcpLayer::poll(u64 now_ns)
 {
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (tcb.in_use && tcb.state != TcpState::Closed && tcb.state != TcpState::Listen) {
             release_acknowledged(tcb);
             run_timers(tcb, Instant::from_ns(now_ns));
@@ -419,7 +442,7 @@ void TcpLayer::poll(u64 now_ns)
 u64 TcpLayer::next_deadline() const
 {
     Instant deadline = Instant::never();
-    for (Tcb const& tcb : m_tcbs)
+    for (Tcb const& tcb : tcbs())
         if (tcb.in_use)
             deadline = min(deadline, tcb_deadline(tcb));
     return deadline.ns();

@@ -6,13 +6,16 @@
 //   TcpInput.cpp        segment arrival, RFC 9293 §3.10.7, hardened per RFC 5961
 //   TcpOutput.cpp       building and sending segments, Nagle, windows, zero-copy segmentation
 //   TcpTimers.cpp       retransmission (RFC 6298), delayed ACK, persist, keepalive, TIME-WAIT
-//   TcpCongestion.cpp   slow start, congestion avoidance, fast retransmit, NewReno (RFC 5681/6582)
+//   TcpCongestion.cpp   slow start, congestion avoidance (RFC 5681); loss recovery: SACK
+//                       scoreboard, RACK-TLP (RFC 8985), pipe (RFC 6675), PRR (RFC 6937)
 //   TcpReassembly.cpp   out-of-order queue and SACK blocks (RFC 2018)
+//   TcpSendFile.cpp     send_file: send-queue buffers whose pieces point at a file's frames
 //   TcpSocket.cpp       the BSD calls
 
 #include <lib/Result.h>
 #include <net/NetDevice.h>
 #include <net/PacketBuffer.h>
+#include <net/SendFile.h>
 #include <net/tcp/TcpHeader.h>
 #include <net/tcp/TcpSocket.h>
 
@@ -33,6 +36,13 @@ public:
     static constexpr u32 kMaxRetransmits = 12;
     static constexpr u32 kMaxSynRetransmits = 6;
     static constexpr u32 kChallengeAcksPerSecond = 100; // RFC 5961 §7
+    static constexpr u32 kTransmitReserve = 8;          // transmit buffers send() leaves for headers
+    // RFC 8985 §7.2 WCDelAckT: what a probe waits beyond 2·SRTT when less than two full
+    // segments are in flight, in case the receiver is delaying its ACK. The RFC recommends 200 ms
+    // for the worst receivers; Linux (and Skiff) delay an ACK 40 ms at most on low-RTT paths, and
+    // 200 ms would make the probe no earlier than the 200 ms minimum RTO (TcpCongestion.cpp).
+    static constexpr Duration kTlpDelayedAck = Duration::from_ms(40);
+    static constexpr Duration kTlpNoRtt = Duration::from_s(1); // PTO before any RTT sample
 
     explicit TcpLayer(NetStack& stack);
 
@@ -46,6 +56,10 @@ public:
     // zero_copy_threshold of sockets opened from now on (the kernel measures it at boot).
     void set_default_zero_copy_threshold(u32 bytes) { m_default_zero_copy_threshold = bytes; }
     u32 default_zero_copy_threshold() const { return m_default_zero_copy_threshold; }
+    // Tail-loss probes (RFC 8985 §7) for every connection; on by default. The console's
+    // `tcp tlp on|off` sets it, so a test can compare the same transfer with and without.
+    void set_loss_probes(bool on) { m_loss_probes = on; }
+    bool loss_probes() const { return m_loss_probes; }
     // A TCP segment (linear region from the TCP header; meta filled). A segment read header first
     // has its payload in a posted buffer already (seg[] of the receive buffer, place_payload).
     void input(PacketRef packet);
@@ -62,7 +76,7 @@ public:
     template<typename Visitor>
     void for_each_socket(Visitor visit) const
     {
-        for (Tcb const& tcb : m_tcbs)
+        for (Tcb const& tcb : tcbs())
             if (tcb.in_use)
                 visit(static_cast<TcpSocket const&>(*tcb.socket));
     }
@@ -115,26 +129,35 @@ public:
     void end_input_batch();
 
 private:
-    Result<void> transmit(Tcb&, PacketBuffer* segment, u32 sequence, u8 flags);
+    // Whether send() transmits at once, or leaves the bytes it queued to the ACK clock
+    // (TcpOutput.cpp).
+    bool sends_on_write(Tcb const&) const;
+    // One segment, or a TSO unit of `count` consecutive send-queue buffers from `first`.
+    Result<void> transmit(Tcb&, PacketBuffer* first, u32 count, u32 sequence, u8 flags);
+    // How many send-queue buffers from `first` the next transmission takes: up to snd_una +
+    // window, one device unit, buffers no one else holds.
+    u32 unit_count(Tcb&, PacketBuffer* first, u32 window_end) const;
     void send_control(Tcb&, u32 sequence, u8 flags);
     void send_ack(Tcb& tcb) { send_control(tcb, tcb.snd_nxt, TcpFlag::Ack); }
     void send_syn(Tcb&);
-    void retransmit_first(Tcb&);
     // Frees acknowledged buffers at the front of the send queue that the NIC has let go of
     // since their ACK came (TcpLayer.cpp).
     void release_acknowledged(Tcb&);
+    bool free_sent(Tcb&, u32 acked);
+    void drop_send_queue(Tcb&);
     u32 receive_window(Tcb&);
     Result<usize> queue_send(Tcb&, ReadonlyBytes data);
-    void append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
+    Result<usize> queue_send_file(Tcb&, FileFrames const& file, u64 offset, u64 length); // TcpSendFile.cpp
+    u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
+    u16 device_mss(Tcb&) const; // MTU - 40: the clamp of what we send (RFC 9293 §3.7.1)
 
 public:
-    // The MSS this stack advertises on an interface with this MTU (whole pages of data per
-    // segment when the MTU allows, TcpOutput.cpp), and the most payload one of its own segments
-    // carries: one transmit buffer's (PacketBuffer::kFollowCapacity), whatever the peer allows.
+    // The MSS this stack advertises on an interface with this MTU: whole pages of data per
+    // segment when the MTU allows (TcpOutput.cpp). What it sends itself is bounded by the MTU
+    // alone (device_mss).
     static u16 mss_for_mtu(u32 mtu);
-    static constexpr u16 kMaxSendSegment = PacketBuffer::kFollowCapacity;
 
 private:
     // TcpTimers.cpp
@@ -148,14 +171,39 @@ private:
     Instant tcb_deadline(Tcb const&) const;
 
     // TcpCongestion.cpp
+    // What one ACK told the sender, for the congestion and loss-recovery code.
+    struct AckSample {
+        u32 acked { 0 };               // bytes SND.UNA advanced
+        u32 delivered { 0 };           // bytes newly acknowledged or SACKed (RFC 6937 DeliveredData)
+        bool duplicate { false };      // RFC 5681's duplicate ACK
+        bool pure_duplicate { false }; // SND.UNA unchanged, no data, no SACK option
+        bool dsack { false };          // the first SACK block reports a duplicate (RFC 2883)
+        SackBlock dsack_block;
+    };
     void on_new_ack(Tcb&, u32 acked_bytes);
-    void on_duplicate_ack(Tcb&);
+    void on_ack_congestion(Tcb&, AckSample const&);
     void on_timeout_congestion(Tcb&);
     u32 flight_size(Tcb const&) const;
-    void apply_sack_blocks(Tcb&, TcpOptions const& options);
-    bool is_lost(Tcb const&, PacketBuffer const& segment) const;
-    bool retransmit_next_lost(Tcb&);
-    void clear_scoreboard(Tcb&);
+    // RFC 6675 "pipe": the bytes the sender believes are in the network.
+    u32 pipe(Tcb const&) const;
+    // The sequence number new data may reach now: the peer's window and the congestion window
+    // over the pipe.
+    u32 send_window_end(Tcb&) const;
+    // Each send path calls this after a successful transmission of `count` buffers from `first`.
+    void on_segments_sent(Tcb&, PacketBuffer* first, u32 count, bool retransmission);
+    u32 apply_sack_blocks(Tcb&, TcpOptions const& options);
+    u32 deliver_cumulative(Tcb&, u32 ack);
+    void rack_update(Tcb&, PacketBuffer const& segment);
+    Duration rack_reordering_window(Tcb const&) const;
+    u32 rack_detect_loss(Tcb&);
+    void mark_lost(Tcb&, PacketBuffer& segment);
+    void enter_recovery(Tcb&);
+    void retransmit_lost(Tcb&);
+    void schedule_loss_probe(Tcb&);
+    void on_loss_probe_timeout(Tcb&);
+    void on_reordering_timeout(Tcb&);
+    bool process_loss_probe_ack(Tcb&, AckSample const&);
+    u32 now_us() const;
 
     // TcpReassembly.cpp
     void queue_out_of_order(Tcb&, PacketRef packet);
@@ -163,14 +211,20 @@ private:
     void update_sack_blocks(Tcb&);
 
     NetStack& m_stack;
+    // The blocks up to the highest ever in use: what every loop over the connections walks.
+    Span<Tcb> tcbs() { return { m_tcbs, m_tcb_limit }; }
+    Span<Tcb const> tcbs() const { return { m_tcbs, m_tcb_limit }; }
+
     Tcb m_tcbs[kMaxSockets];
     TcpSocket m_sockets[kMaxSockets]; // m_sockets[i] is the handle on m_tcbs[i]
+    u32 m_tcb_limit { 0 };
     u64 m_isn_key[2] { 0, 0 };
     Instant m_challenge_window_start;
     u32 m_challenge_count { 0 };
     bool m_default_zero_copy { false };
     u32 m_default_zero_copy_threshold { TcpSocketOptions {}.zero_copy_threshold };
     bool m_in_input_batch { false };
+    bool m_loss_probes { true };
     u32 m_posted_count { 0 }; // sockets with a posted receive
 };
 

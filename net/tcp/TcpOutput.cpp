@@ -14,6 +14,11 @@ u16 TcpLayer::advertised_mss(Tcb& tcb) const
     return mss_for_mtu(m_stack.ipv4().mtu_for(tcb.remote.address).value_or(1500));
 }
 
+u16 TcpLayer::device_mss(Tcb& tcb) const
+{
+    return static_cast<u16>(m_stack.ipv4().mtu_for(tcb.remote.address).value_or(1500) - 40);
+}
+
 // RFC 9293 §3.7.1 / RFC 879: MSS = MTU - 20 (IP) - 20 (TCP), the MSS clamp to our device —
 // unless the MTU lets one segment carry a whole page or more. Then the MSS is whole pages plus 12:
 // the MSS option counts data only, and a sender subtracts from it the options it puts in every
@@ -25,6 +30,7 @@ u16 TcpLayer::advertised_mss(Tcb& tcb) const
 // the 744 bytes the MTU would allow beyond are given up. A sender without timestamps sends
 // 8204-byte payloads that start 12 bytes before a page: copied, as any misplaced payload is.
 // RFC 9293 only bounds the MSS from above (a receiver may advertise less than the MTU allows).
+// Only what we receive is shaped so: what we send is bounded by MTU - 40 (device_mss).
 u16 TcpLayer::mss_for_mtu(u32 mtu)
 {
     constexpr u32 kTimestampedHeaders = 20 + 20 + 12;
@@ -134,18 +140,33 @@ u32 TcpLayer::receive_window(Tcb& tcb)
     return scaled;
 }
 
-Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u8 flags)
+// One segment or one TSO unit: the headers go into a head buffer of their own, which chains the
+// `count` send-queue buffers from `first` on (none for a control segment) and goes down the stack;
+// the send-queue buffers stay TCP's, referenced by the head until the device is done with it.
+Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* first, u32 count, u32 sequence, u8 flags)
 {
+    PacketRef head = m_stack.pool().allocate_transmit();
+    if (!head) {
+        ++m_stack.counters().ip_no_buffer;
+        return Error::NoMemory;
+    }
+    PacketBuffer* payload_buffer = first;
+    for (u32 i = 0; i < count; ++i, payload_buffer = payload_buffer->next)
+        head->chain(PacketRef::share(*payload_buffer));
+    u32 payload = head->chain_length();
+    // A unit when it is more than one segment's payload (the device cuts it, NetDevice.h).
+    u32 mss = tcb.snd_mss;
+    bool unit = payload > mss;
+    u32 segments = unit ? (payload + mss - 1) / mss : 1;
     // LyraNET Fig. 5 "protocol": TCP output down to the driver (whose time is its own stage).
-    profile::ScopedStage stage(profile::Stage::SendProtocol, 1, segment->payload_length());
-    segment->reset_headers();
+    profile::ScopedStage stage(profile::Stage::SendProtocol, segments, payload);
     u8 options[40];
     u32 option_length = write_options(tcb, options, flags);
-    u32 payload = segment->payload_length();
     if (tcb.sack_enabled && tcb.sack_count && !(flags & TcpFlag::Syn)) {
-        // Only as many SACK blocks as fit in the option space and in the MTU beside the payload.
-        u32 limit = advertised_mss(tcb);
-        u32 used = option_length + payload;
+        // Only as many SACK blocks as fit in the option space and in the MTU beside the payload
+        // (of each segment of a unit: they all carry the same options).
+        u32 limit = device_mss(tcb);
+        u32 used = option_length + (unit ? mss : payload);
         u32 room = used < limit ? min(40 - option_length, limit - used) : 0;
         option_length += sack_option(tcb.sack_blocks, tcb.sack_count, room, options + option_length);
     }
@@ -154,7 +175,7 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
         = static_cast<u16>((flags & TcpFlag::Syn) ? min<u32>(tcb.options.receive_buffer, 0xffff) : receive_window(tcb));
     if (flags & TcpFlag::Syn)
         tcb.rcv_adv = tcb.rcv_nxt + window;
-    u8* h = segment->push_header(header_length);
+    u8* h = head->push_header(header_length);
     store_be16(h, tcb.local.port);
     store_be16(h + 2, tcb.remote.port);
     store_be32(h + 4, sequence);
@@ -165,19 +186,29 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
     store_be16(h + 16, 0);
     store_be16(h + 18, 0);
     __builtin_memcpy(h + TcpView::kMinimumHeader, options, option_length);
-    u16 tcp_length = static_cast<u16>(header_length + payload);
+    u32 tcp_length = header_length + payload;
     ChecksumAccumulator sum;
-    add_pseudo_header(sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), tcp_length);
-    if (m_stack.transmit_checksum_offload()) {
+    if (unit) {
+        // TSO: the device adds each segment's TCP length into the sum it starts from, so the
+        // field holds the pseudo-header's sum without the length (docs/hardware.md).
+        add_pseudo_header(sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), 0);
+        store_be16(h + 16, static_cast<u16>(~sum.finish()));
+        head->meta.l4_checksum_offset = 16;
+        head->meta.tso_mss = static_cast<u16>(mss);
+        ++m_stack.counters().tcp_tso_units;
+    } else if (m_stack.transmit_checksum_offload()) {
         // The device sums header and payload into the field (PacketMeta::l4_checksum_offset);
         // it starts from the pseudo-header's sum, stored uncomplemented. Under TCG this saves
         // summing every payload byte in the guest: the host does it natively.
+        add_pseudo_header(
+            sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), static_cast<u16>(tcp_length));
         store_be16(h + 16, static_cast<u16>(~sum.finish()));
-        segment->meta.l4_checksum_offset = 16;
+        head->meta.l4_checksum_offset = 16;
     } else {
-        sum.add_packet(*segment, 0, tcp_length);
+        add_pseudo_header(
+            sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), static_cast<u16>(tcp_length));
+        sum.add_packet(*head, 0, tcp_length);
         store_be16(h + 16, sum.finish());
-        segment->meta.l4_checksum_offset = 0;
     }
     if (flags & TcpFlag::Ack) {
         tcb.last_ack_sent = tcb.rcv_nxt;
@@ -185,24 +216,18 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
         tcb.segments_unacked = 0;
         tcb.ack_now = false;
     }
-    ++tcb.stats.segments_sent;
-    ++m_stack.counters().tcp_tx;
+    tcb.stats.segments_sent += segments;
+    m_stack.counters().tcp_tx += segments;
     Ipv4SendOptions ip;
     ip.dont_fragment = true;
-    // IPv4 takes a reference of its own; the caller keeps its own.
-    return m_stack.ipv4().send(PacketRef::share(*segment), tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
+    return m_stack.ipv4().send(move(head), tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
 }
 
 void TcpLayer::send_control(Tcb& tcb, u32 sequence, u8 flags)
 {
-    PacketRef segment = m_stack.pool().allocate_transmit();
-    if (!segment) {
-        ++m_stack.counters().ip_no_buffer;
-        return;
-    }
     if (flags & TcpFlag::Rst)
         ++m_stack.counters().tcp_resets_sent;
-    (void)transmit(tcb, segment.get(), sequence, flags);
+    (void)transmit(tcb, nullptr, 0, sequence, flags);
 }
 
 void TcpLayer::send_syn(Tcb& tcb)
@@ -220,21 +245,45 @@ void TcpLayer::send_syn(Tcb& tcb)
     arm_rto(tcb);
 }
 
-// Retransmit the segment holding snd_una (fast retransmit, NewReno's partial ACK).
-void TcpLayer::retransmit_first(Tcb& tcb)
+// A write's bytes go out from send() itself only when no ACK is coming to clock them out
+// (nothing in flight), when the application asked for no delay, or when a whole unit is waiting.
+// Otherwise the next ACK's output() sends them, together with whatever else the application wrote
+// meanwhile. Sending each write at once made a TSO unit, a header, a device doorbell — and, under
+// QEMU, a synchronous pass over the transmit ring — per write: with 8 KiB writes the guest spent
+// most of its time in doorbells, a third of the 64 KiB writes' rate. Nagle's rule (RFC 9293
+// §3.7.4), which holds back a short segment while data is unacknowledged, applied to the unit a
+// device cuts: without TSO the unit is one segment, and this is what send() always did.
+bool TcpLayer::sends_on_write(Tcb const& tcb) const
 {
-    PacketBuffer* front = tcb.send_queue.front();
-    if (front && seq_leq(front->meta.sequence, tcb.snd_una) && front->reference_count() == 1) {
-        front->meta.scoreboard |= kScoreboardRetransmitted;
-        if (transmit(tcb, front, front->meta.sequence, TcpFlag::Ack).has_value()) {
-            ++tcb.stats.retransmits;
-            ++m_stack.counters().tcp_retransmits;
-        }
-        tcb.rtt_timing = false; // Karn: never time a retransmitted segment
-        return;
+    if (tcb.snd_nxt == tcb.snd_una || tcb.options.nodelay || tcb.fin_queued)
+        return true;
+    u32 unit = m_stack.tso_max_bytes() ? min(m_stack.tso_max_bytes(), 0xffffu - 20 - 60) : tcb.snd_mss;
+    return tcb.snd_end - tcb.snd_nxt >= unit;
+}
+
+u32 TcpLayer::unit_count(Tcb& tcb, PacketBuffer* first, u32 window_end) const
+{
+    u32 max_bytes = m_stack.tso_max_bytes();
+    if (!max_bytes)
+        return 1; // no TSO: one segment at a time
+    // The unit's IPv4 datagram must fit its 16-bit total length, with the largest TCP header.
+    max_bytes = min(max_bytes, 0xffffu - 20 - 60);
+    u32 max_pieces = m_stack.tso_max_pieces();
+    u32 count = 1;
+    u32 bytes = first->payload_length();
+    u32 pieces = 1 + first->piece_count(); // the headers, then the payload's
+    for (PacketBuffer* b = first->next; b; b = b->next) {
+        u32 length = b->payload_length();
+        u32 b_pieces = b->piece_count();
+        if (seq_gt(b->meta.sequence + length, window_end) || b->reference_count() > 1 || bytes + length > max_bytes
+            || pieces + b_pieces > max_pieces)
+            break;
+        ++count;
+        bytes += length;
+        pieces += b_pieces;
     }
-    if (!front && tcb.fin_queued && tcb.snd_una == tcb.snd_end && seq_gt(tcb.snd_max, tcb.snd_end))
-        send_control(tcb, tcb.snd_end, TcpFlag::Fin | TcpFlag::Ack);
+    (void)tcb;
+    return count;
 }
 
 void TcpLayer::output(Tcb& tcb)
@@ -243,6 +292,14 @@ void TcpLayer::output(Tcb& tcb)
     NetStack::TransmitBatch batch(m_stack);
     bool sends_data = tcb.state == TcpState::Established || tcb.state == TcpState::CloseWait
         || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::Closing || tcb.state == TcpState::LastAck;
+    // Lost segments go first (TcpCongestion.cpp), then new data while the window has room.
+    if (sends_data)
+        retransmit_lost(tcb);
+    // The peer's window, and the congestion window over the pipe (RFC 6675 §4: what SACKs and
+    // duplicate ACKs say has left the network makes room, RFC 3042's limited transmit). New data
+    // adds to the pipe what it moves snd_nxt, so the end stays where it is for this whole run.
+    u32 window_end = sends_data ? send_window_end(tcb) : 0;
+    bool sent_new = false;
     while (sends_data) {
         PacketBuffer* next = tcb.send_cursor ? tcb.send_cursor : tcb.send_queue.front();
         while (next && seq_leq(next->meta.sequence + next->payload_length(), tcb.snd_nxt))
@@ -256,17 +313,14 @@ void TcpLayer::output(Tcb& tcb)
                 tcb.snd_max = seq_max(tcb.snd_max, tcb.snd_nxt);
                 if (!tcb.rto_deadline.is_set())
                     arm_rto(tcb);
+                sent_new = true;
             }
             break;
         }
         u32 length = next->payload_length();
         u32 end = next->meta.sequence + length;
         u32 in_flight = tcb.snd_nxt - tcb.snd_una;
-        // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment out,
-        // so that a small window still produces the three duplicates fast retransmit needs.
-        u32 limited = tcb.in_recovery ? 0 : min(tcb.dupacks, 2u) * tcb.snd_mss;
-        u32 window = min(tcb.snd_wnd, tcb.cwnd + limited);
-        if (seq_gt(end, tcb.snd_una + window)) {
+        if (seq_gt(end, window_end)) {
             if (in_flight != 0)
                 break;
             if (tcb.snd_wnd == 0) {
@@ -283,13 +337,20 @@ void TcpLayer::output(Tcb& tcb)
             break;
         if (next->reference_count() > 1)
             break; // the previous transmission is still in a driver's ring or ARP's queue
+        // With TSO, the buffers behind it that the windows allow go with it as one unit.
+        u32 count = unit_count(tcb, next, window_end);
+        PacketBuffer* last = next;
+        for (u32 i = 1; i < count; ++i)
+            last = last->next;
+        end = last->meta.sequence + last->payload_length();
         bool retransmission = seq_lt(next->meta.sequence, tcb.snd_max);
-        u8 flags = TcpFlag::Ack | (next->next == nullptr ? TcpFlag::Psh : 0);
-        if (transmit(tcb, next, next->meta.sequence, flags).is_error()) {
+        u8 flags = TcpFlag::Ack | (last->next == nullptr ? TcpFlag::Psh : 0);
+        if (transmit(tcb, next, count, next->meta.sequence, flags).is_error()) {
             if (!tcb.rto_deadline.is_set())
                 arm_rto(tcb); // lost on the way out: the timer recovers it
             break;
         }
+        on_segments_sent(tcb, next, count, retransmission);
         if (retransmission) {
             ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
@@ -303,18 +364,24 @@ void TcpLayer::output(Tcb& tcb)
         tcb.snd_max = seq_max(tcb.snd_max, end);
         if (!tcb.rto_deadline.is_set())
             arm_rto(tcb);
+        sent_new = true;
     }
+    // RFC 8985 §7.2: new data (re)starts the probe timer.
+    if (sent_new)
+        schedule_loss_probe(tcb);
     if (tcb.ack_now && tcb.state != TcpState::Closed && tcb.state != TcpState::SynSent)
         send_ack(tcb);
 }
 
-// Appends `count` application bytes at `cursor` to `buffer`'s payload. With copy elimination the
-// bytes are referenced through pinned pages (seg[], at most two pieces); anything else — copy mode,
-// a third piece, a page that cannot be pinned, or any byte after copied ones (the wire order is
-// seg[0], seg[1], follow) — is copied into follow.
-void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
+// Appends up to `count` application bytes at `cursor` to `buffer`'s payload and returns how many
+// it took. With copy elimination the bytes are referenced through pinned pages (seg[], at most
+// two pieces); anything else — copy mode, a third piece, a page that cannot be pinned (outside the
+// zero-copy region), or any byte after copied ones (the wire order is seg[0], seg[1], follow) — is
+// copied into follow, as far as follow has room.
+u32 TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
 {
     Port& port = m_stack.port();
+    u32 taken = 0;
     while (count) {
         // DMA page-boundary splitting (LyraNET §3.4): a piece never crosses a page.
         u64 address = reinterpret_cast<uptr>(cursor);
@@ -340,14 +407,19 @@ void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, 
             }
         }
         if (!pinned) {
-            u32 copied = buffer.append_follow({ cursor, piece });
-            VERIFY(copied == piece); // follow holds a whole MSS, and a buffer never carries more
+            // follow holds 1920 bytes: all of an MSS at MTU 1500, part of a jumbo one (the
+            // buffer then carries less than an MSS, and the next buffer the rest).
+            piece = buffer.append_follow({ cursor, piece });
+            if (!piece)
+                break;
             tcb.stats.copied_bytes += piece;
             m_stack.counters().tcp_copied_bytes += piece;
         }
         cursor += piece;
         count -= piece;
+        taken += piece;
     }
+    return taken;
 }
 
 // Cut the application's bytes into segment-sized buffers on the send queue. One code path for
@@ -384,22 +456,28 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
                 count = min(count, reach);
             }
             if (count) {
-                append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
+                count = append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
                 offset += count;
                 tcb.snd_end += count;
                 tcb.send_bytes += count;
-                continue;
+                tcb.send_accepted += count;
+                if (count)
+                    continue;
             }
         }
+        // The last few transmit buffers stay free for the heads that carry headers (transmit()):
+        // a send queue that took them all could never be sent.
+        if (m_stack.pool().transmit_available() <= kTransmitReserve)
+            break;
         PacketRef buffer = m_stack.pool().allocate_transmit();
         if (!buffer)
             break;
         buffer->meta.sequence = tcb.snd_end;
-        u32 chunk = min(mss, total - offset);
-        append_payload(tcb, *buffer, data.data() + offset, chunk, zero_copy);
+        u32 chunk = append_payload(tcb, *buffer, data.data() + offset, min(mss, total - offset), zero_copy);
         tcb.send_queue.push(move(buffer));
         tcb.snd_end += chunk;
         tcb.send_bytes += chunk;
+        tcb.send_accepted += chunk;
         offset += chunk;
     }
     if (offset == 0)

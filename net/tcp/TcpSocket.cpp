@@ -89,6 +89,38 @@ Result<void> TcpSocket::connect(SocketAddress remote)
 
 Result<usize> TcpSocket::send(ReadonlyBytes data)
 {
+    TRY(check_can_send());
+    if (data.is_empty())
+        return static_cast<usize>(0);
+    usize queued;
+    {
+        // LyraNET Fig. 5 "socket": send() up to TCP output — the copy into follow, or pinning
+        // the application's pages for seg[].
+        profile::ScopedStage stage(profile::Stage::SendSocket, 1, 0);
+        queued = TRY(m_layer->queue_send(*m_tcb, data));
+        stage.set_bytes(queued);
+    }
+    if (m_layer->sends_on_write(*m_tcb))
+        m_layer->output(*m_tcb);
+    return queued;
+}
+
+Result<usize> TcpSocket::send_file(FileFrames const& file, u64 offset, u64 length)
+{
+    TRY(check_can_send());
+    usize queued;
+    {
+        profile::ScopedStage stage(profile::Stage::SendSocket, 1, 0);
+        queued = TRY(m_layer->queue_send_file(*m_tcb, file, offset, length));
+        stage.set_bytes(queued);
+    }
+    if (queued && m_layer->sends_on_write(*m_tcb))
+        m_layer->output(*m_tcb);
+    return queued;
+}
+
+Result<void> TcpSocket::check_can_send() const
+{
     switch (m_tcb->state) {
     case TcpState::Established:
     case TcpState::CloseWait: break;
@@ -100,18 +132,7 @@ Result<usize> TcpSocket::send(ReadonlyBytes data)
     }
     if (m_tcb->fin_queued)
         return Error::Shutdown;
-    if (data.is_empty())
-        return static_cast<usize>(0);
-    usize queued;
-    {
-        // LyraNET Fig. 5 "socket": send() up to TCP output — the copy into follow, or pinning
-        // the application's pages for seg[].
-        profile::ScopedStage stage(profile::Stage::SendSocket, 1, 0);
-        queued = TRY(m_layer->queue_send(*m_tcb, data));
-        stage.set_bytes(queued);
-    }
-    m_layer->output(*m_tcb);
-    return queued;
+    return {};
 }
 
 Result<usize> TcpSocket::recv(Bytes out)

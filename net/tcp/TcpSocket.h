@@ -11,6 +11,8 @@
 //    (split at page boundaries, each page pinned through the port until ACKed; a third piece is
 //    copied into follow); with it off, the bytes are copied into follow. The same buffers are
 //    transmitted and retransmitted by one code path, and freed when acknowledged.
+//  - send_file: the same buffers, their seg[] pieces pointing at the frames of a read-only file
+//    (net/SendFile.h), each holding a frame reference until the buffer is freed; never copied.
 //  - receive: received buffers queue on the socket as they arrived; recv copies out, or, with
 //    recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
 //    same page offset as the payload, hands the payload's pages to the port's remap hook, the
@@ -20,6 +22,7 @@
 
 #include <lib/Result.h>
 #include <net/PacketBuffer.h>
+#include <net/SendFile.h>
 #include <net/socket/Socket.h>
 #include <net/tcp/Tcb.h>
 
@@ -35,6 +38,13 @@ public:
     Result<TcpSocket*> accept(SocketAddress* peer = nullptr);
     Result<void> connect(SocketAddress remote); // InProgress at first; poll for kPollOut
     Result<usize> send(ReadonlyBytes data);
+    // sendfile: queues bytes [offset, offset + length) of `file` by reference — send-queue
+    // buffers whose seg[] pieces point at the file's frames, each holding a frame reference
+    // (net/SendFile.h) — with no byte copied, whatever the socket's copy elimination says. As
+    // send(): returns how many bytes the send buffer and the transmit pool took now, or
+    // WouldBlock. A range starting past the end is refused (InvalidArgument); one running past
+    // it is clipped there (0 when it starts at the end).
+    Result<usize> send_file(FileFrames const& file, u64 offset, u64 length);
     // Copies; never touches the application's memory outside `out`.
     Result<usize> recv(Bytes out);
     // The zero-copy receive contract (docs/zero-copy.md). recv_zero_copy() is recv() for a
@@ -84,6 +94,16 @@ public:
     Error error() const { return m_tcb->error; }
     TcpSocketStats const& stats() const { return m_tcb->stats; }
     u32 send_queued_bytes() const { return m_tcb->send_bytes; }
+    // The completion report for zero-copy sends, in the spirit of Linux's MSG_ZEROCOPY. The bytes
+    // of the connection's stream are numbered from 0 in the order send() took them;
+    // send_released() is how many of them, from the first, the stack has let go of: acknowledged
+    // and held by no device ring or ARP queue, so every page pinned for them is unpinned. A
+    // cooperating application rewrites the memory of a send only once send_released() has passed
+    // its last byte, and so never takes a COW fault; one that does not cooperate is still safe
+    // (COW, docs/zero-copy.md). The socket's waiter is woken when it advances. Once the connection
+    // can send no more (reset, TIME-WAIT) it equals send_accepted().
+    u64 send_accepted() const { return m_tcb->send_accepted; }
+    u64 send_released() const { return m_tcb->send_released; }
     u32 receive_queued_bytes() const { return m_tcb->receive_bytes; }
     u32 congestion_window() const { return m_tcb->cwnd; }
     u32 slow_start_threshold() const { return m_tcb->ssthresh; }
@@ -96,6 +116,8 @@ public:
 private:
     friend class TcpLayer; // binds each handle to its block
     Result<usize> receive(Bytes out, bool may_remap);
+    // Whether the state lets the application queue data (send, send_file).
+    Result<void> check_can_send() const;
 
     TcpLayer* m_layer { nullptr };
     Tcb* m_tcb { nullptr };

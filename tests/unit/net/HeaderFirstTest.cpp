@@ -9,6 +9,8 @@
 #include "TcpHarness.h"
 
 #include <cstring>
+#include <utility>
+#include <vector>
 
 using namespace skiff;
 using namespace skiff::net;
@@ -28,9 +30,20 @@ class HeaderFirst : public TcpHarness {
 protected:
     void TearDown() override
     {
-        port->unmap_zero_copy_region();
+        for (auto [buffer, bytes] : m_buffers)
+            port->free_zero_copy_buffer(buffer, bytes);
         TcpHarness::TearDown();
     }
+
+    // A zero-copy buffer of the application's (HostPort: pages that can really be remapped),
+    // freed when the test ends.
+    u8* zero_copy_buffer(usize pages)
+    {
+        u8* buffer = port->allocate_zero_copy_buffer(pages * kPageSize);
+        m_buffers.push_back({ buffer, pages * kPageSize });
+        return buffer;
+    }
+    std::vector<std::pair<u8*, usize>> m_buffers;
 
     // A connection from the peer's `peer_port` with timestamps (unless told), accepted.
     TcpSocket* establish(u16 peer_port = kPeerPort, bool timestamps = true)
@@ -87,7 +100,7 @@ protected:
 TEST_F(HeaderFirst, PostedDestinationTakesInOrderPayloadAndTheSocketStageMovesNothing)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(4);
+    u8* region = zero_copy_buffer(4);
     MUST(s->post_receive({ region, 4 * kPageSize }));
     EXPECT_TRUE(s->has_posted_receive());
     Bytes_ stream = pattern(5 * 1448, 3);
@@ -131,7 +144,7 @@ TEST_F(HeaderFirst, AnotherSocketsSegmentTakesTheOrdinaryPath)
     TcpSocket* a = establish(kPeerPort);
     u32 iss_a = m_iss;
     TcpSocket* b = establish(kPeerPort + 1);
-    u8* region = port->map_zero_copy_region(2);
+    u8* region = zero_copy_buffer(2);
     MUST(a->post_receive({ region, 2 * kPageSize }));
     Bytes_ data = pattern(1000);
     EXPECT_FALSE(receive(data_frame(kPeerIss + 1, data, kPeerPort + 1))); // for b
@@ -145,7 +158,7 @@ TEST_F(HeaderFirst, AnotherSocketsSegmentTakesTheOrdinaryPath)
 TEST_F(HeaderFirst, ShortFramesTakeTheOrdinaryPath)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(2);
+    u8* region = zero_copy_buffer(2);
     MUST(s->post_receive({ region, 2 * kPageSize }));
     // No payload: exactly the headers, and a pure ACK shorter than them.
     EXPECT_FALSE(receive(data_frame(kPeerIss + 1, {})));
@@ -161,7 +174,7 @@ TEST_F(HeaderFirst, ShortFramesTakeTheOrdinaryPath)
 TEST_F(HeaderFirst, OptionsOfAnotherLengthTakeTheOrdinaryPath)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(2);
+    u8* region = zero_copy_buffer(2);
     MUST(s->post_receive({ region, 2 * kPageSize }));
     // Timestamps and a SACK block: 44 bytes of TCP header, not 32.
     Bytes_ options = timestamp_option(++m_ts, 1);
@@ -181,7 +194,7 @@ TEST_F(HeaderFirst, OptionsOfAnotherLengthTakeTheOrdinaryPath)
 TEST_F(HeaderFirst, ConnectionWithoutTimestampsTakesTheOrdinaryPath)
 {
     TcpSocket* s = establish(kPeerPort, false);
-    u8* region = port->map_zero_copy_region(2);
+    u8* region = zero_copy_buffer(2);
     MUST(s->post_receive({ region, 2 * kPageSize }));
     EXPECT_FALSE(receive(data_frame(kPeerIss + 1, pattern(1460))));
     EXPECT_EQ(s->receive_queued_bytes(), 1460u);
@@ -191,7 +204,7 @@ TEST_F(HeaderFirst, ConnectionWithoutTimestampsTakesTheOrdinaryPath)
 TEST_F(HeaderFirst, OutOfOrderOrTooBigForTheRoomLeftTakesTheOrdinaryPath)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(1);
+    u8* region = zero_copy_buffer(1);
     MUST(s->post_receive({ region, 3000 }));
     Bytes_ data = pattern(1448);
     EXPECT_FALSE(receive(data_frame(kPeerIss + 1 + 1448, data))); // a gap in front of it
@@ -214,18 +227,19 @@ TEST_F(HeaderFirst, OutOfOrderOrTooBigForTheRoomLeftTakesTheOrdinaryPath)
 TEST_F(HeaderFirst, APageThatCannotBeWrittenThatWayTakesTheOrdinaryPath)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(2);
-    port->refuse_remap(region); // as a page a send keeps write-protected
+    u8* region = zero_copy_buffer(2);
+    PortPage pinned = MUST(port->pin_user_page(region)); // a send holds it: write-protected
     MUST(s->post_receive({ region, 2 * kPageSize }));
     EXPECT_FALSE(receive(data_frame(kPeerIss + 1, pattern(1448))));
     EXPECT_EQ(s->receive_queued_bytes(), 1448u);
+    port->unpin_user_page(pinned.phys);
     finish(s);
 }
 
 TEST_F(HeaderFirst, PostingIsRefusedWithoutCopyEliminationOrAZeroCopyBuffer)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(1);
+    u8* region = zero_copy_buffer(1);
     u8 plain[64];
     EXPECT_EQ(s->post_receive({ plain, sizeof plain }).error(), Error::InvalidArgument);
     s->set_zero_copy(false);
@@ -238,7 +252,7 @@ TEST_F(HeaderFirst, PostingIsRefusedWithoutCopyEliminationOrAZeroCopyBuffer)
 TEST_F(HeaderFirst, PayloadIsTheApplicationsOnlyOnceTcpHasAcceptedItWhereItWasPut)
 {
     TcpSocket* s = establish();
-    u8* region = port->map_zero_copy_region(4);
+    u8* region = zero_copy_buffer(4);
     MUST(s->post_receive({ region, 4 * kPageSize }));
     Bytes_ first = pattern(1448, 7), second = pattern(1448, 8);
     Bytes_ bad = data_frame(kPeerIss + 1, first);

@@ -26,16 +26,38 @@ public:
         NetDeviceCapabilities caps;
         caps.gather = m_gather;
         caps.max_pieces = m_gather ? 4 : 1;
-        caps.mtu = m_mtu;
+        caps.tcp_udp_checksum_offload = tso;
+        caps.tso = tso;
+        caps.tso_max_bytes = tso ? tso_max_bytes : 0;
+        caps.tso_max_pieces = tso ? tso_max_pieces : 0;
+        caps.mtu = mtu;
         caps.max_mtu = max_mtu;
         return caps;
     }
     Result<void> transmit(PacketBuffer& packet) override;
-    Result<void> set_mtu(u16 mtu) override
+    Result<void> set_mtu(u16 new_mtu) override
     {
-        m_mtu = mtu;
+        mtu = new_mtu;
         return {};
     }
+
+    // TSO (and transmit checksum offload) as QEMU's e1000 does them (docs/hardware.md): a unit is
+    // cut into segments of tso_mss payload bytes behind a copy of its headers, each with its IPv4
+    // length, ID and checksum and its TCP sequence number, flags and checksum fixed up. Set
+    // before attach(): the stack reads the capabilities then.
+    bool tso { false };
+    u16 mtu { 1500 };     // set before attach(), like tso (or by the stack: set_mtu)
+    u16 max_mtu { 1500 }; // what set_mtu takes
+    u32 tso_max_bytes { 65536 };
+    u16 tso_max_pieces { 64 };
+    struct UnitSeen {
+        u32 payload { 0 };
+        u32 pieces { 0 };
+        u16 mss { 0 };
+        u32 sequence { 0 };
+    };
+    std::vector<UnitSeen> units; // every TSO unit transmitted, in order
+    u64 tso_segments { 0 };
 
     // Hand a frame to the stack as a driver would: copied into a receive buffer at an offset
     // (receive_offset unless told: 2 as the NE2000, NetDevice::kPlacedOffset as the e1000 after
@@ -55,10 +77,12 @@ public:
     }
 
     u32 receive_offset { 2 };
-    u16 max_mtu { 1500 };
 
     std::deque<std::vector<u8>> sent;
     u64 pieces_seen { 0 };
+    // Per transmit() call on a gathering device, the DMA address of each piece in order (a
+    // retransmission can be compared with the first transmission).
+    std::vector<std::vector<u64>> piece_addresses;
     // As a DMA NIC that reclaims its transmit ring later: keep a reference on every transmitted
     // buffer until release_held().
     bool hold_transmits { false };
@@ -73,7 +97,6 @@ public:
 private:
     MacAddress m_mac;
     bool m_gather;
-    u16 m_mtu { 1500 };
 };
 
 struct WireFaults {
@@ -119,7 +142,8 @@ private:
 
 // Two stacks on one simulated wire: 10.0.0.1 and 10.0.0.2, /24, driven with a shared clock.
 struct TwoStacks {
-    explicit TwoStacks(WireFaults faults = {}, u64 seed = 1);
+    // `tso`: A's device cuts TSO units (SimDevice::tso), so A sends units.
+    explicit TwoStacks(WireFaults faults = {}, u64 seed = 1, bool tso = false);
     ~TwoStacks();
     // Advance time to `until`, stepping through every deadline and wire arrival on the way.
     void run_until(u64 until_ns);
