@@ -10,6 +10,7 @@
 #include <kernel/net/NetServices.h>
 #include <kernel/net/Network.h>
 #include <kernel/net/Sockets.h>
+#include <net/tcp/TcpLayer.h>
 
 namespace skiff::apps {
 
@@ -36,15 +37,53 @@ bool network_ready()
 
 namespace {
 
-int ifconfig_command(Arguments const&)
+// `ifconfig [NAME] mtu N`: the interface's MTU from now on. The device checks its range; TCP
+// connections keep the MSS they agreed, new ones advertise the MSS of the new MTU.
+int ifconfig_set_mtu(Arguments const& arguments)
+{
+    usize at = arguments[1] == "mtu" ? 1 : 2;
+    u64 mtu = 0;
+    if (arguments.count() != at + 2 || arguments[at] != "mtu" || !parse_u64(arguments[at + 1], mtu)) {
+        kprintln("usage: ifconfig [NAME] mtu N");
+        return 2;
+    }
+    knet::StackLocker locker;
+    auto& stack = knet::stack();
+    for (u32 i = 0; i < stack.interface_count(); ++i) {
+        auto* nic = static_cast<drivers::NicDriver*>(stack.interface(i).device);
+        if (at == 2 && arguments[1] != nic->name())
+            continue;
+        auto caps = nic->capabilities();
+        if (mtu < caps.min_mtu || mtu > caps.max_mtu) {
+            kprintln("ifconfig: {} takes an MTU from {} to {}; {} refused (MTU stays {})", nic->name(), caps.min_mtu,
+                caps.max_mtu, mtu, caps.mtu);
+            return 1;
+        }
+        u16 before = stack.interface(i).mtu;
+        if (auto set = stack.set_mtu(static_cast<u8>(i), static_cast<u16>(mtu)); set.is_error()) {
+            kprintln("ifconfig: {} cannot switch to MTU {} ({}); MTU stays {}", nic->name(), mtu, set.error(), before);
+            return 1;
+        }
+        kprintln("{}: mtu {} (was {}); new TCP connections advertise MSS {}", nic->name(), mtu, before,
+            net::TcpLayer::mss_for_mtu(static_cast<u32>(mtu)));
+        return 0;
+    }
+    kprintln("ifconfig: no interface named {}", arguments[1]);
+    return 1;
+}
+
+int ifconfig_command(Arguments const& arguments)
 {
     if (!network_ready())
         return 1;
+    if (arguments.count() > 1)
+        return ifconfig_set_mtu(arguments);
     knet::StackLocker locker;
     auto& stack = knet::stack();
     for (u32 i = 0; i < stack.interface_count(); ++i) {
         net::Interface const& interface = stack.interface(i);
         auto* nic = static_cast<drivers::NicDriver*>(interface.device);
+        nic->refresh_counters();
         auto const& counters = nic->counters();
         bool up = nic->link_up();
         kprintln("{}: flags=UP,BROADCAST{}  mtu {}  ({}, IRQ {})", nic->name(), up ? ",RUNNING" : "", interface.mtu,
@@ -61,7 +100,8 @@ int ifconfig_command(Arguments const&)
             counters.tx_errors, counters.tx_dropped);
         kprintln("        TSO {}  units {}  segments {}", nic->capabilities().tso ? "on" : "off", counters.tx_tso_units,
             counters.tx_tso_segments);
-        kprintln("        interrupts {}", nic->driver_counters().interrupts);
+        kprintln("        interrupts {}  oversize dropped {}  (MTU range {}-{})", nic->driver_counters().interrupts,
+            nic->driver_counters().rx_oversize, nic->capabilities().min_mtu, nic->capabilities().max_mtu);
     }
     return 0;
 }
@@ -152,11 +192,14 @@ int nicstat_command(Arguments const&)
     for (u32 i = 0; i < knet::driver_count(); ++i) {
         auto& nic = knet::driver(i);
         auto const& c = nic.counters();
+        nic.refresh_counters();
         auto const& d = nic.driver_counters();
         kprintln("{}: {}, IRQ {} ({} on the line), link {}", nic.name(), nic.model(), nic.irq(), irq_count(nic.irq()),
             nic.link_up() ? "up" : "down");
-        kprintln("  rx: packets {}  bytes {}  errors {}  dropped {}  bad frames {}  no buffer {}  missed by card {}",
-            c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed);
+        kprintln("  rx: packets {}  bytes {}  errors {}  dropped {}  bad frames {}  no buffer {}  missed by card {}  "
+                 "oversize {}  placed {}",
+            c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed,
+            d.rx_oversize, c.rx_placed_bytes);
         kprintln(
             "  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}  TSO units {}  TSO segments {}",
             c.tx_packets, c.tx_bytes, c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces, c.tx_tso_units,
@@ -168,8 +211,11 @@ int nicstat_command(Arguments const&)
     auto& pool = knet::stack().pool();
     auto const& rx = pool.receive_counters();
     auto const& tx = pool.transmit_counters();
+    auto const& blocks = pool.receive_block_counters();
     kprintln("pools: receive {}/{} in use (high {}, failures {}), transmit {}/{} in use (high {}, failures {})",
         rx.in_use, rx.capacity, rx.high_water, rx.failures, tx.in_use, tx.capacity, tx.high_water, tx.failures);
+    kprintln("receive blocks: {} pages each; made {}, broken by zero-copy receive {}, no contiguous run {}",
+        blocks.block_pages, blocks.made, blocks.broken, blocks.block_failures);
     auto thread = knet::network_thread_stats();
     kprintln("network thread: loops {}  wakes {}  timer wakes {}  frames {}  full batches {}  frames without "
              "interrupt {}",
@@ -228,8 +274,8 @@ int tcp_command(Arguments const& arguments)
 
 void register_network_commands()
 {
-    console::register_command(
-        { "ifconfig", "ifconfig", "the network interface: address, MAC, link, counters", ifconfig_command });
+    console::register_command({ "ifconfig", "ifconfig [[NAME] mtu N]",
+        "the network interface: address, MAC, link, counters; set the MTU", ifconfig_command });
     console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
     console::register_command({ "netstat", "netstat", "open sockets and the services' counters", netstat_command });
     console::register_command({ "tcp", "tcp [tlp on|off | syncookies on|off]",

@@ -5,8 +5,10 @@
 //                   of listeners that never chose for themselves (the boot-time services);
 //                   ttcp's -z sets one socket's own
 //   zc stats        per direction, bytes copied and bytes moved without copying (sendfile's file
-//                   bytes on a line of their own); remaps (and
-//                   remaps refused because the application's frame was still pinned); TLB
+//                   bytes on a line of their own); remaps (pages all of whose bytes were payload,
+//                   and the batches they came in; remaps refused because the application's frame
+//                   was still pinned); bytes a header-first driver read straight into posted
+//                   buffers (placed); TLB
 //                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned;
 //                   the page-table work of each direction (PTE writes, invlpgs) in total and per
 //                   pin / per remap; the receive threshold and where it came from
@@ -59,9 +61,11 @@ void print_zero_copy_stats()
     auto files = knet::send_file_stats();
     kprintln("zc sendfile: bytes={} copied_bytes={} pieces={} calls={}", files.zero_copy_bytes, files.copied_bytes,
         counters.tcp_sendfile_pieces, files.calls);
-    kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} remaps_refused={}",
+    kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} whole_pages={} batches={} remaps_refused={} "
+             "placed_bytes={} placed_segments={} placed_dropped={}",
         counters.tcp_received_copied_bytes, counters.tcp_remapped_bytes, counters.tcp_remapped_pages,
-        counters.tcp_remap_refused);
+        counters.tcp_remapped_whole_pages, counters.tcp_remap_batches, counters.tcp_remap_refused,
+        counters.tcp_placed_bytes, counters.tcp_placed_segments, counters.tcp_placed_dropped);
     kprintln("zc mm: tlb_flushes={} tlb_full_flushes={} page_remaps={} cow_faults={} cow_copies={} pinned_now={} "
              "zc_buffer_bytes={}",
         memory.paging.page_flushes, memory.paging.full_flushes, memory.paging.remaps,

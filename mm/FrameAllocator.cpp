@@ -22,6 +22,7 @@ void FrameAllocator::initialize(PhysicalAddress base, u64 frame_count, void* sto
     for (u64 i = 0; i < m_bitmap_words; ++i)
         m_bitmap[i] = 0;
     m_next_fit_word = 0;
+    m_next_run = 0;
     m_usable = m_free = m_shared = 0;
     m_allocations = m_releases = m_failed = 0;
 }
@@ -136,6 +137,50 @@ Result<PhysicalAddress> FrameAllocator::allocate_contiguous(u64 count, u64 align
             return address;
         }
         index += run + 1;
+    }
+    ++m_failed;
+    return Error::NoMemory;
+}
+
+Result<PhysicalAddress> FrameAllocator::allocate_run(u64 count)
+{
+    VERIFY(count > 0 && count <= 64);
+    if (count > m_frame_count) {
+        ++m_failed;
+        return Error::NoMemory;
+    }
+    u64 index = m_next_run < m_frame_count ? m_next_run : 0;
+    // Every frame is looked at (or skipped with its word) at most about twice before giving up.
+    for (u64 scanned = 0; scanned < 2 * m_frame_count + 64;) {
+        if (index + count > m_frame_count) {
+            scanned += m_frame_count - index;
+            index = 0;
+            continue;
+        }
+        u64 word = m_bitmap[index / 64] >> (index % 64);
+        if (!word) {
+            u64 next = align_up(index + 1, 64); // nothing free up to the end of this word
+            scanned += next - index;
+            index = next;
+            continue;
+        }
+        u64 skip = static_cast<u64>(__builtin_ctzll(word)); // to the next free frame
+        index += skip;
+        scanned += skip;
+        if (index + count > m_frame_count)
+            continue;
+        u64 run = 1;
+        while (run < count && is_free(index + run))
+            ++run;
+        if (run == count) {
+            for (u64 i = 0; i < count; ++i)
+                take(index + i);
+            m_allocations += count;
+            m_next_run = index + count;
+            return m_base + (index << kFrameShift);
+        }
+        index += run + 1;
+        scanned += run + 1;
     }
     ++m_failed;
     return Error::NoMemory;

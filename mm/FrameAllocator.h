@@ -66,6 +66,12 @@ public:
     Result<PhysicalAddress> allocate_contiguous(u64 count, u64 alignment = kFrameSize);
     // Drops one reference on each frame of a run.
     void free_contiguous(PhysicalAddress base, u64 count);
+    // `count` (1 to 64) physically contiguous frames, no alignment, each with refcount 1: next
+    // fit from where the last run ended, skipping used frames a word at a time. For runs allocated
+    // and freed all the time (the network stack's receive blocks, re-made whenever zero-copy
+    // receive gives one of their pages away), where allocate_contiguous's first fit from the
+    // bottom would walk the same fragmented low frames on every call.
+    Result<PhysicalAddress> allocate_run(u64 count);
 
     void ref(PhysicalAddress frame);
     // Drops one reference; returns true when that was the last and the frame is free again.
@@ -100,6 +106,7 @@ private:
     u64* m_bitmap { nullptr }; // 1 = free
     u64 m_bitmap_words { 0 };
     u64 m_next_fit_word { 0 }; // where the next single-frame search starts
+    u64 m_next_run { 0 };      // where the next allocate_run() search starts (a frame index)
     u64 m_usable { 0 };
     u64 m_free { 0 };
     u64 m_shared { 0 }; // frames with refcount >= 2, kept exact by ref/unref

@@ -352,6 +352,12 @@ Result<PhysicalAddress> allocate_frame()
     return s_frames.allocate();
 }
 
+Result<PhysicalAddress> allocate_frames(u64 count)
+{
+    InterruptDisabler disabler;
+    return s_frames.allocate_run(count);
+}
+
 Result<PhysicalAddress> allocate_zeroed_frame()
 {
     PhysicalAddress frame = TRY(allocate_frame());
@@ -369,6 +375,13 @@ void unref_frame(PhysicalAddress frame)
 {
     InterruptDisabler disabler;
     s_frames.unref(frame);
+}
+
+void unref_frames(Span<PhysicalAddress const> frames)
+{
+    InterruptDisabler disabler;
+    for (PhysicalAddress frame : frames)
+        s_frames.unref(frame);
 }
 
 u32 frame_refcount(PhysicalAddress frame)
@@ -497,6 +510,20 @@ bool is_zero_copy_buffer(void const* address, u64 length)
 {
     uptr start = reinterpret_cast<uptr>(address);
     return length > 0 && s_zero_copy_areas.contains(start) && s_zero_copy_areas.contains(start + length - 1);
+}
+
+Result<PhysicalAddress> writable_zero_copy_frame(uptr address)
+{
+    InterruptDisabler disabler;
+    uptr page = align_down(address, kFrameSize);
+    if (!s_zero_copy.contains(page))
+        return Error::NotSupported;
+    PhysicalAddress frame = s_zero_copy.frame_at(page);
+    if (!frame)
+        return Error::NotSupported;
+    if (s_zero_copy.is_write_protected(page))
+        return Error::Busy;
+    return frame;
 }
 
 u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)

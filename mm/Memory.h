@@ -29,8 +29,13 @@ uptr boot_stack_guard_page();
 // --- Physical frames -------------------------------------------------------------------------
 Result<PhysicalAddress> allocate_frame();        // refcount 1, contents undefined
 Result<PhysicalAddress> allocate_zeroed_frame(); // refcount 1, zero-filled
+// `count` (up to 64) physically contiguous frames, each refcount 1 (unref_frame() each), contents
+// undefined, found next fit (FrameAllocator::allocate_run): the network stack's receive blocks,
+// which a NIC fills across page boundaries and which are re-made all the time.
+Result<PhysicalAddress> allocate_frames(u64 count);
 void ref_frame(PhysicalAddress frame);
-void unref_frame(PhysicalAddress frame); // frees the frame when the count reaches 0
+void unref_frame(PhysicalAddress frame);               // frees the frame when the count reaches 0
+void unref_frames(Span<PhysicalAddress const> frames); // the same for several, interrupts off once
 u32 frame_refcount(PhysicalAddress frame);
 // The frame's bytes through the direct map (cached, writable, never copy-on-write).
 inline u8* frame_bytes(PhysicalAddress frame)
@@ -78,6 +83,12 @@ bool is_zero_copy_buffer(void const* address, u64 length);
 // pages sends protected and no longer hold. Returns how many pages stay protected because a send
 // still holds them (a write to those takes a private copy).
 u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes);
+
+// The frame mapped now under the page holding `address` of a zero-copy buffer, when that page is
+// writable (not write-protected for a send); NotSupported elsewhere, Busy when protected. Writing
+// the frame through frame_bytes() is then writing the application's page: the network stack's
+// header-first receive does it from the network thread.
+Result<PhysicalAddress> writable_zero_copy_frame(uptr address);
 
 // Swap `new_frame` in under the page at `page` (inside a zero-copy buffer) with one invlpg; the
 // mapping takes over the caller's reference on new_frame, the caller receives the reference on

@@ -34,6 +34,11 @@ Result<NetConfig> NetConfig::parse(StringView command_line)
         StringView word = command_line.substring(start, position - start);
         if (word.starts_with("ip=")) {
             TRY(parse_address_with_prefix(word.substring(3), config));
+        } else if (word.starts_with("mtu=")) {
+            u64 mtu = 0;
+            if (!parse_u64(word.substring(4), mtu) || mtu == 0 || mtu > 0xffff)
+                return Error::InvalidArgument;
+            config.mtu = static_cast<u16>(mtu);
         } else if (word.starts_with("gw=")) {
             StringView value = word.substring(3);
             if (value == "none")

@@ -14,6 +14,7 @@ namespace skiff::net {
     X(eth_drop_not_for_us)                                                                                             \
     X(eth_drop_unknown_type)                                                                                           \
     X(eth_drop_input_queue_full)                                                                                       \
+    X(eth_drop_oversize)                                                                                               \
     X(eth_tx_errors)                                                                                                   \
     X(arp_rx)                                                                                                          \
     X(arp_drop_malformed)                                                                                              \
@@ -93,8 +94,13 @@ namespace skiff::net {
     X(tcp_sendfile_pieces)                                                                                             \
     X(tcp_received_copied_bytes)                                                                                       \
     X(tcp_remapped_pages)                                                                                              \
+    X(tcp_remapped_whole_pages)                                                                                        \
+    X(tcp_remap_batches)                                                                                               \
     X(tcp_remapped_bytes)                                                                                              \
-    X(tcp_remap_refused)
+    X(tcp_remap_refused)                                                                                               \
+    X(tcp_placed_segments)                                                                                             \
+    X(tcp_placed_bytes)                                                                                                \
+    X(tcp_placed_dropped)
 
 struct NetCounters {
 #define SKIFF_DECLARE_COUNTER(name) u64 name { 0 };

@@ -4,9 +4,24 @@
 // the host tap runner's tap device, the unit tests' simulated wire) implement the virtual part;
 // the stack implements the rest, which a driver calls:
 //
-//   receive:  PacketBuffer* buffer = allocate_receive_buffer();   // a page, for a ring slot
+//   receive:  PacketBuffer* buffer = allocate_receive_buffer();   // a block, for a ring slot
 //             ... hardware writes one frame into buffer->storage() at some offset ...
 //             deliver(buffer, offset, length);                   // the stack owns it now
+//             A buffer is one page unless the driver asks for more with set_receive_extent(): a
+//             DMA NIC that places each frame at kPlacedOffset (so that the payload of a full TCP
+//             segment starts a page, docs/zero-copy.md) gets blocks of contiguous pages that hold
+//             its largest frame from there.
+//   header-first receive (a driver that moves frames by programmed I/O, the NE2000): read the
+//             first kPlacedHeaderBytes of a frame into the buffer at `offset`, then
+//               PayloadDestination destination = place_payload(*buffer, offset, frame_length);
+//             if destination.count, read the rest of the frame into destination.piece[0..count)
+//             — an application's posted receive buffer — else behind the headers as usual; then
+//             deliver(buffer, offset, frame_length) either way. The stack demultiplexes the
+//             headers to a TCP connection and answers with its posted buffer only for an
+//             in-order data segment it can take whole (docs/zero-copy.md, "Header-first receive").
+//   MTU:      the stack calls set_mtu() (the kernel command line's mtu=, `ifconfig mtu N`) with a
+//             value inside [min_mtu, max_mtu] of the capabilities; frames longer than the MTU
+//             (plus the Ethernet header) are counted and dropped by the driver.
 //   transmit: the stack calls transmit(packet); a gathering driver walks packet.for_each_piece()
 //             (headers, seg[0], seg[1], follow, then each chained payload buffer's), each
 //             physically contiguous with a DMA address; one that cannot gather uses
@@ -42,7 +57,17 @@ struct NetDeviceCapabilities {
     bool tso { false };       // TCP segmentation offload (see above), implies checksum offload
     u32 tso_max_bytes { 0 };  // the most payload bytes of one unit
     u16 tso_max_pieces { 0 }; // the most pieces (headers included) of one unit
-    u16 mtu { 1500 };
+    u16 mtu { 1500 };         // now
+    u16 min_mtu { 68 };       // what set_mtu() takes (RFC 791: every host takes 68)
+    u16 max_mtu { 1500 };
+};
+
+// Where the payload of a frame read header first goes (NetDevice::place_payload): count == 0 means
+// the ordinary path; otherwise the bytes after the headers, in order, fill these pieces.
+struct PayloadDestination {
+    static constexpr u32 kMaxPieces = 2;
+    u32 count { 0 };
+    Bytes piece[kMaxPieces];
 };
 
 struct NetDeviceCounters {
@@ -56,6 +81,7 @@ struct NetDeviceCounters {
     u64 tx_dropped { 0 };
     u64 tx_tso_units { 0 };    // TSO units handed to the device (each counted in tx_packets as its segments)
     u64 tx_tso_segments { 0 }; // the segments they became on the wire
+    u64 rx_placed_bytes { 0 }; // payload read straight into posted receive buffers (header first)
 };
 
 class NetDevice {
@@ -69,10 +95,25 @@ public:
     // Start the hardware on everything transmit() queued since the last flush (ring the
     // doorbell). A driver that transmits inside transmit() has nothing to do.
     virtual void flush() { }
+    // Receive and send frames of up to `mtu` bytes of IP from now on. The stack has checked it
+    // against the capabilities' range; an error means nothing changed.
+    virtual Result<void> set_mtu(u16 mtu) { return mtu == capabilities().mtu ? Result<void> {} : Error::NotSupported; }
+
+    // Receive placement (docs/zero-copy.md): a frame whose headers are those of a full TCP segment
+    // from a sender with timestamps — Ethernet 14, IPv4 20, TCP 20 + 12 — placed at
+    // kPlacedOffset of a page has its payload start the next page.
+    static constexpr u32 kPlacedHeaderBytes = 14 + 20 + 32;
+    static constexpr u32 kPlacedOffset = 4096 - kPlacedHeaderBytes;
 
     // --- called by the driver ---
-    // A page-sized receive buffer from the stack's pool, or nullptr when the pool is empty.
+    // A receive buffer from the stack's pool, or nullptr when the pool is empty.
     PacketBuffer* allocate_receive_buffer();
+    // The receive buffers this driver needs from now on: room for `bytes` from `offset` of the
+    // first page (a block of contiguous pages; buffers already handed out keep their size).
+    void set_receive_extent(u32 offset, u32 bytes);
+    // Header-first receive: `buffer` holds the first kPlacedHeaderBytes of a `frame_length`-byte
+    // frame at `offset`; where do the rest go? (See above.)
+    PayloadDestination place_payload(PacketBuffer& buffer, u32 offset, u32 frame_length);
     // A received frame in `buffer` at [offset, offset + length). Ownership passes to the stack;
     // the frame is processed on the stack's next poll().
     void deliver(PacketBuffer* buffer, u32 offset, u32 length);

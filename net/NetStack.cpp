@@ -94,15 +94,102 @@ PacketBuffer* NetStack::device_allocate_receive_buffer(NetDevice& device)
     return buffer.leak(); // to a ring slot: the driver holds it until deliver()
 }
 
+void NetStack::device_set_receive_extent(NetDevice&, u32 offset, u32 bytes)
+{
+    VERIFY(bytes > 0 && offset + bytes <= PacketBuffer::kMaxBlockPages * kPageSize);
+    m_pool.set_receive_block_pages(static_cast<u32>(align_up(offset + bytes, kPageSize) / kPageSize));
+}
+
+Result<void> NetStack::set_mtu(u8 index, u16 mtu)
+{
+    if (index >= m_interface_count)
+        return Error::InvalidArgument;
+    Interface& interface = m_interfaces[index];
+    NetDeviceCapabilities caps = interface.device->capabilities();
+    if (mtu < caps.min_mtu || mtu > caps.max_mtu)
+        return Error::OutOfRange;
+    if (mtu != caps.mtu)
+        TRY(interface.device->set_mtu(mtu));
+    interface.mtu = mtu;
+    return {};
+}
+
+// Header-first receive. The frame's first 66 bytes must be exactly the headers of a full TCP data
+// segment with timestamps for this host — Ethernet to our MAC, IPv4 without options, not a
+// fragment, its total length the frame's, its header checksum right, TCP with 32 bytes of header —
+// and TCP must have a posted buffer for the connection that takes the payload whole, in order. Any
+// other frame (short ones, other protocols, options of another length, a socket that posted
+// nothing) takes the ordinary path. What is checked here is what Ethernet and IPv4 input would
+// check (the frame then skips them: process_frame); TCP checks the rest when it processes the
+// segment, after the payload has arrived, and only then is it the application's.
+PayloadDestination NetStack::device_place_payload(NetDevice& device, PacketBuffer& buffer, u32 offset, u32 frame_length)
+{
+    constexpr u32 kHeaders = NetDevice::kPlacedHeaderBytes;
+    constexpr u32 kIpAt = EthernetView::kHeaderLength;
+    constexpr u32 kTcpAt = kIpAt + 20;
+    if (!m_tcp.has_posted_receives() || frame_length <= kHeaders || frame_length > 0xffff
+        || offset + kHeaders > buffer.storage_capacity())
+        return {};
+    u8 const* frame = buffer.storage() + offset;
+    Interface const& interface = m_interfaces[device.m_interface];
+    MacAddress destination;
+    __builtin_memcpy(destination.bytes, frame, 6);
+    if (!(destination == interface.mac) || load_be16(frame + 12) != static_cast<u16>(EtherType::Ipv4))
+        return {};
+    u8 const* ip = frame + kIpAt;
+    if (ip[0] != 0x45 || load_be16(ip + 2) != frame_length - kIpAt || (load_be16(ip + 6) & 0x3fff) != 0
+        || ip[9] != static_cast<u8>(IpProtocol::Tcp) || internet_checksum({ ip, 20 }) != 0)
+        return {};
+    Ipv4Address source { load_be32(ip + 12) };
+    Ipv4Address target { load_be32(ip + 16) };
+    if (target != interface.address || source.is_multicast() || is_broadcast_address(source))
+        return {};
+    auto tcp = TcpView::parse({ frame + kTcpAt, kHeaders - kTcpAt });
+    if (tcp.is_error() || tcp.value().header_length() != kHeaders - kTcpAt)
+        return {};
+    PacketMeta meta;
+    meta.source = source;
+    meta.destination = target;
+    meta.ttl = ip[8];
+    meta.interface = device.m_interface;
+    meta.aux = static_cast<u8>(IpProtocol::Tcp);
+    PayloadDestination placed = m_tcp.place_payload(buffer, meta, tcp.value(), frame_length - kHeaders);
+    if (placed.count)
+        buffer.meta = meta;
+    return placed;
+}
+
 void NetStack::device_deliver(NetDevice& device, PacketBuffer* delivered, u32 offset, u32 length)
 {
     PacketRef buffer(delivered);
     VERIFY(buffer->kind() == PacketBuffer::Kind::Receive);
     ++device.counters().rx_packets;
     device.counters().rx_bytes += length;
+    if (u32 placed = buffer->payload_length()) {
+        // Header first: the payload is in the posted buffer already, the headers in this one.
+        device.counters().rx_placed_bytes += placed;
+        VERIFY(length == NetDevice::kPlacedHeaderBytes + placed);
+        if (m_input.size() >= kMaxInputQueue) {
+            ++m_counters.eth_drop_input_queue_full;
+            ++device.counters().rx_dropped;
+            return;
+        }
+        buffer->set_linear(offset, NetDevice::kPlacedHeaderBytes);
+        m_input.push(move(buffer));
+        return;
+    }
     if (m_input.size() >= kMaxInputQueue) {
         ++m_counters.eth_drop_input_queue_full;
         ++device.counters().rx_dropped;
+        return;
+    }
+    // Longer than the interface's MTU allows with the Ethernet header (the stack takes no VLAN
+    // tags, and drivers hand up frames without their FCS): a jumbo frame on an interface not set
+    // up for one. Drivers drop these first where they can; whatever gets here is counted and
+    // dropped too.
+    if (length > m_interfaces[device.m_interface].mtu + 14u) {
+        ++m_counters.eth_drop_oversize;
+        ++device.counters().rx_errors;
         return;
     }
     buffer->set_linear(offset, length);
@@ -131,7 +218,7 @@ void NetStack::poll(u64 now_ns)
     while (PacketRef packet = m_input.pop()) {
         // LyraNET Fig. 6 "protocol": Ethernet, IP and TCP input up to queueing on the socket (an
         // ACK sent on the way is charged to the send stages: lib/StageProfile.h).
-        profile::ScopedStage stage(profile::Stage::ReceiveProtocol, 1, packet->linear_length());
+        profile::ScopedStage stage(profile::Stage::ReceiveProtocol, 1, packet->total_length());
         process_frame(move(packet));
     }
     m_tcp.end_input_batch();
@@ -152,6 +239,15 @@ u64 NetStack::next_deadline() const
 void NetStack::process_frame(PacketRef packet)
 {
     ++m_counters.eth_rx;
+    if (packet->payload_length()) {
+        // Read header first into a posted buffer: Ethernet and IPv4 were checked when the stack
+        // said where the payload goes (device_place_payload); TCP takes it from here.
+        ++m_counters.ip_rx;
+        bool pulled = packet->pull(EthernetView::kHeaderLength + 20);
+        VERIFY(pulled);
+        m_tcp.input(move(packet));
+        return;
+    }
     auto frame = EthernetView::parse(packet->linear());
     if (frame.is_error()) {
         ++m_counters.eth_drop_short;

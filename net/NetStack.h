@@ -43,6 +43,10 @@ public:
     Result<u8> attach(NetDevice& device, NetConfig const& config);
     // Release every buffer the stack still holds (queues, sockets, reassembly), then the pools.
     void shutdown();
+    // The interface's MTU (the kernel command line's mtu=, `ifconfig mtu N`). Error::OutOfRange
+    // when the device does not take it (NetDeviceCapabilities::min_mtu/max_mtu); the device's own
+    // error when it cannot switch. TCP connections keep the MSS they agreed; new ones follow.
+    Result<void> set_mtu(u8 interface, u16 mtu);
 
     // Process received frames and run timers due at now_ns.
     void poll(u64 now_ns);
@@ -102,6 +106,8 @@ public:
     void device_deliver(NetDevice& device, PacketBuffer* buffer, u32 offset, u32 length);
     void device_link_changed(NetDevice& device, bool up);
     PacketBuffer* device_allocate_receive_buffer(NetDevice& device);
+    void device_set_receive_extent(NetDevice& device, u32 offset, u32 bytes);
+    PayloadDestination device_place_payload(NetDevice& device, PacketBuffer& buffer, u32 offset, u32 frame_length);
 
 private:
     void process_frame(PacketRef packet);

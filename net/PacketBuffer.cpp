@@ -64,6 +64,15 @@ bool PacketBuffer::extend_last_segment(u8 const* virt, u64 phys, u32 length)
     return true;
 }
 
+bool PacketBuffer::add_placed(u8* virt, u32 length)
+{
+    if (m_segment_count == 2 || m_kind != Kind::Receive)
+        return false;
+    m_segments[m_segment_count++] = { virt, 0, length, {} };
+    m_segments_length += length;
+    return true;
+}
+
 DataSeg const& PacketBuffer::segment(u8 index) const
 {
     VERIFY(index < m_segment_count);
@@ -150,11 +159,22 @@ void PacketBuffer::copy_to(u32 offset, Bytes out) const
     });
 }
 
-void PacketBuffer::exchange_page(PortPage page)
+PortPage PacketBuffer::block_page(u32 index) const
 {
-    VERIFY(m_kind == Kind::Receive);
-    m_base = page.virt;
-    m_phys = page.phys;
+    VERIFY(m_kind == Kind::Receive && index < m_block_pages);
+    return { m_base + index * kPageSize, m_phys + index * kPageSize };
+}
+
+void PacketBuffer::exchange_page(u32 index, PortPage old)
+{
+    VERIFY(m_kind == Kind::Receive && index < m_block_pages && !(m_exchanged_mask & (1u << index)));
+    if (m_block_pages == 1) {
+        m_base = old.virt;
+        m_phys = old.phys;
+        return;
+    }
+    m_exchanged[index] = old.phys;
+    m_exchanged_mask = static_cast<u8>(m_exchanged_mask | (1u << index));
 }
 
 void PacketBuffer::release()

@@ -22,8 +22,11 @@
 // A driver emits the pieces in order: the head's linear region and own payload, then each chained
 // buffer's seg[0], seg[1], follow (for_each_piece, or piece(0..piece_count())).
 //
-// A receive buffer is one page holding one frame at some offset; parsing pulls headers off the
-// front of the linear region, and the page can later be remapped into an application buffer.
+// A receive buffer is a block of physically contiguous pages (one page for a driver that places
+// frames itself, several for a DMA NIC that writes a frame across page boundaries: PacketPool.h)
+// holding one frame at some offset; parsing pulls headers off the front of the linear region, and
+// the pages holding payload can later be remapped into an application buffer one by one
+// (exchange_page: the application's old frame takes the page's place in the block).
 
 #include <lib/Span.h>
 #include <lib/Types.h>
@@ -79,6 +82,8 @@ struct PacketMeta {
     // payload bytes (NetDeviceCapabilities::tso). The headers are the linear region; the IPv4
     // checksum field is zero and the TCP one holds the pseudo-header sum without the length.
     u16 tso_mss { 0 };
+    // Header-first receive: where in the socket's posted buffer the payload (seg[]) was put.
+    u32 placed_at { 0 };
 };
 
 class PacketBuffer {
@@ -89,6 +94,7 @@ public:
     static constexpr u32 kHeadroom = 128;         // Ethernet 14 + IPv4 60 + TCP 60 fits with room
     static constexpr u32 kFollowCapacity = kTransmitStorage - kHeadroom;
     static constexpr u32 kLargeStorage = 16384; // a reassembled datagram
+    static constexpr u32 kMaxBlockPages = 5;    // a receive block: 16 KiB of frame from a page's end
 
     Kind kind() const { return m_kind; }
 
@@ -114,13 +120,17 @@ public:
     u8* storage() { return m_base; }
     u32 storage_capacity() const { return m_capacity; }
 
-    // seg[2]: data that is not copied. Takes over the frame reference in `segment`.
+    // seg[2]: data that is not copied. Takes over the frame reference in `segment`. On a receive
+    // buffer (header-first receive), the pieces of an application's posted buffer its payload
+    // was read straight into: no frame reference, the stack's own address of each piece
+    // (add_placed); payload_length() is then the payload's length, the linear region the headers.
     bool add_segment(DataSeg const& segment);
     // Lengthen the last segment by `length` bytes that follow it at both its addresses (`virt`,
     // `phys` are where they start) inside the same frame, which its reference already covers: a
     // sendfile range continued where the last call stopped. False (nothing changes) when there is
     // no such segment, or follow already holds bytes (they would come first on the wire).
     bool extend_last_segment(u8 const* virt, u64 phys, u32 length);
+    bool add_placed(u8* virt, u32 length);
     u8 segment_count() const { return m_segment_count; }
     DataSeg const& segment(u8 index) const;
 
@@ -155,9 +165,18 @@ public:
     // For drivers that cannot gather: copy bytes [offset, offset + out.size()) of the packet.
     void copy_to(u32 offset, Bytes out) const;
 
-    // The page behind a receive buffer, and the swap the zero-copy receive path makes.
+    // The block behind a receive buffer: its first page (the start of storage()), its pages, and
+    // page `index` as it was allocated (storage() + index * kPageSize).
     PortPage page() const { return { m_base, m_phys }; }
-    void exchange_page(PortPage page);
+    u32 block_pages() const { return m_block_pages; }
+    PortPage block_page(u32 index) const;
+    // The swap the zero-copy receive path makes: page `index` of the block now belongs to an
+    // application, and `old` (the application's frame before) belongs to this buffer instead. A
+    // one-page block simply takes `old` as its page; a larger one is no longer contiguous
+    // ("broken": the pool re-makes it when the buffer comes back) and the bytes of page `index`
+    // must not be read through this buffer again.
+    void exchange_page(u32 index, PortPage old);
+    bool is_broken() const { return m_exchanged_mask != 0; }
 
     // Reference counting: whoever keeps the buffer beyond a call takes a reference (a driver
     // holding it in a transmit ring, TCP keeping it for retransmission).
@@ -184,6 +203,9 @@ private:
     u32 m_segments_length { 0 }; // bytes in m_segments
     DataSeg m_segments[2];
     u8 m_segment_count { 0 };
+    u8 m_block_pages { 0 };             // receive: pages in the block (0: none yet)
+    u8 m_exchanged_mask { 0 };          // receive: pages of the block exchanged for an application's frame
+    u64 m_exchanged[kMaxBlockPages] {}; // and those frames, owned by the buffer now
     Kind m_kind { Kind::Transmit };
     u16 m_references { 0 };
     PacketBuffer* m_free_next { nullptr };

@@ -27,19 +27,19 @@ Result<void> PacketPool::initialize(Port& port, PoolSizes sizes)
             ++m_transmit.counters.capacity;
         }
     }
+    m_receive_pages = sizes.receive_pages ? sizes.receive_pages : sizes.receive;
+    m_blocks = {};
     for (u32 i = 0; i < sizes.receive; ++i) {
-        PortPage page = TRY(port.allocate_page());
         PacketBuffer& buffer = m_receive_buffers[i];
         buffer.m_pool = this;
         buffer.m_kind = PacketBuffer::Kind::Receive;
-        buffer.m_base = page.virt;
-        buffer.m_phys = page.phys;
-        buffer.m_capacity = kPageSize;
-        buffer.m_free_next = m_receive.head;
-        m_receive.head = &buffer;
+        buffer.m_free_next = m_receive_spare;
+        m_receive_spare = &buffer;
         ++m_receive_count;
-        ++m_receive.counters.capacity;
     }
+    m_receive.counters.capacity = min(m_receive_count, m_receive_pages);
+    if (refill_receive() < m_receive.counters.capacity)
+        return Error::NoMemory;
     for (u32 i = 0; i < kLargeCount; ++i) {
         PacketBuffer& buffer = m_large_buffers[i];
         buffer.m_pool = this;
@@ -63,9 +63,11 @@ void PacketPool::destroy()
     for (u32 i = 0; i < m_transmit_count; i += 2)
         m_port->unref_page(m_transmit_buffers[i].m_phys);
     for (u32 i = 0; i < m_receive_count; ++i)
-        m_port->unref_page(m_receive_buffers[i].m_phys);
+        free_block(m_receive_buffers[i]);
     m_transmit = {};
     m_receive = {};
+    m_receive_spare = nullptr;
+    m_live_blocks = 0;
     m_large = {};
     m_transmit_count = m_receive_count = 0;
     m_port = nullptr;
@@ -105,10 +107,95 @@ PacketRef PacketPool::allocate_transmit()
 
 PacketRef PacketPool::allocate_receive()
 {
+    if (m_receive.counters.in_use >= m_receive.counters.capacity) {
+        ++m_receive.counters.failures;
+        return {};
+    }
+    if (!m_receive.head)
+        refill_receive(); // blocks that could not be made before: try again
     PacketBuffer* buffer = take(m_receive);
     if (buffer)
         buffer->m_head = buffer->m_tail = 0;
     return PacketRef(buffer);
+}
+
+void PacketPool::set_receive_block_pages(u32 pages)
+{
+    VERIFY(pages >= 1 && pages <= PacketBuffer::kMaxBlockPages);
+    m_blocks.block_pages = pages;
+    m_receive.counters.capacity = min(m_receive_count, m_receive_pages / pages);
+    // Free buffers with blocks of another size give them up now; buffers in use, when they come
+    // back. Then as many blocks of the new size as the page budget allows are made at once, so
+    // that the frames the pool holds do not grow with its high-water mark later.
+    PacketBuffer* keep = nullptr;
+    while (PacketBuffer* buffer = m_receive.head) {
+        m_receive.head = buffer->m_free_next;
+        if (buffer->m_block_pages == pages) {
+            buffer->m_free_next = keep;
+            keep = buffer;
+        } else {
+            free_block(*buffer);
+            buffer->m_free_next = m_receive_spare;
+            m_receive_spare = buffer;
+        }
+    }
+    m_receive.head = keep;
+    refill_receive();
+}
+
+// Makes blocks for spare buffers while the page budget allows; returns the blocks in existence.
+u32 PacketPool::refill_receive()
+{
+    while (m_receive_spare && m_live_blocks < m_receive.counters.capacity) {
+        PacketBuffer* buffer = m_receive_spare;
+        if (!make_block(*buffer))
+            break;
+        m_receive_spare = buffer->m_free_next;
+        buffer->m_free_next = m_receive.head;
+        m_receive.head = buffer;
+    }
+    return m_live_blocks;
+}
+
+// A block of the current size for a buffer that has none.
+bool PacketPool::make_block(PacketBuffer& buffer)
+{
+    VERIFY(buffer.m_block_pages == 0);
+    u32 pages = m_blocks.block_pages;
+    auto block = pages == 1 ? m_port->allocate_page() : m_port->allocate_pages(pages);
+    if (block.is_error()) {
+        ++m_blocks.block_failures;
+        return false;
+    }
+    buffer.m_base = block.value().virt;
+    buffer.m_phys = block.value().phys;
+    buffer.m_capacity = pages * static_cast<u32>(kPageSize);
+    buffer.m_block_pages = static_cast<u8>(pages);
+    ++m_blocks.made;
+    ++m_live_blocks;
+    return true;
+}
+
+// Gives every page of the buffer's block back to the port: the block's own, and the frames that
+// zero-copy receive exchanged for some of them.
+void PacketPool::free_block(PacketBuffer& buffer)
+{
+    if (buffer.m_block_pages)
+        --m_live_blocks;
+    u64 frames[PacketBuffer::kMaxBlockPages];
+    for (u32 i = 0; i < buffer.m_block_pages; ++i) {
+        bool exchanged = buffer.m_exchanged_mask & (1u << i);
+        frames[i] = exchanged ? buffer.m_exchanged[i] : buffer.m_phys + i * kPageSize;
+    }
+    if (buffer.m_block_pages == 1)
+        m_port->unref_page(frames[0]);
+    else if (buffer.m_block_pages)
+        m_port->unref_pages({ frames, buffer.m_block_pages });
+    buffer.m_block_pages = 0;
+    buffer.m_exchanged_mask = 0;
+    buffer.m_base = nullptr;
+    buffer.m_phys = 0;
+    buffer.m_capacity = 0;
 }
 
 PacketRef PacketPool::allocate_large()
@@ -141,6 +228,24 @@ void PacketPool::give_back(PacketBuffer* buffer)
         payload->m_chain_next = nullptr;
         payload->release();
         payload = following;
+    }
+    if (buffer->m_kind == PacketBuffer::Kind::Receive) {
+        // A block broken by zero-copy receive, or of a size no longer made, is freed and a new
+        // one made at once (while the budget allows: it may have shrunk); failing that, the
+        // buffer waits without one until a later allocation can make it.
+        if (buffer->is_broken())
+            ++m_blocks.broken;
+        if (buffer->is_broken() || buffer->m_block_pages != m_blocks.block_pages)
+            free_block(*buffer);
+        --m_receive.counters.in_use;
+        if (buffer->m_block_pages == 0 && (m_live_blocks >= m_receive.counters.capacity || !make_block(*buffer))) {
+            buffer->m_free_next = m_receive_spare;
+            m_receive_spare = buffer;
+            return;
+        }
+        buffer->m_free_next = m_receive.head;
+        m_receive.head = buffer;
+        return;
     }
     FreeList& list = buffer->m_kind == PacketBuffer::Kind::Transmit
         ? m_transmit

@@ -9,6 +9,7 @@
 // locks (the stack is driven by one network thread).
 
 #include <lib/Result.h>
+#include <lib/Span.h>
 #include <lib/Types.h>
 
 namespace skiff::net {
@@ -21,6 +22,14 @@ struct PortPage {
     u64 phys { 0 };
 };
 
+// One page of a batched zero-copy receive (Port::remap_pages): the received frame to swap in under
+// the application's page-aligned `app_page`; on return, for each page remapped, the frame that was
+// there before (the stack's now).
+struct PortRemap {
+    void* app_page { nullptr };
+    PortPage received;
+};
+
 class Port {
 public:
     // Frames with reference counts. allocate_page() returns a frame whose count is 1;
@@ -28,6 +37,16 @@ public:
     virtual Result<PortPage> allocate_page() = 0;
     virtual void ref_page(u64 phys) = 0;
     virtual void unref_page(u64 phys) = 0;
+    // `count` physically contiguous frames, reachable by the CPU as one contiguous range from the
+    // first's `virt`, each with a count of 1 (unref_page() each): a receive buffer that a NIC
+    // fills by DMA across page boundaries (PacketPool's receive blocks). Contents undefined.
+    virtual Result<PortPage> allocate_pages(u32 count) = 0;
+    // unref_page() for each, at once (a receive block's pages when it is re-made).
+    virtual void unref_pages(Span<u64 const> frames)
+    {
+        for (u64 frame : frames)
+            unref_page(frame);
+    }
 
     // Zero-copy send (docs/zero-copy.md): pin the page of application memory holding `virt`. Takes a
     // reference on the frame mapped there now and returns that frame as a PortPage: `virt` is the
@@ -52,6 +71,23 @@ public:
     // held by anyone else — because a frame a NIC may write into must have no other holder; the
     // caller then copies.
     virtual Result<PortPage> remap_page(void* app_page, PortPage received) = 0;
+    // The same for several pages at once, with the TLB work of the batch done together at the end
+    // (one invalidation each, or one flush of everything for a large batch): remaps in order up to
+    // the first page that cannot be (its frame shared, or not a zero-copy page) and returns how
+    // many were. Each remapped entry's `received` is then the old frame, which the caller now
+    // owns; the entries from the first refused one on are unchanged, and the caller copies them.
+    // Nothing is said about address spaces: `app_page` is the application's address, whichever
+    // space the port resolves it in.
+    virtual usize remap_pages(Span<PortRemap> remaps) = 0;
+
+    // Header-first receive (NetDevice::place_payload): where the stack may write the bytes
+    // [virt, virt + length) of an application's posted zero-copy buffer (inside one page) from
+    // the network thread, whichever address space the application runs in — the stack's own
+    // address of the frame mapped there now — or an error when the page cannot take writes that
+    // way (not a zero-copy page, or write-protected: a send may still hold its frame); the stack
+    // then takes the ordinary path. The frame stays there while the buffer is posted: the
+    // application is waiting in recv, and the buffer's pages are recv's (docs/zero-copy.md).
+    virtual Result<u8*> posted_destination(void* virt, usize length) = 0;
 
     // Randomness for ISNs (RFC 6528), IP IDs, ephemeral ports.
     virtual u64 random_u64() = 0;

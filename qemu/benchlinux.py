@@ -234,9 +234,9 @@ class SkiffSide(Side):
     def start(self) -> None:
         args = self.bench.args
         model, append = self.nic, []
-        if self.nic.endswith("+io32"):
+        if self.nic.endswith("+io32") or self.nic.endswith("+io16"):
             model = self.nic[: -len("+io32")]
-            append.append("ne2k_io32=1")
+            append.append("ne2k_io32=1" if self.nic.endswith("+io32") else "ne2k_io32=0")
         if args.mtu:
             append.append(f"mtu={args.mtu}")
         self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model, kernel=self.bench.kernels[self.kernel_index],

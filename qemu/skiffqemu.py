@@ -565,15 +565,19 @@ class NetNamespace:
         with NetNamespace() as ns, Guest(netns=ns, net="tap", nic="e1000") as guest:
             guest.expect_prompt()
             ns.run(["ping", "-c", "3", "10.0.2.15"], check=True)
+
+    NetNamespace(mtu=9000) sets the tap to jumbo frames; the guest gets mtu=9000 on its command line.
     """
 
     _counter = 0
 
-    def __init__(self, tap: str = "tap0", host_address: str = "10.0.2.2/24", name: str | None = None):
+    def __init__(self, tap: str = "tap0", host_address: str = "10.0.2.2/24", name: str | None = None,
+                 mtu: int | None = None):
         NetNamespace._counter += 1
         self.name = name or f"skiff-{os.getpid()}-{NetNamespace._counter}"
         self.tap = tap
         self.host_address = host_address
+        self.mtu = mtu  # the tap's MTU, the host side of the guest's link (None: the kernel's 1500)
         self._created = False
 
     @staticmethod
@@ -607,6 +611,8 @@ class NetNamespace:
             self._ip("tuntap", "add", "dev", self.tap, "mode", "tap")
             if self.host_address:
                 self._ip("addr", "add", self.host_address, "dev", self.tap)
+            if self.mtu:
+                self._ip("link", "set", self.tap, "mtu", str(self.mtu))
             self._ip("link", "set", self.tap, "up")
         except NetNamespaceError:
             self.delete()
@@ -618,6 +624,11 @@ class NetNamespace:
 
     def exec_prefix(self) -> list[str]:
         return ["ip", "netns", "exec", self.name]
+
+    def set_mtu(self, mtu: int) -> None:
+        """The tap's MTU from now on (the guest's side is set separately: mtu= or `ifconfig mtu`)."""
+        self._ip("link", "set", self.tap, "mtu", str(mtu))
+        self.mtu = mtu
 
     def run(self, command: list[str], timeout: float = 60, **kwargs) -> subprocess.CompletedProcess:
         """Runs a host command inside the namespace (text output captured unless told otherwise)."""

@@ -137,25 +137,29 @@ public:
         return received;
     }
 
-    // The zero-copy receive contract (docs/zero-copy.md): put the destination at the page offset
-    // where the next payload sits in its receive page, so that with copy elimination on the
-    // stack can remap that page instead of copying. The buffer has one spare page for this, and
-    // the offset is read and used under the same lock hold as the recv. With -z off the bytes land
-    // in the same places and are copied, so the two runs differ only in the socket option.
+    // The zero-copy receive contract (docs/zero-copy.md), through the kernel's blocking glue
+    // (knet::tcp_receive_zero_copy): the destination goes at the page offset where the next
+    // payload sits in its receive page, so that with copy elimination on the stack can remap
+    // that page instead of copying (the buffer has one spare page for this; the offset is read
+    // and used under the same lock hold as the recv); and while nothing is queued the buffer is
+    // posted, so that the NE2000's header-first receive reads payload straight into it. With
+    // -z off the bytes land in the same places and are copied, so the two runs differ only in the
+    // socket option.
+    //
+    // Double buffering: the allocation holds two such buffers. Each call receives into one and,
+    // as it returns, posts the other, so that what arrives while the core works on the bytes
+    // (hashing, checking) still goes straight into a posted buffer; the next call takes it.
     Result<Bytes> recv_placed(Bytes buffer) override
     {
         if (!m_zero_copy_buffer || buffer.data() != m_buffer_base)
             return Transport::recv_placed(buffer);
-        Bytes placed;
-        auto received = blocking(kIdleLimitMs, [&]() -> Result<usize> {
-            u32 offset = m_tcp->receive_page_offset();
-            placed = Bytes(buffer.data() + offset, buffer.size());
-            return m_tcp->recv_zero_copy(placed); // the buffer's pages are recv's whole
-        });
+        usize half = m_buffer_bytes / 2;
+        Bytes current { m_buffer_base + m_next_half * half, buffer.size() };
+        Bytes next { m_buffer_base + (1 - m_next_half) * half, buffer.size() };
+        auto received = knet::tcp_receive_zero_copy(*m_tcp, m_waiter, current, kIdleLimitMs, kWaitSliceMs, next);
+        m_next_half = 1 - m_next_half;
         knet::wake_network_thread();
-        if (received.is_error())
-            return received.error();
-        return placed.first(received.value());
+        return received;
     }
 
     Result<usize> sendto(ReadonlyBytes datagram) override
@@ -188,6 +192,10 @@ public:
             m_ring_slots = 0;
         }
         if (m_tcp) {
+            {
+                knet::StackLocker locker;
+                (void)m_tcp->take_posted(); // the buffer goes away with this run
+            }
             // Let the data be acknowledged before closing. With copy elimination the pages of the
             // buffer are pinned until then; and a transmitter that returns to the prompt while its
             // data is still queued would be measured, by the next command, as idle.
@@ -262,8 +270,9 @@ public:
     {
         // Whole pages from the zero-copy region whatever -z says, so that a run with copy
         // elimination on and one with it off differ only in the socket option; plus one page,
-        // room for recv_placed to start up to a page in.
-        m_buffer_bytes = align_up(length, kPageSize) + kPageSize;
+        // room for recv_placed to start up to a page in; twice, for recv_placed's double
+        // buffering (the transmitter uses the first).
+        m_buffer_bytes = 2 * (align_up(length, kPageSize) + kPageSize);
         auto zero_copy = mm::allocate_zero_copy_buffer(m_buffer_bytes);
         if (!zero_copy.is_error()) {
             m_zero_copy_buffer = true;
@@ -359,6 +368,7 @@ private:
     bool m_zero_copy_buffer { false };
     u8* m_buffer_base { nullptr };
     u64 m_buffer_bytes { 0 };
+    usize m_next_half { 0 }; // recv_placed's buffer for the next call
 };
 
 int ttcp_command(console::Arguments const& arguments)

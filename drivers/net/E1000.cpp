@@ -6,10 +6,21 @@
 //
 // Shape. Registers through BAR0 (128 KiB MMIO, 32-bit accesses, mapped uncached); BAR1's I/O
 // window is ignored. Both rings live in physically contiguous DMA memory.
-// - Receive: 256 legacy descriptors, each pointing into its own page-sized packet buffer from the
-//   stack's pool, at offset 2 so the IPv4 header lands 4-byte aligned (the 82540EM needs no
-//   buffer alignment, SDM §3.2.1). A completed buffer is handed to the stack as it is — no copy —
-//   and a fresh one takes its slot at once; RDT is written once per poll, after the whole batch.
+// - Receive: legacy descriptors, each pointing into its own receive buffer from the stack's pool
+//   — a block of physically contiguous pages — at NetDevice::kPlacedOffset, a page's end minus
+//   the headers of a full TCP segment with timestamps (66 bytes), so that its payload starts the
+//   next page (receive placement, docs/zero-copy.md; the 82540EM needs no buffer alignment, SDM
+//   §3.2.1, and the IPv4 header still lands 4-byte aligned). QEMU writes a frame contiguously from
+//   the descriptor's address for up to the buffer size (docs/hardware.md), so the block holds
+//   kPlacedOffset + the buffer size: two pages at MTU 1500 (2 KiB buffers), three with 8 KiB
+//   buffers, five with 16 KiB ones. 256 descriptors at MTU 1500, 64 with jumbo frames (about the
+//   same bytes of buffering in a quarter of the frames). A completed buffer is handed to the
+//   stack as it is — no copy — and a fresh one takes its slot at once; RDT is written once per
+//   poll, after the whole batch.
+// - MTU (mtu= on the command line, `ifconfig mtu N`): up to 1500 with 2 KiB buffers; above, long
+//   frames on (RCTL.LPE) with 8 KiB buffers (BSEX) up to MTU 8174, 16 KiB ones up to 16110. A
+//   frame longer than the MTU is dropped and counted (rx_oversize): by the card without LPE
+//   (ROC, read by refresh_counters()), by the driver otherwise.
 // - Transmit: 256 descriptors; one packet spans as many as it has pieces (headers, then each
 //   payload buffer's seg[0], seg[1], follow — each physically contiguous: LyraNET §3.4's page
 //   splitting happened when the stack built the buffer), two pieces that continue each other in
@@ -24,7 +35,10 @@
 // - Interrupts: the handler reads ICR once (which clears every cause) and wakes the network
 //   thread; poll() acts on all the causes seen. Each MMIO access is a VM exit on a hypervisor and
 //   a helper call under TCG, so the driver caches ring indices and never reads RDH/TDH.
-// - RCTL is written exactly once: QEMU stops reception for one second after each RCTL write.
+// - RCTL is written once at start: QEMU stops reception for one second of virtual time after each
+//   RCTL write (frames wait in the host meanwhile). Changing the MTU at run time to one with
+//   other buffers writes it twice (off, then on with the new sizes): about a second without
+//   reception.
 // - QEMU keeps interrupt mitigation on by default (mitigation=on): after an interrupt the next
 //   is held for at least 128 µs, whatever ITR says; the network thread polls with a budget, so a
 //   held-back interrupt delays a batch, it does not lose it.
@@ -67,6 +81,7 @@ constexpr u32 kTdlen = 0x3808;
 constexpr u32 kTdh = 0x3810;
 constexpr u32 kTdt = 0x3818;
 constexpr u32 kMpc = 0x4010; // missed packets count (no receive descriptor), clears on read
+constexpr u32 kRoc = 0x40ac; // receive oversize count, clears on read
 constexpr u32 kMta = 0x5200; // multicast table, 128 entries
 constexpr u32 kRal0 = 0x5400;
 constexpr u32 kRah0 = 0x5404;
@@ -101,7 +116,11 @@ constexpr u32 kInterruptMask
 constexpr u32 kRctlEnable = 1u << 1;
 constexpr u32 kRctlBroadcastAccept = 1u << 15;
 constexpr u32 kRctlMinThresholdHalf = 0u << 8; // RDMTS: interrupt when half the ring is left
+constexpr u32 kRctlLongPackets = 1u << 5;      // LPE: frames beyond 1522 bytes
 constexpr u32 kRctlBufferSize2048 = 0u << 16;  // BSIZE 00 without BSEX
+constexpr u32 kRctlBufferSize16384 = 1u << 16; // BSIZE 01 with BSEX
+constexpr u32 kRctlBufferSize8192 = 2u << 16;  // BSIZE 10 with BSEX
+constexpr u32 kRctlBufferExtension = 1u << 25; // BSEX: BSIZE times 16
 constexpr u32 kRctlStripCrc = 1u << 26;        // SECRC
 // TCTL (SDM §13.4.33): enable, pad short packets, collision threshold 15, distance 64 bytes.
 constexpr u32 kTctlEnable = 1u << 1;
@@ -133,10 +152,10 @@ constexpr u32 kTxContextSegmentation = 1u << 26; // TUCMD.TSE
 constexpr u32 kTxContextExtended = 1u << 29;     // TUCMD.DEXT
 constexpr u32 kEthernetHeader = 14;
 
-constexpr u32 kReceiveOffset = 2;
-constexpr u32 kReceiveBufferSize = 2048; // BSIZE; an untagged or tagged frame fits whole
+constexpr u32 kReceiveOffset = net::NetDevice::kPlacedOffset;
+constexpr u32 kRxSlotsJumbo = 64;
 constexpr u32 kMinFrame = 60;
-constexpr u32 kMaxFrame = 1518;
+constexpr u32 kMaxFrameOverhead = 18; // Ethernet header 14 + VLAN tag 4 beyond the MTU (FCS stripped)
 // TSO (SDM §3.5): PAYLEN is 20 bits, HDRLEN 8; QEMU gathers each segment (HDRLEN + MSS bytes)
 // into a 64 KiB buffer. A unit of up to 64 KiB of payload, in at most kTsoMaxPieces descriptors.
 constexpr u32 kTsoMaxBytes = 65536;
@@ -251,39 +270,111 @@ void E1000::initialize_transmit()
     write(reg::kTctl, kTctlEnable | kTctlPadShort | kTctlCollisionThreshold | kTctlCollisionDistance);
 }
 
+E1000::ReceiveGeometry E1000::geometry_for(u16 mtu)
+{
+    // The buffer must hold the longest frame the card may write into one descriptor; anything
+    // longer spans descriptors and is dropped whole (receive_completed). Without LPE the card
+    // itself drops frames beyond 1522 bytes; with it, it takes up to 16 KiB (docs/hardware.md).
+    u32 frame = mtu + kMaxFrameOverhead;
+    if (mtu <= 1500)
+        return { 2048, kRctlBufferSize2048, kRxRingSize };
+    if (frame <= 8192)
+        return { 8192, kRctlBufferSize8192 | kRctlBufferExtension | kRctlLongPackets, kRxSlotsJumbo };
+    return { 16384, kRctlBufferSize16384 | kRctlBufferExtension | kRctlLongPackets, kRxSlotsJumbo };
+}
+
 // SDM §14.4 Receive Initialization. Needs the stack (for buffers), so it runs in start().
 Result<void> E1000::initialize_receive()
 {
     // Multicast table: nothing (SDM §14.4: "initialize the MTA to 0b").
     for (u32 i = 0; i < 128; ++i)
         write(reg::kMta + i * 4, 0);
-    // Every slot gets a page before the card may use any: a slot without one would point the
-    // card at physical address 0 once RDT wraps past it.
-    for (u32 slot = 0; slot < kRxRingSize; ++slot) {
-        net::PacketBuffer* buffer = allocate_receive_buffer();
-        if (!buffer) {
-            kprintln("e1000: only {} of {} receive buffers in the stack's pool", slot, kRxRingSize);
-            for (u32 armed = 0; armed < slot; ++armed) {
-                m_rx_buffers[armed]->release();
-                m_rx_buffers[armed] = nullptr;
-            }
-            return Error::NoMemory;
-        }
-        arm_rx_slot(slot, buffer);
-    }
-    write(reg::kRdbal, static_cast<u32>(m_rx_dma.physical()));
-    write(reg::kRdbah, static_cast<u32>(m_rx_dma.physical() >> 32));
-    write(reg::kRdlen, kRxRingSize * sizeof(E1000RxDescriptor));
-    write(reg::kRdh, 0);
-    // The card owns [RDH, RDT): every slot but one, so a full ring is distinguishable from an
-    // empty one (SDM §3.2.6).
-    write(reg::kRdt, kRxRingSize - 1);
+    TRY(arm_ring());
     // No receive delay: the interrupt comes with the frame (QEMU's mitigation still applies).
     write(reg::kRdtr, 0);
     write(reg::kRadv, 0);
     write(reg::kItr, 0);
-    // The one RCTL write: enable, broadcast, strip the FCS, 2 KiB buffers.
-    write(reg::kRctl, kRctlEnable | kRctlBroadcastAccept | kRctlStripCrc | kRctlBufferSize2048 | kRctlMinThresholdHalf);
+    program_ring();
+    m_rx_started = true;
+    return {};
+}
+
+// Every slot in use gets a buffer before the card may use any: a slot without one would point the
+// card at physical address 0 once RDT wraps past it. The pool makes blocks that hold a whole
+// buffer from the placement offset.
+Result<void> E1000::arm_ring()
+{
+    set_receive_extent(kReceiveOffset, m_rx_geometry.buffer_bytes);
+    for (u32 slot = 0; slot < m_rx_geometry.slots; ++slot) {
+        net::PacketBuffer* buffer = allocate_receive_buffer();
+        if (!buffer) {
+            kprintln("e1000: only {} of {} receive buffers ({} bytes each) in the stack's pool", slot,
+                m_rx_geometry.slots, m_rx_geometry.buffer_bytes);
+            release_ring();
+            return Error::NoMemory;
+        }
+        arm_rx_slot(slot, buffer);
+    }
+    m_rx_next = 0;
+    m_rx_discarding = false;
+    return {};
+}
+
+void E1000::release_ring()
+{
+    for (auto& buffer : m_rx_buffers) {
+        if (buffer)
+            buffer->release();
+        buffer = nullptr;
+    }
+}
+
+// The descriptor registers, then RCTL: enable, broadcast, strip the FCS, the buffer size.
+void E1000::program_ring()
+{
+    write(reg::kRdbal, static_cast<u32>(m_rx_dma.physical()));
+    write(reg::kRdbah, static_cast<u32>(m_rx_dma.physical() >> 32));
+    write(reg::kRdlen, m_rx_geometry.slots * sizeof(E1000RxDescriptor));
+    write(reg::kRdh, 0);
+    // The card owns [RDH, RDT): every slot but one, so a full ring is distinguishable from an
+    // empty one (SDM §3.2.6).
+    write(reg::kRdt, m_rx_geometry.slots - 1);
+    write(reg::kRctl,
+        kRctlEnable | kRctlBroadcastAccept | kRctlStripCrc | kRctlMinThresholdHalf | m_rx_geometry.rctl_size);
+    ++m_rctl_writes;
+}
+
+Result<void> E1000::set_mtu(u16 mtu)
+{
+    if (mtu < 68 || mtu > kMaxMtu)
+        return Error::OutOfRange;
+    ReceiveGeometry geometry = geometry_for(mtu);
+    if (!m_rx_started || geometry == m_rx_geometry) {
+        m_mtu = mtu; // start() lays the ring out for it, or the buffers already fit
+        m_rx_geometry = geometry;
+        return {};
+    }
+    // Other buffers: reception off (one RCTL write; QEMU then holds frames back for a second),
+    // what the card completed goes up, every buffer is given back, the ring is armed again with
+    // buffers of the new size and reception goes on (the second RCTL write).
+    write(reg::kRctl, 0);
+    ++m_rctl_writes;
+    receive_completed(kRxRingSize);
+    release_ring();
+    ReceiveGeometry old = m_rx_geometry;
+    m_rx_geometry = geometry;
+    auto armed = arm_ring();
+    if (armed.is_error()) {
+        m_rx_geometry = old;
+        if (arm_ring().is_error()) {
+            kprintln("e1000: no receive buffers for MTU {} or {}: reception stays off", mtu, m_mtu);
+            return armed.error();
+        }
+        program_ring();
+        return armed.error();
+    }
+    m_mtu = mtu;
+    program_ring();
     return {};
 }
 
@@ -291,6 +382,8 @@ void E1000::arm_rx_slot(u32 slot, net::PacketBuffer* buffer)
 {
     net::PortPage page = buffer->page();
     VERIFY(page.phys != 0); // the stack's receive pool is made of pages with DMA addresses
+    // The card may write a whole buffer from the placement offset: the block must hold it.
+    VERIFY(buffer->storage_capacity() >= kReceiveOffset + m_rx_geometry.buffer_bytes);
     m_rx_buffers[slot] = buffer;
     m_rx_ring[slot].address = page.phys + kReceiveOffset;
     m_rx_ring[slot].length = 0;
@@ -311,7 +404,8 @@ net::NetDeviceCapabilities E1000::capabilities() const
     caps.tso = true;
     caps.tso_max_bytes = kTsoMaxBytes;
     caps.tso_max_pieces = kTsoMaxPieces;
-    caps.mtu = 1500;
+    caps.mtu = m_mtu;
+    caps.max_mtu = kMaxMtu;
     return caps;
 }
 
@@ -386,10 +480,30 @@ u32 E1000::poll(u32 budget)
     if (causes & (kIntRxOverrun | kIntRxMinThreshold | kIntRxSequenceError))
         m_driver_counters.rx_missed += read(reg::kMpc);
 
+    u32 received = receive_completed(budget);
+    reclaim_transmitted();
+    // Transmit completions raise no interrupt: the ring is reclaimed on the next transmit, the
+    // doorbell, or this poll (the stack polls again within TcpLayer::kHeldBufferRecheck while it
+    // waits for buffers the card holds). Only a full ring asks for TXDW (transmit()); once half
+    // of it is free again, the cause is masked.
+    if ((causes & kIntTxDescWritten) && m_tx_interrupt_armed)
+        ++m_tx_interrupts; // ICR reports the cause whether masked or not: count the ones asked for
+    if (m_tx_interrupt_armed && m_tx_in_flight < kTxRingSize / 2) {
+        m_tx_interrupt_armed = false;
+        write(reg::kImc, kIntTxDescWritten);
+    }
+    return received;
+}
+
+// Hands up to `budget` completed frames to the stack and re-arms their slots.
+u32 E1000::receive_completed(u32 budget)
+{
     u32 received = 0;
     u32 completed = 0;
     m_more_pending = false;
+    u32 slots = m_rx_geometry.slots;
     u32 last_armed = kRxRingSize; // none yet
+    u32 longest = m_mtu + kEthernetHeader;
     while (true) {
         u32 slot = m_rx_next;
         E1000RxDescriptor& descriptor = m_rx_ring[slot];
@@ -405,15 +519,22 @@ u32 E1000::poll(u32 budget)
         net::PacketBuffer* buffer = m_rx_buffers[slot];
         u32 length = descriptor.length;
         bool end_of_packet = status & kRxStatusEndOfPacket;
-        bool good = end_of_packet && !m_rx_discarding && !(descriptor.errors & kRxErrorsFatal) && length >= 14
-            && length <= kReceiveBufferSize - kReceiveOffset;
+        // A frame longer than one buffer spans descriptors: all of it is dropped, as is one the
+        // card let through that is longer than the MTU allows (a jumbo frame at MTU 1500
+        // arriving in a tagged-size frame, or with long frames on, anything up to 16 KiB).
+        bool oversize = !end_of_packet || m_rx_discarding || length > longest;
+        bool good = !oversize && !(descriptor.errors & kRxErrorsFatal) && length >= 14;
         if (!end_of_packet)
-            m_rx_discarding = true; // a frame larger than one buffer: drop all of it
+            m_rx_discarding = true;
         else if (m_rx_discarding)
             m_rx_discarding = false;
 
         net::PacketBuffer* replacement = nullptr;
-        if (good) {
+        if (oversize) {
+            if (end_of_packet)
+                ++m_driver_counters.rx_oversize; // once per frame, at its last descriptor
+            ++counters().rx_errors;
+        } else if (good) {
             replacement = allocate_receive_buffer();
             if (!replacement) {
                 ++m_driver_counters.rx_no_buffer;
@@ -428,27 +549,16 @@ u32 E1000::poll(u32 budget)
             ++received;
             arm_rx_slot(slot, replacement);
         } else {
-            arm_rx_slot(slot, buffer); // reuse the same page: the frame is dropped
+            arm_rx_slot(slot, buffer); // reuse the same buffer: the frame is dropped
         }
         last_armed = slot;
-        m_rx_next = (slot + 1) % kRxRingSize;
+        m_rx_next = (slot + 1) % slots;
     }
     m_rx_ring_high_water = max<u64>(m_rx_ring_high_water, completed);
     // One RDT write for the whole batch. The card owns [RDH, RDT): everything up to the slot
     // before last_armed; last_armed itself, armed, is the one slot kept back (SDM §3.2.6).
     if (last_armed != kRxRingSize)
         write(reg::kRdt, last_armed);
-    reclaim_transmitted();
-    // Transmit completions raise no interrupt: the ring is reclaimed on the next transmit, the
-    // doorbell, or this poll (the stack polls again within TcpLayer::kHeldBufferRecheck while it
-    // waits for buffers the card holds). Only a full ring asks for TXDW (transmit()); once half
-    // of it is free again, the cause is masked.
-    if ((causes & kIntTxDescWritten) && m_tx_interrupt_armed)
-        ++m_tx_interrupts; // ICR reports the cause whether masked or not: count the ones asked for
-    if (m_tx_interrupt_armed && m_tx_in_flight < kTxRingSize / 2) {
-        m_tx_interrupt_armed = false;
-        write(reg::kImc, kIntTxDescWritten);
-    }
     return received;
 }
 
@@ -508,7 +618,7 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
     u32 length = packet.total_length();
     u32 mss = packet.meta.tso_mss;
     u32 header_length = packet.linear_length();
-    if (length == 0 || (!mss && length > kMaxFrame)
+    if (length == 0 || (!mss && length > m_mtu + kMaxFrameOverhead)
         || (mss && (length - header_length > kTsoMaxBytes || header_length > kTsoMaxHeader))) {
         ++counters().tx_errors;
         return Error::MessageTooLong;
@@ -646,13 +756,26 @@ void E1000::flush()
     reclaim_transmitted();
 }
 
+void E1000::refresh_counters()
+{
+    u32 oversize = read(reg::kRoc); // clears on read
+    m_roc_seen += oversize;
+    m_driver_counters.rx_oversize += oversize;
+}
+
 void E1000::print_rings(FormatSink& out) const
 {
     u32 rx_armed = 0;
     for (auto* buffer : m_rx_buffers)
         rx_armed += buffer != nullptr;
-    format(out, "  rx ring: {}/{} buffers armed, next {}, most completed in one poll {}\n", rx_armed, kRxRingSize,
-        m_rx_next, m_rx_ring_high_water);
+    format(out, "  rx ring: {}/{} buffers armed, next {}, most completed in one poll {}\n", rx_armed,
+        m_rx_geometry.slots, m_rx_next, m_rx_ring_high_water);
+    format(out,
+        "  rx buffers: MTU {}, {} bytes from page offset {} (blocks of {} pages){}; oversize dropped {} (by the card "
+        "{}); RCTL writes {}\n",
+        m_mtu, m_rx_geometry.buffer_bytes, kReceiveOffset, (kReceiveOffset + m_rx_geometry.buffer_bytes + 4095) / 4096,
+        (m_rx_geometry.rctl_size & kRctlLongPackets) ? ", long frames on" : "", m_driver_counters.rx_oversize,
+        m_roc_seen, m_rctl_writes);
     format(out, "  tx ring: {}/{} descriptors in flight (high-water {}), tail {}, clean {}\n", m_tx_in_flight,
         kTxRingSize, m_tx_high_water, m_tx_tail, m_tx_clean);
     format(out, "  TDT writes {}, most packets in one {}; checksum offloaded {}, context descriptors {}\n",

@@ -49,8 +49,11 @@ static_assert(sizeof(E1000TxContextDescriptor) == 16);
 
 class E1000 final : public NicDriver {
 public:
-    static constexpr u32 kRxRingSize = 256; // a multiple of 8 (RDLEN is masked to 128 bytes)
+    static constexpr u32 kRxRingSize = 256; // descriptors in memory; a multiple of 8 (RDLEN is masked to 128 bytes)
     static constexpr u32 kTxRingSize = 256;
+    // MTU range: 68 (RFC 791) to what a 16 KiB receive buffer holds with room for a VLAN tag and the
+    // FCS the card strips, the 82540EM's jumbo limit as Linux states it (16,128-byte frames).
+    static constexpr u16 kMaxMtu = 16110;
 
     static Result<E1000*> create(pci::Device const& device);
 
@@ -60,6 +63,7 @@ public:
     net::NetDeviceCapabilities capabilities() const override;
     Result<void> transmit(net::PacketBuffer& packet) override;
     void flush() override;
+    Result<void> set_mtu(u16 mtu) override;
 
     // NicDriver
     Result<void> start() override;
@@ -68,8 +72,19 @@ public:
     StringView model() const override { return "e1000 (Intel 82540EM)"; }
     u32 irq() const override { return m_irq; }
     void print_rings(FormatSink& out) const override;
+    void refresh_counters() override;
 
 private:
+    // How the receive ring is laid out for an MTU: the buffer size (RCTL.BSIZE/BSEX), whether
+    // long frames are accepted (RCTL.LPE) and how many descriptors are in use.
+    struct ReceiveGeometry {
+        u32 buffer_bytes;
+        u32 rctl_size; // BSIZE, BSEX and LPE bits
+        u32 slots;
+        bool operator==(ReceiveGeometry const&) const = default;
+    };
+    static ReceiveGeometry geometry_for(u16 mtu);
+
     E1000(pci::Device const& device, pci::EnabledDevice enabled, pci::MappedBar registers, mm::DmaBuffer rx_ring,
         mm::DmaBuffer tx_ring, mm::DmaBuffer pad)
         : m_pci(device)
@@ -93,6 +108,10 @@ private:
     void initialize_link();
     Result<void> initialize_receive();
     void initialize_transmit();
+    Result<void> arm_ring();
+    void release_ring();
+    void program_ring();
+    u32 receive_completed(u32 budget);
     void arm_rx_slot(u32 slot, net::PacketBuffer* buffer);
     void reclaim_transmitted();
     void update_link();
@@ -111,9 +130,14 @@ private:
     u32 m_irq;
     net::MacAddress m_mac;
 
-    // Receive ring, network thread only. Every slot holds a buffer; the card owns [RDH, RDT).
+    // Receive ring, network thread only. Every slot in use holds a buffer; the card owns [RDH, RDT).
+    u16 m_mtu { 1500 };
+    ReceiveGeometry m_rx_geometry { geometry_for(1500) };
+    bool m_rx_started { false }; // start() armed the ring and enabled reception
     net::PacketBuffer* m_rx_buffers[kRxRingSize] {};
     u32 m_rx_next { 0 };            // the next descriptor the card will complete
+    u64 m_rctl_writes { 0 };        // each one stops reception for a second on QEMU
+    u64 m_roc_seen { 0 };           // frames the card dropped as oversize (ROC), read so far
     bool m_rx_discarding { false }; // inside a frame spanning descriptors, dropping to its EOP
     bool m_more_pending { false };
 

@@ -102,20 +102,22 @@ constexpr u8 kTsrAborted = 0x08;
 constexpr u8 kTsrFifoUnderrun = 0x20;
 
 constexpr u32 kPageBytes = 256;
-constexpr u8 kMemoryFirstPage = 0x40; // packet memory starts at 0x4000 on every NE2000
-constexpr u8 kTransmitPages = 6;      // 1536 bytes: one full frame
-constexpr u32 kMinFrame = 60;         // Ethernet minimum without FCS: pad up to it
-constexpr u32 kMaxFrame = 1518;       // with a VLAN tag, without FCS
-constexpr u32 kReceiveOffset = 2;     // frame offset in a receive page: the IPv4 header 4-aligned
+constexpr u8 kMemoryFirstPage = 0x40;   // packet memory starts at 0x4000 on every NE2000
+constexpr u8 kTransmitPages = 6;        // 1536 bytes: one full frame
+constexpr u32 kMinFrame = 60;           // Ethernet minimum without FCS: pad up to it
+constexpr u32 kMaxFrame = 1518;         // with a VLAN tag, without FCS
+constexpr u32 kMaxReceivedFrame = 1514; // the MTU's 1500 and the Ethernet header (QEMU stores no FCS)
+constexpr u32 kReceiveOffset = 2;       // frame offset in a receive page: the IPv4 header 4-aligned
 constexpr u16 kIsaBase = 0x300;
 constexpr u32 kIoSize = 0x20; // DP8390 registers 0x00-0x0f, data port 0x10, reset 0x1f
 constexpr u8 kDefaultIsaIrq = 10;
 
 // Data-port writer that gathers pieces of any length in units of 2 bytes (DCR.WTS, the NE2000's
-// word mode) or 4 (a 32-bit port access: QEMU's model moves 4 bytes per access, a real card does
-// not — hence ne2k_io32=1 only): bytes short of a unit at the end of a piece are carried into the
-// next one, low byte first (the card is little-endian, §10.3 byte order). Under TCG every port
-// access is a call into QEMU, so a unit of 4 halves the cost per byte.
+// word mode) or 4 (a 32-bit port access, which the RTL8029 behind ne2k_pci takes, as QEMU's model
+// does, and Linux's ne2k-pci driver uses; the ISA NE2000 is a 16-bit card): bytes short of a unit
+// at the end of a piece are carried into the next one, low byte first (the card is little-endian,
+// §10.3 byte order). Under TCG every port access is a call into QEMU, so a unit of 4 halves the
+// cost per byte.
 class DataPortWriter {
 public:
     DataPortWriter(IoWindow io, u32 port, u32 unit)
@@ -171,14 +173,58 @@ private:
     u32 m_carried { 0 };
 };
 
-// ne2k_io32=1: 32-bit data-port transfers (QEMU only; docs/hardware.md). Off by default.
-bool io32_from_command_line()
+// The reading side: a remote read started for a whole number of units hands its bytes out in
+// pieces of any length, each to wherever it goes (the headers into a packet buffer, the payload
+// into an application's posted buffer: header-first receive); bytes of a unit beyond a piece are
+// kept for the next one, low byte first. Whole units go straight from the port to the destination.
+class DataPortReader {
+public:
+    DataPortReader(IoWindow io, u32 port, u32 unit)
+        : m_io(io)
+        , m_port(port)
+        , m_unit(unit)
+    {
+    }
+    void read(u8* bytes, u32 length)
+    {
+        for (; length && m_kept; --length)
+            *bytes++ = m_carry[m_unit - m_kept--];
+        u32 units = length / m_unit;
+        if (units) {
+            if (m_unit == 4)
+                m_io.read32_repeated(m_port, bytes, units);
+            else
+                m_io.read16_repeated(m_port, bytes, units);
+        }
+        u32 done = units * m_unit;
+        if (done < length) {
+            u32 value = m_unit == 4 ? m_io.read32(m_port) : m_io.read16(m_port);
+            for (u32 i = 0; i < m_unit; ++i)
+                m_carry[i] = static_cast<u8>(value >> (8 * i));
+            m_kept = m_unit;
+            for (; done < length; ++done)
+                bytes[done] = m_carry[m_unit - m_kept--];
+        }
+    }
+
+private:
+    IoWindow m_io;
+    u32 m_port;
+    u32 m_unit;
+    u8 m_carry[4] {};
+    u32 m_kept { 0 }; // the last m_kept bytes of m_carry are not handed out yet
+};
+
+// The data port's width for packet data: 32 bits on the PCI card (the RTL8029 does 32-bit
+// transfers, and Linux's ne2k-pci uses them on it; docs/hardware.md), 16 on the ISA one;
+// ne2k_io32=0|1 overrides either.
+bool io32_from_command_line(bool pci)
 {
     StringView value;
-    u64 on = 0;
+    u64 on = pci ? 1 : 0;
     if (command_line_value("ne2k_io32", value) && (!parse_u64(value, on) || on > 1)) {
-        kprintln("ne2k: ne2k_io32={} is not 0 or 1; using 0", value);
-        on = 0;
+        kprintln("ne2k: ne2k_io32={} is not 0 or 1; using {}", value, pci ? 1 : 0);
+        on = pci ? 1 : 0;
     }
     return on == 1;
 }
@@ -321,7 +367,7 @@ Result<Ne2000*> Ne2000::create(Bus bus, IoWindow io, mm::MmioRegion mapping, pci
     }
     card->read_prom();
     card->probe_memory_size();
-    card->m_io32 = io32_from_command_line();
+    card->m_io32 = io32_from_command_line(bus == Bus::Pci);
     card->initialize_registers();
     return card;
 }
@@ -631,32 +677,44 @@ bool Ne2000::receive_one(u8 current_page)
     }
     // QEMU stores no FCS: count is the 4-byte header plus the frame (docs/hardware.md).
     u32 length = count >= 4 ? count - 4 : 0;
-    if (length < kMinFrame || length > kMaxFrame + 4) {
+    if (length < kMinFrame || length > kMaxReceivedFrame) {
         // A well-formed ring entry holding a frame of impossible length (QEMU stores frames of
-        // any length the tap hands it): step over just this one.
-        ++m_driver_counters.rx_bad_frames;
+        // any length the tap hands it): step over just this one. Longer than the MTU allows (a
+        // jumbo frame, or a VLAN-tagged one, which the stack does not take): counted as oversize.
+        if (length > kMaxReceivedFrame)
+            ++m_driver_counters.rx_oversize;
+        else
+            ++m_driver_counters.rx_bad_frames;
         ++counters().rx_errors;
         m_next_packet = next;
         set_boundary_before(next);
         return false;
     }
-    if (length > kMaxFrame)
-        length = kMaxFrame; // a frame with its FCS stored (real DP8390): the stack ignores the tail
 
     net::PacketBuffer* buffer = allocate_receive_buffer();
     if (!buffer) {
         ++m_driver_counters.rx_no_buffer;
     } else {
-        // The remote read wraps from PSTOP to PSTART by itself (§10.1), so one read takes a
-        // frame that wraps around the end of the ring.
-        // In units of the transfer size; the page buffer has room for the bytes past the frame.
+        // One remote read of the whole frame, in units of the transfer size; it wraps from PSTOP
+        // to PSTART by itself (§10.1), so it takes a frame that wraps around the end of the ring.
+        // Header first: the headers of a full TCP segment go into the packet buffer, and the
+        // stack says where the payload goes — an application's posted buffer, or behind them.
         u32 unit = transfer_unit();
-        u16 units = static_cast<u16>((length + unit - 1) / unit);
-        start_remote_read(static_cast<u16>(m_next_packet * kPageBytes + 4), static_cast<u16>(units * unit));
-        if (m_io32)
-            m_io.read32_repeated(reg::kData, buffer->storage() + kReceiveOffset, units);
-        else
-            m_io.read16_repeated(reg::kData, buffer->storage() + kReceiveOffset, units);
+        start_remote_read(
+            static_cast<u16>(m_next_packet * kPageBytes + 4), static_cast<u16>((length + unit - 1) / unit * unit));
+        DataPortReader reader(m_io, reg::kData, unit);
+        u8* frame = buffer->storage() + kReceiveOffset;
+        u32 headers = min(length, net::NetDevice::kPlacedHeaderBytes);
+        reader.read(frame, headers);
+        net::PayloadDestination destination;
+        if (headers == net::NetDevice::kPlacedHeaderBytes)
+            destination = place_payload(*buffer, kReceiveOffset, length);
+        if (destination.count) {
+            for (u32 i = 0; i < destination.count; ++i)
+                reader.read(destination.piece[i].data(), static_cast<u32>(destination.piece[i].size()));
+        } else {
+            reader.read(frame + headers, length - headers);
+        }
         finish_remote_dma();
     }
     m_next_packet = next;
@@ -718,7 +776,10 @@ void Ne2000::print_rings(FormatSink& out) const
         m_rx_start, m_rx_stop, ring_pages * kPageBytes / 1024, m_next_packet);
     format(out, "  ring occupancy high-water {} bytes; tally: frame {} crc {} missed {}; causes seen {:#x}\n",
         m_rx_ring_bytes_seen, m_tally_frame_errors, m_tally_crc_errors, m_tally_missed, m_pending_causes);
-    format(out, "  data port: {}-bit transfers{}\n", m_io32 ? 32 : 16, m_io32 ? " (ne2k_io32=1, QEMU only)" : "");
+    bool by_default = m_io32 == (m_bus == Bus::Pci);
+    format(out, "  data port: {}-bit transfers ({})\n", m_io32 ? 32 : 16,
+        by_default ? (m_bus == Bus::Pci ? "the RTL8029's, as Linux's ne2k-pci" : "the ISA card's 16-bit bus")
+                   : (m_io32 ? "ne2k_io32=1" : "ne2k_io32=0"));
 }
 
 } // namespace skiff::drivers

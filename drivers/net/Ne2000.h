@@ -62,7 +62,8 @@ private:
     bool receive_one(u8 current_page);
     void resynchronise(u8 current_page);
 
-    // Bytes per data-port access for packet transfers: 2 (word mode), 4 with ne2k_io32=1.
+    // Bytes per data-port access for packet transfers: 4 on the PCI card, 2 (word mode) on the
+    // ISA one; ne2k_io32=0|1 overrides.
     u32 transfer_unit() const { return m_io32 ? 4 : 2; }
 
     Bus m_bus;
@@ -77,7 +78,7 @@ private:
     u8 m_rx_stop { 0 };
     u8 m_next_packet { 0 }; // the ring page of the next frame to read; network thread only
     bool m_more_pending { false };
-    bool m_io32 { false };                  // 32-bit data-port transfers (QEMU only), from ne2k_io32=1; set once
+    bool m_io32 { false };                  // 32-bit data-port transfers (PCI default, ne2k_io32=); set once
     u8 m_pending_causes { 0 };              // ISR bits seen by the handler (interrupts off), for nicstat
     bool m_probe_request_latched { false }; // find_isa_irq() left a request pending on the line
     u64 m_tally_frame_errors { 0 };

@@ -22,6 +22,8 @@ struct DriverCounters {
     u64 rx_bad_frames { 0 };       // descriptors or ring headers reporting errors, bad lengths
     u64 rx_no_buffer { 0 };        // a frame was dropped for want of a receive buffer
     u64 rx_missed { 0 };           // frames the card itself dropped (e1000 MPC), if it says
+    u64 rx_oversize { 0 };         // frames longer than the MTU allows, dropped (by the driver, or by
+                                   // the card as far as it says: e1000 ROC, read by refresh_counters())
     u64 tx_ring_full { 0 };        // transmit refused: no room
     u64 tx_pieces { 0 };           // pieces of memory the card took frames from: DMA descriptors (e1000) or
                                    // remote-DMA writes from separate buffers (NE2000); > frames when gathering
@@ -44,6 +46,9 @@ public:
     virtual u32 irq() const = 0; // the interrupt-controller line
     // One line each of ring state for `nicstat` (occupancy, indices), after the common counters.
     virtual void print_rings(FormatSink& out) const = 0;
+    // Fold in what the card counts itself and only says when asked (e1000: ROC); the console
+    // calls it before printing counters.
+    virtual void refresh_counters() { }
     // The largest TCP receive window that cannot overrun the card's receive memory (0: no
     // limit). A card with a small on-board ring (the NE2000) loses frames, or worse, when a peer
     // sends more than fits between two polls; a window this size keeps a sender within it.

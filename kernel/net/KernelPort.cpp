@@ -12,6 +12,13 @@ Result<net::PortPage> KernelPort::allocate_page()
     return net::PortPage { mm::frame_bytes(frame), frame };
 }
 
+Result<net::PortPage> KernelPort::allocate_pages(u32 count)
+{
+    // Physically contiguous frames are contiguous in the direct map too.
+    mm::PhysicalAddress first = TRY(mm::allocate_frames(count));
+    return net::PortPage { mm::frame_bytes(first), first };
+}
+
 void KernelPort::ref_page(u64 phys)
 {
     mm::ref_frame(phys);
@@ -20,6 +27,11 @@ void KernelPort::ref_page(u64 phys)
 void KernelPort::unref_page(u64 phys)
 {
     mm::unref_frame(phys);
+}
+
+void KernelPort::unref_pages(Span<u64 const> frames)
+{
+    mm::unref_frames(frames);
 }
 
 Result<net::PortPage> KernelPort::pin_user_page(void const* virt)
@@ -45,6 +57,30 @@ Result<net::PortPage> KernelPort::remap_page(void* app_page, net::PortPage recei
 {
     mm::PhysicalAddress old = TRY(mm::remap_page(reinterpret_cast<uptr>(app_page), received.phys));
     return net::PortPage { mm::frame_bytes(old), old };
+}
+
+usize KernelPort::remap_pages(Span<net::PortRemap> remaps)
+{
+    // mm::remap_pages does every PTE write first and the invalidations together at the end.
+    constexpr usize kMost = 32;
+    mm::PageExchange exchanges[kMost];
+    usize count = min(remaps.size(), kMost);
+    for (usize i = 0; i < count; ++i)
+        exchanges[i] = { reinterpret_cast<uptr>(remaps[i].app_page), remaps[i].received.phys };
+    u32 done = mm::remap_pages({ exchanges, count });
+    for (u32 i = 0; i < done; ++i)
+        remaps[i].received = net::PortPage { mm::frame_bytes(exchanges[i].frame), exchanges[i].frame };
+    return done;
+}
+
+Result<u8*> KernelPort::posted_destination(void* virt, usize length)
+{
+    uptr address = reinterpret_cast<uptr>(virt);
+    VERIFY(length > 0 && (address & (net::kPageSize - 1)) + length <= net::kPageSize);
+    // The frame under the application's page, through the direct map: the same bytes as the
+    // application's address, reachable from the network thread in any address space.
+    mm::PhysicalAddress frame = TRY(mm::writable_zero_copy_frame(address));
+    return mm::frame_bytes(frame) + (address & (net::kPageSize - 1));
 }
 
 // SplitMix64 (Steele, Lea, Flood 2014) over a state stirred with the TSC on every call: not a

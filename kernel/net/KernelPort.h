@@ -11,12 +11,16 @@ namespace skiff::knet {
 class KernelPort final : public net::Port {
 public:
     Result<net::PortPage> allocate_page() override;
+    Result<net::PortPage> allocate_pages(u32 count) override;
     void ref_page(u64 phys) override;
     void unref_page(u64 phys) override;
+    void unref_pages(Span<u64 const> frames) override;
     Result<net::PortPage> pin_user_page(void const* virt) override;
     void unpin_user_page(u64 phys) override;
     bool is_zero_copy_region(void const* virt, usize length) override;
     Result<net::PortPage> remap_page(void* app_page, net::PortPage received) override;
+    usize remap_pages(Span<net::PortRemap> remaps) override;
+    Result<u8*> posted_destination(void* virt, usize length) override;
     u64 random_u64() override;
     void wake(void* waiter) override;
 

@@ -31,8 +31,11 @@ constexpr u32 kFullBatchesBeforeRest = 8;
 // the machine reachable, slowly, and lets the thread say what is wrong.
 constexpr u64 kIdlePollMs = 250;
 constexpr u32 kSilentPollsBeforeWarning = 3;
-// Receive: the e1000 ring holds 256 pages; the rest carries TCP receive queues and bursts.
-constexpr net::PoolSizes kPoolSizes { 256, 768 };
+// Receive: up to 768 buffers in blocks of 1536 pages (6 MiB) in all. At MTU 1500 the e1000's ring
+// holds 256 buffers of two pages (receive placement: a page's tail of headers, then the
+// payload's page) and 512 more carry TCP receive queues and bursts; with jumbo frames its 64
+// buffers take five pages each and the blocks left make 243 more (PacketPool.h).
+constexpr net::PoolSizes kPoolSizes { 256, 768, 1536 };
 
 // Set once by initialize(), read-only afterwards.
 KernelPort s_port;
@@ -146,7 +149,8 @@ void initialize()
     }
     auto config = net::NetConfig::parse(boot_info().command_line);
     if (config.is_error()) {
-        kprintln("net: bad ip=/gw= on the command line ({}); using 10.0.2.15/24 gw 10.0.2.2", config.error());
+        kprintln(
+            "net: bad ip=/gw=/mtu= on the command line ({}); using 10.0.2.15/24 gw 10.0.2.2, MTU 1500", config.error());
     } else {
         s_config = config.value();
     }
@@ -170,9 +174,21 @@ void initialize()
         kprintln("net: {} found but not used (one interface)", s_drivers[i]->name());
     drivers::NicDriver& nic = *s_drivers[0];
     s_driver_count = 1;
-    if (auto attached = s_stack->attach(nic, s_config); attached.is_error()) {
+    auto attached = s_stack->attach(nic, s_config);
+    if (attached.is_error()) {
         kprintln("net: cannot attach {}: {}", nic.name(), attached.error());
         return;
+    }
+    if (s_config.mtu) {
+        // Before start(): the driver lays its receive ring out for it (the e1000 writes RCTL once).
+        auto caps = nic.capabilities();
+        auto set = s_stack->set_mtu(attached.value(), s_config.mtu);
+        if (set.is_error() && set.error() == Error::OutOfRange)
+            kprintln("net: mtu={} is outside what {} takes ({} to {}); keeping MTU {}", s_config.mtu, nic.name(),
+                caps.min_mtu, caps.max_mtu, caps.mtu);
+        else if (set.is_error())
+            kprintln("net: {} cannot switch to MTU {} ({}); keeping MTU {}", nic.name(), s_config.mtu, set.error(),
+                caps.mtu);
     }
     nic.set_wake_hook(wake_from_interrupt, nullptr);
     {
@@ -185,8 +201,8 @@ void initialize()
     char address[16], gateway[16];
     s_config.address.to_string(address, sizeof(address));
     s_config.gateway.to_string(gateway, sizeof(gateway));
-    kprintln("net: {} is {}/{}, gateway {}", nic.name(), address, s_config.prefix_length,
-        s_config.gateway.is_any() ? "none" : gateway);
+    kprintln("net: {} is {}/{}, gateway {}, MTU {}", nic.name(), address, s_config.prefix_length,
+        s_config.gateway.is_any() ? "none" : gateway, s_stack->interface(0).mtu);
     s_running = true;
     auto thread = sched::create_thread("network", network_thread, nullptr, kNetworkThreadPriority);
     if (thread.is_error()) {

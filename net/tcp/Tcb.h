@@ -68,7 +68,24 @@ struct TcpSocketStats {
     u64 zero_copy_pieces { 0 };
     u64 copied_bytes { 0 };
     u64 remapped_pages { 0 };
-    u64 remapped_bytes { 0 }; // received without copying
+    u64 remapped_whole_pages { 0 }; // of those, pages all of whose 4096 bytes were payload
+    u64 remap_batches { 0 };        // Port::remap_pages calls: the TLB work of one recv together
+    u64 remapped_bytes { 0 };       // received without copying
+    u64 placed_bytes { 0 };         // read by the driver straight into a posted buffer (header first)
+};
+
+// A posted receive (header-first receive, docs/zero-copy.md): the zero-copy destination of an
+// application waiting in recv with nothing queued. A driver that reads frames by PIO puts the
+// payload of in-order data segments straight into it (NetDevice::place_payload); TCP commits
+// each when it has processed the segment. Bytes [0, filled) are the application's; the next
+// `reserved` bytes are promised to frames read but not yet processed.
+struct PostedReceive {
+    u8* buffer { nullptr };
+    u32 length { 0 };
+    u32 filled { 0 };
+    u32 reserved { 0 };
+    u32 reserved_segments { 0 };
+    bool active { false };
 };
 
 struct Tcb {
@@ -124,6 +141,7 @@ struct Tcb {
     PacketQueue receive_queue;
     u32 receive_bytes { 0 };
     bool fin_received { false };
+    PostedReceive posted;
     PacketQueue ooo_queue; // sorted by sequence, bounded by TcpLayer::kMaxOutOfOrder
     u32 ooo_bytes { 0 };
     SackBlock sack_blocks[4];

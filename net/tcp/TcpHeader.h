@@ -71,6 +71,10 @@ public:
     u16 window() const { return load_be16(m_bytes.data() + 14); }
     ReadonlyBytes options_bytes() const { return m_bytes.slice(kMinimumHeader, header_length() - kMinimumHeader); }
     ReadonlyBytes payload() const { return m_bytes.slice(header_length()); }
+    // The payload's length: the bytes after the header in the view, and those a header-first
+    // receive placed elsewhere (straight into an application's posted buffer) beyond them.
+    u32 payload_length() const { return static_cast<u32>(payload().size()) + m_placed; }
+    void set_placed(u32 bytes) { m_placed = bytes; }
 
     // RFC 9293 §3.1: kinds 0 (end) and 1 (no-op) are one byte; every other option has a length
     // ≥ 2 that must stay inside the header. Returns false for a malformed list.
@@ -138,6 +142,7 @@ private:
     {
     }
     ReadonlyBytes m_bytes;
+    u32 m_placed { 0 };
 };
 
 // Sequence number arithmetic modulo 2^32 (RFC 9293 §3.4).

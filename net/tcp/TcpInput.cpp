@@ -25,7 +25,7 @@ void TcpLayer::apply_syn_options(Tcb& tcb, TcpOptions const& options)
     // A tiny or zero MSS is raised to kMinimumMss (as Linux's TCP_MIN_SND_MSS) so that every
     // segment still carries data after the timestamp option.
     u16 peer_mss = options.mss ? options.mss : 536;
-    tcb.snd_mss = max(min(peer_mss, advertised_mss(tcb)), kMinimumMss);
+    tcb.snd_mss = max(min(peer_mss, device_mss(tcb)), kMinimumMss);
     // RFC 7323 §2.2: window scaling only if both SYNs carry the option.
     tcb.ws_enabled = options.has_window_scale;
     tcb.snd_wscale = options.has_window_scale ? options.window_scale : 0;
@@ -173,8 +173,7 @@ void TcpLayer::input_synchronized(Tcb& tcb, PacketRef& packet, TcpView const& se
 bool TcpLayer::check_sequence_number(Tcb& tcb, TcpView const& seg, TcpOptions const& options)
 {
     u32 seq = seg.sequence();
-    u32 seg_len
-        = static_cast<u32>(seg.payload().size()) + (seg.has(TcpFlag::Syn) ? 1 : 0) + (seg.has(TcpFlag::Fin) ? 1 : 0);
+    u32 seg_len = seg.payload_length() + (seg.has(TcpFlag::Syn) ? 1 : 0) + (seg.has(TcpFlag::Fin) ? 1 : 0);
     u32 window = tcb.rcv_wnd();
 
     // A retransmission of the SYN that opened this half-open connection: our SYN,ACK was lost.
@@ -327,7 +326,7 @@ bool TcpLayer::process_segment_text(Tcb& tcb, PacketRef& packet, TcpView const& 
 {
     bool takes_data
         = tcb.state == TcpState::Established || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::FinWait2;
-    if (seg.payload().is_empty() || !takes_data)
+    if (seg.payload_length() == 0 || !takes_data)
         return false;
     if (tcb.user_closed) {
         // RFC 2525 §2.17 / §3.10.7.4: data for a closed application is answered with a reset.
@@ -346,7 +345,7 @@ bool TcpLayer::process_segment_text(Tcb& tcb, PacketRef& packet, TcpView const& 
 // acknowledged.
 void TcpLayer::check_fin(Tcb& tcb, TcpView const& seg)
 {
-    u32 payload = static_cast<u32>(seg.payload().size());
+    u32 payload = seg.payload_length();
     if (seg.has(TcpFlag::Fin) && seg.sequence() + payload == tcb.rcv_nxt && tcb.state != TcpState::TimeWait)
         process_fin(tcb);
     else if (payload)
@@ -425,7 +424,7 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
         else
             arm_rto(tcb); // §5.3
         wake(tcb);
-    } else if (ack == tcb.snd_una && seg.payload().is_empty() && !seg.has(TcpFlag::Fin)) {
+    } else if (ack == tcb.snd_una && seg.payload_length() == 0 && !seg.has(TcpFlag::Fin)) {
         sample.pure_duplicate = !options.sack_count;
         // RFC 5681 §2: a duplicate acknowledgment.
         if (!window_changed && tcb.snd_una != tcb.snd_max) {
@@ -448,8 +447,92 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
     return true;
 }
 
+PayloadDestination TcpLayer::place_payload(PacketBuffer& buffer, PacketMeta& meta, TcpView const& seg, u32 length)
+{
+    Tcb* found = find_connection({ meta.destination, seg.destination_port() }, { meta.source, seg.source_port() });
+    if (!found || !found->posted.active)
+        return {};
+    Tcb& tcb = *found;
+    PostedReceive& posted = tcb.posted;
+    // Only a plain in-order data segment the buffer takes whole, with nothing queued in front of
+    // it: everything else needs what the ordinary path does with a packet (trimming, queueing
+    // out of order, a FIN, a reset, urgent data). One that fills a gap is fine: the segments
+    // held out of order behind it go to the queue once it is committed (process_placed).
+    bool takes_data
+        = tcb.state == TcpState::Established || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::FinWait2;
+    u8 flags = seg.flags();
+    if (!takes_data || tcb.user_closed || !(flags & TcpFlag::Ack)
+        || (flags & (TcpFlag::Syn | TcpFlag::Rst | TcpFlag::Fin | TcpFlag::Urg)) || !tcb.receive_queue.is_empty()
+        || seg.sequence() != tcb.rcv_nxt + posted.reserved || seq_gt(seg.sequence() + length, tcb.rcv_adv))
+        return {};
+    u32 at = posted.filled + posted.reserved;
+    if (length > posted.length - at)
+        return {};
+    PayloadDestination destination;
+    u8* application = posted.buffer + at;
+    for (u32 left = length; left;) {
+        u32 in_page = min(left, static_cast<u32>(kPageSize - (reinterpret_cast<uptr>(application) & (kPageSize - 1))));
+        if (destination.count == PayloadDestination::kMaxPieces)
+            return {};
+        auto alias = m_stack.port().posted_destination(application, in_page);
+        if (alias.is_error())
+            return {};
+        destination.piece[destination.count++] = { alias.value(), in_page };
+        application += in_page;
+        left -= in_page;
+    }
+    for (u32 i = 0; i < destination.count; ++i) {
+        bool added = buffer.add_placed(destination.piece[i].data(), static_cast<u32>(destination.piece[i].size()));
+        VERIFY(added);
+    }
+    posted.reserved += length;
+    ++posted.reserved_segments;
+    meta.placed_at = at;
+    return destination;
+}
+
+// A segment whose payload the driver read straight into the posted buffer. It is the
+// application's once TCP has accepted the segment here, in order and where it was placed;
+// otherwise (a segment placed behind one that was then dropped, a posting ended meanwhile) it is
+// dropped, its bytes in the buffer are not counted as received, and the peer retransmits.
+void TcpLayer::process_placed(Tcb& tcb, PacketRef packet, TcpView const& seg)
+{
+    u32 length = packet->payload_length();
+    PostedReceive& posted = tcb.posted;
+    if (posted.reserved_segments) {
+        --posted.reserved_segments;
+        posted.reserved -= min(length, posted.reserved);
+    }
+    bool in_place = posted.active && seg.sequence() == tcb.rcv_nxt && packet->meta.placed_at == posted.filled
+        && length <= posted.length - posted.filled && tcb.receive_queue.is_empty()
+        && seq_leq(tcb.rcv_nxt + length, tcb.rcv_adv);
+    if (!in_place) {
+        ++m_stack.counters().tcp_placed_dropped;
+        tcb.ack_now = true;
+        return;
+    }
+    posted.filled += length;
+    tcb.rcv_nxt += length;
+    tcb.stats.bytes_received += length;
+    tcb.stats.placed_bytes += length;
+    m_stack.counters().tcp_placed_bytes += length;
+    ++m_stack.counters().tcp_placed_segments;
+    bool filled_gap = !tcb.ooo_queue.is_empty();
+    if (filled_gap) {
+        drain_out_of_order(tcb);
+        tcb.ack_now = true;
+    } else {
+        schedule_ack(tcb, length >= tcb.snd_mss);
+    }
+    wake(tcb);
+}
+
 void TcpLayer::process_data(Tcb& tcb, PacketRef packet, TcpView const& seg)
 {
+    if (packet->payload_length()) {
+        process_placed(tcb, move(packet), seg);
+        return;
+    }
     u32 seq = seg.sequence();
     u32 length = packet->linear_length();
     u8 flags = seg.flags();

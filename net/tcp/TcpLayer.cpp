@@ -97,6 +97,7 @@ void TcpLayer::free_tcb(Tcb& tcb)
                 child.send_queue.clear();
                 child.receive_queue.clear();
                 child.ooo_queue.clear();
+                end_posting(child);
                 child.in_use = false;
                 child.state = TcpState::Closed;
             }
@@ -106,8 +107,18 @@ void TcpLayer::free_tcb(Tcb& tcb)
     tcb.send_cursor = nullptr;
     tcb.receive_queue.clear();
     tcb.ooo_queue.clear();
+    end_posting(tcb);
     tcb.in_use = false;
     tcb.state = TcpState::Closed;
+}
+
+void TcpLayer::end_posting(Tcb& tcb)
+{
+    if (tcb.posted.active) {
+        VERIFY(m_posted_count > 0);
+        --m_posted_count;
+    }
+    tcb.posted = {};
 }
 
 void TcpLayer::abort_all()
@@ -300,8 +311,7 @@ void TcpLayer::send_reset_for(PacketBuffer const& packet, TcpView const& tcp)
     if (tcp.has(TcpFlag::Ack)) {
         sequence = tcp.acknowledgment();
     } else {
-        u32 length = static_cast<u32>(tcp.payload().size()) + (tcp.has(TcpFlag::Syn) ? 1 : 0)
-            + (tcp.has(TcpFlag::Fin) ? 1 : 0);
+        u32 length = tcp.payload_length() + (tcp.has(TcpFlag::Syn) ? 1 : 0) + (tcp.has(TcpFlag::Fin) ? 1 : 0);
         ack = tcp.sequence() + length;
         flags |= TcpFlag::Ack;
     }
@@ -335,10 +345,16 @@ void TcpLayer::input(PacketRef packet)
         return;
     }
     TcpView tcp = parsed.value();
+    // A segment read header first: its payload is in the posted buffer (seg[]), summed there, the
+    // one pass over it this path makes (the ordinary path sums it and then copies it).
+    u32 placed = packet->payload_length();
+    tcp.set_placed(placed);
     ChecksumAccumulator sum;
     add_pseudo_header(sum, packet->meta.source, packet->meta.destination, static_cast<u8>(IpProtocol::Tcp),
-        static_cast<u16>(packet->linear_length()));
+        static_cast<u16>(packet->linear_length() + placed));
     sum.add(packet->linear());
+    for (u8 i = 0; placed && i < packet->segment_count(); ++i)
+        sum.add({ packet->segment(i).virt, packet->segment(i).length });
     if (sum.finish() != 0) {
         ++counters.tcp_drop_checksum;
         return;

@@ -14,6 +14,7 @@
 //   TcpSocket.cpp       the BSD calls
 
 #include <lib/Result.h>
+#include <net/NetDevice.h>
 #include <net/PacketBuffer.h>
 #include <net/SendFile.h>
 #include <net/tcp/TcpHeader.h>
@@ -77,8 +78,14 @@ public:
     bool syn_cookies() const { return m_syn_cookies; }
     // RFC 5681 §3.1: the initial window, 2 to 4 segments by the MSS.
     static u32 initial_window(u32 mss);
-    // A TCP segment (linear region from the TCP header; meta filled).
+    // A TCP segment (linear region from the TCP header; meta filled). A segment read header first
+    // has its payload in a posted buffer already (seg[] of the receive buffer, place_payload).
     void input(PacketRef packet);
+    // Header-first receive (NetStack::device_place_payload): the posted buffer of the connection
+    // the headers name, when it takes this in-order data segment of `length` bytes whole; the
+    // pieces are recorded in `buffer` and the place in `meta`. Empty otherwise: the ordinary path.
+    PayloadDestination place_payload(PacketBuffer& buffer, PacketMeta& meta, TcpView const& seg, u32 length);
+    bool has_posted_receives() const { return m_posted_count != 0; }
     void poll(u64 now_ns);
     u64 next_deadline() const;
     void abort_all();
@@ -127,6 +134,8 @@ private:
     void check_fin(Tcb&, TcpView const& seg);
     bool process_ack(Tcb&, TcpView const& seg, TcpOptions const& options, u32 window);
     void process_data(Tcb&, PacketRef packet, TcpView const& seg);
+    void process_placed(Tcb&, PacketRef packet, TcpView const& seg);
+    void end_posting(Tcb&);
     void process_fin(Tcb&);
     void apply_syn_options(Tcb&, TcpOptions const& options);
     void send_challenge_ack(Tcb&);
@@ -164,7 +173,15 @@ private:
     u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
+    u16 device_mss(Tcb&) const; // MTU - 40: the clamp of what we send (RFC 9293 §3.7.1)
 
+public:
+    // The MSS this stack advertises on an interface with this MTU: whole pages of data per
+    // segment when the MTU allows (TcpOutput.cpp). What it sends itself is bounded by the MTU
+    // alone (device_mss).
+    static u16 mss_for_mtu(u32 mtu);
+
+private:
     // TcpTimers.cpp
     void run_timers(Tcb&, Instant now);
     void on_retransmission_timeout(Tcb&);
@@ -244,6 +261,7 @@ private:
     u64 m_cookie_key[2][2] {};
     u32 m_cookie_current { 0 };
     Instant m_cookie_rotated;
+    u32 m_posted_count { 0 }; // sockets with a posted receive
 };
 
 } // namespace skiff::net

@@ -11,9 +11,33 @@ namespace skiff::net {
 
 u16 TcpLayer::advertised_mss(Tcb& tcb) const
 {
-    // RFC 9293 §3.7.1 / RFC 879: MSS = MTU - 20 (IP) - 20 (TCP), the MSS clamp to our device.
-    auto mtu = m_stack.ipv4().mtu_for(tcb.remote.address);
-    return static_cast<u16>(mtu.value_or(1500) - 40);
+    return mss_for_mtu(m_stack.ipv4().mtu_for(tcb.remote.address).value_or(1500));
+}
+
+u16 TcpLayer::device_mss(Tcb& tcb) const
+{
+    return static_cast<u16>(m_stack.ipv4().mtu_for(tcb.remote.address).value_or(1500) - 40);
+}
+
+// RFC 9293 §3.7.1 / RFC 879: MSS = MTU - 20 (IP) - 20 (TCP), the MSS clamp to our device —
+// unless the MTU lets one segment carry a whole page or more. Then the MSS is whole pages plus 12:
+// the MSS option counts data only, and a sender subtracts from it the options it puts in every
+// segment (RFC 9293 §3.7.1, RFC 6691 §2), which for a sender using timestamps (RFC 7323 §3, on by
+// default in Linux; its tcp_current_mss() takes the 12 option bytes off the MSS it was given) are
+// exactly 12 bytes: NOP NOP TS. So a full segment carries n whole pages of data, and with the
+// receive placement of docs/zero-copy.md each of them fills one receive page. At MTU 9000:
+// (9000 - 52) / 4096 = 2 pages, MSS 8204, 8192 bytes of data in frames of 66 + 8192 bytes;
+// the 744 bytes the MTU would allow beyond are given up. A sender without timestamps sends
+// 8204-byte payloads that start 12 bytes before a page: copied, as any misplaced payload is.
+// RFC 9293 only bounds the MSS from above (a receiver may advertise less than the MTU allows).
+// Only what we receive is shaped so: what we send is bounded by MTU - 40 (device_mss).
+u16 TcpLayer::mss_for_mtu(u32 mtu)
+{
+    constexpr u32 kTimestampedHeaders = 20 + 20 + 12;
+    u32 pages = mtu > kTimestampedHeaders ? (mtu - kTimestampedHeaders) / static_cast<u32>(kPageSize) : 0;
+    if (pages == 0)
+        return static_cast<u16>(mtu - 40);
+    return static_cast<u16>(pages * kPageSize + 12);
 }
 
 u32 TcpLayer::write_options(Tcb& tcb, u8* out, u8 flags)
@@ -141,7 +165,7 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* first, u32 count, u32 se
     if (tcb.sack_enabled && tcb.sack_count && !(flags & TcpFlag::Syn)) {
         // Only as many SACK blocks as fit in the option space and in the MTU beside the payload
         // (of each segment of a unit: they all carry the same options).
-        u32 limit = advertised_mss(tcb);
+        u32 limit = device_mss(tcb);
         u32 used = option_length + (unit ? mss : payload);
         u32 room = used < limit ? min(40 - option_length, limit - used) : 0;
         option_length += sack_option(tcb.sack_blocks, tcb.sack_count, room, options + option_length);

@@ -145,6 +145,85 @@ Result<usize> TcpSocket::recv_zero_copy(Bytes out)
     return receive(out, true);
 }
 
+namespace {
+
+// The pages one recv_zero_copy() call swaps in together (Port::remap_pages): their page-table
+// writes first, the TLB invalidations at the end, once per batch rather than once per page.
+class RemapBatch {
+public:
+    static constexpr u32 kPages = 16;
+
+    RemapBatch(NetStack& stack, Tcb& tcb)
+        : m_stack(stack)
+        , m_tcb(tcb)
+    {
+    }
+    ~RemapBatch() { flush(); }
+
+    bool is_full() const { return m_count == kPages; }
+    // Page `index` of `buffer` goes under `app_page`; its bytes [offset, offset + bytes) are the
+    // payload recv returns there.
+    void add(PacketRef buffer, u32 index, void* app_page, u32 offset, u32 bytes)
+    {
+        VERIFY(m_count < kPages);
+        m_remaps[m_count] = { app_page, buffer->block_page(index) };
+        m_pages[m_count] = { move(buffer), index, offset, bytes };
+        ++m_count;
+    }
+
+    // Remaps what was added; what the port refuses (a frame still pinned by a send) is copied.
+    void flush()
+    {
+        if (m_count == 0)
+            return;
+        NetCounters& counters = m_stack.counters();
+        usize done = m_stack.port().remap_pages({ m_remaps, m_count });
+        VERIFY(done <= m_count);
+        for (u32 i = 0; i < m_count; ++i) {
+            Page& page = m_pages[i];
+            if (i < done) {
+                page.buffer->exchange_page(page.index, m_remaps[i].received);
+                ++m_tcb.stats.remapped_pages;
+                ++counters.tcp_remapped_pages;
+                if (page.bytes == kPageSize) {
+                    ++m_tcb.stats.remapped_whole_pages;
+                    ++counters.tcp_remapped_whole_pages;
+                }
+                m_tcb.stats.remapped_bytes += page.bytes;
+                counters.tcp_remapped_bytes += page.bytes;
+            } else {
+                if (i == done)
+                    ++counters.tcp_remap_refused; // a shared frame: copy instead
+                u8* to = static_cast<u8*>(m_remaps[i].app_page) + page.offset;
+                __builtin_memcpy(to, m_remaps[i].received.virt + page.offset, page.bytes);
+                m_tcb.stats.copied_bytes += page.bytes;
+                counters.tcp_received_copied_bytes += page.bytes;
+            }
+            page.buffer.reset();
+        }
+        if (done) {
+            ++m_tcb.stats.remap_batches;
+            ++counters.tcp_remap_batches;
+        }
+        m_count = 0;
+    }
+
+private:
+    struct Page {
+        PacketRef buffer;
+        u32 index { 0 };
+        u32 offset { 0 };
+        u32 bytes { 0 };
+    };
+    NetStack& m_stack;
+    Tcb& m_tcb;
+    PortRemap m_remaps[kPages];
+    Page m_pages[kPages];
+    u32 m_count { 0 };
+};
+
+} // namespace
+
 Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
 {
     // LyraNET Fig. 6 "socket": recv() into TCP's receive side, where the copy or the remap lives.
@@ -160,56 +239,67 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
             return Error::NotConnected;
         return Error::WouldBlock;
     }
-    Port& port = m_layer->m_stack.port();
+    NetStack& stack = m_layer->m_stack;
+    Port& port = stack.port();
+    bool remapping = kCopyElimination && may_remap && m_tcb->options.zero_copy;
+    u32 threshold = m_tcb->options.zero_copy_threshold;
+    RemapBatch batch(stack, *m_tcb);
     usize copied = 0;
     while (copied < out.size()) {
         PacketBuffer* front = m_tcb->receive_queue.front();
         if (!front)
             break;
         u32 available = front->linear_length();
-        u32 count = static_cast<u32>(min<usize>(available, out.size() - copied));
         u8* destination = out.data() + copied;
-        // A short read that keeps a streaming zero-copy receiver lined up (docs/zero-copy.md):
-        // with copy elimination on and a zero-copy destination, stop in front of a segment that
-        // could be remapped whole. Read on, its payload would land behind the bytes just
-        // written, in their page, and be copied, and so would every segment after it (each recv
-        // would start part-way into a segment); stopping here, the next recv starts at the
-        // segment's receive_page_offset() and takes it by remap.
-        if (may_remap && copied > 0 && m_tcb->options.zero_copy && front->kind() == PacketBuffer::Kind::Receive
-            && available >= m_tcb->options.zero_copy_threshold
-            && port.is_zero_copy_region(destination, out.size() - copied))
-            break;
-        u64 dest_offset = reinterpret_cast<uptr>(destination) & (kPageSize - 1);
-        u64 source_offset = reinterpret_cast<uptr>(front->data()) & (kPageSize - 1);
-        // Zero-copy receive (docs/zero-copy.md): when the whole rest of this payload goes to the same
-        // offset of a zero-copy buffer page, swap the page in instead of copying. The rest of
-        // that application page is overwritten, which is why only recv_zero_copy() does this:
-        // its caller gives the pages under `out` to recv whole. Only
-        // the first piece of a call can be remapped: the page under any later piece also holds
-        // the bytes this call has just written in front of it (a payload never starts at
-        // offset 0 of its page, the headers are there), and the remap would throw them away.
-        void* app_page = reinterpret_cast<void*>(align_down(reinterpret_cast<uptr>(destination), kPageSize));
-        if (kCopyElimination && may_remap && m_tcb->options.zero_copy && copied == 0
-            && front->kind() == PacketBuffer::Kind::Receive && count == available
-            && count >= m_tcb->options.zero_copy_threshold && dest_offset == source_offset
-            && port.is_zero_copy_region(app_page, kPageSize)) {
-            auto old_page = port.remap_page(app_page, front->page());
-            if (old_page.has_value()) {
-                front->exchange_page(old_page.value());
-                ++m_tcb->stats.remapped_pages;
-                ++m_layer->m_stack.counters().tcp_remapped_pages;
-                m_tcb->stats.remapped_bytes += count;
-                m_layer->m_stack.counters().tcp_remapped_bytes += count;
-                m_tcb->receive_queue.drop_front();
-                m_tcb->receive_bytes -= count;
-                copied += count;
-                continue;
+        u32 dest_offset = static_cast<u32>(reinterpret_cast<uptr>(destination) & (kPageSize - 1));
+        u32 source_offset = static_cast<u32>(reinterpret_cast<uptr>(front->data()) & (kPageSize - 1));
+        // The payload's bytes in its current receive page: to the page's end or the payload's.
+        u32 span = min(available, static_cast<u32>(kPageSize) - source_offset);
+        if (remapping && front->kind() == PacketBuffer::Kind::Receive) {
+            // Zero-copy receive (docs/zero-copy.md): swap the receive page in under the
+            // application's page at the same offset instead of copying, when the page's payload
+            // pays for a remap (zero_copy_threshold), all of it goes into this call, and nothing
+            // this call has written lies in front of it in that page (it starts the page, or it
+            // is the call's first byte: recv_zero_copy's caller gives it the pages under `out`
+            // whole). The rest of the application's page is replaced by the receive page's. With
+            // the e1000's receive placement every payload starts a page, so a jumbo segment's
+            // payload is whole pages and a stream of them is remapped page after page, several
+            // per call, their TLB work batched.
+            void* app_page = destination - dest_offset;
+            if (dest_offset == source_offset) {
+                if ((dest_offset == 0 || copied == 0) && span <= out.size() - copied && span >= threshold
+                    && port.is_zero_copy_region(app_page, kPageSize)) {
+                    if (batch.is_full())
+                        batch.flush();
+                    u32 index = static_cast<u32>((front->data() - front->storage()) / kPageSize);
+                    PacketRef holder;
+                    if (span == available) {
+                        holder = m_tcb->receive_queue.pop();
+                    } else {
+                        holder = PacketRef::share(*front);
+                        bool pulled = front->pull(span);
+                        VERIFY(pulled);
+                    }
+                    batch.add(move(holder), index, app_page, dest_offset, span);
+                    m_tcb->receive_bytes -= span;
+                    copied += span;
+                    continue;
+                }
+            } else if (copied > 0 && span >= threshold && port.is_zero_copy_region(destination, out.size() - copied)) {
+                // A short read that keeps a streaming zero-copy receiver lined up: this payload
+                // could be remapped but would land behind the bytes just written, in their page,
+                // and be copied, and so would every segment after it (each recv would start
+                // part-way into a segment). Stopping here, the next recv starts at its
+                // receive_page_offset() and takes it by remap.
+                break;
             }
-            ++m_layer->m_stack.counters().tcp_remap_refused; // a shared frame: copy instead
         }
+        // Copied: never into a page with a remap still pending.
+        batch.flush();
+        u32 count = static_cast<u32>(min<usize>(available, out.size() - copied));
         __builtin_memcpy(destination, front->data(), count);
         m_tcb->stats.copied_bytes += count;
-        m_layer->m_stack.counters().tcp_received_copied_bytes += count;
+        stack.counters().tcp_received_copied_bytes += count;
         copied += count;
         m_tcb->receive_bytes -= count;
         if (count == available) {
@@ -219,6 +309,7 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
             VERIFY(pulled);
         }
     }
+    batch.flush();
     // A window update once the window has opened enough to matter (RFC 9293 §3.8.6.2.2). It goes
     // at once only when the peer may be held back: what is left of the last advertisement is half
     // the buffer or less. Otherwise it is due at the stack's next poll (the delayed-ACK deadline
@@ -241,6 +332,32 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
     }
     stage.set_bytes(copied);
     return copied;
+}
+
+Result<void> TcpSocket::post_receive(Bytes out)
+{
+    bool takes_data = m_tcb->state == TcpState::Established || m_tcb->state == TcpState::FinWait1
+        || m_tcb->state == TcpState::FinWait2;
+    if (!kCopyElimination || !m_tcb->options.zero_copy || out.is_empty())
+        return Error::NotSupported;
+    if (!takes_data || m_tcb->fin_received)
+        return Error::NotConnected;
+    if (!m_tcb->receive_queue.is_empty() || m_tcb->posted.active)
+        return Error::Busy; // recv first
+    if (!m_layer->m_stack.port().is_zero_copy_region(out.data(), out.size()))
+        return Error::InvalidArgument;
+    m_tcb->posted = { out.data(), static_cast<u32>(min<usize>(out.size(), 0xffffffffu)), 0, 0, 0, true };
+    ++m_layer->m_posted_count;
+    return {};
+}
+
+usize TcpSocket::take_posted()
+{
+    if (!m_tcb->posted.active)
+        return 0;
+    usize filled = m_tcb->posted.filled;
+    m_layer->end_posting(*m_tcb);
+    return filled;
 }
 
 u32 TcpSocket::receive_page_offset() const
@@ -272,6 +389,7 @@ void TcpSocket::close()
     if (!m_tcb->in_use)
         return;
     m_tcb->user_closed = true;
+    m_layer->end_posting(*m_tcb); // the buffer is no longer the application's to give
     switch (m_tcb->state) {
     case TcpState::Closed:
     case TcpState::Listen:

@@ -13,9 +13,10 @@
 //    transmitted and retransmitted by one code path, and freed when acknowledged.
 //  - send_file: the same buffers, their seg[] pieces pointing at the frames of a read-only file
 //    (net/SendFile.h), each holding a frame reference until the buffer is freed; never copied.
-//  - receive: received page buffers queue on the socket as they arrived; recv copies out, or,
-//    with recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
-//    same page offset as the payload, hands the page to the port's remap hook.
+//  - receive: received buffers queue on the socket as they arrived; recv copies out, or, with
+//    recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
+//    same page offset as the payload, hands the payload's pages to the port's remap hook, the
+//    pages of one call in one batch.
 //    receive_page_offset() tells a streaming application that offset, so it can line its
 //    destination up (docs/zero-copy.md).
 
@@ -47,15 +48,28 @@ public:
     // Copies; never touches the application's memory outside `out`.
     Result<usize> recv(Bytes out);
     // The zero-copy receive contract (docs/zero-copy.md). recv_zero_copy() is recv() for a
-    // caller that gives the stack the whole pages under `out`: with copy elimination on, a
-    // segment whose payload lands at its own page offset inside a zero-copy buffer is swapped in
-    // by remap (at least zero_copy_threshold bytes, the first piece of the call, the whole rest
-    // of the payload fits), replacing the bytes of that page outside the range returned; and the
-    // call returns early, in front of a segment that could be remapped whole, so the next call
-    // can line up with it. receive_page_offset() is where to line up: the offset within its
-    // 4 KiB page of the next byte a recv would return, or 0 when nothing is queued.
+    // caller that gives the stack the whole pages under `out`: with copy elimination on, each
+    // page of payload that lands at its own page offset inside a zero-copy buffer is swapped in by
+    // remap (at least zero_copy_threshold bytes of it, all going into this call, none of this
+    // call's bytes in front of it in the page), replacing the bytes of that page outside the
+    // range returned — with receive placement and jumbo frames, whole pages, several per call,
+    // their TLB work batched; and the call returns early, in front of a segment that could be
+    // remapped but does not line up, so the next call can. receive_page_offset() is where to
+    // line up: the offset within its 4 KiB page of the next byte a recv would return, or 0 when
+    // nothing is queued.
     Result<usize> recv_zero_copy(Bytes out);
     u32 receive_page_offset() const;
+    // A posted receive (docs/zero-copy.md, "Header-first receive"): an application about to wait
+    // in recv_zero_copy(out) with nothing queued posts `out` — whole pages of a zero-copy buffer,
+    // recv's while posted — and a driver that reads frames header first (the NE2000) puts the
+    // payload of in-order data segments straight into it: the socket stage then moves no byte.
+    // Refused (and nothing changes) unless copy elimination is on, the connection takes data,
+    // nothing is queued and `out` is in the zero-copy region. take_posted() ends the posting and
+    // returns how many bytes arrived, from out's start, in order and before anything queued
+    // since; call it under the same lock hold as the recv that follows.
+    Result<void> post_receive(Bytes out);
+    usize take_posted();
+    bool has_posted_receive() const { return m_tcb->posted.active; }
     Result<void> shutdown_write();
     // Close the handle: a graceful FIN (or RST if unread data is discarded, RFC 2525 §2.17).
     void close();

@@ -64,6 +64,12 @@ void TcpLayer::end_input_batch()
 {
     m_in_input_batch = false;
     for (Tcb& tcb : tcbs()) {
+        // Every frame read header first was placed during the drivers' poll just before this
+        // batch; any reservation left belongs to one dropped on the way (a bad checksum, PAWS).
+        if (tcb.posted.reserved_segments) {
+            m_stack.counters().tcp_placed_dropped += tcb.posted.reserved_segments;
+            tcb.posted.reserved = tcb.posted.reserved_segments = 0;
+        }
         if (tcb.in_use && tcb.segments_unacked >= 2 && tcb.state != TcpState::Closed && tcb.state != TcpState::SynSent
             && tcb.state != TcpState::Listen)
             send_ack(tcb);

@@ -73,8 +73,24 @@ void FuzzDevice::inject(u8 const* data, usize length)
         return; // the receive pool is empty: a real NIC drops the frame too
     constexpr u32 kOffset = 2;
     u32 take = static_cast<u32>(length < kPageSize - kOffset ? length : kPageSize - kOffset);
-    if (take)
-        std::memcpy(buffer->storage() + kOffset, data, take);
+    // Header first, as the NE2000 reads frames: the headers, then the stack says where the rest
+    // goes — an application's posted buffer, or behind them.
+    u32 headers = take < kPlacedHeaderBytes ? take : kPlacedHeaderBytes;
+    if (headers)
+        std::memcpy(buffer->storage() + kOffset, data, headers);
+    PayloadDestination destination;
+    if (headers == kPlacedHeaderBytes)
+        destination = place_payload(*buffer, kOffset, take);
+    u32 at = headers;
+    if (destination.count) {
+        for (u32 i = 0; i < destination.count; ++i) {
+            std::memcpy(destination.piece[i].data(), data + at, destination.piece[i].size());
+            at += static_cast<u32>(destination.piece[i].size());
+        }
+        VERIFY(at == take);
+    } else if (take > headers) {
+        std::memcpy(buffer->storage() + kOffset + headers, data + headers, take - headers);
+    }
     deliver(buffer, kOffset, take);
 }
 

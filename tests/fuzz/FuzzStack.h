@@ -40,7 +40,8 @@ public:
     Result<void> transmit(PacketBuffer& packet) override;
 
     // Delivers a frame as a driver would: copied into a receive page at offset 2 (a NIC cannot
-    // deliver more than fits; longer inputs are cut at the page).
+    // deliver more than fits; longer inputs are cut at the page), header first as the NE2000
+    // reads it (the payload straight into a posted buffer when the stack says so).
     void inject(u8 const* data, usize length);
 
     std::vector<std::vector<u8>> sent;

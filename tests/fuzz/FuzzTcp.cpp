@@ -23,7 +23,9 @@
 //   5    time passes: [b] -> b * b / 4 + 1 ms
 //   6,7  the application: [what] on accepted socket (6) or the client socket (7): accept or
 //        connect, send [n] * 32 bytes, receive [mode] (plain, or zero copy into a page-aligned
-//        region, where whole pages may be remapped), shutdown, close, abort, zero copy on and send
+//        region, where whole pages may be remapped; with the top bit, a receive that finds nothing
+//        posts a buffer of the socket's own, into which frames read header first put payload,
+//        taken and checked by the next receive), shutdown, close, abort, zero copy on and send
 
 #include "FuzzStack.h"
 
@@ -105,7 +107,9 @@ u8 stream_byte(u64 k)
 
 // The application's zero-copy receive buffer (docs/zero-copy.md: page-aligned, in the region the port
 // reports), into which recv may remap received pages instead of copying.
-constexpr u32 kZeroCopyBytes = 4 * 4096;
+// Four pages for recv_zero_copy, then two per application socket for its posted receives.
+constexpr u32 kReceiveBytes = 4 * 4096;
+constexpr u32 kZeroCopyBytes = (4 + 2 * 5) * 4096;
 u8* s_zero_copy;
 
 // One application socket and what it has sent and received so far.
@@ -113,6 +117,7 @@ struct AppSocket {
     TcpSocket* socket { nullptr };
     u64 sent { 0 };           // bytes send() accepted: the next send starts at stream_byte(sent)
     int last_received { -1 }; // the last byte recv() returned, or -1
+    u8* posted { nullptr };   // its posted receive buffer while one is posted
 };
 
 // SKIFF_FUZZ_VERBOSE=1 prints every segment both ways: what a regression input does, readably.
@@ -189,8 +194,9 @@ public:
             observe();
         }
         if (verbose())
-            std::fprintf(stderr, "pages remapped by zero-copy recv: %llu\n",
-                static_cast<unsigned long long>(m_harness.port.remaps()));
+            std::fprintf(stderr, "pages remapped by zero-copy recv: %llu; bytes placed in posted buffers: %llu\n",
+                static_cast<unsigned long long>(m_harness.port.remaps()),
+                static_cast<unsigned long long>(m_harness.stack.counters().tcp_placed_bytes));
     }
 
 private:
@@ -274,6 +280,7 @@ private:
             if (socket) {
                 socket->abort();
                 socket = nullptr;
+                app.posted = nullptr;
             }
             break;
         case 6:
@@ -294,25 +301,47 @@ private:
     {
         if (!app.socket)
             return;
+        if (app.posted) {
+            // What arrived straight into the posted buffer comes first, in order.
+            usize placed = app.socket->take_posted();
+            check_stream(app, app.posted, placed);
+            app.posted = nullptr;
+            if (placed)
+                return;
+        }
         u8 plain[4096];
         Bytes out { plain, sizeof plain };
         if (mode & 1) {
             usize offset = (mode & 2) ? 56 + 4 * ((mode >> 2) & 15) : in.be16() % kPageSize;
-            out = { s_zero_copy + offset, kZeroCopyBytes - offset };
+            out = { s_zero_copy + offset, kReceiveBytes - offset };
             app.socket->set_zero_copy(true);
         }
         // Plain recv() always copies; the remapping receive is recv_zero_copy(), which may replace
         // whole pages under `out` (docs/zero-copy.md): only what it returns is checked.
         auto received = (mode & 1) ? app.socket->recv_zero_copy(out) : app.socket->recv(out);
-        if (received.is_error())
+        if (received.is_error()) {
+            if (received.error() == Error::WouldBlock && (mode & 0x80)) {
+                u8* own = s_zero_copy + (4 + 2 * static_cast<usize>(index_of(app))) * kPageSize;
+                app.socket->set_zero_copy(true);
+                if (app.socket->post_receive({ own, 2 * kPageSize }).has_value())
+                    app.posted = own;
+            }
             return;
+        }
         VERIFY(received.value() <= out.size());
-        for (usize i = 0; i < received.value(); ++i) {
-            // The peer's stream, in order: each byte one more than the last.
-            VERIFY(app.last_received < 0 || out[i] == static_cast<u8>(app.last_received + 1));
-            app.last_received = out[i];
+        check_stream(app, out.data(), received.value());
+    }
+
+    // The peer's stream, in order: each byte one more than the last.
+    static void check_stream(AppSocket& app, u8 const* bytes, usize length)
+    {
+        for (usize i = 0; i < length; ++i) {
+            VERIFY(app.last_received < 0 || bytes[i] == static_cast<u8>(app.last_received + 1));
+            app.last_received = bytes[i];
         }
     }
+
+    usize index_of(AppSocket const& app) const { return &app == &m_client ? 4 : static_cast<usize>(&app - m_accepted); }
 
     void send(AppSocket& app, u32 length)
     {
@@ -330,6 +359,7 @@ private:
         if (app.socket)
             app.socket->close();
         app.socket = nullptr;
+        app.posted = nullptr;
     }
 
     // Learn the stack's sequence numbers from what it sent, and check each segment is sound.

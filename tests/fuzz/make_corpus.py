@@ -165,6 +165,11 @@ PLAIN = 0
 # Zero-copy recv at page offset 56 = 2 (driver) + 14 + 20 + 20: where a payload without TCP
 # options starts in a receive page, so whole pages are remapped.
 ZERO_COPY_AT_56 = 3
+# The same, and when nothing is queued, post a buffer of the socket's own: frames read header first
+# (FuzzDevice::inject, as the NE2000 reads them) put their payload straight into it.
+ZERO_COPY_POSTED = 0x83
+# NOP NOP timestamps: a data segment's headers are then the 66 bytes header-first receive expects.
+TS_OPTION = bytes.fromhex("0101080a0001e24000000000")
 
 
 def tcp_scripts():
@@ -190,6 +195,13 @@ def tcp_scripts():
         "client_refused": app(ACCEPT, client=True) + wait(1) + seg(RST | ACK, conversation=1) + wait(10),
         "client_syn_timeout": app(ACCEPT, client=True) + b"".join(wait(255) for _ in range(6)),
         "abort_with_data_queued": handshake + app(SEND, arg=200) + app(ABORT) + wait(10),
+        "server_posted_receive": seg(SYN, options=SYN_OPTIONS) + wait(4) + seg(ACK, options=TS_OPTION) +
+        app(ACCEPT) + app(RECV, arg=ZERO_COPY_POSTED) +
+        b"".join(seg(PSH | ACK, options=TS_OPTION, payload_words=181) for _ in range(3)) +
+        app(RECV, arg=ZERO_COPY_POSTED) + app(RECV, arg=ZERO_COPY_POSTED) +
+        seg(PSH | ACK, options=TS_OPTION, payload_words=181) + app(RECV, arg=ZERO_COPY_POSTED) +
+        seg(FIN | ACK, options=TS_OPTION) + app(RECV, arg=ZERO_COPY_POSTED) + app(CLOSE) + wait(20) +
+        seg(ACK, options=TS_OPTION) + wait(255),
         "server_zero_copy_receive": seg(SYN, options=SYN_OPTIONS) + wait(4) + seg(ACK) + app(ACCEPT) +
         b"".join(seg(PSH | ACK, payload_words=182) + app(RECV, arg=ZERO_COPY_AT_56) for _ in range(6)) +
         seg(FIN | ACK) + app(RECV, arg=ZERO_COPY_AT_56) + app(CLOSE) + wait(20) + seg(ACK) + wait(255),

@@ -19,6 +19,11 @@ never touched). One CTest test per NIC (label `net`):
                       pinned frame (docs/zero-copy.md); CTest runs it in net.zerocopy.*
   UDP guest -> host   the host counts and checks exactly what the guest sent
   guest -> iperf -s   the guest's ttcp -t into Debian's iperf 2 server: iperf counts it
+  jumbo frames        (at MTU 1500) the tap goes to MTU 9000 and the host pings with 8000-byte
+                      unfragmentable datagrams and with frames two bytes over the MTU: no reply,
+                      every frame counted as oversize and dropped (`ifconfig`), then back to normal
+  --mtu N             the tap and the guest (mtu=N) at another MTU; the guest receives with -l 65536
+                      (whole pages) and its transfers are checked the same way
   after each transfer free frames, pages pinned for send and packet buffers in use are back to
                       the baseline taken after a warm-up transfer (`mem`, `nicstat`)
 
@@ -27,7 +32,7 @@ Sizes are kept small (TCG is slow); throughput figures are printed as REPORT lin
 the benchmark (that is qemu/bench, docs/benchmarks.md). Needs root; without it the test skips
 loudly (exit 77).
 
-Usage: ttcp_guest.py NIC --kernel ELF --ttcp HOST_TTCP [--megabytes N]
+Usage: ttcp_guest.py NIC --kernel ELF --ttcp HOST_TTCP [--megabytes N] [--mtu N]
 """
 
 from __future__ import annotations
@@ -99,8 +104,9 @@ def guest_receives(ns, guest, command, host_argv, timeout):
     return host, clean_text(guest.output[start:])
 
 
-def host_to_guest(ns, guest, ttcp, zc, count, length=1460, seed=4242):
-    host, text = guest_receives(ns, guest, f"ttcp -r -s -H -R {seed} -z {zc} -p {GUEST_PORT}",
+def host_to_guest(ns, guest, ttcp, zc, count, length=1460, seed=4242, guest_length=None):
+    read = f" -l {guest_length}" if guest_length else ""
+    host, text = guest_receives(ns, guest, f"ttcp -r -s -H -R {seed} -z {zc}{read} -p {GUEST_PORT}",
                                 [ttcp, "-t", "-H", "-R", str(seed), "-l", str(length), "-n", str(count),
                                  "-p", str(GUEST_PORT), GUEST], timeout=300)
     check(host.returncode == 0, f"host ttcp -t exited {host.returncode}", host.stderr + text)
@@ -278,6 +284,40 @@ def guest_to_iperf(ns, guest, count=256, length=8192):
     return counted
 
 
+OVERSIZE = re.compile(r"oversize dropped (\d+)")
+
+
+def oversize_dropped(guest) -> int:
+    output = guest.command("ifconfig", timeout=20)
+    match = OVERSIZE.search(output)
+    check(match is not None, "`ifconfig` does not show the oversize count", output)
+    return int(match.group(1))
+
+
+def jumbo_frames_dropped(ns, guest, pings: int = 3) -> None:
+    """Bad input at MTU 1500: the host's side of the link goes to MTU 9000 and sends frames the
+    guest's MTU does not allow — 8000-byte datagrams that may not be fragmented, and datagrams of
+    1502 bytes (frames of 1516, two over) that a card without long frames on still lets through.
+    Not one may be answered; each must be counted as oversize and dropped; afterwards the link
+    works as before."""
+    before = oversize_dropped(guest)
+    ns.set_mtu(9000)
+    try:
+        for size in (8000, 1474):
+            result = ns.run(["ping", "-c", str(pings), "-i", "0.2", "-W", "1", "-M", "do", "-s", str(size), GUEST],
+                            timeout=30)
+            check(" 0 received" in result.stdout, f"the guest answered {size}-byte pings at MTU 1500",
+                  result.stdout + result.stderr)
+    finally:
+        ns.set_mtu(1500)
+    dropped = oversize_dropped(guest) - before
+    check(dropped >= 2 * pings, f"{dropped} oversize frames counted for {2 * pings} sent", guest.command("nicstat"))
+    result = ns.run(["ping", "-c", "2", "-W", "2", "-s", "1472", "-M", "do", GUEST], timeout=30)
+    check(result.returncode == 0, "full-size pings are not answered after the jumbo frames", result.stdout)
+    print(f"ok: jumbo frames at MTU 1500: {2 * pings} sent, {dropped} counted as oversize and dropped, none "
+          "answered; full-size frames still answered", flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("nic", choices=sorted(NICS))
@@ -286,20 +326,28 @@ def main() -> int:
     parser.add_argument("--megabytes", type=float, default=4.0, help="per TCP transfer (default 4)")
     parser.add_argument("--write-before-ack", action="store_true",
                         help="also run the write-before-ACK case (CTest runs it in net.zerocopy.*)")
+    parser.add_argument("--mtu", type=int, help="MTU of the tap and the guest (default: 1500, and the jumbo-frame "
+                                                    "check)")
     parser.add_argument("--log-dir", help="where the serial log goes (default: test-logs beside the kernel)")
     args = parser.parse_args()
+    name = f"net.ttcp.guest_{args.nic}" + (f"_mtu{args.mtu}" if args.mtu else "")
     problem = NetNamespace.problem()
     if problem:
-        print(f"SKIP: net.ttcp.guest_{args.nic}: {problem}", flush=True)
+        print(f"SKIP: {name}: {problem}", flush=True)
         return SKIP
     count = max(1, int(args.megabytes * 1024 * 1024 / 1460))
     log_dir = args.log_dir or os.path.join(os.path.dirname(os.path.abspath(args.kernel)), "test-logs")
+    append = "panic=exit" + (f" mtu={args.mtu}" if args.mtu else "")
+    guest_length = 65536 if args.mtu else None
     try:
-        with NetNamespace(tap=TAP) as ns, Guest(name=f"net-ttcp-{args.nic}", netns=ns, nic=args.nic,
-                                                  kernel=args.kernel, append="panic=exit",
-                                                  log_dir=log_dir) as guest:
-            print(f"net.ttcp.guest_{args.nic}: namespace {ns.name}, accel {guest.accel}", flush=True)
+        with NetNamespace(tap=TAP, mtu=args.mtu) as ns, Guest(name=f"net-ttcp-{args.nic}", netns=ns, nic=args.nic,
+                                                              kernel=args.kernel, append=append,
+                                                              log_dir=log_dir) as guest:
+            print(f"{name}: namespace {ns.name}, accel {guest.accel}", flush=True)
             guest.expect_prompt(timeout=60)
+            if args.mtu:
+                shown = guest.command("ifconfig", timeout=20)
+                check(f"mtu {args.mtu} " in shown, f"the guest's MTU is not {args.mtu}", shown)
             wait_reachable(ns, 20)
             # The baseline is taken after one small transfer: the first ttcp run costs two frames
             # once (measured: 6797 free after boot, 6795 after the first run and after every run
@@ -308,14 +356,14 @@ def main() -> int:
             baseline = resources(guest)
             print(f"baseline: {baseline}", flush=True)
             for zc in ("off", "on"):
-                received = host_to_guest(ns, guest, args.ttcp, zc, count)
-                print(f"REPORT net.ttcp.guest_{args.nic}: host->guest TCP zc={zc} {received.group('bytes')} bytes, "
+                received = host_to_guest(ns, guest, args.ttcp, zc, count, guest_length=guest_length)
+                print(f"REPORT {name}: host->guest TCP zc={zc} {received.group('bytes')} bytes, "
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
                 check_baseline(guest, baseline, f"host->guest TCP zc={zc}")
                 tso_before = tso_counts(guest)
                 received = guest_to_host(ns, guest, args.ttcp, zc, count)
                 tso = check_tso(args.nic, tso_before, tso_counts(guest), f"guest->host TCP zc={zc}")
-                print(f"REPORT net.ttcp.guest_{args.nic}: guest->host TCP zc={zc} {received.group('bytes')} bytes, "
+                print(f"REPORT {name}: guest->host TCP zc={zc} {received.group('bytes')} bytes, "
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel}); {tso}", flush=True)
                 check_baseline(guest, baseline, f"guest->host TCP zc={zc}")
             print("ok: frames, pinned pages and packet pools back to the baseline after each TCP transfer", flush=True)
@@ -334,12 +382,15 @@ def main() -> int:
             else:
                 print("SKIPPED PART: iperf (Debian's iperf 2) is not installed: guest -> iperf -s not checked",
                       flush=True)
+            if not args.mtu:
+                jumbo_frames_dropped(ns, guest)
+                check_baseline(guest, baseline, "the jumbo frames")
             guest.send_line("poweroff 0")
             guest.wait_exit(timeout=20)
     except (CheckFailed, GuestError, subprocess.TimeoutExpired) as failure:
-        print(f"FAIL net.ttcp.guest_{args.nic}: {failure}", flush=True)
+        print(f"FAIL {name}: {failure}", flush=True)
         return 1
-    print(f"PASS net.ttcp.guest_{args.nic}", flush=True)
+    print(f"PASS {name}", flush=True)
     return 0
 
 

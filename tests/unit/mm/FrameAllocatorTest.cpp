@@ -125,6 +125,36 @@ TEST(FrameAllocator, ContiguousRunIsAlignedAndSkipsTheHole)
     EXPECT_EQ(f.frames.stats().used, 1u);
 }
 
+TEST(FrameAllocator, RunsAreFoundNextFitPastUsedWordsAndAroundTheEnd)
+{
+    Fixture f;
+    // Scatter single free frames over the first 100: every odd one is taken.
+    for (u64 i = 1; i < 100; i += 2)
+        f.frames.reserve_range(Fixture::kBase + i * kFrameSize, kFrameSize);
+    // The first run of 5 lies past them.
+    PhysicalAddress first = MUST(f.frames.allocate_run(5));
+    EXPECT_EQ(first, Fixture::kBase + 100 * kFrameSize);
+    for (u64 i = 0; i < 5; ++i)
+        EXPECT_EQ(f.frames.refcount(first + i * kFrameSize), 1u);
+    // Next fit: the next one starts where that one ended, even after it is freed.
+    PhysicalAddress second = MUST(f.frames.allocate_run(5));
+    EXPECT_EQ(second, first + 5 * kFrameSize);
+    f.frames.free_contiguous(first, 5);
+    EXPECT_EQ(MUST(f.frames.allocate_run(3)), second + 5 * kFrameSize);
+    // Runs do not cross the hole (frames 128-159): the next one of 20 from frame 113 is at 160.
+    EXPECT_EQ(MUST(f.frames.allocate_run(20)), Fixture::kBase + 160 * kFrameSize);
+    // Frames 180-243 make one run of 64; then nothing is long enough for another, anywhere.
+    EXPECT_EQ(MUST(f.frames.allocate_run(64)), Fixture::kBase + 180 * kFrameSize);
+    EXPECT_TRUE(f.frames.allocate_run(64).is_error());
+    // Around the end: 244-255 hold two runs of 5; the third wraps round to the bottom, past the
+    // scattered singles, to the run freed before.
+    EXPECT_EQ(MUST(f.frames.allocate_run(5)), Fixture::kBase + 244 * kFrameSize);
+    EXPECT_EQ(MUST(f.frames.allocate_run(5)), Fixture::kBase + 249 * kFrameSize);
+    EXPECT_EQ(MUST(f.frames.allocate_run(5)), first);
+    u64 used = f.frames.stats().used;
+    EXPECT_EQ(used + f.frames.stats().free, 224u);
+}
+
 TEST(FrameAllocator, NextFitReusesFreedFramesEventually)
 {
     Fixture f;

@@ -38,9 +38,7 @@ HostPort::HostPort(u64 seed)
     if (region == MAP_FAILED)
         fail("HostPort: mmap of the zero-copy range");
     m_region = static_cast<u8*>(region);
-    m_free_frames.reserve(kFrames);
-    for (u32 frame = kFrames; frame > 0; --frame)
-        m_free_frames.push_back(frame - 1);
+    m_free.assign(kFrames, true);
 }
 
 HostPort::~HostPort()
@@ -64,14 +62,37 @@ u32 HostPort::frame_of(u64 phys) const
 
 Result<u32> HostPort::take_frame()
 {
-    if (m_frames_in_use >= m_page_limit || m_free_frames.empty())
+    return take_run(1);
+}
+
+// `count` free frames in a row, next fit from where the last search ended.
+Result<u32> HostPort::take_run(u32 count)
+{
+    if (count == 0 || m_frames_in_use + count > m_page_limit)
         return Error::NoMemory;
-    u32 frame = m_free_frames.back();
-    m_free_frames.pop_back();
-    m_frames[frame] = { 1, 0, 0 };
-    ++m_frames_in_use;
-    std::memset(frame_address(frame), 0, kPageSize);
-    return frame;
+    for (u32 tried = 0; tried < kFrames;) {
+        u32 first = (m_next_free + tried) % kFrames;
+        if (first + count > kFrames) {
+            tried += kFrames - first;
+            continue;
+        }
+        u32 run = 0;
+        while (run < count && m_free[first + run])
+            ++run;
+        if (run < count) {
+            tried += run + 1;
+            continue;
+        }
+        for (u32 i = 0; i < count; ++i) {
+            m_free[first + i] = false;
+            m_frames[first + i] = { 1, 0, 0 };
+        }
+        m_frames_in_use += count;
+        m_next_free = (first + count) % kFrames;
+        std::memset(frame_address(first), 0, count * kPageSize);
+        return first;
+    }
+    return Error::NoMemory;
 }
 
 void HostPort::drop_reference(u32 frame)
@@ -80,7 +101,7 @@ void HostPort::drop_reference(u32 frame)
     VERIFY(f.references > 0);
     if (--f.references == 0) {
         VERIFY(f.pins == 0 && f.mapped_at == 0);
-        m_free_frames.push_back(frame);
+        m_free[frame] = true;
         --m_frames_in_use;
     }
 }
@@ -111,6 +132,13 @@ Result<PortPage> HostPort::allocate_page()
 {
     u32 frame = TRY(take_frame());
     u8* address = frame_address(frame);
+    return PortPage { address, reinterpret_cast<u64>(address) };
+}
+
+Result<PortPage> HostPort::allocate_pages(u32 count)
+{
+    u32 first = TRY(take_run(count));
+    u8* address = frame_address(first);
     return PortPage { address, reinterpret_cast<u64>(address) };
 }
 
@@ -249,6 +277,39 @@ Result<PortPage> HostPort::remap_page(void* app_page, PortPage received)
     ++m_remaps;
     u8* address = frame_address(old);
     return PortPage { address, reinterpret_cast<u64>(address) };
+}
+
+usize HostPort::remap_pages(Span<PortRemap> remaps)
+{
+    usize done = 0;
+    for (PortRemap& remap : remaps) {
+        auto old = remap_page(remap.app_page, remap.received);
+        if (old.is_error())
+            break;
+        remap.received = old.value();
+        ++done;
+    }
+    if (done)
+        ++m_remap_batches;
+    return done;
+}
+
+Result<u8*> HostPort::posted_destination(void* virt, usize length)
+{
+    uptr address = reinterpret_cast<uptr>(virt);
+    VERIFY(length > 0 && (address & (kPageSize - 1)) + length <= kPageSize);
+    u32* mapped = app_frame(align_down(address, kPageSize));
+    if (!mapped)
+        return Error::NotSupported;
+    if (m_frames[*mapped].pins)
+        return Error::Busy; // write-protected while a send holds it
+    return frame_address(*mapped) + (address & (kPageSize - 1));
+}
+
+u64 HostPort::frame_under(void const* app_page)
+{
+    u32* mapped = app_frame(reinterpret_cast<uptr>(app_page));
+    return mapped ? reinterpret_cast<u64>(frame_address(*mapped)) : 0;
 }
 
 u64 HostPort::random_u64()

@@ -16,6 +16,11 @@
 //   store into a pinned page faults (SIGSEGV): a test that forgets write() fails loudly.
 // - remap_page() maps the received frame at the application's page and hands the old frame back:
 //   no copy. It refuses (Error::Busy) when the old frame is pinned or shared, as mm::remap_page.
+//   remap_pages() does several in order, up to the first refused (remap_batches() counts them).
+// - allocate_pages() finds runs of contiguous frames (receive blocks), next fit as the kernel's
+//   FrameAllocator::allocate_run does.
+// - posted_destination() is the frame under a writable zero-copy page through the direct map, as
+//   the kernel's; a page write-protected for a send says no.
 // - copied_bytes() counts every byte the port copied (the COW copies): a test of a path that
 //   claims zero copy asserts it stays 0, beside the stack's own copy counters.
 
@@ -36,12 +41,15 @@ public:
     HostPort& operator=(HostPort const&) = delete;
 
     Result<PortPage> allocate_page() override;
+    Result<PortPage> allocate_pages(u32 count) override;
     void ref_page(u64 phys) override;
     void unref_page(u64 phys) override;
     Result<PortPage> pin_user_page(void const* virt) override;
     void unpin_user_page(u64 phys) override;
     bool is_zero_copy_region(void const* virt, usize length) override;
     Result<PortPage> remap_page(void* app_page, PortPage received) override;
+    usize remap_pages(Span<PortRemap> remaps) override;
+    Result<u8*> posted_destination(void* virt, usize length) override;
     u64 random_u64() override;
     void wake(void* waiter) override;
 
@@ -50,11 +58,14 @@ public:
     void free_zero_copy_buffer(u8* buffer, usize bytes);
     void write(void* address, ReadonlyBytes bytes); // a store by the application (COW first)
     void fill(void* address, u8 value, usize length);
+    // The frame mapped at an application page now (its direct-map address), 0 if none.
+    u64 frame_under(void const* app_page);
 
     void set_page_limit(u64 limit) { m_page_limit = limit; }
     u64 pages_allocated() const { return m_frames_in_use; }
     u64 pins_held() const;
     u64 remaps() const { return m_remaps; }
+    u64 remap_batches() const { return m_remap_batches; }
     u64 wakes() const { return m_wakes; }
     u64 cow_copies() const { return m_cow_copies; }
     u64 copied_bytes() const { return m_copied_bytes; }
@@ -68,6 +79,7 @@ private:
     u32 frame_of(u64 phys) const;
     u8* frame_address(u32 frame) const;
     Result<u32> take_frame();
+    Result<u32> take_run(u32 count);
     void drop_reference(u32 frame);
     void map_at(uptr page, u32 frame, bool writable);
     void protect(uptr page, bool writable);
@@ -77,7 +89,8 @@ private:
     int m_memfd { -1 };
     u8* m_direct { nullptr };
     std::vector<Frame> m_frames;
-    std::vector<u32> m_free_frames;
+    std::vector<bool> m_free; // per frame
+    u32 m_next_free { 0 };    // where the next search for free frames starts
     u64 m_frames_in_use { 0 };
     u8* m_region { nullptr }; // the reserved application range
     usize m_region_used { 0 };
@@ -85,6 +98,7 @@ private:
     u64 m_random;
     u64 m_page_limit { ~0ull };
     u64 m_remaps { 0 };
+    u64 m_remap_batches { 0 };
     u64 m_wakes { 0 };
     u64 m_cow_copies { 0 };
     u64 m_copied_bytes { 0 };

@@ -118,10 +118,36 @@ bool SimDevice::inject(std::vector<u8> const& frame, u32 offset)
     PacketBuffer* buffer = allocate_receive_buffer();
     if (!buffer)
         return false;
-    VERIFY(offset + frame.size() <= kPageSize);
+    VERIFY(offset + frame.size() <= buffer->storage_capacity());
     std::copy(frame.begin(), frame.end(), buffer->storage() + offset);
     deliver(buffer, offset, static_cast<u32>(frame.size()));
     return true;
+}
+
+bool SimDevice::inject_header_first(std::vector<u8> const& frame)
+{
+    PacketBuffer* buffer = allocate_receive_buffer();
+    VERIFY(buffer);
+    u32 offset = receive_offset;
+    u32 length = static_cast<u32>(frame.size());
+    VERIFY(offset + length <= buffer->storage_capacity());
+    u32 peek = length < kPlacedHeaderBytes ? length : kPlacedHeaderBytes;
+    std::copy(frame.begin(), frame.begin() + peek, buffer->storage() + offset);
+    PayloadDestination destination;
+    if (peek == kPlacedHeaderBytes)
+        destination = place_payload(*buffer, offset, length);
+    auto rest = frame.begin() + peek;
+    if (destination.count) {
+        for (u32 i = 0; i < destination.count; ++i) {
+            std::copy(rest, rest + static_cast<long>(destination.piece[i].size()), destination.piece[i].data());
+            rest += static_cast<long>(destination.piece[i].size());
+        }
+        VERIFY(rest == frame.end());
+    } else {
+        std::copy(rest, frame.end(), buffer->storage() + offset + peek);
+    }
+    deliver(buffer, offset, length);
+    return destination.count != 0;
 }
 
 u64 SimWire::next_random()

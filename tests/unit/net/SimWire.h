@@ -31,16 +31,23 @@ public:
         caps.tso_max_bytes = tso ? tso_max_bytes : 0;
         caps.tso_max_pieces = tso ? tso_max_pieces : 0;
         caps.mtu = mtu;
+        caps.max_mtu = max_mtu;
         return caps;
     }
     Result<void> transmit(PacketBuffer& packet) override;
+    Result<void> set_mtu(u16 new_mtu) override
+    {
+        mtu = new_mtu;
+        return {};
+    }
 
     // TSO (and transmit checksum offload) as QEMU's e1000 does them (docs/hardware.md): a unit is
     // cut into segments of tso_mss payload bytes behind a copy of its headers, each with its IPv4
     // length, ID and checksum and its TCP sequence number, flags and checksum fixed up. Set
     // before attach(): the stack reads the capabilities then.
     bool tso { false };
-    u16 mtu { 1500 }; // set before attach(), like tso
+    u16 mtu { 1500 };     // set before attach(), like tso (or by the stack: set_mtu)
+    u16 max_mtu { 1500 }; // what set_mtu takes
     u32 tso_max_bytes { 65536 };
     u16 tso_max_pieces { 64 };
     struct UnitSeen {
@@ -52,8 +59,24 @@ public:
     std::vector<UnitSeen> units; // every TSO unit transmitted, in order
     u64 tso_segments { 0 };
 
-    // Hand a frame to the stack as a driver would: copied into a receive page at an offset.
-    bool inject(std::vector<u8> const& frame, u32 offset = 2);
+    // Hand a frame to the stack as a driver would: copied into a receive buffer at an offset
+    // (receive_offset unless told: 2 as the NE2000, NetDevice::kPlacedOffset as the e1000 after
+    // place_like_e1000()).
+    bool inject(std::vector<u8> const& frame, u32 offset);
+    bool inject(std::vector<u8> const& frame) { return inject(frame, receive_offset); }
+    // As a PIO driver that reads header first (the NE2000): the first kPlacedHeaderBytes into a
+    // buffer, then the rest wherever the stack says (NetDevice::place_payload). Returns whether
+    // the payload went into a posted buffer; nothing is processed until the stack's poll.
+    bool inject_header_first(std::vector<u8> const& frame);
+    // Receive as the e1000 does: blocks of contiguous pages holding `buffer_bytes` from
+    // NetDevice::kPlacedOffset, every frame placed there (the device must be attached).
+    void place_like_e1000(u32 buffer_bytes)
+    {
+        set_receive_extent(kPlacedOffset, buffer_bytes);
+        receive_offset = kPlacedOffset;
+    }
+
+    u32 receive_offset { 2 };
 
     std::deque<std::vector<u8>> sent;
     u64 pieces_seen { 0 };
