@@ -14,5 +14,6 @@ void register_ttcp_commands();      // ttcp (apps/ttcp/TtcpCommand.cpp, docs/ttc
 void register_resource_commands();  // resources, stats (apps/ResourceCommands.cpp)
 void register_zero_copy_commands(); // zc (apps/ZeroCopyCommands.cpp, docs/zero-copy.md)
 void register_file_commands();      // ls, cat, stat (apps/FileCommands.cpp)
+void register_task_commands();      // run, kill, programs, tasks (apps/TaskCommands.cpp)
 
 } // namespace skiff::apps

@@ -49,6 +49,11 @@ VirtualRangeAllocator s_mmio_areas;
 FaultStats s_faults;
 u64 s_zero_copy_bytes = 0;
 u64 s_area_bytes = 0;
+// The task address space whose table is loaded now (null: the kernel's own, before any task ran).
+// Kernel threads leave it as it is: the upper half is the same in every table.
+UserSpace* s_active_user_space = nullptr;
+UserSpace::Fault s_last_user_fault = UserSpace::Fault::Resolved;
+u64 s_user_spaces = 0;
 
 void zero_frame(PhysicalAddress frame)
 {
@@ -105,6 +110,24 @@ bool handle_page_fault(FaultInfo const& fault, TrapFrame const&)
     bool write = fault.write;
     uptr address = fault.address;
     uptr page = align_down(address, kFrameSize);
+    if (PageTable::is_canonical(address) && !(address >> 47)) {
+        // The lower half is the active task's (its own access, or the kernel's on its behalf).
+        ++s_faults.user_faults;
+        s_last_user_fault = s_active_user_space ? s_active_user_space->resolve_fault(address, write, fault.execute)
+                                                : UserSpace::Fault::NotMapped;
+        if (s_last_user_fault == UserSpace::Fault::Resolved) {
+            ++s_faults.demand_zero;
+            return true;
+        }
+        ++s_faults.unresolved;
+        return false;
+    }
+    // A task touching the kernel's half is never resolved, whatever is there.
+    if (fault.user) {
+        s_last_user_fault = UserSpace::Fault::KernelHalf;
+        ++s_faults.unresolved;
+        return false;
+    }
     if (PageTable::is_canonical(address)) {
         if (present && write && s_zero_copy.contains(page)) {
             // Zero-copy pages keep their own records: a write to one a send protected.
@@ -141,7 +164,7 @@ void describe_address(uptr address)
     if (address < 0x1000)
         region = "the null page: a null pointer dereference";
     else if (address < (1ull << 47))
-        region = "the lower half, where nothing is mapped yet (no user tasks)";
+        region = s_active_user_space ? "the lower half: the current task's memory" : "the lower half (no task active)";
     else if (address >= kDirectMapBase && address < kKernelVirtualAreaBase)
         region = "the direct map of physical memory";
     else if (s_general_areas.contains(address))
@@ -159,6 +182,12 @@ void describe_address(uptr address)
     else if ((entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
         format(out, "mm: copy-on-write page, frame refcount {}\n",
             s_frames.manages(entry & pte::kAddressMask) ? s_frames.refcount(entry & pte::kAddressMask) : 0);
+    if (address < (1ull << 47) && s_active_user_space) {
+        format(out, "mm: {} (task table {:#x})\n", UserSpace::fault_name(s_last_user_fault),
+            s_active_user_space->table().root());
+        s_active_user_space->table().describe(address, out);
+        return;
+    }
     format(out, "mm: page-table walk (CR3 {:#x}):\n", s_kernel_table.root());
     s_kernel_table.describe(address, out);
 }
@@ -292,6 +321,14 @@ void initialize(BootInfo const& info)
 
     s_general_areas.initialize(kGeneralAreaBase, kRegionSize);
     s_mmio_areas.initialize(kMmioBase, kRegionSize);
+    // Tasks copy the kernel's top-level entries (mm/UserSpace.h): make every one the layout will
+    // ever use now, and refuse new ones from here on.
+    uptr const kernel_regions[] = { kDirectMapBase, kKernelVirtualAreaBase, kKernelImageBase };
+    for (uptr region : kernel_regions) {
+        if (s_kernel_table.reserve_top_level(region).is_error())
+            out_of_memory_at_boot("making the kernel's top-level tables");
+    }
+    s_kernel_table.seal_top_level();
 
     // 3. Switch. The boot tables set global pages, so drop those too.
     {
@@ -565,9 +602,64 @@ MemoryStats stats()
         result.zero_copy = s_zero_copy.stats();
         result.pinned_frames = result.zero_copy.pinned_frames;
         result.area_bytes = s_area_bytes;
+        result.user_spaces = s_user_spaces;
     }
     result.heap = heap_stats();
     return result;
+}
+
+Result<UserSpace*> create_user_space(u64 max_bytes)
+{
+    auto* space = new (std::nothrow) UserSpace;
+    if (!space)
+        return Error::NoMemory;
+    InterruptDisabler disabler;
+    auto created
+        = space->create(s_frames, PhysicalWindow { kDirectMapBase }, &kTlbOperations, s_kernel_table, max_bytes);
+    if (created.is_error()) {
+        delete space;
+        return created.error();
+    }
+    ++s_user_spaces;
+    return space;
+}
+
+void destroy_user_space(UserSpace* space)
+{
+    {
+        InterruptDisabler disabler;
+        if (s_active_user_space == space) {
+            // Never free the tables the CPU is walking: back to the kernel's own.
+            arch::activate_kernel_page_table(s_kernel_table.root());
+            space->table().set_active(false);
+            s_active_user_space = nullptr;
+        }
+        space->destroy();
+        --s_user_spaces;
+    }
+    delete space;
+}
+
+void activate_user_space(UserSpace* space)
+{
+    VERIFY(!arch::interrupts_enabled());
+    if (space == s_active_user_space)
+        return;
+    if (s_active_user_space)
+        s_active_user_space->table().set_active(false);
+    arch::activate_user_page_table(space->table().root());
+    space->table().set_active(true);
+    s_active_user_space = space;
+}
+
+UserSpace* active_user_space()
+{
+    return s_active_user_space;
+}
+
+UserSpace::Fault last_user_fault()
+{
+    return s_last_user_fault;
 }
 
 u64 frames_in_use_for_tests()

@@ -1,0 +1,212 @@
+#pragma once
+
+// The system-call ABI between Skiff and its user programs: the call numbers, how arguments and
+// results travel, and the structures passed by pointer. The kernel (kernel/syscall/) and the user
+// runtime (user/runtime/) both build from this one header, so they cannot disagree.
+//
+// One call is one trap instruction, with everything in registers:
+//
+//              number   arguments 0..5                 result   trap      clobbered
+//   x86-64     rax      rdi, rsi, rdx, r10, r8, r9     rax      syscall   rcx, r11
+//   AArch64    x8       x0, x1, x2, x3, x4, x5         x0       svc #0    (nothing)
+//
+// (x86-64 passes argument 3 in r10, not rcx, because `syscall` overwrites rcx with the return
+// address; every other register comes back as it went in.) The result is one 64-bit value: a
+// value >= 0 on success, or -code for an error, where code is a skiff::Error (lib/Error.h, values
+// fixed below). Pointers are user addresses; lengths are bytes. Every pointer and length is
+// checked by the kernel: a bad one is Error::Fault (EFAULT), never a kernel fault.
+//
+// Append only: numbers and structure layouts never change meaning once published.
+
+#include <lib/Error.h>
+#include <lib/Types.h>
+
+namespace skiff::abi {
+
+enum class Call : u64 {
+    // --- Tasks and threads ---------------------------------------------------------------------
+    Exit = 0,         // (code): ends the task, every thread of it; does not return
+    ThreadExit = 1,   // (code): ends the calling thread; the task ends with its last thread
+    Write = 2,        // (descriptor, buffer, length) -> bytes: 1 and 2 are the console; a socket sends
+    Clock = 3,        // () -> nanoseconds since boot (monotonic)
+    Sleep = 4,        // (nanoseconds): at least that long, rounded up to the 1 ms tick
+    ThreadCreate = 5, // (entry, argument0, argument1) -> thread id: entry(argument0, argument1) on a
+                      // new stack of its own
+    ThreadJoin = 6,   // (thread id) -> its exit code (32 bits, zero-extended); each thread is joined
+                      // once, and not by itself
+    MapMemory = 7,    // (length) -> address of length bytes of zeroed, writable memory (page-rounded)
+    UnmapMemory = 8,  // (address, length): what MapMemory gave, whole
+    TaskId = 9,       // () -> the task's id (as `ps` shows it)
+    Null = 10,        // () -> 0, and nothing else: the cost of a call itself
+    Yield = 11,       // (): lets another thread of the same priority run
+
+    // --- Sockets (kernel/net's blocking glue behind descriptors) ------------------------------
+    Socket = 16,      // (SocketType) -> descriptor
+    Bind = 17,        // (descriptor, SocketAddress const*)
+    Listen = 18,      // (descriptor, backlog)
+    Accept = 19,      // (descriptor, SocketAddress* peer or 0) -> new descriptor
+    Connect = 20,     // (descriptor, SocketAddress const*)
+    Send = 21,        // (descriptor, buffer, length, flags) -> bytes queued (TCP: at least 1)
+    Receive = 22,     // (descriptor, buffer, length, flags, u32* placed_at or 0) -> bytes (0: end)
+    SendTo = 23,      // (descriptor, buffer, length, flags, SocketAddress const*) -> bytes
+    ReceiveFrom = 24, // (descriptor, buffer, length, flags, SocketAddress* from or 0) -> datagram length
+    Shutdown = 25,    // (descriptor): no more sends (TCP: FIN after the queued data)
+    Close = 26,       // (descriptor)
+    Poll = 27,        // (PollEntry*, count, timeout ms or -1) -> entries with events
+    SetOption = 28,   // (descriptor, SocketOption, value)
+    GetOption = 29,   // (descriptor, SocketOption) -> value
+
+    // --- Copy elimination across the boundary -------------------------------------------------
+    ZeroCopyAllocate = 32,    // (length) -> address of a zero-copy buffer (whole pages, registered)
+    ZeroCopyFree = 33,        // (address, length)
+    ZeroCopyRelease = 34,     // (address, length) -> pages still held by sends (see mm/Memory.h)
+    ZeroCopyCompletions = 35, // (descriptor, ZeroCopyReport*): what the zero-copy send path did
+
+    // --- Mapped packet rings (Liu et al.'s packet pool, in the spirit of packet mmap) ---------
+    RingMap = 40,      // (RingSetup*) -> descriptor; fills in the addresses
+    RingRelease = 41,  // (descriptor, count): hands back `count` receive slots, in order
+    RingTransmit = 42, // (descriptor, count): sends the next `count` filled transmit slots
+    RingWait = 43,     // (descriptor, timeout ms) -> receive slots ready
+};
+
+constexpr u32 kCallArgumentCount = 6;
+
+// Results: >= 0 a value; -1 .. -kMaxErrorCode an error.
+constexpr u64 kMaxErrorCode = 4095;
+constexpr i64 error_result(Error error)
+{
+    return -static_cast<i64>(error);
+}
+constexpr bool is_error_result(i64 result)
+{
+    return result < 0 && result >= -static_cast<i64>(kMaxErrorCode);
+}
+constexpr Error result_error(i64 result)
+{
+    return static_cast<Error>(-result);
+}
+
+// The error codes are part of the ABI (lib/Error.h appends only).
+static_assert(static_cast<u16>(Error::NoMemory) == 1);
+static_assert(static_cast<u16>(Error::InvalidArgument) == 2);
+static_assert(static_cast<u16>(Error::NotFound) == 4);
+static_assert(static_cast<u16>(Error::WouldBlock) == 7);
+static_assert(static_cast<u16>(Error::TimedOut) == 8);
+static_assert(static_cast<u16>(Error::Interrupted) == 9);
+static_assert(static_cast<u16>(Error::NotSupported) == 10);
+static_assert(static_cast<u16>(Error::ConnectionRefused) == 16);
+static_assert(static_cast<u16>(Error::Fault) == 25);
+
+// Descriptors 0..2 are the console (reading it is not supported); sockets and rings get 3 and up.
+constexpr i64 kConsoleOutput = 1;
+constexpr i64 kConsoleError = 2;
+constexpr u32 kFirstDescriptor = 3;
+
+// How a program starts: its ELF entry point is entered as if called, from address 0, as
+// entry(argument count, argument vector), the strings and the vector on its stack (x86-64: rsp + 8
+// 16-byte aligned, a zero return address at rsp; AArch64: sp 16-byte aligned, lr 0). A thread made
+// by ThreadCreate starts the same way at entry(argument0, argument1). The runtime's entry points
+// never return (they call Exit or ThreadExit); one that did would jump to 0 and fault.
+constexpr u32 kMaxArguments = 16;
+constexpr u32 kMaxArgumentBytes = 1024; // all strings together, terminators included
+
+// --- Sockets ------------------------------------------------------------------------------------
+enum class SocketType : u64 {
+    Stream = 1,   // TCP
+    Datagram = 2, // UDP
+    Ping = 3,     // ICMP echo: SendTo sends an echo request (identifier from the kernel, the payload
+                  // length is the length given, sequence = flags), ReceiveFrom returns the next reply
+};
+
+// An IPv4 endpoint. The address is in host byte order (10.0.2.15 is 0x0a00020f).
+struct SocketAddress {
+    u32 address;
+    u16 port;
+    u16 reserved;
+};
+static_assert(sizeof(SocketAddress) == 8);
+
+// Receive flags.
+constexpr u64 kReceivePlaced = 1;   // TCP: the kernel may start the bytes anywhere in the buffer's
+                                    // first page (at the page offset the payload has, so copy
+                                    // elimination can remap); *placed_at says where; the
+                                    // buffer's pages are the call's whole (docs/zero-copy.md)
+constexpr u64 kReceiveDontWait = 2; // fail with WouldBlock rather than wait
+
+// Send flags.
+constexpr u64 kSendDontWait = 2;
+
+enum class SocketOption : u64 {
+    NoDelay = 1,           // TCP_NODELAY: 0/1
+    ZeroCopy = 2,          // copy elimination for this socket: 0 off, 1 on (TCP)
+    ReceiveBuffer = 3,     // bytes (TCP: before connect/listen)
+    SendBuffer = 4,        // bytes
+    NonBlocking = 5,       // 0/1: calls fail with WouldBlock instead of waiting
+    ReceiveTimeout = 6,    // ms; 0 = wait forever (the default)
+    KeepAlive = 7,         // 0/1
+    ZeroCopyThreshold = 8, // TCP: smallest piece recv remaps (bytes)
+    PingIdentifier = 9,    // Ping: the echo identifier the kernel chose (read only)
+};
+
+// Poll events, with POSIX values.
+constexpr u32 kPollIn = 0x001;
+constexpr u32 kPollOut = 0x004;
+constexpr u32 kPollError = 0x008;
+constexpr u32 kPollHangUp = 0x010;
+constexpr u32 kPollInvalid = 0x020; // the descriptor is not open
+
+struct PollEntry {
+    i32 descriptor;
+    u32 events;
+    u32 returned_events;
+    u32 reserved;
+};
+static_assert(sizeof(PollEntry) == 16);
+constexpr u32 kMaxPollEntries = 64;
+
+// What ZeroCopyCompletions reports for one socket, cumulative since it opened: how much the send
+// path took by reference (pinned pages) and copied, how much of what it pinned the peer has
+// acknowledged (so those pages may be rewritten without a copy-on-write fault), and the receive
+// side's remaps and copies.
+struct ZeroCopyReport {
+    u64 sent_zero_copy_bytes; // sent from pinned pages
+    u64 sent_copied_bytes;    // copied into the kernel's buffers
+    u64 acknowledged_bytes;   // of all bytes sent, acknowledged by the peer
+    u64 unacknowledged_bytes; // still queued (pinned pages among them stay pinned)
+    u64 received_remapped_bytes;
+    u64 received_copied_bytes;
+    u64 pinned_pages_now; // pages of this task pinned by sends of any socket
+    u64 reserved;
+};
+static_assert(sizeof(ZeroCopyReport) == 64);
+
+// --- Mapped packet rings ------------------------------------------------------------------------
+// RingMap maps two rings into the task: `slots` receive slots (read-only to the task) and `slots`
+// transmit slots (writable), each slot one page: a RingSlotHeader, then the frame from
+// kRingFrameOffset. The receive ring gets the frames of `ether_type` (host order; 0 = every frame,
+// a capture) as they arrive, without a copy; the task reads slots in order while their state is
+// kSlotFull and hands them back with RingRelease. It fills transmit slots (header length, frame
+// bytes) and sends them with RingTransmit.
+struct RingSetup {
+    u32 slots;      // per ring: 1..64
+    u16 ether_type; // 0: every frame (capture)
+    u16 reserved;
+    u64 receive_ring;  // out: the receive ring's address
+    u64 transmit_ring; // out: the transmit ring's address
+};
+static_assert(sizeof(RingSetup) == 24);
+
+struct RingSlotHeader {
+    u32 state;    // kSlotEmpty / kSlotFull, written by the kernel for receive, by the task for transmit
+    u32 length;   // frame bytes from kRingFrameOffset
+    u64 sequence; // receive: the frame's number since the ring was mapped
+    u64 timestamp_ns;
+    u64 reserved;
+};
+static_assert(sizeof(RingSlotHeader) == 32);
+constexpr u32 kSlotEmpty = 0;
+constexpr u32 kSlotFull = 1;
+constexpr u32 kRingFrameOffset = 64;
+constexpr u32 kRingSlotSize = 4096;
+
+} // namespace skiff::abi
