@@ -2,7 +2,9 @@
 // page boundary of a virtually contiguous but physically scattered zero-copy buffer, as two
 // data segments (seg[0] up to the boundary, seg[1] after it) pinned in place — so a DMA NIC gets
 // one descriptor per physically contiguous piece and a PIO NIC gathers them at the data port.
-// The receiver (tests/net/guest) checks every byte.
+// It prints how many pieces the driver handed the card (its tx_pieces counter), so the test can
+// tell a gathering driver from one that flattened the frame; the receiver (tests/net/guest) checks
+// every byte.
 //
 //   dmatest <address> <port> [length]      payload byte i is (i * 31 + 7) mod 256
 
@@ -53,7 +55,25 @@ Result<void> scatter(u8* buffer)
     return {};
 }
 
-Result<void> send_straddling(net::Ipv4Address destination, u16 port, u8* buffer, u32 length)
+// Frames and pieces every NIC has handed to its card so far.
+struct TransmitTally {
+    u64 frames;
+    u64 pieces;
+};
+
+TransmitTally transmit_tally()
+{
+    TransmitTally tally { 0, 0 };
+    for (u32 i = 0; i < knet::driver_count(); ++i) {
+        tally.frames += knet::driver(i).counters().tx_packets;
+        tally.pieces += knet::driver(i).driver_counters().tx_pieces;
+    }
+    return tally;
+}
+
+// Sends the datagram; `pieces` gets how many pieces of memory the driver handed the card for it
+// (0 if the frame did not leave at once, e.g. waiting for ARP).
+Result<void> send_straddling(net::Ipv4Address destination, u16 port, u8* buffer, u32 length, u64& pieces)
 {
     u32 start = static_cast<u32>(kPage) - length / 2;
     for (u32 i = 0; i < length; ++i)
@@ -62,21 +82,17 @@ Result<void> send_straddling(net::Ipv4Address destination, u16 port, u8* buffer,
     knet::StackLocker locker;
     auto& stack = knet::stack();
     net::Ipv4Address source = TRY(stack.ipv4().source_for(destination));
-    net::PacketBuffer* packet = stack.pool().allocate_transmit();
+    net::PacketRef packet = stack.pool().allocate_transmit();
     if (!packet)
         return Error::NoMemory;
     u32 first_length = static_cast<u32>(kPage) - start;
     auto first = pinned_segment(stack.port(), buffer + start, first_length);
-    if (first.is_error()) {
-        packet->release();
+    if (first.is_error())
         return first.error();
-    }
     packet->add_segment(first.value());
     auto second = pinned_segment(stack.port(), buffer + kPage, length - first_length);
-    if (second.is_error()) {
-        packet->release();
+    if (second.is_error())
         return second.error();
-    }
     packet->add_segment(second.value());
     kprintln("dmatest: seg[0] virt {} phys {:#x} {} bytes | seg[1] virt {} phys {:#x} {} bytes ({})",
         static_cast<void const*>(first.value().virt), first.value().phys, first.value().length,
@@ -95,7 +111,12 @@ Result<void> send_straddling(net::Ipv4Address destination, u16 port, u8* buffer,
     sum.add_packet(*packet, 0, udp_length);
     u16 checksum = sum.finish();
     store_be16(header + 6, checksum ? checksum : 0xffff);
-    return stack.ipv4().send(packet, source, destination, net::IpProtocol::Udp);
+    // The stack lock is held: no other frame can be transmitted meanwhile.
+    TransmitTally before = transmit_tally();
+    TRY(stack.ipv4().send(move(packet), source, destination, net::IpProtocol::Udp));
+    TransmitTally after = transmit_tally();
+    pieces = after.frames - before.frames == 1 ? after.pieces - before.pieces : 0;
+    return {};
 }
 
 int dmatest_command(console::Arguments const& arguments)
@@ -117,17 +138,24 @@ int dmatest_command(console::Arguments const& arguments)
     }
     u8* buffer = allocated.value();
     int status = 0;
+    u64 pieces = 0;
     if (auto scattered = scatter(buffer); scattered.is_error()) {
         kprintln("dmatest: cannot scatter the buffer: {}", scattered.error());
         status = 1;
     } else if (auto sent
-               = send_straddling(destination.value(), static_cast<u16>(port), buffer, static_cast<u32>(length));
+               = send_straddling(destination.value(), static_cast<u16>(port), buffer, static_cast<u32>(length), pieces);
                sent.is_error()) {
         kprintln("dmatest: send failed: {}", sent.error());
         status = 1;
     } else {
         kprintln("dmatest: sent {} bytes to {}:{} across a page boundary", length, IpText(destination.value()).c_str(),
             port);
+        if (pieces)
+            kprintln("dmatest: the driver handed the card the frame as {} pieces (headers, seg[0], seg[1]: no "
+                     "flattening copy)",
+                pieces);
+        else
+            kprintln("dmatest: the frame did not leave at once (waiting for ARP?): pieces not counted");
     }
     // The driver releases the pins when the card is done; the buffer's own frames go with it.
     sched::sleep_ms(100);

@@ -155,8 +155,8 @@ int nicstat_command(Arguments const&)
             nic.link_up() ? "up" : "down");
         kprintln("  rx: packets {}  bytes {}  errors {}  dropped {}  bad frames {}  no buffer {}  missed by card {}",
             c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed);
-        kprintln("  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}", c.tx_packets, c.tx_bytes,
-            c.tx_errors, c.tx_dropped, d.tx_ring_full);
+        kprintln("  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}", c.tx_packets, c.tx_bytes,
+            c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces);
         kprintln("  interrupts {}  spurious {}  polls {}  budget exhausted {}  link changes {}  resyncs {}",
             d.interrupts, d.spurious_interrupts, d.polls, d.rx_budget_exhausted, d.link_changes, d.resyncs);
         nic.print_rings(console_sink());

@@ -54,7 +54,7 @@ struct Bench {
 };
 
 // The UDP header in front of whatever the packet holds, and IPv4 on. Consumes one reference.
-Result<void> send_packet(Bench& bench, net::PacketBuffer* packet)
+Result<void> send_packet(Bench& bench, net::PacketRef packet)
 {
     auto& stack = knet::stack();
     u16 udp_length = static_cast<u16>(bench.length + net::UdpView::kHeaderLength);
@@ -70,7 +70,7 @@ Result<void> send_packet(Bench& bench, net::PacketBuffer* packet)
         u16 checksum = sum.finish();
         store_be16(header + 6, checksum ? checksum : 0xffff);
     }
-    return stack.ipv4().send(packet, bench.source, bench.destination, net::IpProtocol::Udp);
+    return stack.ipv4().send(move(packet), bench.source, bench.destination, net::IpProtocol::Udp);
 }
 
 // One datagram by the bench's mode. Error::WouldBlock: no buffer free yet, try again.
@@ -89,15 +89,14 @@ Result<void> send_one(Bench& bench, knet::UdpHandle& handle, u32 index)
         if (packet->reference_count() != 1)
             return Error::WouldBlock; // the driver still holds its last transmission
         packet->reset_headers();
-        packet->ref(); // IPv4 consumes one; the ring keeps its own
-        return send_packet(bench, packet);
+        return send_packet(bench, net::PacketRef::share(*packet)); // the ring keeps its own reference
     }
-    net::PacketBuffer* packet = stack.pool().allocate_transmit();
+    net::PacketRef packet = stack.pool().allocate_transmit();
     if (!packet)
         return Error::WouldBlock;
     if (bench.mode == Mode::Copy) {
         packet->append_follow({ bench.buffer, bench.length });
-        return send_packet(bench, packet);
+        return send_packet(bench, move(packet));
     }
     // Gather: one pinned piece per page of the application's buffer (LyraNET §3.4 splitting).
     u32 offset = 0;
@@ -108,16 +107,14 @@ Result<void> send_one(Bench& bench, knet::UdpHandle& handle, u32 index)
         // Pinned as the stack's zero-copy send pins (Port::pin_user_page), read through the
         // frame's own address: what the NIC sends is what the buffer held at send time.
         auto frame = mm::pin_page(reinterpret_cast<uptr>(virt));
-        if (frame.is_error()) {
-            packet->release();
+        if (frame.is_error())
             return frame.error();
-        }
         bool added = packet->add_segment({ mm::frame_bytes(frame.value()) + in_page, frame.value() + in_page, piece,
             { frame.value(), net::FrameKind::Pinned } });
         VERIFY(added); // a datagram of at most one page spans at most two
         offset += piece;
     }
-    return send_packet(bench, packet);
+    return send_packet(bench, move(packet));
 }
 
 Result<u64> run(Bench& bench, knet::UdpHandle& handle, u64 count)
@@ -205,7 +202,7 @@ int udpbench_command(console::Arguments const& arguments)
         else
             bench.source = source.value();
         for (u32 i = 0; status == 0 && bench.mode == Mode::Mapped && i < kRing; ++i) {
-            bench.ring[i] = knet::stack().pool().allocate_transmit();
+            bench.ring[i] = knet::stack().pool().allocate_transmit().leak(); // released below
             if (!bench.ring[i])
                 status = 1;
             else

@@ -82,27 +82,27 @@ bool NetStack::is_broadcast_address(Ipv4Address address) const
 
 PacketBuffer* NetStack::device_allocate_receive_buffer(NetDevice& device)
 {
-    PacketBuffer* buffer = m_pool.allocate_receive();
+    PacketRef buffer = m_pool.allocate_receive();
     if (!buffer)
         ++device.counters().rx_dropped;
-    return buffer;
+    return buffer.leak(); // to a ring slot: the driver holds it until deliver()
 }
 
-void NetStack::device_deliver(NetDevice& device, PacketBuffer* buffer, u32 offset, u32 length)
+void NetStack::device_deliver(NetDevice& device, PacketBuffer* delivered, u32 offset, u32 length)
 {
+    PacketRef buffer(delivered);
     VERIFY(buffer->kind() == PacketBuffer::Kind::Receive);
     ++device.counters().rx_packets;
     device.counters().rx_bytes += length;
     if (m_input.size() >= kMaxInputQueue) {
         ++m_counters.eth_drop_input_queue_full;
         ++device.counters().rx_dropped;
-        buffer->release();
         return;
     }
     buffer->set_linear(offset, length);
     buffer->meta = {};
     buffer->meta.interface = device.m_interface;
-    m_input.push(buffer);
+    m_input.push(move(buffer));
 }
 
 void NetStack::device_link_changed(NetDevice& device, bool up)
@@ -122,11 +122,11 @@ void NetStack::poll(u64 now_ns)
     // ACKs owed for in-order data are sent once the whole receive batch is processed, so one ACK
     // covers the batch rather than every second segment of it (TcpLayer::end_input_batch).
     m_tcp.begin_input_batch();
-    while (PacketBuffer* packet = m_input.pop()) {
+    while (PacketRef packet = m_input.pop()) {
         // LyraNET Fig. 6 "protocol": Ethernet, IP and TCP input up to queueing on the socket (an
         // ACK sent on the way is charged to the send stages: lib/StageProfile.h).
         profile::ScopedStage stage(profile::Stage::ReceiveProtocol, 1, packet->linear_length());
-        process_frame(packet);
+        process_frame(move(packet));
     }
     m_tcp.end_input_batch();
     m_arp.poll(m_now);
@@ -143,22 +143,21 @@ u64 NetStack::next_deadline() const
     return deadline;
 }
 
-void NetStack::process_frame(PacketBuffer* packet)
+void NetStack::process_frame(PacketRef packet)
 {
     ++m_counters.eth_rx;
     auto frame = EthernetView::parse(packet->linear());
     if (frame.is_error()) {
         ++m_counters.eth_drop_short;
-        packet->release();
         return;
     }
-    Interface& interface = m_interfaces[packet->meta.interface];
+    u8 interface_index = packet->meta.interface;
+    Interface& interface = m_interfaces[interface_index];
     MacAddress destination = frame.value().destination();
     // Accept frames for our MAC and broadcasts; other multicast and unicast frames (a device in
     // promiscuous mode, a bridge flooding) are not ours.
     if (!(destination == interface.mac) && !destination.is_broadcast()) {
         ++m_counters.eth_drop_not_for_us;
-        packet->release();
         return;
     }
     packet->meta.link_broadcast = destination.is_broadcast();
@@ -166,16 +165,13 @@ void NetStack::process_frame(PacketBuffer* packet)
     bool pulled = packet->pull(EthernetView::kHeaderLength);
     VERIFY(pulled); // parse() checked the length
     switch (type) {
-    case static_cast<u16>(EtherType::Arp): m_arp.input(packet->meta.interface, packet); return;
-    case static_cast<u16>(EtherType::Ipv4): m_ipv4.input(packet->meta.interface, packet, m_now); return;
-    default:
-        ++m_counters.eth_drop_unknown_type;
-        packet->release();
-        return;
+    case static_cast<u16>(EtherType::Arp): m_arp.input(interface_index, move(packet)); return;
+    case static_cast<u16>(EtherType::Ipv4): m_ipv4.input(interface_index, move(packet), m_now); return;
+    default: ++m_counters.eth_drop_unknown_type; return;
     }
 }
 
-Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherType type, PacketBuffer* packet)
+Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherType type, PacketRef packet)
 {
     Interface& interface = m_interfaces[index];
     EthernetView::write(packet->push_header(EthernetView::kHeaderLength), destination, interface.mac, type);
@@ -194,7 +190,7 @@ Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherTyp
         ++device.counters().tx_packets;
         device.counters().tx_bytes += length;
     }
-    packet->release();
+    packet.reset(); // a driver that keeps the frame took its own reference
     if (m_batch_depth == 0) {
         profile::ScopedStage stage(profile::Stage::SendDriver, 0); // the doorbell: the card sends now
         device.flush();

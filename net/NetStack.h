@@ -70,8 +70,8 @@ public:
     UdpLayer& udp() { return m_udp; }
     TcpLayer& tcp() { return m_tcp; }
 
-    // Ethernet output: prepend the header and hand the frame to the device. Consumes `packet`.
-    Result<void> transmit_frame(u8 interface, MacAddress destination, EtherType type, PacketBuffer* packet);
+    // Ethernet output: prepend the header and hand the frame to the device.
+    Result<void> transmit_frame(u8 interface, MacAddress destination, EtherType type, PacketRef packet);
 
     // A batch of work whose frames share one doorbell (NetDevice::flush): frames transmitted while
     // a batch is open are only queued by drivers that can queue; closing the outermost batch
@@ -99,7 +99,7 @@ public:
     PacketBuffer* device_allocate_receive_buffer(NetDevice& device);
 
 private:
-    void process_frame(PacketBuffer* packet);
+    void process_frame(PacketRef packet);
 
     Port& m_port;
     PacketPool m_pool;

@@ -141,8 +141,20 @@ void PacketBuffer::release()
         m_pool->give_back(this);
 }
 
-void PacketQueue::push(PacketBuffer* packet)
+PacketQueue& PacketQueue::operator=(PacketQueue&& other)
 {
+    clear();
+    m_head = other.m_head;
+    m_tail = other.m_tail;
+    m_size = other.m_size;
+    other.m_head = other.m_tail = nullptr;
+    other.m_size = 0;
+    return *this;
+}
+
+void PacketQueue::push(PacketRef owned)
+{
+    PacketBuffer* packet = owned.leak();
     packet->next = nullptr;
     if (m_tail)
         m_tail->next = packet;
@@ -152,23 +164,29 @@ void PacketQueue::push(PacketBuffer* packet)
     ++m_size;
 }
 
-PacketBuffer* PacketQueue::pop()
+PacketRef PacketQueue::pop()
 {
     PacketBuffer* packet = m_head;
     if (!packet)
-        return nullptr;
+        return {};
     m_head = packet->next;
     if (!m_head)
         m_tail = nullptr;
     packet->next = nullptr;
     --m_size;
-    return packet;
+    return PacketRef(packet);
+}
+
+void PacketQueue::drop_front()
+{
+    PacketRef front = pop();
+    VERIFY(front);
 }
 
 void PacketQueue::clear()
 {
-    while (PacketBuffer* packet = pop())
-        packet->release();
+    while (m_head)
+        drop_front();
 }
 
 } // namespace skiff::net

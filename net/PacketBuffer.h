@@ -154,15 +154,83 @@ private:
     PacketBuffer* m_free_next { nullptr };
 };
 
-// A FIFO of packet buffers linked through PacketBuffer::next.
+// One reference on a packet buffer, owned: move-only, released by the destructor. Ownership of
+// a packet passes between the layers (a received frame from the device queue up to a socket, a
+// transmitted one down to the driver) as a PacketRef, so that no path can forget the release or
+// release twice. A single pointer; moving it costs what passing the pointer did.
+//
+// A non-owning PacketBuffer* or & still names a packet someone else keeps (a queue's front, the
+// buffer a driver's transmit() reads); share() takes a further reference for a new owner.
+class PacketRef {
+public:
+    PacketRef() = default;
+    // Adopts the one reference `packet` carries (a pool allocation, a pop from a raw list).
+    explicit PacketRef(PacketBuffer* packet)
+        : m_packet(packet)
+    {
+    }
+    static PacketRef share(PacketBuffer& packet)
+    {
+        packet.ref();
+        return PacketRef(&packet);
+    }
+    PacketRef(PacketRef&& other)
+        : m_packet(other.leak())
+    {
+    }
+    PacketRef& operator=(PacketRef&& other)
+    {
+        PacketBuffer* incoming = other.leak();
+        reset();
+        m_packet = incoming;
+        return *this;
+    }
+    PacketRef(PacketRef const&) = delete;
+    PacketRef& operator=(PacketRef const&) = delete;
+    ~PacketRef() { reset(); }
+
+    // Release the reference now.
+    void reset()
+    {
+        if (m_packet)
+            m_packet->release();
+        m_packet = nullptr;
+    }
+    // Give the reference up together with the pointer (to a ring slot or a raw list).
+    [[nodiscard]] PacketBuffer* leak()
+    {
+        PacketBuffer* packet = m_packet;
+        m_packet = nullptr;
+        return packet;
+    }
+
+    PacketBuffer* get() const { return m_packet; }
+    PacketBuffer* operator->() const { return m_packet; }
+    PacketBuffer& operator*() const { return *m_packet; }
+    explicit operator bool() const { return m_packet != nullptr; }
+
+private:
+    PacketBuffer* m_packet { nullptr };
+};
+
+// A FIFO of packet buffers linked through PacketBuffer::next; it owns one reference on each.
 class PacketQueue {
 public:
+    PacketQueue() = default;
+    PacketQueue(PacketQueue&& other) { *this = move(other); }
+    PacketQueue& operator=(PacketQueue&& other); // releases what this queue held
+    PacketQueue(PacketQueue const&) = delete;
+    PacketQueue& operator=(PacketQueue const&) = delete;
+    ~PacketQueue() { clear(); }
+
     bool is_empty() const { return m_head == nullptr; }
     u32 size() const { return m_size; }
     PacketBuffer* front() const { return m_head; }
     PacketBuffer* back() const { return m_tail; }
-    void push(PacketBuffer* packet);
-    PacketBuffer* pop();
+    void push(PacketRef packet);
+    [[nodiscard]] PacketRef pop();
+    // Releases the front buffer (there must be one).
+    void drop_front();
     // Releases every buffer in the queue.
     void clear();
 

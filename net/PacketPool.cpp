@@ -91,28 +91,28 @@ PacketBuffer* PacketPool::take(FreeList& list)
     return buffer;
 }
 
-PacketBuffer* PacketPool::allocate_transmit()
+PacketRef PacketPool::allocate_transmit()
 {
     PacketBuffer* buffer = take(m_transmit);
     if (buffer)
         buffer->m_head = buffer->m_tail = PacketBuffer::kHeadroom;
-    return buffer;
+    return PacketRef(buffer);
 }
 
-PacketBuffer* PacketPool::allocate_receive()
+PacketRef PacketPool::allocate_receive()
 {
     PacketBuffer* buffer = take(m_receive);
     if (buffer)
         buffer->m_head = buffer->m_tail = 0;
-    return buffer;
+    return PacketRef(buffer);
 }
 
-PacketBuffer* PacketPool::allocate_large()
+PacketRef PacketPool::allocate_large()
 {
     PacketBuffer* buffer = take(m_large);
     if (buffer)
         buffer->m_head = buffer->m_tail = 0;
-    return buffer;
+    return PacketRef(buffer);
 }
 
 void PacketPool::drop_frame(FrameRef const& frame)

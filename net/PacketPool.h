@@ -42,9 +42,10 @@ public:
     // Returns the pages to the port. Every buffer must have been released.
     void destroy();
 
-    PacketBuffer* allocate_transmit();
-    PacketBuffer* allocate_receive();
-    PacketBuffer* allocate_large();
+    // A buffer with one reference, or a null PacketRef when the pool is empty.
+    PacketRef allocate_transmit();
+    PacketRef allocate_receive();
+    PacketRef allocate_large();
 
     PoolCounters const& transmit_counters() const { return m_transmit.counters; }
     PoolCounters const& receive_counters() const { return m_receive.counters; }

@@ -51,8 +51,10 @@ SKIFF_PACKAGES_EXTRA=(
     nftables           # nft: random loss in the fault tests
     python3-matplotlib # tools/eval/eval plots
     python3-scapy      # crafted frames: tests/net/reliability, tests/fuzz/make_corpus.py
+    qemu-system-arm    # qemu-system-aarch64: the arm64 Linux reference guest (qemu/linux --arch arm64)
     socat              # UDP echo in tests/net/host
     tcpdump            # brings libpcap, which scapy needs to compile BPF filter= strings
+    zstd               # the Linux reference guest's kernel modules, if Debian ships them compressed
 )
 SKIFF_PACKAGES=("${SKIFF_PACKAGES_BUILD[@]}" "${SKIFF_PACKAGES_EXTRA[@]}")
 

@@ -99,7 +99,7 @@ def choose_accel(requested: str | None = None) -> tuple[str, str]:
 @dataclasses.dataclass
 class Options:
     nic: str = "e1000"
-    ne2k_irq: int = 10  # not 9: that is the ACPI SCI on the pc machine
+    ne2k_irq: int = 10  # 0: QEMU's default line (9), not told to the kernel, which finds it itself
     accel: str | None = None  # None: choose_accel()
     mem: str = "32M"
     machine: str = "pc"
@@ -114,8 +114,8 @@ class Options:
     extra: list[str] = dataclasses.field(default_factory=list)
     kernel: str = KERNEL_ELF
     image_iso: str = KERNEL_ISO
-    # The file archive, loaded as a Multiboot module (-initrd). None: www.tar beside the kernel when
-    # it exists; "none" or "": no archive.
+    # -initrd: Skiff's file archive (a Multiboot module) or the Linux reference guest's initramfs.
+    # None: Skiff's www.tar beside the kernel when it exists; "none" or "": no archive.
     initrd: str | None = None
 
 
@@ -129,7 +129,7 @@ def kernel_command_line(options: Options) -> str:
     given = options.append.split()
     given_keys = {word.split("=", 1)[0] for word in given}
     words = [w for w in DEFAULT_APPEND.split() if w.split("=", 1)[0] not in given_keys]
-    if options.nic == "ne2k" and "ne2k_irq" not in given_keys:
+    if options.nic == "ne2k" and options.ne2k_irq and "ne2k_irq" not in given_keys:
         words.append(f"ne2k_irq={options.ne2k_irq}")
     return " ".join(words + given)
 
@@ -193,6 +193,54 @@ def host_port_problem(port: int, protocols: tuple[str, ...] = ("tcp", "udp")) ->
     return None
 
 
+def nic_arguments(options: Options, warn, check_tap: bool = True) -> list[str]:
+    """-netdev/-device (or -nic none) for options.nic on options.net: one MAC, one tap or user
+    network for every machine type that has PCI (the x86 pc/q35 and, for the Linux reference guest,
+    the Arm virt board; the ISA NE2000 only on pc)."""
+    argv: list[str] = []
+    if options.nic == "none":
+        argv += ["-nic", "none"]
+    else:
+        if options.net == "user":
+            netdev = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2"
+            for host_port, guest_port, protocols in parse_forward_rules(options.forwards):
+                problem = host_port_problem(host_port, protocols)
+                if problem:
+                    warn(f"not forwarding localhost:{host_port} -> guest :{guest_port}: {problem}; "
+                         f"try --fwd {host_port + 10000}:{guest_port}")
+                    continue
+                for proto in protocols:
+                    netdev += f",hostfwd={proto}:127.0.0.1:{host_port}-{GUEST_IP}:{guest_port}"
+        else:
+            if not options.tap_if:
+                raise OptionError("--net tap needs --tap-if NAME (an existing tap device)")
+            try:
+                if check_tap:
+                    socket.if_nametoindex(options.tap_if)  # in this process's network namespace
+                known = True
+            except OSError:
+                known = False
+            if not known:
+                raise OptionError(f"no network interface '{options.tap_if}' here; create the tap inside "
+                                  "a network namespace first (see qemu/README.md)")
+            netdev = f"tap,id=net0,ifname={options.tap_if},script=no,downscript=no"
+        argv += ["-netdev", netdev]
+        # romfile= keeps SeaBIOS from running the NIC's PXE option ROM: faster boot, less noise.
+        if options.nic == "e1000":
+            device = "e1000,netdev=net0,mac=52:54:00:12:34:56,romfile="
+            if options.mitigation:
+                device += f",mitigation={options.mitigation}"
+        elif options.nic == "ne2k":
+            irq = f",irq={options.ne2k_irq}" if options.ne2k_irq else ""
+            device = f"ne2k_isa,iobase=0x300{irq},netdev=net0,mac=52:54:00:12:34:56"
+        else:
+            device = "ne2k_pci,netdev=net0,mac=52:54:00:12:34:56,romfile="
+        argv += ["-device", device]
+        if options.pcap:
+            argv += ["-object", f"filter-dump,id=dump0,netdev=net0,file={options.pcap}"]
+    return argv
+
+
 def qemu_command(options: Options, console: str, warn=None, check_tap: bool = True) -> tuple[list[str], str]:
     """Builds the QEMU argument list. console: "terminal" (-nographic, serial and monitor
     multiplexed on the terminal) or "stdio" (no display, serial alone on stdin/stdout, no monitor).
@@ -240,45 +288,7 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
         if archive:
             argv += ["-initrd", archive]
 
-    if options.nic == "none":
-        argv += ["-nic", "none"]
-    else:
-        if options.net == "user":
-            netdev = "user,id=net0,net=10.0.2.0/24,host=10.0.2.2"
-            for host_port, guest_port, protocols in parse_forward_rules(options.forwards):
-                problem = host_port_problem(host_port, protocols)
-                if problem:
-                    warn(f"not forwarding localhost:{host_port} -> guest :{guest_port}: {problem}; "
-                         f"try --fwd {host_port + 10000}:{guest_port}")
-                    continue
-                for proto in protocols:
-                    netdev += f",hostfwd={proto}:127.0.0.1:{host_port}-{GUEST_IP}:{guest_port}"
-        else:
-            if not options.tap_if:
-                raise OptionError("--net tap needs --tap-if NAME (an existing tap device)")
-            try:
-                if check_tap:
-                    socket.if_nametoindex(options.tap_if)  # in this process's network namespace
-                known = True
-            except OSError:
-                known = False
-            if not known:
-                raise OptionError(f"no network interface '{options.tap_if}' here; create the tap inside "
-                                  "a network namespace first (see qemu/README.md)")
-            netdev = f"tap,id=net0,ifname={options.tap_if},script=no,downscript=no"
-        argv += ["-netdev", netdev]
-        # romfile= keeps SeaBIOS from running the NIC's PXE option ROM: faster boot, less noise.
-        if options.nic == "e1000":
-            device = "e1000,netdev=net0,mac=52:54:00:12:34:56,romfile="
-            if options.mitigation:
-                device += f",mitigation={options.mitigation}"
-        elif options.nic == "ne2k":
-            device = f"ne2k_isa,iobase=0x300,irq={options.ne2k_irq},netdev=net0,mac=52:54:00:12:34:56"
-        else:
-            device = "ne2k_pci,netdev=net0,mac=52:54:00:12:34:56,romfile="
-        argv += ["-device", device]
-        if options.pcap:
-            argv += ["-object", f"filter-dump,id=dump0,netdev=net0,file={options.pcap}"]
+    argv += nic_arguments(options, warn, check_tap)
 
     if options.gdb:
         argv += ["-s", "-S"]
@@ -314,8 +324,8 @@ def qemu_error_line(line: str) -> bool:
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nic", choices=NIC_CHOICES, default="e1000", help="network card (default e1000)")
     parser.add_argument("--ne2k-irq", type=int, default=10, metavar="N",
-                        help="IRQ of --nic ne2k (default 10; 9 is the ACPI SCI on pc); passed to the "
-                             "kernel as ne2k_irq=N")
+                        help="IRQ of --nic ne2k (default 10), passed to the kernel as ne2k_irq=N; 0 leaves "
+                             "QEMU's default (9) and the kernel finds the line by making the card interrupt")
     parser.add_argument("--accel", choices=("kvm", "tcg"),
                         help="accelerator (default kvm where /dev/kvm is usable and the CPU has vmx/svm, "
                              "else tcg)")
@@ -693,11 +703,10 @@ class Guest:
         if self.netns is not None:
             # QEMU opens the tap from inside the namespace; `ip netns exec` execs it, so the PID
             # is QEMU's own and kill() and the death signal reach it.
-            self.command_line, self.accel = qemu_command(self.options, "stdio", check_tap=False)
+            self.command_line, self.accel = self.qemu_argv(check_tap=False)
             self.command_line = self.netns.exec_prefix() + self.command_line
         else:
-            self.command_line, self.accel = qemu_command(self.options, "stdio",
-                                                         warn=lambda m: self._stderr.append(f"warning: {m}\n"))
+            self.command_line, self.accel = self.qemu_argv(warn=lambda m: self._stderr.append(f"warning: {m}\n"))
         os.makedirs(self.log_dir, exist_ok=True)
         self._log = open(self.log_path, "wb")
         self._log.write(f"# {shlex.join(self.command_line)}\n# accel {self.accel} ({self.accel_reason})\n".encode())
@@ -713,6 +722,10 @@ class Guest:
             thread.start()
             self._threads.append(thread)
         return self
+
+    def qemu_argv(self, warn=None, check_tap: bool = True) -> tuple[list[str], str]:
+        """This guest's QEMU command line and accelerator (a subclass for another board replaces it)."""
+        return qemu_command(self.options, "stdio", warn=warn, check_tap=check_tap)
 
     def __enter__(self) -> "Guest":
         return self.start()

@@ -25,12 +25,33 @@ def say(message: str) -> None:
     print(f"tests/run: {message}", flush=True)
 
 
+# A test that cannot run prints `SKIP: reason` (a script may put its own name first,
+# `run-fuzz: SKIP: ...`); one that ran but left part of its claim unchecked prints
+# `SKIPPED PART: reason` and passes.
+SKIP_LINE = re.compile(r"^(?:[\w./-]+:\s*)?SKIP(?:PED)?\s*[:-]\s*(.+)$", re.IGNORECASE)
+SKIPPED_PART_LINE = re.compile(r"^(?:[\w./-]+:\s*)?SKIPPED PART\s*:\s*(.+)$")
+
+
+def strict_about_skips(environment: dict) -> bool:
+    """Under CI (CI=true, as CI runs: root, a fresh clone) nothing may skip: a skipped test or a
+    skipped part of one fails the run. Elsewhere a skip is reported loudly but does not fail."""
+    return environment.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def skipped_parts(output: str) -> list[str]:
+    """The reasons of every `SKIPPED PART:` line a (passing) test printed."""
+    return [match.group(1).strip() for match in
+            (SKIPPED_PART_LINE.match(line.strip()) for line in output.splitlines()) if match]
+
+
 def skip_reason(output: str, message: str) -> str:
     """The line a skipping test printed to say why (tests print `SKIP: reason`; GoogleTest prints
     `...: Skipped` followed by the reason)."""
     lines = [line.strip() for line in output.splitlines()]
     for index, line in enumerate(lines):
-        match = re.match(r"(?i)^SKIP(?:PED)?\s*[:-]\s*(.+)$", line)
+        if SKIPPED_PART_LINE.match(line):
+            continue
+        match = SKIP_LINE.match(line)
         if match:
             return match.group(1)
         if line.endswith("Skipped") and "[  SKIPPED ]" not in line:
@@ -44,8 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="tests/run",
         description="Install what is missing (as root), build, and run every test through CTest "
-                    "(labels: unit, style, boot; later net, fuzz). Exit status is non-zero if any test "
-                    "failed or did not run.",
+                    "(labels: unit, style, boot, net, fuzz, sanitize). Exit status is non-zero if any test "
+                    "failed or did not run, and under CI=true if anything was skipped.",
         epilog="Examples: tests/run -L unit;  tests/run -L 'unit|style';  tests/run -R boot.crash -V. "
                "Anything after -- goes to ctest unchanged. Serial logs of QEMU tests: build/x86_64/test-logs/.")
     parser.add_argument("-L", "--label", action="append", default=[], metavar="REGEX",
@@ -58,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="tests run at once (default: CPUs); QEMU timing tests run alone anyway")
     parser.add_argument("-V", "--verbose", action="store_true", help="show every test's output")
     parser.add_argument("-N", "--list", action="store_true", help="list the tests, run nothing")
+    parser.add_argument("--no-skips", action="store_true",
+                        help="a skipped test or a SKIPPED PART fails the run (always so under CI=true)")
     parser.add_argument("--no-build", action="store_true", help="(handled by tests/run) do not build first")
     parser.add_argument("--no-install", action="store_true",
                         help="(handled by tests/run) do not install Debian packages")
@@ -105,7 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         say(f"FAILED: ctest wrote no readable results ({error}); ctest exit status {status}")
         return status or 1
 
-    passed, failed, skipped, not_run, reports = [], [], [], [], []
+    ci = strict_about_skips(os.environ)
+    why = " (counts as a failure: CI=true)" if ci else " (counts as a failure: --no-skips)" if args.no_skips else ""
+    return judge(cases, status, ci or args.no_skips, elapsed, selection, why)
+
+
+def judge(cases, status: int, strict: bool, elapsed: float, selection: str, why: str = "") -> int:
+    """Prints the summary of CTest's results (JUnit `testcase` elements) and returns the exit
+    status: non-zero if a test failed or did not run, if CTest failed, if nothing ran, and when
+    `strict`, if a test or a part of one was skipped."""
+    passed, failed, skipped, not_run, reports, parts = [], [], [], [], [], []
     for case in cases:
         name = case.get("name")
         output = case.findtext("system-out") or ""
@@ -114,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         skip = case.find("skipped")
         if case.get("status") == "run":
             passed.append(name)
+            parts += [(name, reason) for reason in skipped_parts(output)]
         elif case.get("status") == "notrun" and skip is not None and "SKIP_" in (skip.get("message") or ""):
             skipped.append((name, skip_reason(output, skip.get("message") or "")))
         elif case.get("status") == "notrun":
@@ -125,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, line in reports:
         say(f"{name}: {line}")
     for name, reason in skipped:
-        say(f"SKIPPED {name}: {reason}")
+        say(f"SKIPPED{why} {name}: {reason}")
+    for name, reason in parts:
+        say(f"SKIPPED PART{why} {name}: {reason}")
     for name, reason in not_run:
         say(f"NOT RUN (counts as a failure) {name}: {reason}")
     for name in failed:
@@ -133,10 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     total = len(passed) + len(failed) + len(skipped) + len(not_run)
     if total == 0:
         say("no test matched the selection (see tests/run -N for the list)")
-    bad = len(failed) + len(not_run)
+    bad = len(failed) + len(not_run) + (len(skipped) + len(parts) if strict else 0)
     verdict = "FAIL" if bad or status else "PASS"
+    loud = ""
+    if skipped or parts:
+        # Outside CI a skip does not fail the run, but the closing line says it was not all checked.
+        loud = f" -- NOT EVERYTHING WAS CHECKED: {len(skipped)} skipped, {len(parts)} skipped parts (see above)"
+    part_count = f", {len(parts)} skipped parts" if parts else ""
     say(f"{verdict}: {len(passed)} passed, {len(failed)} failed, {len(not_run)} not run, "
-        f"{len(skipped)} skipped, of {total} tests ({selection}) in {elapsed:.1f} s")
+        f"{len(skipped)} skipped{part_count}, of {total} tests ({selection}) in {elapsed:.1f} s{loud}")
     if bad or status or total == 0:
         return status or 1
     return 0

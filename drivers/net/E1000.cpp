@@ -529,6 +529,7 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
     for (u32 i = 0; i < pieces; ++i) {
         net::BufferPiece piece = packet.piece(i);
         emit(piece.phys, piece.length);
+        ++m_driver_counters.tx_pieces;
     }
     if (length < kMinFrame)
         emit(m_pad_dma.physical(), kMinFrame - length);

@@ -183,17 +183,40 @@ bool io32_from_command_line()
     return on == 1;
 }
 
-u8 isa_irq_from_command_line()
+// ne2k_irq=N, when given and usable (0 when not given).
+u32 isa_irq_from_command_line()
 {
     StringView value;
-    u64 irq = kDefaultIsaIrq;
-    if (command_line_value("ne2k_irq", value) && (!parse_u64(value, irq) || irq > 15 || irq == 0 || irq == 2)) {
-        kprintln("ne2k: ne2k_irq={} is not a usable ISA IRQ; using {}", value, kDefaultIsaIrq);
-        irq = kDefaultIsaIrq;
+    u64 irq = 0;
+    if (!command_line_value("ne2k_irq", value))
+        return 0;
+    if (!parse_u64(value, irq) || irq > 15 || irq == 0 || irq == 2) {
+        kprintln("ne2k: ne2k_irq={} is not a usable ISA IRQ; ignored", value);
+        return 0;
     }
-    if (irq == 9)
-        kprintln("ne2k: IRQ 9 is the ACPI SCI on QEMU's pc machine; the line will be shared");
-    return static_cast<u8>(irq);
+    return static_cast<u32>(irq);
+}
+
+// The lines an ISA NE2000 can be set to (jumpers on a real card, irq= on QEMU's ne2k_isa).
+constexpr u32 kIsaIrqCandidates[] = { 3, 4, 5, 7, 9, 10, 11, 12, 14, 15 };
+
+u32 requested_candidates()
+{
+    u32 lines = 0;
+    for (u32 line : kIsaIrqCandidates) {
+        if (arch::irq_line_requested(line))
+            lines |= 1u << line;
+    }
+    return lines;
+}
+
+u32 only_line(u32 lines)
+{
+    for (u32 line = 0; line < 16; ++line) {
+        if (lines == 1u << line)
+            return line;
+    }
+    return 0;
 }
 
 } // namespace
@@ -208,7 +231,65 @@ Result<Ne2000*> Ne2000::probe_isa()
     IoWindow io = IoWindow::ports(kIsaBase, kIoSize);
     if (io.read8(reg::kCommand) == 0xff)
         return Error::NotFound;
-    return create(Bus::Isa, io, {}, {}, isa_irq_from_command_line());
+    auto* card = TRY(create(Bus::Isa, io, {}, {}, kDefaultIsaIrq));
+    card->m_irq = card->choose_isa_irq();
+    return card;
+}
+
+// An ISA card cannot say which line it interrupts on, and QEMU's ne2k_isa defaults to IRQ 9 where
+// Skiff used to assume 10: a card on another line than the driver listens to is only polled (the
+// network thread's idle poll, every 250 ms). So make the card interrupt, with every line masked,
+// and see which line's request register bit comes up (and, on a level-triggered line, goes down
+// again with it). A remote read of zero bytes completes at once (DP8390: RDC), and with RDC
+// enabled in IMR the card raises its line.
+u32 Ne2000::find_isa_irq()
+{
+    arch::InterruptDisabler disabler;
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStart);
+    m_io.write8(reg::kInterruptMask, 0);
+    m_io.write8(reg::kInterruptStatus, 0xff);
+    u32 before = requested_candidates();
+    m_io.write8(reg::kInterruptMask, kIsrRemoteDmaComplete);
+    m_io.write8(reg::kRemoteCount0, 0);
+    m_io.write8(reg::kRemoteCount1, 0);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrRemoteRead | kCrStart);
+    u32 raised = 0;
+    for (u32 attempt = 0; attempt < 1000 && !(raised & ~before); ++attempt)
+        raised = requested_candidates();
+    // Quiet again, as initialize_registers() left it.
+    m_io.write8(reg::kInterruptMask, 0);
+    m_io.write8(reg::kInterruptStatus, 0xff);
+    m_io.write8(reg::kCommand, kCrPage0 | kCrNoDma | kCrStop);
+    u32 after = requested_candidates();
+    u32 line = only_line(raised & ~before);
+    if (!line)
+        line = only_line(raised & ~after); // a level-triggered line that was already high for another reason
+    // An edge-triggered controller keeps the request latched until it is taken: the first
+    // interrupt after start() is the probe's, not a spurious one.
+    m_probe_request_latched = line && (after >> line & 1);
+    return line;
+}
+
+// The line to use: the one the card was seen to interrupt on; else ne2k_irq=, else 10. Says so
+// in one line whenever that is not simply what ne2k_irq= asked for.
+u32 Ne2000::choose_isa_irq()
+{
+    u32 configured = isa_irq_from_command_line();
+    u32 found = find_isa_irq();
+    u32 irq = found ? found : configured ? configured : kDefaultIsaIrq;
+    if (found && configured && found != configured)
+        kprintln("ne2k: the card interrupts on IRQ {}, not on IRQ {} as ne2k_irq= says: using IRQ {}", found,
+            configured, found);
+    else if (found && !configured)
+        kprintln("ne2k: the card interrupts on IRQ {} (found by making it interrupt; ne2k_irq=N sets it)", found);
+    else if (!found)
+        kprintln("ne2k: could not see which line the card interrupts on; using IRQ {}{}: if that is wrong, frames "
+                 "are only polled every 250 ms (set the card's line with ne2k_irq=N, qemu/run --ne2k-irq N)",
+            irq, configured ? " from ne2k_irq=" : "");
+    if (irq == 9)
+        kprintln("ne2k: IRQ 9 is also the ACPI SCI on QEMU's pc machine; Skiff leaves ACPI events off, so the "
+                 "card has the line to itself");
+    return irq;
 }
 
 Result<Ne2000*> Ne2000::probe_pci(pci::Device const& device)
@@ -429,6 +510,7 @@ Result<void> Ne2000::transmit(net::PacketBuffer& packet)
     for (u32 i = 0; i < packet.piece_count(); ++i) {
         net::BufferPiece piece = packet.piece(i);
         writer.write(piece.virt, piece.length);
+        ++m_driver_counters.tx_pieces;
     }
     writer.write_zeros(padded - length);
     writer.finish();
@@ -479,7 +561,10 @@ void Ne2000::handle_interrupt()
 {
     ++m_driver_counters.interrupts;
     if (!acknowledge_pending()) {
-        ++m_driver_counters.spurious_interrupts;
+        if (m_probe_request_latched)
+            m_probe_request_latched = false; // find_isa_irq()'s request, delivered now
+        else
+            ++m_driver_counters.spurious_interrupts;
         return;
     }
     wake_network_thread();

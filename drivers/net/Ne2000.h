@@ -14,7 +14,8 @@ public:
     // Resets the card behind `io` and reads its MAC from the PROM; fails when nothing answers. The
     // driver keeps the mapping (if the window is memory) and the enabled PCI device.
     static Result<Ne2000*> create(Bus bus, IoWindow io, mm::MmioRegion mapping, pci::EnabledDevice enabled, u32 irq);
-    // The ISA card at I/O 0x300 (QEMU's ne2k_isa default) with the IRQ from the command line.
+    // The ISA card at I/O 0x300 (QEMU's ne2k_isa default), on the IRQ line it is seen to interrupt
+    // on (else ne2k_irq= from the command line, else 10).
     static Result<Ne2000*> probe_isa();
     static Result<Ne2000*> probe_pci(pci::Device const& device);
 
@@ -45,6 +46,8 @@ private:
     ~Ne2000() = default;
 
     bool reset();
+    u32 find_isa_irq();
+    u32 choose_isa_irq();
     void read_prom();
     void probe_memory_size();
     void initialize_registers();
@@ -74,8 +77,9 @@ private:
     u8 m_rx_stop { 0 };
     u8 m_next_packet { 0 }; // the ring page of the next frame to read; network thread only
     bool m_more_pending { false };
-    bool m_io32 { false };     // 32-bit data-port transfers (QEMU only), from ne2k_io32=1; set once
-    u8 m_pending_causes { 0 }; // ISR bits seen by the handler (interrupts off), for nicstat
+    bool m_io32 { false };                  // 32-bit data-port transfers (QEMU only), from ne2k_io32=1; set once
+    u8 m_pending_causes { 0 };              // ISR bits seen by the handler (interrupts off), for nicstat
+    bool m_probe_request_latched { false }; // find_isa_irq() left a request pending on the line
     u64 m_tally_frame_errors { 0 };
     u64 m_tally_crc_errors { 0 };
     u64 m_tally_missed { 0 };

@@ -23,6 +23,8 @@ struct DriverCounters {
     u64 rx_no_buffer { 0 };        // a frame was dropped for want of a receive buffer
     u64 rx_missed { 0 };           // frames the card itself dropped (e1000 MPC), if it says
     u64 tx_ring_full { 0 };        // transmit refused: no room
+    u64 tx_pieces { 0 };           // pieces of memory the card took frames from: DMA descriptors (e1000) or
+                                   // remote-DMA writes from separate buffers (NE2000); > frames when gathering
     u64 link_changes { 0 };
     u64 resyncs { 0 }; // NE2000 ring resynchronised after a corrupt header
 };

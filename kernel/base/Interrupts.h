@@ -117,4 +117,7 @@ u32 irq_line_count();           // lines are 0 .. count-1; some may still be unu
 bool irq_line_usable(u32 line); // the controller can deliver it (not a cascade, not reserved)
 void mask_irq(u32 line);
 void unmask_irq(u32 line);
+// A request is pending on the line, masked or not: how a driver finds which line a card that
+// cannot say (an ISA card) interrupts on, by making it interrupt with every line masked.
+bool irq_line_requested(u32 line);
 } // namespace skiff::arch

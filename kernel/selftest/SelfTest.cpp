@@ -35,6 +35,11 @@ Summary run(StringView filter)
     Summary summary { 0, 0 };
     u64 start = time::monotonic_ns();
     Span<TestCase const> const suites[] = { memory_tests(), scheduler_tests() };
+    // Said first, so that a test runner can check that every registered test ran and passed.
+    u64 registered = 0;
+    for (auto suite : suites)
+        registered += suite.size();
+    kprintln("selftest: {} tests registered", registered);
     for (auto suite : suites) {
         for (auto const& test : suite) {
             if (!filter.is_empty() && !StringView(test.name).starts_with(filter))

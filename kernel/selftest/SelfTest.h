@@ -1,8 +1,9 @@
 #pragma once
 
-// The in-kernel test suite behind the `selftest` console command. Each test prints one line,
-// `KTEST PASS <name>` or `KTEST FAIL <name>: <why>`, and the run ends with
-// `selftest: N passed, M failed`; tests/boot/ reads those lines.
+// The in-kernel test suite behind the `selftest` console command. The run starts with
+// `selftest: N tests registered`; each test prints one line, `KTEST PASS <name>` or
+// `KTEST FAIL <name>: <why>`, and the run ends with `selftest: N passed, M failed`. boot.selftest
+// (tests/boot/) reads those lines and compares the names with the kTests[] tables in this folder.
 //
 // Every test must leave the machine as it found it: the runner compares the frames in use before
 // and after (mm::frames_in_use_for_tests) and fails a test that leaks.

@@ -69,14 +69,14 @@ ArpCache::Entry* ArpCache::allocate(u8 interface, Ipv4Address address)
 void ArpCache::send_arp(u8 interface, ArpOperation operation, MacAddress destination, MacAddress target_mac,
     Ipv4Address target_ip, Ipv4Address sender_ip)
 {
-    PacketBuffer* packet = m_stack.pool().allocate_transmit();
+    PacketRef packet = m_stack.pool().allocate_transmit();
     if (!packet) {
         ++m_stack.counters().ip_no_buffer;
         return;
     }
     u8* body = packet->push_header(ArpView::kLength);
     ArpView::write(body, operation, m_stack.interface(interface).mac, sender_ip, target_mac, target_ip);
-    (void)m_stack.transmit_frame(interface, destination, EtherType::Arp, packet);
+    (void)m_stack.transmit_frame(interface, destination, EtherType::Arp, move(packet));
 }
 
 void ArpCache::send_request(u8 interface, Ipv4Address target)
@@ -106,18 +106,17 @@ void ArpCache::update(u8 interface, Ipv4Address address, MacAddress mac)
     entry->info.expires_ns = m_stack.now() + kEntryLifetime;
     if (was_waiting)
         ++m_stack.counters().arp_resolved;
-    while (PacketBuffer* packet = entry->queue.pop())
-        (void)m_stack.transmit_frame(interface, mac, EtherType::Ipv4, packet);
+    while (PacketRef packet = entry->queue.pop())
+        (void)m_stack.transmit_frame(interface, mac, EtherType::Ipv4, move(packet));
     entry->info.queued = 0;
 }
 
-void ArpCache::input(u8 interface, PacketBuffer* packet)
+void ArpCache::input(u8 interface, PacketRef packet)
 {
     ++m_stack.counters().arp_rx;
     auto parsed = ArpView::parse(packet->linear());
     if (parsed.is_error()) {
         ++m_stack.counters().arp_drop_malformed;
-        packet->release();
         return;
     }
     ArpView arp = parsed.value();
@@ -127,7 +126,6 @@ void ArpCache::input(u8 interface, PacketBuffer* packet)
     // A sender claiming a broadcast or multicast MAC or address would poison the cache.
     if (sender_mac.is_multicast() || sender.is_limited_broadcast() || sender.is_multicast()) {
         ++m_stack.counters().arp_drop_malformed;
-        packet->release();
         return;
     }
     // RFC 826 "Packet Reception": merge the sender into an existing entry first; add a new one
@@ -162,18 +160,17 @@ void ArpCache::input(u8 interface, PacketBuffer* packet)
         ++m_stack.counters().arp_replies_sent;
         send_arp(interface, ArpOperation::Reply, sender_mac, sender_mac, sender, own.address);
     }
-    packet->release();
 }
 
-Result<void> ArpCache::output(u8 interface, Ipv4Address next_hop, PacketBuffer* packet)
+Result<void> ArpCache::output(u8 interface, Ipv4Address next_hop, PacketRef packet)
 {
     Interface const& own = m_stack.interface(interface);
     if (own.is_broadcast(next_hop))
-        return m_stack.transmit_frame(interface, MacAddress::broadcast(), EtherType::Ipv4, packet);
+        return m_stack.transmit_frame(interface, MacAddress::broadcast(), EtherType::Ipv4, move(packet));
     Entry* entry = find(interface, next_hop);
     if (entry && entry->info.state == ArpEntryInfo::State::Reachable) {
         if (entry->permanent || entry->info.expires_ns > m_stack.now())
-            return m_stack.transmit_frame(interface, entry->info.mac, EtherType::Ipv4, packet);
+            return m_stack.transmit_frame(interface, entry->info.mac, EtherType::Ipv4, move(packet));
         // Expired: resolve again, queueing this packet behind the new request.
         entry->info.state = ArpEntryInfo::State::Incomplete;
         entry->requests_sent = 0;
@@ -181,7 +178,6 @@ Result<void> ArpCache::output(u8 interface, Ipv4Address next_hop, PacketBuffer* 
     }
     if (entry && entry->info.state == ArpEntryInfo::State::Failed) {
         if (entry->info.expires_ns > m_stack.now()) {
-            packet->release();
             return Error::HostUnreachable;
         }
         entry->info.state = ArpEntryInfo::State::Incomplete;
@@ -191,7 +187,6 @@ Result<void> ArpCache::output(u8 interface, Ipv4Address next_hop, PacketBuffer* 
     if (!entry) {
         entry = allocate(interface, next_hop);
         if (!entry) {
-            packet->release();
             return Error::NoMemory;
         }
         entry->info.state = ArpEntryInfo::State::Incomplete;
@@ -200,9 +195,9 @@ Result<void> ArpCache::output(u8 interface, Ipv4Address next_hop, PacketBuffer* 
     if (entry->queue.size() >= kQueuePerEntry) {
         // Keep the newest packets: drop the oldest, as Linux's arp_queue does.
         ++m_stack.counters().arp_queue_overflow;
-        entry->queue.pop()->release();
+        entry->queue.drop_front();
     }
-    entry->queue.push(packet);
+    entry->queue.push(move(packet));
     entry->info.queued = entry->queue.size();
     if (entry->requests_sent == 0) {
         entry->requests_sent = 1;
@@ -282,8 +277,8 @@ Result<void> ArpCache::add_static(u8 interface, Ipv4Address address, MacAddress 
     entry->info.mac = mac;
     entry->info.state = ArpEntryInfo::State::Reachable;
     entry->info.expires_ns = ~0ull;
-    while (PacketBuffer* packet = entry->queue.pop())
-        (void)m_stack.transmit_frame(interface, mac, EtherType::Ipv4, packet);
+    while (PacketRef packet = entry->queue.pop())
+        (void)m_stack.transmit_frame(interface, mac, EtherType::Ipv4, move(packet));
     return {};
 }
 

@@ -46,10 +46,10 @@ public:
     }
 
     // An Ethernet payload of type ARP arrived on `interface`. Consumes the packet.
-    void input(u8 interface, PacketBuffer* packet);
+    void input(u8 interface, PacketRef packet);
     // Send an IPv4 packet (IP header already built) to `next_hop`: at once if the MAC is known,
     // otherwise queued behind a request. Consumes the packet on every path.
-    Result<void> output(u8 interface, Ipv4Address next_hop, PacketBuffer* packet);
+    Result<void> output(u8 interface, Ipv4Address next_hop, PacketRef packet);
     void send_gratuitous(u8 interface);
     void poll(u64 now_ns);
     u64 next_deadline() const;

@@ -32,20 +32,18 @@ static void attach_data(PacketBuffer& packet, ReadonlyBytes data)
     VERIFY(added); // a fresh buffer has both segment slots free
 }
 
-void Icmp::input(PacketBuffer* packet)
+void Icmp::input(PacketRef packet)
 {
     NetCounters& counters = m_stack.counters();
     ++counters.icmp_rx;
     auto parsed = IcmpView::parse(packet->linear());
     if (parsed.is_error()) {
         ++counters.icmp_drop_malformed;
-        packet->release();
         return;
     }
     IcmpView icmp = parsed.value();
     if (!icmp.checksum_ok()) {
         ++counters.icmp_drop_checksum;
-        packet->release();
         return;
     }
     switch (static_cast<IcmpType>(icmp.type())) {
@@ -55,7 +53,7 @@ void Icmp::input(PacketBuffer* packet)
         // answering invites smurf amplification, so we do not.
         if (packet->meta.link_broadcast || m_stack.is_broadcast_address(packet->meta.destination))
             break;
-        answer_echo(packet, icmp);
+        answer_echo(move(packet), icmp);
         return;
     case IcmpType::EchoReply: {
         ++counters.icmp_echo_replies_rx;
@@ -83,15 +81,13 @@ void Icmp::input(PacketBuffer* packet)
     case IcmpType::DestinationUnreachable: ++counters.icmp_unreachable_rx; break;
     default: break;
     }
-    packet->release();
 }
 
-void Icmp::answer_echo(PacketBuffer* request, IcmpView const& view)
+void Icmp::answer_echo(PacketRef request, IcmpView const& view)
 {
-    PacketBuffer* reply = m_stack.pool().allocate_transmit();
+    PacketRef reply = m_stack.pool().allocate_transmit();
     if (!reply) {
         ++m_stack.counters().ip_no_buffer;
-        request->release();
         return;
     }
     // RFC 792 "Echo or Echo Reply": the reply returns identifier, sequence and data unchanged.
@@ -100,38 +96,32 @@ void Icmp::answer_echo(PacketBuffer* request, IcmpView const& view)
         reply->push_header(IcmpView::kHeaderLength), IcmpType::EchoReply, 0, view.identifier(), view.sequence());
     finish_icmp_checksum(*reply);
     ++m_stack.counters().icmp_echo_replies_sent;
-    (void)m_stack.ipv4().send(reply, request->meta.destination, request->meta.source, IpProtocol::Icmp);
-    request->release();
+    (void)m_stack.ipv4().send(move(reply), request->meta.destination, request->meta.source, IpProtocol::Icmp);
 }
 
 Result<void> Icmp::send_echo_request(Ipv4Address destination, u16 identifier, u16 sequence, u16 data_length)
 {
     if (data_length > PacketBuffer::kLargeStorage - IcmpView::kHeaderLength)
         return Error::MessageTooLong;
-    PacketBuffer* request = m_stack.pool().allocate_transmit();
+    PacketRef request = m_stack.pool().allocate_transmit();
     if (!request)
         return Error::NoMemory;
-    PacketBuffer* scratch = nullptr;
+    PacketRef scratch;
     if (data_length <= request->follow_space()) {
         u8* data = request->extend_follow(data_length);
         for (u32 i = 0; i < data_length; ++i)
             data[i] = pattern_byte(i);
     } else {
         scratch = m_stack.pool().allocate_large();
-        if (!scratch) {
-            request->release();
+        if (!scratch)
             return Error::NoMemory;
-        }
         for (u32 i = 0; i < data_length; ++i)
             scratch->storage()[i] = pattern_byte(i);
         attach_data(*request, { scratch->storage(), data_length });
     }
     write_icmp_header(request->push_header(IcmpView::kHeaderLength), IcmpType::Echo, 0, identifier, sequence);
     finish_icmp_checksum(*request);
-    Result<void> result = m_stack.ipv4().send(request, Ipv4Address::any(), destination, IpProtocol::Icmp);
-    if (scratch)
-        scratch->release();
-    return result;
+    return m_stack.ipv4().send(move(request), Ipv4Address::any(), destination, IpProtocol::Icmp);
 }
 
 Result<EchoReply> Icmp::take_echo_reply(u16 identifier)
@@ -184,7 +174,7 @@ void Icmp::send_unreachable(UnreachableCode code, PacketBuffer const& datagram)
         return;
     if (!take_token())
         return;
-    PacketBuffer* packet = m_stack.pool().allocate_transmit();
+    PacketRef packet = m_stack.pool().allocate_transmit();
     if (!packet)
         return;
     // RFC 792: the internet header plus the first 64 bits of the original datagram's data. The
@@ -199,7 +189,7 @@ void Icmp::send_unreachable(UnreachableCode code, PacketBuffer const& datagram)
         packet->push_header(IcmpView::kHeaderLength), IcmpType::DestinationUnreachable, static_cast<u8>(code), 0, 0);
     finish_icmp_checksum(*packet);
     ++m_stack.counters().icmp_unreachable_sent;
-    (void)m_stack.ipv4().send(packet, meta.destination, meta.source, IpProtocol::Icmp);
+    (void)m_stack.ipv4().send(move(packet), meta.destination, meta.source, IpProtocol::Icmp);
 }
 
 } // namespace skiff::net

@@ -36,7 +36,7 @@ public:
     }
 
     // An ICMP message (linear region from the ICMP header; meta filled by IPv4). Consumes it.
-    void input(PacketBuffer* packet);
+    void input(PacketRef packet);
 
     // Guest ping: an echo request with `data_length` bytes of a known pattern.
     Result<void> send_echo_request(Ipv4Address destination, u16 identifier, u16 sequence, u16 data_length);
@@ -49,7 +49,7 @@ public:
     void send_unreachable(UnreachableCode code, PacketBuffer const& datagram);
 
 private:
-    void answer_echo(PacketBuffer* packet, IcmpView const& view);
+    void answer_echo(PacketRef request, IcmpView const& view);
     bool take_token();
     static u8 pattern_byte(u32 index) { return static_cast<u8>(index * 7 + 3); }
 

@@ -3,7 +3,7 @@
 
 namespace skiff::net {
 
-void Ipv4Layer::input(u8 interface, PacketBuffer* packet, u64 now_ns)
+void Ipv4Layer::input(u8 interface, PacketRef packet, u64 now_ns)
 {
     NetCounters& counters = m_stack.counters();
     ++counters.ip_rx;
@@ -17,7 +17,6 @@ void Ipv4Layer::input(u8 interface, PacketBuffer* packet, u64 now_ns)
         case Ipv4View::Problem::Length: ++counters.ip_drop_bad_length; break;
         default: ++counters.ip_drop_checksum; break;
         }
-        packet->release();
         return;
     }
     Ipv4View ip = parsed.value();
@@ -26,7 +25,6 @@ void Ipv4Layer::input(u8 interface, PacketBuffer* packet, u64 now_ns)
         // implements none, but a malformed option list is a malformed header.
         if (!ip.options_well_formed()) {
             ++counters.ip_drop_bad_options;
-            packet->release();
             return;
         }
         ++counters.ip_options_seen;
@@ -34,7 +32,6 @@ void Ipv4Layer::input(u8 interface, PacketBuffer* packet, u64 now_ns)
     // RFC 1122 §3.2.1.3: a source that is a broadcast or multicast address is bogus.
     if (ip.source().is_multicast() || m_stack.is_broadcast_address(ip.source())) {
         ++counters.ip_drop_bad_source;
-        packet->release();
         return;
     }
     Interface const& own = m_stack.interface(interface);
@@ -43,7 +40,6 @@ void Ipv4Layer::input(u8 interface, PacketBuffer* packet, u64 now_ns)
     // A host does not forward (RFC 1122 §3.3.1): anything not for us is dropped.
     if (!broadcast && !m_stack.is_local_address(destination)) {
         ++counters.ip_drop_not_for_us;
-        packet->release();
         return;
     }
     // RFC 1122 §3.2.1.7: a host must not discard a datagram because its TTL is low; TTL only
@@ -59,25 +55,24 @@ void Ipv4Layer::input(u8 interface, PacketBuffer* packet, u64 now_ns)
     VERIFY(ok); // parse() checked both lengths
 
     if (ip.is_fragment()) {
-        packet = m_reassembly.input(ip, packet, now_ns);
+        packet = m_reassembly.input(ip, move(packet), now_ns);
         if (!packet)
             return;
     }
-    deliver(packet, now_ns);
+    deliver(move(packet), now_ns);
 }
 
-void Ipv4Layer::deliver(PacketBuffer* packet, u64)
+void Ipv4Layer::deliver(PacketRef packet, u64)
 {
     switch (static_cast<IpProtocol>(packet->meta.aux)) {
-    case IpProtocol::Icmp: m_stack.icmp().input(packet); return;
-    case IpProtocol::Udp: m_stack.udp().input(packet); return;
-    case IpProtocol::Tcp: m_stack.tcp().input(packet); return;
+    case IpProtocol::Icmp: m_stack.icmp().input(move(packet)); return;
+    case IpProtocol::Udp: m_stack.udp().input(move(packet)); return;
+    case IpProtocol::Tcp: m_stack.tcp().input(move(packet)); return;
     default: break;
     }
     ++m_stack.counters().ip_drop_unknown_protocol;
     // RFC 1122 §3.2.2.1: protocol unreachable.
     m_stack.icmp().send_unreachable(UnreachableCode::Protocol, *packet);
-    packet->release();
 }
 
 Result<Ipv4Address> Ipv4Layer::source_for(Ipv4Address destination) const
@@ -101,13 +96,12 @@ static bool has_borrowed_segments(PacketBuffer const& packet)
 }
 
 Result<void> Ipv4Layer::send(
-    PacketBuffer* packet, Ipv4Address source, Ipv4Address destination, IpProtocol protocol, Ipv4SendOptions options)
+    PacketRef packet, Ipv4Address source, Ipv4Address destination, IpProtocol protocol, Ipv4SendOptions options)
 {
     NetCounters& counters = m_stack.counters();
     auto routed = m_routes.lookup(destination);
     if (routed.is_error()) {
         ++counters.ip_no_route;
-        packet->release();
         return routed.error();
     }
     RouteLookup route = routed.value();
@@ -120,19 +114,19 @@ Result<void> Ipv4Layer::send(
     u32 length = packet->total_length();
     if (length + Ipv4View::kMinimumHeader > interface.mtu || has_borrowed_segments(*packet))
         return send_fragments(
-            packet, route.interface, route.next_hop, source, destination, protocol, options, interface.mtu);
+            move(packet), route.interface, route.next_hop, source, destination, protocol, options, interface.mtu);
     ++counters.ip_tx;
     u16 flags = options.dont_fragment ? Ipv4View::kFlagDontFragment : 0;
     Ipv4View::write(packet->push_header(Ipv4View::kMinimumHeader), static_cast<u16>(length + Ipv4View::kMinimumHeader),
         m_next_identification++, flags, options.ttl, static_cast<u8>(protocol), source, destination);
-    return m_stack.arp().output(route.interface, route.next_hop, packet);
+    return m_stack.arp().output(route.interface, route.next_hop, move(packet));
 }
 
 // RFC 791 §3.2 "fragmentation": every fragment but the last carries a multiple of 8 bytes of
 // the original payload; all carry the same identification; MF is set on all but the last; the
 // offset is in 8-byte units. Each fragment copies its share into its own follow area, so the
 // original (and any borrowed memory behind it) is free when this returns.
-Result<void> Ipv4Layer::send_fragments(PacketBuffer* packet, u8 interface, Ipv4Address next_hop, Ipv4Address source,
+Result<void> Ipv4Layer::send_fragments(PacketRef packet, u8 interface, Ipv4Address next_hop, Ipv4Address source,
     Ipv4Address destination, IpProtocol protocol, Ipv4SendOptions options, u16 mtu)
 {
     NetCounters& counters = m_stack.counters();
@@ -140,19 +134,16 @@ Result<void> Ipv4Layer::send_fragments(PacketBuffer* packet, u8 interface, Ipv4A
     u32 room = min<u32>(mtu - Ipv4View::kMinimumHeader, PacketBuffer::kFollowCapacity);
     if (length > room && options.dont_fragment) {
         ++counters.ip_fragment_needed_df;
-        packet->release();
         return Error::MessageTooLong;
     }
-    if (length + Ipv4View::kMinimumHeader > 0xffff) {
-        packet->release();
+    if (length + Ipv4View::kMinimumHeader > 0xffff)
         return Error::MessageTooLong;
-    }
     u32 chunk = length > room ? align_down(room, 8) : room;
     u16 identification = m_next_identification++;
     Result<void> result {};
     for (u32 offset = 0; offset < length; offset += chunk) {
         u32 count = min(chunk, length - offset);
-        PacketBuffer* fragment = m_stack.pool().allocate_transmit();
+        PacketRef fragment = m_stack.pool().allocate_transmit();
         if (!fragment) {
             ++counters.ip_no_buffer;
             result = Error::NoMemory;
@@ -169,13 +160,12 @@ Result<void> Ipv4Layer::send_fragments(PacketBuffer* packet, u8 interface, Ipv4A
         ++counters.ip_tx;
         if (length > room)
             ++counters.ip_fragments_sent;
-        Result<void> sent = m_stack.arp().output(interface, next_hop, fragment);
+        Result<void> sent = m_stack.arp().output(interface, next_hop, move(fragment));
         if (sent.is_error()) {
             result = sent;
             break;
         }
     }
-    packet->release();
     return result;
 }
 

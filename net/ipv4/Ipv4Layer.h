@@ -29,13 +29,13 @@ public:
     }
 
     // An Ethernet payload of type IPv4 from `interface`. Consumes the packet.
-    void input(u8 interface, PacketBuffer* packet, u64 now_ns);
+    void input(u8 interface, PacketRef packet, u64 now_ns);
 
     // Send `packet` (the transport header and data; the linear region starts at the transport
     // header) from `source` (any(): the outgoing interface's address) to `destination`.
     // Consumes the packet on every path. Packets whose segments are borrowed (FrameKind::None:
     // memory the caller owns only for the duration of the call) are copied before return.
-    Result<void> send(PacketBuffer* packet, Ipv4Address source, Ipv4Address destination, IpProtocol protocol,
+    Result<void> send(PacketRef packet, Ipv4Address source, Ipv4Address destination, IpProtocol protocol,
         Ipv4SendOptions options = {});
 
     // The address a packet to `destination` leaves from, and the MTU on the way.
@@ -46,9 +46,9 @@ public:
     Ipv4Reassembly& reassembly() { return m_reassembly; }
 
 private:
-    Result<void> send_fragments(PacketBuffer* packet, u8 interface, Ipv4Address next_hop, Ipv4Address source,
+    Result<void> send_fragments(PacketRef packet, u8 interface, Ipv4Address next_hop, Ipv4Address source,
         Ipv4Address destination, IpProtocol protocol, Ipv4SendOptions options, u16 mtu);
-    void deliver(PacketBuffer* packet, u64 now_ns);
+    void deliver(PacketRef packet, u64 now_ns);
 
     NetStack& m_stack;
     RoutingTable m_routes;

@@ -8,11 +8,11 @@ static bool block_set(u8 const* bitmap, u32 block)
     return bitmap[block / 8] & (1u << (block % 8));
 }
 
+// Empties a slot, releasing its buffer if it still has one.
 void Ipv4Reassembly::discard(Slot& slot)
 {
-    if (slot.buffer)
-        slot.buffer->release();
-    slot = Slot {};
+    slot.~Slot();
+    new (&slot) Slot {};
 }
 
 bool Ipv4Reassembly::complete(Slot const& slot) const
@@ -26,7 +26,7 @@ bool Ipv4Reassembly::complete(Slot const& slot) const
     return true;
 }
 
-PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragment, u64 now_ns)
+PacketRef Ipv4Reassembly::input(Ipv4View const& header, PacketRef fragment, u64 now_ns)
 {
     NetCounters& counters = m_stack.counters();
     ++counters.reasm_fragments;
@@ -36,8 +36,7 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
     // RFC 791: every fragment but the last carries a multiple of 8 bytes, and none is empty.
     if (length == 0 || (more && length % 8)) {
         ++counters.reasm_malformed;
-        fragment->release();
-        return nullptr;
+        return {};
     }
     Slot* slot = nullptr;
     for (Slot& s : m_slots) {
@@ -53,8 +52,7 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
         ++counters.reasm_too_big;
         if (slot)
             discard(*slot);
-        fragment->release();
-        return nullptr;
+        return {};
     }
     if (!slot) {
         // With every slot taken, the oldest unfinished datagram gives way: fragments that never
@@ -73,15 +71,14 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
             discard(*oldest);
             slot = oldest;
         }
-        PacketBuffer* buffer = slot ? m_stack.pool().allocate_large() : nullptr;
+        PacketRef buffer = slot ? m_stack.pool().allocate_large() : PacketRef {};
         if (!buffer) {
             if (!oldest)
                 ++counters.reasm_no_slot;
-            fragment->release();
-            return nullptr;
+            return {};
         }
-        *slot = Slot {};
-        slot->buffer = buffer;
+        discard(*slot);
+        slot->buffer = move(buffer);
         slot->source = header.source();
         slot->destination = header.destination();
         slot->identification = header.identification();
@@ -93,16 +90,14 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
         if ((slot->total_length && slot->total_length != end)) {
             ++counters.reasm_malformed; // two different ends
             discard(*slot);
-            fragment->release();
-            return nullptr;
+            return {};
         }
         slot->total_length = end;
     }
     if (slot->total_length && end > slot->total_length) {
         ++counters.reasm_malformed;
         discard(*slot);
-        fragment->release();
-        return nullptr;
+        return {};
     }
     u8* storage = slot->buffer->storage();
     u32 first_block = offset / 8;
@@ -115,13 +110,11 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
             = already == last_block - first_block && __builtin_memcmp(storage + offset, fragment->data(), length) == 0;
         if (same) {
             ++counters.reasm_duplicates;
-            fragment->release();
-            return nullptr;
+            return {};
         }
         ++counters.reasm_overlaps;
         discard(*slot);
-        fragment->release();
-        return nullptr;
+        return {};
     }
     __builtin_memcpy(storage + offset, fragment->data(), length);
     for (u32 b = first_block; b < last_block; ++b)
@@ -129,14 +122,14 @@ PacketBuffer* Ipv4Reassembly::input(Ipv4View const& header, PacketBuffer* fragme
     if (offset == 0)
         slot->ttl = fragment->meta.ttl;
     PacketMeta meta = fragment->meta;
-    fragment->release();
+    fragment.reset();
     if (!complete(*slot))
-        return nullptr;
+        return {};
     ++counters.reasm_completed;
     u32 total = slot->total_length;
     u8 ttl = slot->ttl;
-    PacketBuffer* datagram = slot->buffer;
-    *slot = Slot {};
+    PacketRef datagram = move(slot->buffer);
+    discard(*slot);
     datagram->set_linear(0, total);
     datagram->meta = meta; // source, destination, protocol (aux), interface
     datagram->meta.ttl = ttl;

@@ -29,8 +29,8 @@ public:
     }
 
     // A fragment; returns a complete datagram (a large buffer whose linear region is the
-    // payload, meta filled) or nullptr. The fragment itself is always consumed.
-    PacketBuffer* input(Ipv4View const& header, PacketBuffer* fragment, u64 now_ns);
+    // payload, meta filled) or a null PacketRef.
+    PacketRef input(Ipv4View const& header, PacketRef fragment, u64 now_ns);
     void poll(u64 now_ns);
     u64 next_deadline() const;
     void clear();
@@ -38,7 +38,7 @@ public:
 
 private:
     struct Slot {
-        PacketBuffer* buffer { nullptr };
+        PacketRef buffer;
         Ipv4Address source;
         Ipv4Address destination;
         u16 identification { 0 };

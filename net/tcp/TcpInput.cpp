@@ -54,23 +54,18 @@ void TcpLayer::send_challenge_ack(Tcb& tcb)
     send_ack(tcb);
 }
 
-void TcpLayer::input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+void TcpLayer::input_listen(Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options)
 {
     // RFC 9293 §3.10.7.2: in LISTEN, a RST is ignored, an ACK is answered with a RST, and only
     // a SYN opens a connection.
-    if (seg.has(TcpFlag::Rst)) {
-        packet->release();
+    if (seg.has(TcpFlag::Rst))
         return;
-    }
     if (seg.has(TcpFlag::Ack)) {
-        send_reset_for(*packet, seg);
-        packet->release();
+        send_reset_for(packet, seg);
         return;
     }
-    if (!seg.has(TcpFlag::Syn) || seg.has(TcpFlag::Fin)) {
-        packet->release();
+    if (!seg.has(TcpFlag::Syn) || seg.has(TcpFlag::Fin))
         return;
-    }
     // A bounded backlog: half-open and not-yet-accepted connections each up to the backlog.
     // A SYN beyond it is dropped silently; the peer's retransmission tries again. But with the
     // half-open ones at the bound, one whose SYN-ACK already timed out at least once (its peer
@@ -81,7 +76,6 @@ void TcpLayer::input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& 
     // of real clients' ACKs with resets.
     if (listener.accept_count >= listener.backlog) {
         ++m_stack.counters().tcp_backlog_full;
-        packet->release();
         return;
     }
     if (listener.embryonic_count >= listener.backlog) {
@@ -95,22 +89,19 @@ void TcpLayer::input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& 
                 oldest = &tcb;
         }
         ++m_stack.counters().tcp_backlog_full;
-        if (!oldest) {
-            packet->release();
+        if (!oldest)
             return;
-        }
         ++m_stack.counters().tcp_half_open_evicted;
         enter_closed(*oldest, Error::ConnectionReset); // a child nobody accepted: freed at once
     }
     Tcb* child = allocate_tcb();
     if (!child) {
         ++m_stack.counters().tcp_backlog_full;
-        packet->release();
         return;
     }
     child->bound = true;
-    child->local = { packet->meta.destination, seg.destination_port() };
-    child->remote = { packet->meta.source, seg.source_port() };
+    child->local = { packet.meta.destination, seg.destination_port() };
+    child->remote = { packet.meta.source, seg.source_port() };
     child->options = listener.options;
     child->listener = &listener;
     ++listener.embryonic_count;
@@ -129,33 +120,28 @@ void TcpLayer::input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& 
     child->snd_wl1 = seg.sequence();
     child->snd_wl2 = child->iss;
     child->state = TcpState::SynReceived;
-    packet->release();
     send_syn(*child);
 }
 
-void TcpLayer::input_syn_sent(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+void TcpLayer::input_syn_sent(Tcb& tcb, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options)
 {
     // RFC 9293 §3.10.7.3.
     bool ack_ok = false;
     if (seg.has(TcpFlag::Ack)) {
         if (seq_leq(seg.acknowledgment(), tcb.iss) || seq_gt(seg.acknowledgment(), tcb.snd_max)) {
-            send_reset_for(*packet, seg);
-            packet->release();
+            send_reset_for(packet, seg);
             return;
         }
         ack_ok = true;
     }
     if (seg.has(TcpFlag::Rst)) {
         // RFC 5961 §3.2 keeps this rule for SYN-SENT: a RST is believed only with a good ACK.
-        packet->release();
         if (ack_ok)
             enter_closed(tcb, Error::ConnectionRefused);
         return;
     }
-    if (!seg.has(TcpFlag::Syn)) {
-        packet->release();
+    if (!seg.has(TcpFlag::Syn))
         return;
-    }
     tcb.irs = seg.sequence();
     tcb.rcv_nxt = seg.sequence() + 1;
     tcb.rcv_adv = tcb.rcv_nxt;
@@ -164,7 +150,6 @@ void TcpLayer::input_syn_sent(Tcb& tcb, PacketBuffer* packet, TcpView const& seg
     tcb.max_snd_wnd = tcb.snd_wnd;
     tcb.snd_wl1 = seg.sequence();
     tcb.snd_wl2 = seg.acknowledgment();
-    packet->release();
     if (ack_ok) {
         tcb.snd_una = seg.acknowledgment();
         tcb.state = TcpState::Established;
@@ -187,21 +172,21 @@ void TcpLayer::input_syn_sent(Tcb& tcb, PacketBuffer* packet, TcpView const& seg
 
 // RFC 9293 §3.10.7.4, SYN-RECEIVED through TIME-WAIT: the steps in the RFC's order (the third,
 // security, does not apply: no IPv4 security option is used).
-void TcpLayer::input_synchronized(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+void TcpLayer::input_synchronized(Tcb& tcb, PacketRef& packet, TcpView const& seg, TcpOptions const& options)
 {
-    if (!check_sequence_number(tcb, packet, seg, options) || !check_rst(tcb, packet, seg)
-        || !check_syn(tcb, packet, seg) || !check_ack(tcb, packet, seg, options))
+    if (!check_sequence_number(tcb, seg, options) || !check_rst(tcb, seg) || !check_syn(tcb, seg)
+        || !check_ack(tcb, *packet, seg, options))
         return;
     check_urg(tcb, seg);
     if (!process_segment_text(tcb, packet, seg))
-        check_fin(tcb, packet, seg);
+        check_fin(tcb, seg);
     if (tcb.in_use && tcb.state != TcpState::Closed)
         output(tcb);
 }
 
 // §3.10.7.4 "First, check sequence number": is the segment acceptable (the four cases of the
 // RCV.WND test), with RFC 7323's PAWS in front (§5.3) and its TS.Recent update behind (§4.3).
-bool TcpLayer::check_sequence_number(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+bool TcpLayer::check_sequence_number(Tcb& tcb, TcpView const& seg, TcpOptions const& options)
 {
     u32 seq = seg.sequence();
     u32 seg_len
@@ -210,7 +195,6 @@ bool TcpLayer::check_sequence_number(Tcb& tcb, PacketBuffer* packet, TcpView con
 
     // A retransmission of the SYN that opened this half-open connection: our SYN,ACK was lost.
     if (tcb.state == TcpState::SynReceived && seg.has(TcpFlag::Syn) && !seg.has(TcpFlag::Ack) && seq == tcb.irs) {
-        packet->release();
         send_syn(tcb);
         return false;
     }
@@ -219,7 +203,6 @@ bool TcpLayer::check_sequence_number(Tcb& tcb, PacketBuffer* packet, TcpView con
     if (tcb.ts_enabled && options.has_timestamps && !seg.has(TcpFlag::Rst)
         && static_cast<i32>(options.ts_value - tcb.ts_recent) < 0) {
         send_ack(tcb);
-        packet->release();
         return false;
     }
 
@@ -239,7 +222,6 @@ bool TcpLayer::check_sequence_number(Tcb& tcb, PacketBuffer* packet, TcpView con
             if (tcb.state == TcpState::TimeWait && seg.has(TcpFlag::Fin))
                 tcb.timewait_deadline = now() + kTimeWait; // a retransmitted FIN
         }
-        packet->release();
         return false;
     }
 
@@ -252,11 +234,10 @@ bool TcpLayer::check_sequence_number(Tcb& tcb, PacketBuffer* packet, TcpView con
 // §3.10.7.4 "Second, check the RST bit", as RFC 5961 §3.2 hardens it: only an exact match
 // resets; anything else in the window gets a challenge ACK, so a blind attacker must guess the
 // sequence number exactly.
-bool TcpLayer::check_rst(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+bool TcpLayer::check_rst(Tcb& tcb, TcpView const& seg)
 {
     if (!seg.has(TcpFlag::Rst))
         return true;
-    packet->release();
     if (seg.sequence() != tcb.rcv_nxt) {
         send_challenge_ack(tcb);
         return false;
@@ -274,11 +255,10 @@ bool TcpLayer::check_rst(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
 
 // §3.10.7.4 "Fourth, check the SYN bit": a SYN in a synchronized state draws a challenge ACK
 // (RFC 5961 §4.2) instead of a reset.
-bool TcpLayer::check_syn(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+bool TcpLayer::check_syn(Tcb& tcb, TcpView const& seg)
 {
     if (!seg.has(TcpFlag::Syn))
         return true;
-    packet->release();
     send_challenge_ack(tcb);
     return false;
 }
@@ -286,17 +266,15 @@ bool TcpLayer::check_syn(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
 // §3.10.7.4 "Fifth, check the ACK field": SYN-RECEIVED becomes ESTABLISHED on an acceptable
 // ACK; the ACK advances SND.UNA and the window (process_ack); then what each closing state does
 // when our FIN is acknowledged.
-bool TcpLayer::check_ack(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options)
+bool TcpLayer::check_ack(Tcb& tcb, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options)
 {
     if (!seg.has(TcpFlag::Ack)) {
-        packet->release();
         return false;
     }
     u32 peer_window = static_cast<u32>(seg.window()) << tcb.snd_wscale;
     if (tcb.state == TcpState::SynReceived) {
         if (!(seq_lt(tcb.snd_una, seg.acknowledgment()) && seq_leq(seg.acknowledgment(), tcb.snd_max))) {
-            send_reset_for(*packet, seg);
-            packet->release();
+            send_reset_for(packet, seg);
             return false;
         }
         tcb.state = TcpState::Established;
@@ -320,7 +298,6 @@ bool TcpLayer::check_ack(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, Tcp
         wake(tcb);
     }
     if (!process_ack(tcb, seg, options, peer_window)) {
-        packet->release();
         return false;
     }
     bool our_fin_acked = tcb.fin_queued && seq_geq(tcb.snd_una, tcb.snd_end + 1);
@@ -335,13 +312,11 @@ bool TcpLayer::check_ack(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, Tcp
     case TcpState::Closing:
         if (our_fin_acked) {
             enter_time_wait(tcb);
-            packet->release();
             return false;
         }
         break;
     case TcpState::LastAck:
         if (our_fin_acked) {
-            packet->release();
             enter_closed(tcb, Error::None);
             return false;
         }
@@ -362,9 +337,9 @@ bool TcpLayer::check_ack(Tcb& tcb, PacketBuffer* packet, TcpView const& seg, Tcp
 void TcpLayer::check_urg(Tcb&, TcpView const&) { }
 
 // §3.10.7.4 "Seventh, process the segment text", in ESTABLISHED, FIN-WAIT-1 and FIN-WAIT-2.
-// Returns whether it disposed of the packet: a FIN that arrives with data is taken with it, in
+// Returns whether it dealt with the segment: a FIN that arrives with data is taken with it, in
 // sequence (process_data, which queues out-of-order data too).
-bool TcpLayer::process_segment_text(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+bool TcpLayer::process_segment_text(Tcb& tcb, PacketRef& packet, TcpView const& seg)
 {
     bool takes_data
         = tcb.state == TcpState::Established || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::FinWait2;
@@ -372,28 +347,26 @@ bool TcpLayer::process_segment_text(Tcb& tcb, PacketBuffer* packet, TcpView cons
         return false;
     if (tcb.user_closed) {
         // RFC 2525 §2.17 / §3.10.7.4: data for a closed application is answered with a reset.
-        packet->release();
         send_control(tcb, tcb.snd_nxt, TcpFlag::Rst | TcpFlag::Ack);
         enter_closed(tcb, Error::ConnectionAborted);
         return true;
     }
     bool pulled = packet->pull(seg.header_length());
     VERIFY(pulled);
-    process_data(tcb, packet, seg);
+    process_data(tcb, move(packet), seg);
     return true;
 }
 
 // §3.10.7.4 "Eighth, check the FIN bit", for a segment whose text was not taken: a FIN in
 // sequence closes the receive side; data after our side already saw the peer's FIN is only
 // acknowledged.
-void TcpLayer::check_fin(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+void TcpLayer::check_fin(Tcb& tcb, TcpView const& seg)
 {
     u32 payload = static_cast<u32>(seg.payload().size());
     if (seg.has(TcpFlag::Fin) && seg.sequence() + payload == tcb.rcv_nxt && tcb.state != TcpState::TimeWait)
         process_fin(tcb);
     else if (payload)
         tcb.ack_now = true; // data after our side saw FIN: acknowledge what we have
-    packet->release();
 }
 
 bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& options, u32 peer_window)
@@ -423,7 +396,7 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
             tcb.send_bytes -= front->payload_length();
             if (tcb.send_cursor == front)
                 tcb.send_cursor = nullptr;
-            tcb.send_queue.pop()->release();
+            tcb.send_queue.drop_front();
         }
         tcb.snd_una = ack;
         if (seq_lt(tcb.snd_nxt, tcb.snd_una))
@@ -473,7 +446,7 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
     return true;
 }
 
-void TcpLayer::process_data(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
+void TcpLayer::process_data(Tcb& tcb, PacketRef packet, TcpView const& seg)
 {
     u32 seq = seg.sequence();
     u32 length = packet->linear_length();
@@ -483,7 +456,6 @@ void TcpLayer::process_data(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
     if (seq_lt(seq, tcb.rcv_nxt)) {
         u32 duplicate = tcb.rcv_nxt - seq;
         if (duplicate >= length) {
-            packet->release();
             tcb.ack_now = true;
             return;
         }
@@ -504,12 +476,12 @@ void TcpLayer::process_data(Tcb& tcb, PacketBuffer* packet, TcpView const& seg)
     tcb.stats.bytes_received += length;
     if (seq != tcb.rcv_nxt) {
         // A gap: keep it (bounded) and ACK at once with SACK blocks (RFC 5681 §4.2).
-        queue_out_of_order(tcb, packet);
+        queue_out_of_order(tcb, move(packet));
         tcb.ack_now = true;
         return;
     }
     bool filled_gap = !tcb.ooo_queue.is_empty();
-    tcb.receive_queue.push(packet);
+    tcb.receive_queue.push(move(packet));
     tcb.receive_bytes += length;
     tcb.rcv_nxt += length;
     if (filled_gap)

@@ -41,7 +41,8 @@ static Tcb* take_block(Tcb& tcb)
 {
     VERIFY(tcb.send_queue.is_empty() && tcb.receive_queue.is_empty() && tcb.ooo_queue.is_empty());
     TcpSocket* socket = tcb.socket;
-    tcb = Tcb {};
+    tcb.~Tcb();
+    new (&tcb) Tcb {};
     tcb.socket = socket;
     tcb.in_use = true;
     socket->set_waiter(nullptr);
@@ -279,7 +280,7 @@ void TcpLayer::send_reset_for(PacketBuffer const& packet, TcpView const& tcp)
 {
     if (tcp.has(TcpFlag::Rst))
         return;
-    PacketBuffer* reply = m_stack.pool().allocate_transmit();
+    PacketRef reply = m_stack.pool().allocate_transmit();
     if (!reply)
         return;
     u32 sequence = 0;
@@ -310,17 +311,16 @@ void TcpLayer::send_reset_for(PacketBuffer const& packet, TcpView const& tcp)
     store_be16(h + 16, sum.finish());
     ++m_stack.counters().tcp_resets_sent;
     ++m_stack.counters().tcp_tx;
-    (void)m_stack.ipv4().send(reply, packet.meta.destination, packet.meta.source, IpProtocol::Tcp);
+    (void)m_stack.ipv4().send(move(reply), packet.meta.destination, packet.meta.source, IpProtocol::Tcp);
 }
 
-void TcpLayer::input(PacketBuffer* packet)
+void TcpLayer::input(PacketRef packet)
 {
     NetCounters& counters = m_stack.counters();
     ++counters.tcp_rx;
     auto parsed = TcpView::parse(packet->linear());
     if (parsed.is_error()) {
         ++counters.tcp_drop_malformed;
-        packet->release();
         return;
     }
     TcpView tcp = parsed.value();
@@ -330,7 +330,6 @@ void TcpLayer::input(PacketBuffer* packet)
     sum.add(packet->linear());
     if (sum.finish() != 0) {
         ++counters.tcp_drop_checksum;
-        packet->release();
         return;
     }
     TcpOptions options;
@@ -338,7 +337,6 @@ void TcpLayer::input(PacketBuffer* packet)
     if (!tcp.parse_options(options) || packet->meta.link_broadcast
         || m_stack.is_broadcast_address(packet->meta.destination) || packet->meta.destination.is_multicast()) {
         ++counters.tcp_drop_malformed;
-        packet->release();
         return;
     }
     packet->meta.sequence = tcp.sequence();
@@ -356,18 +354,17 @@ void TcpLayer::input(PacketBuffer* packet)
     if (tcb) {
         ++tcb->stats.segments_received;
         if (tcb->state == TcpState::SynSent)
-            input_syn_sent(*tcb, packet, tcp, options);
+            input_syn_sent(*tcb, *packet, tcp, options);
         else
             input_synchronized(*tcb, packet, tcp, options);
         return;
     }
     if (Tcb* listener = find_listener(local)) {
-        input_listen(*listener, packet, tcp, options);
+        input_listen(*listener, *packet, tcp, options);
         return;
     }
     ++counters.tcp_drop_no_socket;
     send_reset_for(*packet, tcp);
-    packet->release();
 }
 
 // An ACK frees the buffers it covers, but not one the NIC still holds (a transmit, often a
@@ -386,7 +383,7 @@ void TcpLayer::release_acknowledged(Tcb& tcb)
         tcb.send_bytes -= front->payload_length();
         if (tcb.send_cursor == front)
             tcb.send_cursor = nullptr;
-        tcb.send_queue.pop()->release();
+        tcb.send_queue.drop_front();
         freed = true;
     }
     if (freed)

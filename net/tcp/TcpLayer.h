@@ -45,8 +45,8 @@ public:
     // zero_copy_threshold of sockets opened from now on (the kernel measures it at boot).
     void set_default_zero_copy_threshold(u32 bytes) { m_default_zero_copy_threshold = bytes; }
     u32 default_zero_copy_threshold() const { return m_default_zero_copy_threshold; }
-    // A TCP segment (linear region from the TCP header; meta filled). Consumes it.
-    void input(PacketBuffer* packet);
+    // A TCP segment (linear region from the TCP header; meta filled).
+    void input(PacketRef packet);
     void poll(u64 now_ns);
     u64 next_deadline() const;
     void abort_all();
@@ -78,20 +78,19 @@ private:
     void wake(Tcb&);
 
     // TcpInput.cpp
-    void input_listen(Tcb& listener, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
-    void input_syn_sent(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
-    void input_synchronized(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
-    // RFC 9293 §3.10.7.4, one function per step. Each returns whether processing goes on; one that
-    // stops has disposed of the packet.
-    bool check_sequence_number(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
-    bool check_rst(Tcb&, PacketBuffer* packet, TcpView const& seg);
-    bool check_syn(Tcb&, PacketBuffer* packet, TcpView const& seg);
-    bool check_ack(Tcb&, PacketBuffer* packet, TcpView const& seg, TcpOptions const& options);
+    void input_listen(Tcb& listener, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
+    void input_syn_sent(Tcb&, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
+    void input_synchronized(Tcb&, PacketRef& packet, TcpView const& seg, TcpOptions const& options);
+    // RFC 9293 §3.10.7.4, one function per step. Each returns whether processing goes on.
+    bool check_sequence_number(Tcb&, TcpView const& seg, TcpOptions const& options);
+    bool check_rst(Tcb&, TcpView const& seg);
+    bool check_syn(Tcb&, TcpView const& seg);
+    bool check_ack(Tcb&, PacketBuffer const& packet, TcpView const& seg, TcpOptions const& options);
     void check_urg(Tcb&, TcpView const& seg);
-    bool process_segment_text(Tcb&, PacketBuffer* packet, TcpView const& seg);
-    void check_fin(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    bool process_segment_text(Tcb&, PacketRef& packet, TcpView const& seg);
+    void check_fin(Tcb&, TcpView const& seg);
     bool process_ack(Tcb&, TcpView const& seg, TcpOptions const& options, u32 window);
-    void process_data(Tcb&, PacketBuffer* packet, TcpView const& seg);
+    void process_data(Tcb&, PacketRef packet, TcpView const& seg);
     void process_fin(Tcb&);
     void apply_syn_options(Tcb&, TcpOptions const& options);
     void send_challenge_ack(Tcb&);
@@ -142,7 +141,7 @@ private:
     void clear_scoreboard(Tcb&);
 
     // TcpReassembly.cpp
-    void queue_out_of_order(Tcb&, PacketBuffer* packet);
+    void queue_out_of_order(Tcb&, PacketRef packet);
     void drain_out_of_order(Tcb&);
     void update_sack_blocks(Tcb&);
 

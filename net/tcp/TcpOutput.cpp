@@ -169,23 +169,22 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
     }
     ++tcb.stats.segments_sent;
     ++m_stack.counters().tcp_tx;
-    segment->ref(); // IPv4 consumes one reference; the caller keeps its own
     Ipv4SendOptions ip;
     ip.dont_fragment = true;
-    return m_stack.ipv4().send(segment, tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
+    // IPv4 takes a reference of its own; the caller keeps its own.
+    return m_stack.ipv4().send(PacketRef::share(*segment), tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
 }
 
 void TcpLayer::send_control(Tcb& tcb, u32 sequence, u8 flags)
 {
-    PacketBuffer* segment = m_stack.pool().allocate_transmit();
+    PacketRef segment = m_stack.pool().allocate_transmit();
     if (!segment) {
         ++m_stack.counters().ip_no_buffer;
         return;
     }
     if (flags & TcpFlag::Rst)
         ++m_stack.counters().tcp_resets_sent;
-    (void)transmit(tcb, segment, sequence, flags);
-    segment->release();
+    (void)transmit(tcb, segment.get(), sequence, flags);
 }
 
 void TcpLayer::send_syn(Tcb& tcb)
@@ -374,13 +373,13 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
                 continue;
             }
         }
-        PacketBuffer* buffer = m_stack.pool().allocate_transmit();
+        PacketRef buffer = m_stack.pool().allocate_transmit();
         if (!buffer)
             break;
         buffer->meta.sequence = tcb.snd_end;
         u32 chunk = min(mss, total - offset);
         append_payload(tcb, *buffer, data.data() + offset, chunk, zero_copy);
-        tcb.send_queue.push(buffer);
+        tcb.send_queue.push(move(buffer));
         tcb.snd_end += chunk;
         tcb.send_bytes += chunk;
         offset += chunk;

@@ -6,7 +6,7 @@
 
 namespace skiff::net {
 
-void TcpLayer::queue_out_of_order(Tcb& tcb, PacketBuffer* packet)
+void TcpLayer::queue_out_of_order(Tcb& tcb, PacketRef packet)
 {
     u32 seq = packet->meta.sequence;
     u32 end = packet->meta.aux;
@@ -14,26 +14,23 @@ void TcpLayer::queue_out_of_order(Tcb& tcb, PacketBuffer* packet)
     PacketQueue sorted;
     bool inserted = false;
     bool duplicate = false;
-    while (PacketBuffer* held = tcb.ooo_queue.pop()) {
+    while (PacketRef held = tcb.ooo_queue.pop()) {
         if (!inserted && !duplicate) {
             if (seq_leq(held->meta.sequence, seq) && seq_geq(held->meta.aux, end)
                 && (held->meta.flags & TcpFlag::Fin) >= (packet->meta.flags & TcpFlag::Fin)) {
                 duplicate = true;
             } else if (seq_lt(seq, held->meta.sequence)) {
-                sorted.push(packet);
+                sorted.push(move(packet));
                 inserted = true;
             }
         }
-        sorted.push(held);
+        sorted.push(move(held));
     }
-    if (duplicate) {
-        tcb.ooo_queue = sorted;
-        packet->release();
+    tcb.ooo_queue = move(sorted);
+    if (duplicate)
         return;
-    }
     if (!inserted)
-        sorted.push(packet);
-    tcb.ooo_queue = sorted;
+        tcb.ooo_queue.push(move(packet));
     tcb.ooo_bytes += end - seq;
     ++m_stack.counters().tcp_ooo_segments;
     // Bounded: beyond kMaxOutOfOrder segments, drop the one furthest ahead (the sender will
@@ -41,17 +38,16 @@ void TcpLayer::queue_out_of_order(Tcb& tcb, PacketBuffer* packet)
     if (tcb.ooo_queue.size() > kMaxOutOfOrder) {
         PacketQueue kept;
         u32 keep = kMaxOutOfOrder;
-        while (PacketBuffer* held = tcb.ooo_queue.pop()) {
+        while (PacketRef held = tcb.ooo_queue.pop()) {
             if (keep) {
-                kept.push(held);
+                kept.push(move(held));
                 --keep;
             } else {
                 tcb.ooo_bytes -= held->meta.aux - held->meta.sequence;
                 ++m_stack.counters().tcp_ooo_dropped;
-                held->release();
             }
         }
-        tcb.ooo_queue = kept;
+        tcb.ooo_queue = move(kept);
     }
     // RFC 2018 §4: the first block reports the segment that just arrived.
     update_sack_blocks(tcb);
@@ -71,23 +67,21 @@ void TcpLayer::drain_out_of_order(Tcb& tcb)
     while (PacketBuffer* front = tcb.ooo_queue.front()) {
         if (seq_gt(front->meta.sequence, tcb.rcv_nxt))
             break;
-        tcb.ooo_queue.pop();
-        u32 seq = front->meta.sequence;
-        u32 end = front->meta.aux;
+        PacketRef segment = tcb.ooo_queue.pop();
+        u32 seq = segment->meta.sequence;
+        u32 end = segment->meta.aux;
         tcb.ooo_bytes -= end - seq;
-        bool fin = front->meta.flags & TcpFlag::Fin;
+        bool fin = segment->meta.flags & TcpFlag::Fin;
         if (seq_lt(seq, tcb.rcv_nxt)) {
             u32 overlap = tcb.rcv_nxt - seq;
-            if (overlap >= end - seq) {
-                front->release();
+            if (overlap >= end - seq)
                 continue;
-            }
-            bool pulled = front->pull(overlap);
+            bool pulled = segment->pull(overlap);
             VERIFY(pulled);
-            front->meta.sequence = tcb.rcv_nxt;
+            segment->meta.sequence = tcb.rcv_nxt;
         }
-        u32 length = end - front->meta.sequence;
-        tcb.receive_queue.push(front);
+        u32 length = end - segment->meta.sequence;
+        tcb.receive_queue.push(move(segment));
         tcb.receive_bytes += length;
         tcb.rcv_nxt = end;
         if (fin)

@@ -179,7 +179,7 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
                 ++m_layer->m_stack.counters().tcp_remapped_pages;
                 m_tcb->stats.remapped_bytes += count;
                 m_layer->m_stack.counters().tcp_remapped_bytes += count;
-                m_tcb->receive_queue.pop()->release();
+                m_tcb->receive_queue.drop_front();
                 m_tcb->receive_bytes -= count;
                 copied += count;
                 continue;
@@ -192,7 +192,7 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
         copied += count;
         m_tcb->receive_bytes -= count;
         if (count == available) {
-            m_tcb->receive_queue.pop()->release();
+            m_tcb->receive_queue.drop_front();
         } else {
             bool pulled = front->pull(count);
             VERIFY(pulled);

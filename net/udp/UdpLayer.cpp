@@ -70,14 +70,13 @@ UdpSocket* UdpLayer::demultiplex(SocketAddress local, SocketAddress remote)
     return best;
 }
 
-void UdpLayer::input(PacketBuffer* packet)
+void UdpLayer::input(PacketRef packet)
 {
     NetCounters& counters = m_stack.counters();
     ++counters.udp_rx;
     auto parsed = UdpView::parse(packet->linear());
     if (parsed.is_error()) {
         ++counters.udp_drop_malformed;
-        packet->release();
         return;
     }
     UdpView udp = parsed.value();
@@ -89,7 +88,6 @@ void UdpLayer::input(PacketBuffer* packet)
         sum.add(udp.bytes());
         if (sum.finish() != 0) {
             ++counters.udp_drop_checksum;
-            packet->release();
             return;
         }
     }
@@ -102,19 +100,17 @@ void UdpLayer::input(PacketBuffer* packet)
         bool truncated = packet->truncate(udp.length());
         VERIFY(truncated);
         m_stack.icmp().send_unreachable(UnreachableCode::Port, *packet);
-        packet->release();
         return;
     }
     if (socket->m_queue.size() >= UdpSocket::kMaxQueuedDatagrams) {
         ++counters.udp_queue_full;
-        packet->release();
         return;
     }
     // Queue the buffer as it arrived, payload only; the source port rides in meta.aux.
     bool ok = packet->truncate(udp.length()) && packet->pull(UdpView::kHeaderLength);
     VERIFY(ok);
     packet->meta.aux = udp.source_port();
-    socket->m_queue.push(packet);
+    socket->m_queue.push(move(packet));
     if (socket->m_waiter)
         m_stack.port().wake(socket->m_waiter);
 }
@@ -132,7 +128,7 @@ Result<usize> UdpLayer::send(UdpSocket& socket, ReadonlyBytes data, SocketAddres
         socket.m_local.port = TRY(ephemeral_port());
         socket.m_bound = true;
     }
-    PacketBuffer* packet = m_stack.pool().allocate_transmit();
+    PacketRef packet = m_stack.pool().allocate_transmit();
     if (!packet)
         return Error::NoMemory;
     if (data.size() <= packet->follow_space()) {
@@ -154,7 +150,7 @@ Result<usize> UdpLayer::send(UdpSocket& socket, ReadonlyBytes data, SocketAddres
     u16 checksum = sum.finish();
     store_be16(header + 6, checksum ? checksum : 0xffff); // RFC 768: zero means "none"
     ++m_stack.counters().udp_tx;
-    TRY(m_stack.ipv4().send(packet, source, destination.address, IpProtocol::Udp));
+    TRY(m_stack.ipv4().send(move(packet), source, destination.address, IpProtocol::Udp));
     return data.size();
 }
 

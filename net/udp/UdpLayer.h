@@ -24,7 +24,7 @@ public:
     // socket(AF_INET, SOCK_DGRAM, 0)
     Result<UdpSocket*> open();
     // A UDP datagram (linear region from the UDP header; meta filled). Consumes it.
-    void input(PacketBuffer* packet);
+    void input(PacketRef packet);
     void close_all();
 
 private:

@@ -57,7 +57,7 @@ Result<usize> UdpSocket::recvfrom(Bytes out, SocketAddress* from)
 {
     if (!m_open)
         return Error::BadState;
-    PacketBuffer* packet = m_queue.pop();
+    PacketRef packet = m_queue.pop();
     if (!packet)
         return Error::WouldBlock;
     usize length = packet->linear_length();
@@ -65,7 +65,6 @@ Result<usize> UdpSocket::recvfrom(Bytes out, SocketAddress* from)
     __builtin_memcpy(out.data(), packet->data(), count);
     if (from)
         *from = { packet->meta.source, static_cast<u16>(packet->meta.aux) };
-    packet->release();
     return length;
 }
 

@@ -6,7 +6,9 @@ commands print and how QEMU exits. One CTest test per case (tests/boot/CMakeList
   line_editor  backspace, cursor left, history up on the real 16550
   crash        `crash` under panic=exit: the page-fault report names crash_command; status 255
   poweroff     `poweroff three` is refused with a usage line; `poweroff 3` exits QEMU with status 7
-  selftest     -m 16M, `selftest`: no KTEST FAIL, and `selftest: N passed, 0 failed`
+  selftest     -m 16M, `selftest`: the kernel's registered count equals the number of tests in the
+               source's kTests[] tables, each of those names printed KTEST PASS exactly once, no
+               KTEST FAIL, and `selftest: N passed, 0 failed` with N = that number
   iso          boots build/x86_64/skiff.iso through GRUB and reaches the prompt, with www.tar mounted
   devices      each NIC (none, e1000, ne2k at IRQ 10, ne2k-pci) on pc and q35 reaches the prompt; so does -m 16M
   tasks        user programs as tasks: `programs`; `run hello` with arguments and threads; `run fault` in five
@@ -307,7 +309,57 @@ def case_poweroff(args) -> None:
         check(guest.guest_code == 3, f"guest code {guest.guest_code}, expected 3")
 
 
+KTEST_TABLE = re.compile(r"TestCase\s+(?:const\s+)?\w+\[\]\s*=\s*\{(.*?)\n\};", re.S)
+KTEST_ENTRY = re.compile(r"\{\s*\"([^\"]+)\"\s*,")
+
+
+def registered_ktests(root: str = ROOT) -> list[str]:
+    """The in-kernel tests the source registers for x86-64: the names in every `TestCase x[] = {...};`
+    table under kernel/ (architecture folders other than x86_64 left out). Read from the source,
+    not from the kernel, so a suite the runner stops running is noticed."""
+    names = []
+    for directory, subdirs, files in os.walk(os.path.join(root, "kernel")):
+        subdirs[:] = sorted(d for d in subdirs if not (os.path.basename(directory) == "arch" and d != "x86_64"))
+        for name in sorted(files):
+            if name.endswith(".cpp"):
+                with open(os.path.join(directory, name), encoding="utf-8") as f:
+                    for table in KTEST_TABLE.findall(f.read()):
+                        names += KTEST_ENTRY.findall(table)
+    return names
+
+
+def check_selftest_output(output: str, expected: list[str]) -> list[str]:
+    """Judges a whole `selftest` run against the tests the source registers: the kernel's
+    registered count equals theirs, every one of them printed exactly one KTEST PASS (by name),
+    none failed, and the summary agrees. Returns the names that passed."""
+    failures = re.findall(r"(?m)^.*KTEST FAIL.*$", output)
+    check(not failures, f"{len(failures)} in-kernel tests failed:\n" + "\n".join(failures), output)
+    registered = re.search(r"selftest: (\d+) tests registered", output)
+    check(registered is not None, "no 'selftest: N tests registered' line", output)
+    check(int(registered.group(1)) == len(expected),
+          f"the kernel registers {registered.group(1)} tests, the source's tables {len(expected)}: "
+          + ", ".join(expected), output)
+    summary = re.search(r"selftest: (\d+) passed, (\d+) failed", output)
+    check(summary is not None, "no 'selftest: N passed, 0 failed' summary", output)
+    passed, failed = int(summary.group(1)), int(summary.group(2))
+    check(failed == 0, f"selftest summary says {failed} failed", output)
+    pass_lines = re.findall(r"KTEST PASS (\S+)", output)
+    check(len(pass_lines) == passed,
+          f"the summary says {passed} passed but {len(pass_lines)} 'KTEST PASS' lines were printed", output)
+    missing = [name for name in expected if name not in pass_lines]
+    check(not missing, f"registered in the source but never passed: {', '.join(missing)}", output)
+    repeated = sorted({name for name in pass_lines if pass_lines.count(name) > 1})
+    unknown = [name for name in pass_lines if name not in expected]
+    check(not repeated and not unknown,
+          f"passed more than once: {repeated or 'none'}; passed but not in the source's tables: {unknown or 'none'}",
+          output)
+    check(passed == len(expected), f"{passed} passed, {len(expected)} registered", output)
+    return pass_lines
+
+
 def case_selftest(args) -> None:
+    expected = registered_ktests()
+    check(len(expected) > 0, "found no `TestCase ...[] = { ... };` table under kernel/")
     with boot(args, "selftest", mem="16M") as guest:
         wait_for_prompt(guest)
         commands = parse_help(guest.command("help"))
@@ -315,18 +367,9 @@ def case_selftest(args) -> None:
               "the kernel registers no 'selftest' command (help lists: " + ", ".join(commands) + ")")
         guest.send_line("selftest")
         output = skiffqemu.clean_text(guest.expect_prompt(timeout=240))
-        failures = re.findall(r"(?m)^.*KTEST FAIL.*$", output)
-        check(not failures, f"{len(failures)} in-kernel tests failed:\n" + "\n".join(failures), output)
-        summary = re.search(r"selftest: (\d+) passed, (\d+) failed", output)
-        check(summary is not None, "no 'selftest: N passed, 0 failed' summary", output)
-        passed, failed = int(summary.group(1)), int(summary.group(2))
-        check(failed == 0, f"selftest summary says {failed} failed", output)
-        check(passed > 0, "selftest ran no tests", output)
-        pass_lines = re.findall(r"KTEST PASS (\S+)", output)
-        check(len(pass_lines) == passed,
-              f"the summary says {passed} passed but {len(pass_lines)} 'KTEST PASS' lines were printed", output)
-        ok(f"selftest in 16M: {passed} passed, 0 failed: {', '.join(pass_lines)}")
-        report(f"selftest: {passed} in-kernel tests passed with -m 16M")
+        pass_lines = check_selftest_output(output, expected)
+        ok(f"selftest in 16M: all {len(expected)} registered tests passed, by name: {', '.join(pass_lines)}")
+        report(f"selftest: {len(pass_lines)} of {len(expected)} registered in-kernel tests passed with -m 16M")
         guest.send_line("poweroff 0")
         expect_exit(guest, 1, "poweroff 0 after selftest")
 

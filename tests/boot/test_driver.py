@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Host tests of the QEMU tooling itself, no boot: the command line qemu/run and the driver build,
-the exit-status translation, and the parsers the boot test judges the console with.
+the exit-status translation, the parsers the boot test judges the console with, and what tests/run
+makes of CTest's results (skips).
 CTest: boot.driver_unit (label unit)."""
 
+import contextlib
+import io
 import os
 import sys
 import unittest
+import xml.etree.ElementTree as ElementTree
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(HERE)), "qemu"))
@@ -13,6 +17,7 @@ sys.path.insert(0, HERE)
 
 import boot_test  # noqa: E402
 import skiffqemu  # noqa: E402
+import testrun  # noqa: E402
 from skiffqemu import Options, OptionError, qemu_command  # noqa: E402
 
 ELF = os.path.abspath(__file__)  # any existing file stands in for the image
@@ -55,6 +60,10 @@ class QemuCommand(unittest.TestCase):
         argv, _ = build(nic="ne2k", ne2k_irq=5)
         self.assertIn("irq=5", [d for d in value_after(argv, "-device") if d.startswith("ne2k_isa")][0])
         self.assertIn("ne2k_irq=5", value_after(argv, "-append")[0])
+        # 0: QEMU's default line, and the kernel is told nothing (it probes).
+        argv, _ = build(nic="ne2k", ne2k_irq=0)
+        self.assertNotIn("irq=", [d for d in value_after(argv, "-device") if d.startswith("ne2k_isa")][0])
+        self.assertNotIn("ne2k_irq", value_after(argv, "-append")[0])
 
     def test_append_adds_and_overrides_defaults(self):
         argv, _ = build(append="panic=exit ip=192.168.7.2/24")
@@ -178,6 +187,92 @@ class ConsoleParsers(unittest.TestCase):
         self.assertAlmostEqual(boot_test.parse_uptime("uptime 2.5 s"), 2.5)
         self.assertAlmostEqual(boot_test.parse_uptime("1500 ms"), 1.5)
         self.assertIsNone(boot_test.parse_uptime("a while"))
+
+
+class SelftestJudgement(unittest.TestCase):
+    """boot.selftest compares the kernel's run with the tests the source registers."""
+
+    NAMES = ["mm.a", "mm.b", "sched.c"]
+
+    @staticmethod
+    def run_output(registered, passes, failed=0):
+        lines = [f"selftest: {registered} tests registered"] + [f"KTEST PASS {n}" for n in passes]
+        lines.append(f"selftest: {len(passes)} passed, {failed} failed (12 ms)")
+        return "\n".join(lines) + "\n"
+
+    def test_every_registered_test_passed_by_name(self):
+        self.assertEqual(boot_test.check_selftest_output(self.run_output(3, self.NAMES), self.NAMES), self.NAMES)
+
+    def test_a_dropped_suite_fails_even_when_the_kernel_agrees_with_itself(self):
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(2, ["mm.a", "mm.b"]), self.NAMES)
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, ["mm.a", "mm.b"]), self.NAMES)
+
+    def test_repeats_unknown_names_and_a_missing_count_fail(self):
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, ["mm.a", "mm.a", "sched.c"]), self.NAMES)
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, ["mm.a", "mm.b", "mm.z"]), self.NAMES)
+        with self.assertRaises(boot_test.CheckFailed):
+            boot_test.check_selftest_output(self.run_output(3, self.NAMES).split("\n", 1)[1], self.NAMES)
+
+    def test_the_source_registers_the_suites(self):
+        names = boot_test.registered_ktests()
+        self.assertIn("mm.frame_refcounts", names)
+        self.assertIn("sync.wait_queue_timeout", names)
+        self.assertEqual(len(names), len(set(names)), "a test name is registered twice")
+
+
+def junit_case(name, status, output="", skip_message=None):
+    case = ElementTree.Element("testcase", name=name, status=status)
+    ElementTree.SubElement(case, "system-out").text = output
+    if skip_message is not None:
+        ElementTree.SubElement(case, "skipped", message=skip_message)
+    return case
+
+
+class TestRunSummary(unittest.TestCase):
+    """qemu/testrun.py: what tests/run makes of CTest's results."""
+
+    def judge(self, cases, strict, status=0):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = testrun.judge(cases, status, strict, 1.0, "all labels")
+        return code, out.getvalue()
+
+    def test_skips_fail_only_when_strict_and_always_say_why(self):
+        cases = [junit_case("a", "run"),
+                 junit_case("net.x", "notrun", "SKIP: needs root for the namespace\n", "SKIP_RETURN_CODE=77"),
+                 junit_case("fuzz.short", "notrun", "run-fuzz: SKIP: clang not found\n", "SKIP_RETURN_CODE=77")]
+        code, text = self.judge(cases, strict=False)
+        self.assertEqual(code, 0)
+        self.assertIn("SKIPPED net.x: needs root for the namespace", text)
+        self.assertIn("SKIPPED fuzz.short: clang not found", text)
+        self.assertRegex(text, r"PASS: 1 passed, .* 2 skipped, .*NOT EVERYTHING WAS CHECKED")
+        code, text = self.judge(cases, strict=True)
+        self.assertNotEqual(code, 0)
+        self.assertRegex(text, r"FAIL: 1 passed")
+
+    def test_a_skipped_part_of_a_passing_test_is_a_skip(self):
+        cases = [junit_case("net.ttcp", "run", "ok\nSKIPPED PART: iperf is not installed: not checked\n")]
+        code, text = self.judge(cases, strict=False)
+        self.assertEqual(code, 0)
+        self.assertIn("SKIPPED PART net.ttcp: iperf is not installed: not checked", text)
+        self.assertIn("1 skipped parts", text)
+        code, _ = self.judge(cases, strict=True)
+        self.assertNotEqual(code, 0)
+
+    def test_failures_and_nothing_run(self):
+        self.assertNotEqual(self.judge([junit_case("a", "fail")], strict=False)[0], 0)
+        self.assertNotEqual(self.judge([junit_case("a", "notrun", "", "Disabled")], strict=False)[0], 0)
+        self.assertNotEqual(self.judge([], strict=False)[0], 0)
+        self.assertEqual(self.judge([junit_case("a", "run")], strict=True)[0], 0)
+
+    def test_ci_means_strict(self):
+        self.assertTrue(testrun.strict_about_skips({"CI": "true"}))
+        self.assertFalse(testrun.strict_about_skips({}))
+        self.assertFalse(testrun.strict_about_skips({"CI": "false"}))
 
 
 if __name__ == "__main__":

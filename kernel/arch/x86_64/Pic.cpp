@@ -17,6 +17,7 @@ constexpr u8 kIcw1InitWithIcw4 = 0x11;
 constexpr u8 kIcw4Mode8086 = 0x01;
 constexpr u8 kOcw2EndOfInterrupt = 0x20;
 constexpr u8 kOcw3ReadInService = 0x0b;
+constexpr u8 kOcw3ReadRequests = 0x0a;
 constexpr u8 kCascadeIrq = 2;
 
 u16 s_mask = 0xffff; // bit n set: IRQ n masked
@@ -81,6 +82,13 @@ bool is_spurious(u8 irq)
     if (!in_service && irq == 15)
         outb(kMasterCommand, kOcw2EndOfInterrupt); // the master did see the cascade line
     return !in_service;
+}
+
+u16 requests()
+{
+    outb(kMasterCommand, kOcw3ReadRequests);
+    outb(kSlaveCommand, kOcw3ReadRequests);
+    return static_cast<u16>(inb(kMasterCommand) | inb(kSlaveCommand) << 8);
 }
 
 } // namespace skiff::arch::pic

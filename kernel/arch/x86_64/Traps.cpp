@@ -140,6 +140,10 @@ void unmask_irq(u32 line)
 {
     pic::unmask(static_cast<u8>(line));
 }
+bool irq_line_requested(u32 line)
+{
+    return line < 16 && (pic::requests() >> line & 1);
+}
 
 } // namespace arch
 

@@ -51,6 +51,7 @@ class Runner:
     """The tap runner inside the namespace, with the tap configured as the host end 10.0.2.2."""
 
     def __init__(self, runner_path, extra_args=(), max_seconds=300):
+        self.counters = None
         run(["ip", "link", "set", "lo", "up"])
         run(["ip", "tuntap", "add", "dev", TAP, "mode", "tap"])
         run(["ip", "addr", "add", f"{HOST_IP}/24", "dev", TAP])
@@ -67,6 +68,10 @@ class Runner:
             fail(f"runner did not start (said {line!r})")
 
     def stop(self):
+        """Stops the runner and returns what it printed at exit (its counters); also kept in
+        self.counters."""
+        if self.counters is not None:
+            return self.counters
         if self.process.poll() is None:
             self.process.terminate()  # by PID: only the process we started
             try:
@@ -80,6 +85,7 @@ class Runner:
         os.unlink(self.stderr_path)
         run(["ip", "link", "del", TAP], check=False)
         print("runner counters:\n" + counters, flush=True)
+        self.counters = counters
         return counters
 
     def __enter__(self):

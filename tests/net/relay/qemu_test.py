@@ -111,7 +111,9 @@ def dhcp_offer(xid, server_mac):
     return b"\xff" * 6 + server_mac + b"\x08\x00" + ip + udp
 
 
-def run(relay_binary, mode, workdir, extra):
+def run(relay_binary, mode, workdir, extra, every_frame=()):
+    """every_frame: relay counters that must equal `received` in both directions (the faults in
+    `extra` hit every frame)."""
     name = f"{mode}{'+faults' if extra else ''}"
     relay = FaultRelay(relay_binary, TAP, faults=extra, seed=3, mode=mode, duration=90,
                        log=os.path.join(workdir, f"relay-{mode}.log"), relay_port=41001, qemu_port=41000).start()
@@ -156,6 +158,12 @@ def run(relay_binary, mode, workdir, extra):
     capture.close()
     counters = [l for l in relay.output.splitlines() if " received=" in l]
     ok = request_after is not None
+    # The faults asked for were injected (a relay that passed frames untouched would pass DHCP too).
+    for side in ("to-host", "to-guest") if every_frame else ():
+        c = relay.counters.get(side, {})
+        if not (c.get("received", 0) > 0 and all(c.get(counter) == c["received"] for counter in every_frame)):
+            print(f"  FAIL {name}: {side}: not every frame {' and '.join(every_frame)}: {c}", flush=True)
+            ok = False
     print(f"  {'ok  ' if ok else 'FAIL'} {name}: DHCP messages from the guest {seen}, "
           f"{offers} OFFER(s) sent; REQUEST after {request_after:.1f} s" if ok else
           f"  FAIL {name}: DHCP messages from the guest {seen}, {offers} OFFER(s) sent, no REQUEST in 60 s "
@@ -182,7 +190,7 @@ def main():
     results = [run(args.relay, "dgram", workdir, []),
                run(args.relay, "stream", workdir, []),
                # Every frame duplicated both ways and delayed: DHCP still completes.
-               run(args.relay, "dgram", workdir, ["--dup", "100", "--delay", "5"])]
+               run(args.relay, "dgram", workdir, ["--dup", "100", "--delay", "5"], every_frame=("duplicated", "delayed"))]
     shutil.rmtree(workdir)
     print(f"relay against QEMU: {sum(results)}/{len(results)} passed")
     sys.exit(0 if all(results) else 1)

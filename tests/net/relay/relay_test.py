@@ -366,6 +366,8 @@ def main():
     r = run_relay(args.relay, tap_mac, ["--corrupt", "100"])
     c = r.counters
     check(c["to-host"]["corrupted"] == 200, "to-host: 200 frames corrupted")
+    check(c["to-guest"]["corrupted"] == c["to-guest"]["received"] >= 200,
+          f"to-guest: every frame corrupted (corrupted={c['to-guest']['corrupted']}, received={c['to-guest']['received']})")
     check(len(r.host) == 0, f"to-host: the kernel's checksums reject every one ({len(r.host)} got through)")
     to_guest = [f for _, f, _ in r.guest if f[0:6] == GUEST_MAC and f[6:12] == tap_mac and f[12:14] == b"\x08\x00"]
     check(len(to_guest) == 200, f"to-guest: all 200 arrive with the Ethernet header intact ({len(to_guest)})")
@@ -380,7 +382,8 @@ def main():
     check(sorted(guest_order) == list(range(300)), "to-guest: every frame arrives exactly once")
     check(inversions(host_order) > 20 and c["to-host"]["held"] > 20,
           f"to-host: frames arrive out of order ({inversions(host_order)} inversions, {c['to-host']['held']} held)")
-    check(inversions(guest_order) > 20, f"to-guest: frames arrive out of order ({inversions(guest_order)} inversions)")
+    check(inversions(guest_order) > 20 and c["to-guest"]["held"] > 20,
+          f"to-guest: frames arrive out of order ({inversions(guest_order)} inversions, {c['to-guest']['held']} held)")
 
     print("scenario: delay 40 ms ± 10 ms both ways, order kept")
     r = run_relay(args.relay, tap_mac, ["--delay", "40", "--jitter", "10"], count_host=100, count_guest=100,
@@ -388,6 +391,11 @@ def main():
     host_latency = [t - r.sent_host[sequence(p)] for p, t in r.host]
     guest_latency = [t - r.sent_guest[sequence(p)] for p, t in r.guest_ours]
     check(len(host_latency) == 100 and len(guest_latency) == 100, "all frames arrive")
+    c = r.counters
+    check(c["to-host"]["delayed"] == c["to-host"]["received"] == 100
+          and c["to-guest"]["delayed"] == c["to-guest"]["received"] >= 100,
+          f"every frame counted as delayed (to-host {c['to-host']['delayed']}/{c['to-host']['received']}, "
+          f"to-guest {c['to-guest']['delayed']}/{c['to-guest']['received']})")
     check(min(host_latency) >= 0.029 and min(guest_latency) >= 0.029,
           f"no frame arrives before 30 ms (min {min(host_latency) * 1e3:.1f} / {min(guest_latency) * 1e3:.1f} ms)")
     check(inversions([sequence(p) for p, _ in r.host]) == 0, "to-host: order kept")

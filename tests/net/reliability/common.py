@@ -140,22 +140,35 @@ class Rig:
 
     def set_nft_loss(self, percent: int) -> None:
         """Random loss of TCP segments both ways on the tap, by nftables inside the namespace
-        (`numgen random mod 100 < N drop`); 0 removes the table."""
+        (`numgen random mod 100 < N drop`); 0 removes the table. Each chain counts what it saw
+        and what it dropped (nft_counts())."""
         self.ns.run(["nft", "delete", "table", "inet", "skiffloss"])
         self.nft_loss = percent
         if not percent:
             return
         rules = (f"table inet skiffloss {{\n"
-                 f" chain in {{ type filter hook input priority 0; iifname \"{TAP}\" meta l4proto tcp "
-                 f"numgen random mod 100 < {percent} counter drop; }}\n"
-                 f" chain out {{ type filter hook output priority 0; oifname \"{TAP}\" meta l4proto tcp "
-                 f"numgen random mod 100 < {percent} counter drop; }}\n}}\n")
+                 f" chain in {{ type filter hook input priority 0; iifname \"{TAP}\" meta l4proto tcp counter; "
+                 f"iifname \"{TAP}\" meta l4proto tcp numgen random mod 100 < {percent} counter drop; }}\n"
+                 f" chain out {{ type filter hook output priority 0; oifname \"{TAP}\" meta l4proto tcp counter; "
+                 f"oifname \"{TAP}\" meta l4proto tcp numgen random mod 100 < {percent} counter drop; }}\n}}\n")
         result = self.ns.run(["nft", "-f", "-"], input=rules)
         check(result.returncode == 0, "nft rules not accepted", result.stderr)
 
-    def nft_drops(self) -> int:
-        result = self.ns.run(["nft", "list", "table", "inet", "skiffloss"])
-        return sum(int(n) for n in re.findall(r"counter packets (\d+)", result.stdout))
+    def nft_counts(self) -> dict:
+        """{'in': (seen, dropped), 'out': (seen, dropped)}: TCP segments the loss table's chains saw
+        on the tap (in: from the guest, out: to the guest) and the ones their numgen rule dropped."""
+        return nft_chain_counts(self.ns.run(["nft", "list", "table", "inet", "skiffloss"]).stdout)
+
+    def check_nft_loss(self, name: str) -> dict:
+        """The loss rule really dropped segments in each direction, at about the rate it claims."""
+        counts = self.nft_counts()
+        for chain in ("in", "out"):
+            seen, dropped = counts.get(chain, (0, 0))
+            check(dropped > 0, f"{name}: the nft rule on chain {chain} dropped nothing ({seen} TCP segments seen): "
+                  f"no fault was injected", str(counts))
+            check(binomial_plausible(dropped, seen, self.nft_loss / 100),
+                  f"{name}: chain {chain} dropped {dropped} of {seen}, not about {self.nft_loss}%", str(counts))
+        return counts
 
     # -- the guest -----------------------------------------------------------------------------
 
@@ -238,6 +251,32 @@ def delta(before: dict, after: dict) -> dict:
 
 def format_delta(d: dict) -> str:
     return " ".join(f"{k}+{v}" for k, v in d.items()) or "(none)"
+
+
+NFT_CHAIN = re.compile(r"chain (\w+) \{(.*?)\n\s*\}", re.S)
+NFT_COUNTER = re.compile(r"counter packets (\d+) bytes \d+( drop)?")
+
+
+def nft_chain_counts(listing: str) -> dict:
+    """From `nft list table` of a loss table whose chains hold a plain counter and a counter drop:
+    {chain: (packets counted, packets dropped)}."""
+    counts = {}
+    for chain, body in NFT_CHAIN.findall(listing):
+        seen = dropped = 0
+        for packets, drop in NFT_COUNTER.findall(body):
+            if drop:
+                dropped += int(packets)
+            else:
+                seen += int(packets)
+        counts[chain] = (seen, dropped)
+    return counts
+
+
+def binomial_plausible(k: int, n: int, p: float, sigmas: float = 6.0) -> bool:
+    """k events out of n trials is within `sigmas` standard deviations of n*p (plus one, for
+    small n): a fault injector doing about what it claims, not 0% nor 100%."""
+    mean = n * p
+    return abs(k - mean) <= sigmas * (n * p * (1 - p)) ** 0.5 + 1
 
 
 def root_problem() -> str | None:

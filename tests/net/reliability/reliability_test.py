@@ -11,9 +11,14 @@ Cases (one CTest test each, label `net`):
                host->guest and one guest->host with copy elimination on (`ttcp -z on`), the
                SHA-256 of both ends compared (host->guest also checks every byte against the
                seed). After each profile the guest's resources (`resources`) are back to the
-               baseline taken after a warm-up transfer. The relay's and nft's counters and the
-               guest's retransmission/checksum counters are printed per profile.
-               Size per transfer: --kib. CTest: 4 MiB, about 40 + 60 s for both NICs; the issue's
+               baseline taken after a warm-up transfer. Every fault must have been injected:
+               each nft chain (to and from the guest) dropped segments, at about the rate asked
+               for (within 6 sigma of the segments it saw), and the guest retransmitted; the
+               relay's counter for its fault (held, duplicated, corrupted, delayed) moved in both
+               directions by about the fraction asked for (delay: every frame), and corruption
+               moved the guest's checksum drop counters. A clean result from a link that injected
+               nothing fails. The counters are printed per profile.
+               Size per transfer: --kib. CTest: 4 MiB, about 40 + 60 s for both NICs; the full
                50 MiB (`run-long`) takes about 5 + 6 minutes under TCG, too much for the suite.
                The 20% loss profile always uses a sixteenth of --kib: Skiff's sender makes about
                22 KB/s there.
@@ -49,32 +54,54 @@ import subprocess
 import sys
 import time
 
-from common import (GUEST, HOST, HOSTSIDE, MAC, PYTHON, SKIP, TAP, CheckFailed, GuestError, Rig, check, delta,  # noqa: E402
-                    format_delta, root_problem, say)
+from common import (GUEST, HOST, HOSTSIDE, MAC, PYTHON, SKIP, TAP, CheckFailed, GuestError, Rig,  # noqa: E402
+                    binomial_plausible, check, delta, format_delta, root_problem, say)
 
 BACKLOG = 32  # the guest's TCP services listen with this backlog (kernel/net/NetServices.cpp)
 PING_SUMMARY = re.compile(r"(\d+) packets transmitted, (\d+) received")
 
-# name, relay faults, nft TCP loss %, KiB factor (of --kib)
+# name, relay faults, nft TCP loss %, KiB factor (of --kib), the relay counters the fault must move
+# with the fraction of received frames each should reach (None: every frame)
 PROFILES = [
-    ("loss 1% (nft)", [], 1, 1.0),
-    ("loss 5% (nft)", [], 5, 1.0),
-    ("loss 20% (nft)", [], 20, 0.0625),
-    ("reorder 5% (relay, gap 3 / 20 ms)", ["--reorder", "5"], 0, 1.0),
-    ("duplicate 5% (relay)", ["--dup", "5"], 0, 1.0),
-    ("corrupt 1% (relay, past the Ethernet header)", ["--corrupt", "1"], 0, 1.0),
-    ("delay 10 ms +- 5 ms jitter (relay)", ["--delay", "10", "--jitter", "5"], 0, 1.0),
+    ("loss 1% (nft)", [], 1, 1.0, {}),
+    ("loss 5% (nft)", [], 5, 1.0, {}),
+    ("loss 20% (nft)", [], 20, 0.0625, {}),
+    ("reorder 5% (relay, gap 3 / 20 ms)", ["--reorder", "5"], 0, 1.0, {"held": 0.05}),
+    ("duplicate 5% (relay)", ["--dup", "5"], 0, 1.0, {"duplicated": 0.05}),
+    ("corrupt 1% (relay, past the Ethernet header)", ["--corrupt", "1"], 0, 1.0, {"corrupted": 0.01}),
+    ("delay 10 ms +- 5 ms jitter (relay)", ["--delay", "10", "--jitter", "5"], 0, 1.0, {"delayed": None}),
 ]
 
 WATCHED = ("tcp_retransmits", "tcp_fast_retransmits", "tcp_timeouts", "tcp_ooo_segments", "ip_drop_checksum",
            "tcp_drop_checksum", "udp_drop_checksum", "icmp_drop_checksum", "tcp_challenge_acks")
+CHECKSUM_DROPS = ("ip_drop_checksum", "tcp_drop_checksum", "udp_drop_checksum", "icmp_drop_checksum")
+
+
+def check_relay_faults(name: str, relay: dict, expected: dict) -> None:
+    """Each fault the relay was asked for moved its counter in both directions, by about the
+    fraction asked for (every frame for a delay)."""
+    for side in ("to-host", "to-guest"):
+        counters = relay.get(side)
+        check(counters is not None and counters.get("received", 0) > 0,
+              f"{name}: the relay counted no {side} frames: it was not in the path", str(relay))
+        received = counters["received"] - counters.get("dropped", 0)
+        for counter, fraction in expected.items():
+            value = counters.get(counter, 0)
+            check(value > 0, f"{name}: the relay's {side} {counter} counter did not move: no fault was injected",
+                  str(relay))
+            if fraction is None:
+                check(value == received, f"{name}: {side}: {counter}={value}, not every one of {received} frames",
+                      str(relay))
+            else:
+                check(binomial_plausible(value, received, fraction),
+                      f"{name}: {side}: {counter}={value} of {received} frames, not about {fraction:.0%}", str(relay))
 
 
 def case_faults(args, rig: Rig) -> None:
     ttcp = args.ttcp
     rig.transfer(ttcp, "in", 64)  # warm-up: the first ttcp run costs a couple of frames once
     rig.take_baseline()
-    for index, (name, faults, loss, factor) in enumerate(PROFILES):
+    for index, (name, faults, loss, factor, relay_expected) in enumerate(PROFILES):
         kib = max(16, int(args.kib * factor))
         rig.set_faults(faults, seed=args.seed + index)
         rig.set_nft_loss(loss)
@@ -83,18 +110,29 @@ def case_faults(args, rig: Rig) -> None:
         for direction in ("in", "out"):
             count, seconds = rig.transfer(ttcp, direction, kib)
             results.append(f"{'host->guest' if direction == 'in' else 'guest->host'} {count} B in {seconds:.1f} s")
-        drops = rig.nft_drops() if loss else 0
+        nft = rig.check_nft_loss(name) if loss else {}
         rig.set_nft_loss(0)
         relay = rig.set_faults([], seed=args.seed)  # stops the faulty relay: its counters
         after = rig.stats()
         moved = delta(before, after)
+        check_relay_faults(name, relay, relay_expected)
+        if loss:
+            # The guest lost segments it sent: it must have sent them again.
+            check(moved.get("tcp_retransmits", 0) + moved.get("tcp_fast_retransmits", 0) > 0,
+                  f"{name}: the guest retransmitted nothing", format_delta(moved))
+        if "corrupted" in relay_expected:
+            # What was corrupted on its way to the guest was caught by a checksum there.
+            check(sum(moved.get(k, 0) for k in CHECKSUM_DROPS) > 0,
+                  f"{name}: the guest's checksum drop counters did not move", format_delta(moved))
         relay_text = "; ".join(
             f"{side}: " + " ".join(f"{k}={v}" for k, v in relay.get(side, {}).items()
                                    if k in ("received", "dropped", "corrupted", "duplicated", "held", "delayed") and v)
             for side in ("to-host", "to-guest"))
-        say(f"ok: {name}: {', '.join(results)}; SHA-256 equal both ways (zc on)")
+        nft_text = ", ".join(f"{chain} {dropped}/{seen}" for chain, (seen, dropped) in nft.items()) or "none"
+        say(f"ok: {name}: {', '.join(results)}; SHA-256 equal both ways (zc on); the faults were injected "
+            f"(nft dropped {nft_text}; relay {relay_text or 'clean'})")
         say(f"REPORT faults {rig.nic} {name}: {kib} KiB each way; {', '.join(results)}; "
-            f"nft dropped {drops}; relay {relay_text}; guest "
+            f"nft dropped {nft_text}; relay {relay_text}; guest "
             + format_delta({k: v for k, v in moved.items() if k in WATCHED}))
         rig.check_baseline(name)
 
@@ -269,8 +307,8 @@ def main() -> int:
     parser.add_argument("--kernel", required=True)
     parser.add_argument("--relay", required=True)
     parser.add_argument("--ttcp", required=True)
-    parser.add_argument("--kib", type=int, default=256, help="KiB per transfer (default 256; the issue's "
-                                                               "full size is 51200: see run-long)")
+    parser.add_argument("--kib", type=int, default=256, help="KiB per transfer (default 256; the full "
+                                                               "size is 51200: see run-long)")
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--flood-seconds", type=float, default=8.0)
     parser.add_argument("--syn-count", type=int, default=2000)

@@ -30,29 +30,31 @@ TEST_F(Pools, AllocatedUpFrontWithCounters)
     EXPECT_EQ(pool->transmit_counters().capacity, 8u);
     EXPECT_EQ(pool->receive_counters().capacity, 4u);
     EXPECT_EQ(port.pages_allocated(), 4u + 4u); // two transmit buffers per page
-    PacketBuffer* a = pool->allocate_transmit();
-    PacketBuffer* b = pool->allocate_receive();
+    PacketRef a = pool->allocate_transmit();
+    PacketRef b = pool->allocate_receive();
     EXPECT_EQ(pool->transmit_counters().in_use, 1u);
     EXPECT_EQ(pool->receive_counters().in_use, 1u);
-    a->release();
-    b->release();
+    a.reset();
+    b.reset();
+    EXPECT_EQ(pool->transmit_counters().in_use, 0u);
+    EXPECT_EQ(pool->receive_counters().in_use, 0u);
     EXPECT_EQ(pool->transmit_counters().high_water, 1u);
 }
 
 TEST_F(Pools, ExhaustionIsCountedNotFatal)
 {
-    std::vector<PacketBuffer*> held;
-    while (PacketBuffer* p = pool->allocate_receive())
-        held.push_back(p);
+    std::vector<PacketRef> held;
+    while (PacketRef p = pool->allocate_receive())
+        held.push_back(std::move(p));
     EXPECT_EQ(held.size(), 4u);
     EXPECT_EQ(pool->receive_counters().failures, 1u);
-    for (auto* p : held)
-        p->release();
+    held.clear();
+    EXPECT_EQ(pool->receive_counters().in_use, 0u);
 }
 
 TEST_F(Pools, HeadersArePrependedIntoHeadroomWithoutMoving)
 {
-    PacketBuffer* p = pool->allocate_transmit();
+    PacketRef p = pool->allocate_transmit();
     EXPECT_EQ(p->headroom(), PacketBuffer::kHeadroom);
     u8* tcp = p->push_header(20);
     u8* ip = p->push_header(20);
@@ -63,7 +65,6 @@ TEST_F(Pools, HeadersArePrependedIntoHeadroomWithoutMoving)
     EXPECT_EQ(p->linear_phys() & (kPageSize - 1), reinterpret_cast<u64>(eth) & (kPageSize - 1));
     p->reset_headers();
     EXPECT_EQ(p->linear_length(), 0u);
-    p->release();
 }
 
 TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
@@ -71,7 +72,7 @@ TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
     alignas(4096) static u8 user[8192];
     for (int i = 0; i < 8192; ++i)
         user[i] = static_cast<u8>(i);
-    PacketBuffer* p = pool->allocate_transmit();
+    PacketRef p = pool->allocate_transmit();
     // A 100-byte piece that straddles the page boundary at 4096 becomes two segments, each
     // physically contiguous and each pinning its own page (LyraNET §3.4).
     // A piece is recorded through the pinned frame's own address (Port.h).
@@ -103,25 +104,24 @@ TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
     p->copy_to(50, { middle.data(), 10 });
     EXPECT_EQ(middle[0], static_cast<u8>(4046 + 46));
 
-    p->ref(); // a driver keeping it in its ring
-    p->release();
+    PacketRef ring = PacketRef::share(*p); // a driver keeping it in its ring
+    p.reset();
     EXPECT_EQ(port.pins_held(), 2u); // still referenced
-    p->release();
+    ring.reset();
     EXPECT_EQ(port.pins_held(), 0u); // the last reference unpins
 }
 
 TEST_F(Pools, FollowIsBoundedByItsStorage)
 {
-    PacketBuffer* p = pool->allocate_transmit();
+    PacketRef p = pool->allocate_transmit();
     std::vector<u8> big(5000, 1);
     EXPECT_EQ(p->append_follow({ big.data(), big.size() }), PacketBuffer::kFollowCapacity);
     EXPECT_EQ(p->follow_space(), 0u);
-    p->release();
 }
 
 TEST_F(Pools, ReceiveBufferIsOnePageWithFrameAtOffset)
 {
-    PacketBuffer* p = pool->allocate_receive();
+    PacketRef p = pool->allocate_receive();
     EXPECT_EQ(p->storage_capacity(), kPageSize);
     EXPECT_EQ(reinterpret_cast<u64>(p->storage()) % kPageSize, 0u);
     p->set_linear(2, 60);
@@ -131,21 +131,50 @@ TEST_F(Pools, ReceiveBufferIsOnePageWithFrameAtOffset)
     EXPECT_TRUE(p->truncate(20));
     EXPECT_FALSE(p->truncate(21));
     EXPECT_EQ(p->linear_offset(), 16u);
-    p->release();
 }
 
 TEST_F(Pools, QueueKeepsOrderAndClearReleases)
 {
     PacketQueue q;
-    PacketBuffer* a = pool->allocate_transmit();
-    PacketBuffer* b = pool->allocate_transmit();
-    q.push(a);
-    q.push(b);
+    PacketRef a = pool->allocate_transmit();
+    PacketRef b = pool->allocate_transmit();
+    PacketBuffer* first = a.get();
+    q.push(std::move(a));
+    q.push(std::move(b));
+    EXPECT_FALSE(a);
     EXPECT_EQ(q.size(), 2u);
-    EXPECT_EQ(q.pop(), a);
-    a->release();
+    EXPECT_EQ(pool->transmit_counters().in_use, 2u);
+    PacketRef popped = q.pop();
+    EXPECT_EQ(popped.get(), first);
+    popped.reset();
+    EXPECT_EQ(pool->transmit_counters().in_use, 1u);
     q.clear();
     EXPECT_TRUE(q.is_empty());
+    EXPECT_EQ(pool->transmit_counters().in_use, 0u);
+}
+
+TEST_F(Pools, PacketRefReleasesOnceWhereverOwnershipEnds)
+{
+    PacketQueue q;
+    {
+        PacketRef a = pool->allocate_transmit();
+        PacketRef moved = std::move(a);
+        EXPECT_FALSE(a);
+        EXPECT_EQ(moved->reference_count(), 1u);
+        PacketRef shared = PacketRef::share(*moved);
+        EXPECT_EQ(moved->reference_count(), 2u);
+        q.push(std::move(shared));
+        moved = pool->allocate_transmit(); // assigning over an owner releases what it held
+        EXPECT_EQ(pool->transmit_counters().in_use, 2u);
+        EXPECT_EQ(q.front()->reference_count(), 1u);
+    }
+    EXPECT_EQ(pool->transmit_counters().in_use, 1u); // the queue's
+    {
+        PacketQueue other = std::move(q);
+        EXPECT_TRUE(q.is_empty());
+        EXPECT_EQ(other.size(), 1u);
+    } // a queue's destructor releases what it holds
+    EXPECT_EQ(pool->transmit_counters().in_use, 0u);
 }
 
 TEST(Checksum, Rfc1071Example)
