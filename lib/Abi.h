@@ -34,7 +34,8 @@ enum class Call : u64 {
                       // new stack of its own
     ThreadJoin = 6,   // (thread id) -> its exit code (32 bits, zero-extended); each thread is joined
                       // once, and not by itself
-    MapMemory = 7,    // (length) -> address of length bytes of zeroed, writable memory (page-rounded)
+    MapMemory = 7,    // (length, flags) -> address of length bytes of zeroed, writable memory
+                      // (page-rounded), faulted in on first touch, or now with kMapPopulate
     UnmapMemory = 8,  // (address, length): what MapMemory gave, whole
     TaskId = 9,       // () -> the task's id (as `ps` shows it)
     Null = 10,        // () -> 0, and nothing else: the cost of a call itself
@@ -60,7 +61,8 @@ enum class Call : u64 {
     ZeroCopyAllocate = 32,    // (length) -> address of a zero-copy buffer (whole pages, registered)
     ZeroCopyFree = 33,        // (address, length)
     ZeroCopyRelease = 34,     // (address, length) -> pages still held by sends (see mm/Memory.h)
-    ZeroCopyCompletions = 35, // (descriptor, ZeroCopyReport*): what the zero-copy send path did
+    ZeroCopyCompletions = 35, // (descriptor, ZeroCopyReport*, offset, timeout ms): waits until the
+                              // first `offset` bytes sent are released (0: no wait), then reports
 
     // --- Mapped packet rings (Liu et al.'s packet pool, in the spirit of packet mmap) ---------
     RingMap = 40,      // (RingSetup*) -> descriptor; fills in the addresses
@@ -97,6 +99,9 @@ static_assert(static_cast<u16>(Error::NotSupported) == 10);
 static_assert(static_cast<u16>(Error::ConnectionRefused) == 16);
 static_assert(static_cast<u16>(Error::Fault) == 25);
 
+// MapMemory flags.
+constexpr u64 kMapPopulate = 1; // fault every page in now (a server's buffers, a benchmark's)
+
 // Descriptors 0..2 are the console (reading it is not supported); sockets and rings get 3 and up.
 constexpr i64 kConsoleOutput = 1;
 constexpr i64 kConsoleError = 2;
@@ -114,9 +119,24 @@ constexpr u32 kMaxArgumentBytes = 1024; // all strings together, terminators inc
 enum class SocketType : u64 {
     Stream = 1,   // TCP
     Datagram = 2, // UDP
-    Ping = 3,     // ICMP echo: SendTo sends an echo request (identifier from the kernel, the payload
-                  // length is the length given, sequence = flags), ReceiveFrom returns the next reply
+    Ping = 3,     // ICMP echo: SendTo sends an echo request (identifier from the kernel, `length`
+                  // bytes of data the kernel fills in, the buffer unused, the sequence number in
+                  // flags' bits 16-31); ReceiveFrom waits for the reply with the sequence in flags'
+                  // bits 16-31 (older ones are skipped) and writes a PingReply into the buffer
 };
+
+// What a Ping socket's ReceiveFrom returns.
+struct PingReply {
+    u32 source; // host byte order
+    u16 identifier;
+    u16 sequence;
+    u16 length; // ICMP data bytes
+    u8 ttl;
+    u8 data_ok; // the data came back as sent
+    u32 reserved;
+    u64 received_ns; // the kernel's clock when it arrived
+};
+static_assert(sizeof(PingReply) == 24);
 
 // An IPv4 endpoint. The address is in host byte order (10.0.2.15 is 0x0a00020f).
 struct SocketAddress {
@@ -146,7 +166,15 @@ enum class SocketOption : u64 {
     KeepAlive = 7,         // 0/1
     ZeroCopyThreshold = 8, // TCP: smallest piece recv remaps (bytes)
     PingIdentifier = 9,    // Ping: the echo identifier the kernel chose (read only)
+    Linger = 10,           // TCP, ms: Close waits this long for the queued data to be acknowledged
+                           // (then FIN), else resets; 0 (the default): Close returns at once and
+                           // the data and FIN go out behind it
+    SendQueued = 11,       // TCP: bytes sent and not yet acknowledged (read only)
+    State = 12,            // TCP: the connection's state, numbered as below (read only)
 };
+
+// State's values: CLOSED 0, LISTEN 1, SYN-SENT 2, SYN-RECEIVED 3, ESTABLISHED 4, FIN-WAIT-1 5,
+// FIN-WAIT-2 6, CLOSE-WAIT 7, CLOSING 8, LAST-ACK 9, TIME-WAIT 10 (RFC 9293's states).
 
 // Poll events, with POSIX values.
 constexpr u32 kPollIn = 0x001;
@@ -164,18 +192,19 @@ struct PollEntry {
 static_assert(sizeof(PollEntry) == 16);
 constexpr u32 kMaxPollEntries = 64;
 
-// What ZeroCopyCompletions reports for one socket, cumulative since it opened: how much the send
-// path took by reference (pinned pages) and copied, how much of what it pinned the peer has
-// acknowledged (so those pages may be rewritten without a copy-on-write fault), and the receive
-// side's remaps and copies.
+// What ZeroCopyCompletions reports for one TCP socket, in the spirit of Linux's MSG_ZEROCOPY
+// completions. The bytes of the connection's stream are numbered from 0 in the order Send took
+// them; `released_bytes` is how many of them, from the first, the kernel has let go of:
+// acknowledged and held by no device, every page pinned for them unpinned. A task that rewrites a
+// buffer only once its last byte is released never takes a copy-on-write fault.
 struct ZeroCopyReport {
-    u64 sent_zero_copy_bytes; // sent from pinned pages
-    u64 sent_copied_bytes;    // copied into the kernel's buffers
-    u64 acknowledged_bytes;   // of all bytes sent, acknowledged by the peer
-    u64 unacknowledged_bytes; // still queued (pinned pages among them stay pinned)
-    u64 received_remapped_bytes;
-    u64 received_copied_bytes;
-    u64 pinned_pages_now; // pages of this task pinned by sends of any socket
+    u64 accepted_bytes; // Send took, in stream order
+    u64 released_bytes; // of those, from the first: let go of (rewrite freely)
+    u64 copied_bytes;   // of the accepted, copied into the kernel's buffers instead of pinned
+    u64 pinned_pieces;  // pieces (at most a page each) sent from pinned pages
+    u64 received_bytes;
+    u64 remapped_bytes;   // received by remapping a page instead of copying
+    u64 pinned_pages_now; // pages pinned by sends now, every task's and the kernel's
     u64 reserved;
 };
 static_assert(sizeof(ZeroCopyReport) == 64);

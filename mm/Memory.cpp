@@ -54,6 +54,22 @@ u64 s_area_bytes = 0;
 UserSpace* s_active_user_space = nullptr;
 UserSpace::Fault s_last_user_fault = UserSpace::Fault::Resolved;
 u64 s_user_spaces = 0;
+// The task spaces alive (their tables' counters join the kernel's in stats()), and the counters of
+// those destroyed.
+constexpr u32 kMaxLiveSpaces = 64;
+UserSpace* s_live_spaces[kMaxLiveSpaces] {};
+PageTableStats s_ended_paging;
+
+void add_paging(PageTableStats& total, PageTableStats const& more)
+{
+    total.maps += more.maps;
+    total.unmaps += more.unmaps;
+    total.remaps += more.remaps;
+    total.protects += more.protects;
+    total.page_flushes += more.page_flushes;
+    total.full_flushes += more.full_flushes;
+    total.tables += more.tables;
+}
 
 void zero_frame(PhysicalAddress frame)
 {
@@ -113,10 +129,17 @@ bool handle_page_fault(FaultInfo const& fault, TrapFrame const&)
     if (PageTable::is_canonical(address) && !(address >> 47)) {
         // The lower half is the active task's (its own access, or the kernel's on its behalf).
         ++s_faults.user_faults;
+        ZeroCopyStats const& zero_copy = s_zero_copy.stats(); // a task's region counts here too
+        u64 copies = zero_copy.cow_copies, reclaims = zero_copy.lazy_reclaims;
         s_last_user_fault = s_active_user_space ? s_active_user_space->resolve_fault(address, write, fault.execute)
                                                 : UserSpace::Fault::NotMapped;
         if (s_last_user_fault == UserSpace::Fault::Resolved) {
-            ++s_faults.demand_zero;
+            if (zero_copy.cow_copies != copies)
+                ++s_faults.cow_copies;
+            else if (zero_copy.lazy_reclaims != reclaims)
+                ++s_faults.cow_reclaims;
+            else
+                ++s_faults.demand_zero;
             return true;
         }
         ++s_faults.unresolved;
@@ -511,10 +534,29 @@ void free_zero_copy_buffer(u8* buffer, u64 bytes)
     s_zero_copy_bytes -= pages * kFrameSize;
 }
 
+// The network stack hands mm/ the application's addresses; a lower-half one is the current task's
+// (the stack runs its send and receive on the task's own thread, in its address space).
+ZeroCopyPages* user_zero_copy(uptr address)
+{
+    if (address >> 47 || !s_active_user_space)
+        return nullptr;
+    return s_active_user_space->zero_copy();
+}
+
 bool is_zero_copy_buffer(void const* address, u64 length)
 {
     uptr start = reinterpret_cast<uptr>(address);
+    if (!(start >> 47)) {
+        InterruptDisabler disabler;
+        return s_active_user_space && s_active_user_space->is_zero_copy(start, length);
+    }
     return length > 0 && s_zero_copy_areas.contains(start) && s_zero_copy_areas.contains(start + length - 1);
+}
+
+Result<uptr> allocate_user_zero_copy_buffer(UserSpace& space, u64 bytes)
+{
+    InterruptDisabler disabler;
+    return space.allocate_zero_copy(bytes, s_zero_copy.counters());
 }
 
 u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)
@@ -529,12 +571,20 @@ u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)
 Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame)
 {
     InterruptDisabler disabler;
+    if (!(page >> 47)) {
+        ZeroCopyPages* region = user_zero_copy(page);
+        return region ? region->remap(page, new_frame) : Result<PhysicalAddress>(Error::NotSupported);
+    }
     return s_zero_copy.remap(page, new_frame);
 }
 
 u32 remap_pages(Span<PageExchange> exchanges)
 {
     InterruptDisabler disabler;
+    if (!exchanges.is_empty() && !(exchanges[0].page >> 47)) {
+        ZeroCopyPages* region = user_zero_copy(exchanges[0].page);
+        return region ? region->remap_pages(exchanges) : 0;
+    }
     return s_zero_copy.remap_pages(exchanges);
 }
 
@@ -545,6 +595,10 @@ Result<PhysicalAddress> pin_page(uptr address)
     // push the page-fault frame onto a read-only page), and the direct map and the image use pages
     // that must never become read-only. The network stack copies whatever cannot be pinned.
     InterruptDisabler disabler;
+    if (!(address >> 47)) {
+        ZeroCopyPages* region = user_zero_copy(address);
+        return region ? region->pin(address) : Result<PhysicalAddress>(Error::NotSupported);
+    }
     return s_zero_copy.pin(address);
 }
 
@@ -596,10 +650,17 @@ MemoryStats stats()
     {
         InterruptDisabler disabler;
         result.frames = s_frames.stats();
+        // Every table's work: the kernel's, each task's alive, and those of tasks that ended.
         result.paging = s_kernel_table.stats();
+        add_paging(result.paging, s_ended_paging);
+        for (auto* space : s_live_spaces) {
+            if (space)
+                add_paging(result.paging, space->table().stats());
+        }
         result.faults = s_faults;
-        result.zero_copy_bytes = s_zero_copy_bytes;
         result.zero_copy = s_zero_copy.stats();
+        // The kernel's buffers and every task's (their regions count into the same counters).
+        result.zero_copy_bytes = result.zero_copy.registered_pages * kFrameSize;
         result.pinned_frames = result.zero_copy.pinned_frames;
         result.area_bytes = s_area_bytes;
         result.user_spaces = s_user_spaces;
@@ -635,6 +696,13 @@ void destroy_user_space(UserSpace* space)
             s_active_user_space = nullptr;
         }
         space->destroy();
+        PageTableStats ended = space->table().stats();
+        ended.tables = 0; // freed with it
+        add_paging(s_ended_paging, ended);
+        for (auto& slot : s_live_spaces) {
+            if (slot == space)
+                slot = nullptr;
+        }
         --s_user_spaces;
     }
     delete space;

@@ -124,6 +124,11 @@ void activate_user_space(UserSpace* space);
 UserSpace* active_user_space();
 // What the last unresolved fault in the lower half hit, for the task's fault report.
 UserSpace::Fault last_user_fault();
+// A task's zero-copy buffer (UserSpace::allocate_zero_copy), its work counted with the kernel's
+// in stats().zero_copy. The functions above that take an application address (pin_page,
+// remap_page, remap_pages, is_zero_copy_buffer) serve a lower-half address from the current
+// task's region: the network stack runs a task's send and receive on the task's own thread.
+Result<uptr> allocate_user_zero_copy_buffer(UserSpace& space, u64 bytes);
 
 struct FaultStats {
     u64 faults { 0 };       // page faults seen by the resolver
@@ -136,10 +141,10 @@ struct FaultStats {
 
 struct MemoryStats {
     FrameStats frames;
-    PageTableStats paging;
+    PageTableStats paging; // the kernel's table and every task's (those that ended included)
     FaultStats faults;
     HeapStats heap;
-    u64 zero_copy_bytes { 0 }; // zero-copy buffers currently allocated
+    u64 zero_copy_bytes { 0 }; // zero-copy buffers currently allocated, the kernel's and the tasks'
     u64 pinned_frames { 0 };   // frames with a zero-copy send pin
     ZeroCopyStats zero_copy;   // pins, remaps and the page-table work of both (mm/ZeroCopyPages.h)
     u64 area_bytes { 0 };      // kernel virtual areas in use (stacks, large heap blocks)

@@ -40,12 +40,103 @@ void UserSpace::destroy()
 {
     VERIFY(!m_table.is_active());
     while (m_region_count) {
-        Region const& last = m_regions[m_region_count - 1];
-        unmap_pages(last.base, last.pages);
+        unmap_region_pages(m_regions[m_region_count - 1]);
         remove_region(m_region_count - 1);
     }
     VERIFY(m_resident_pages == 0 && m_reserved_pages == 0);
+    delete m_zero_copy;
+    delete[] m_zero_copy_records;
+    m_zero_copy = nullptr;
+    m_zero_copy_records = nullptr;
     m_table.destroy();
+}
+
+void UserSpace::unmap_region_pages(Region const& region)
+{
+    if (region.kind == RegionKind::ZeroCopy) {
+        // Frames a send still pins live on: the pins hold them, and unpin needs no page.
+        m_zero_copy->unmap_buffer(region.base, region.pages);
+        m_resident_pages -= region.pages;
+        return;
+    }
+    unmap_pages(region.base, region.pages);
+}
+
+Result<uptr> UserSpace::allocate_zero_copy(u64 bytes, ZeroCopyStats* shared_stats)
+{
+    if (bytes == 0)
+        return Error::InvalidArgument;
+    if (bytes > m_max_bytes)
+        return Error::LimitReached;
+    u64 pages = align_up(bytes, kPage) / kPage;
+    if (m_reserved_pages + pages > m_max_bytes / kPage)
+        return Error::LimitReached;
+    if (!m_zero_copy) {
+        // One record per page the limit allows: a task's buffers can never need more.
+        u64 records = m_max_bytes / kPage;
+        m_zero_copy_records = new (std::nothrow) ZeroCopyPageRecord[records];
+        m_zero_copy = new (std::nothrow) ZeroCopyPages;
+        if (!m_zero_copy_records || !m_zero_copy) {
+            delete[] m_zero_copy_records;
+            delete m_zero_copy;
+            m_zero_copy_records = nullptr;
+            m_zero_copy = nullptr;
+            return Error::NoMemory;
+        }
+        m_zero_copy->initialize(
+            kUserZeroCopyBase, records, m_zero_copy_records, m_table, *m_frames, kPageUser, shared_stats);
+        m_zero_copy_areas.initialize(kUserZeroCopyBase, records * kPage);
+    }
+    uptr base = TRY(m_zero_copy_areas.allocate(pages * kPage));
+    auto added
+        = add_region(Region { base, pages, RegionKind::ZeroCopy, kPageUser | ZeroCopyPages::kWritable, 0, pages });
+    if (added.is_error()) {
+        m_zero_copy_areas.free(base, pages * kPage);
+        return added.error();
+    }
+    if (auto mapped = m_zero_copy->map_buffer(base, pages); mapped.is_error()) {
+        remove_region(m_region_count - 1);
+        m_zero_copy_areas.free(base, pages * kPage);
+        return mapped.error();
+    }
+    m_resident_pages += pages;
+    return base;
+}
+
+Result<void> UserSpace::free_zero_copy(uptr base, u64 bytes)
+{
+    return unmap(base, bytes, RegionKind::ZeroCopy);
+}
+
+Result<u64> UserSpace::release_zero_copy(uptr base, u64 bytes)
+{
+    u64 pages = align_up(bytes, kPage) / kPage;
+    auto const* region = find_region(base);
+    if (!region || region->kind != RegionKind::ZeroCopy || bytes == 0
+        || base + pages * kPage > region->base + region->pages * kPage || !is_aligned(base, kPage))
+        return Error::InvalidArgument;
+    return m_zero_copy->release(base, pages);
+}
+
+bool UserSpace::is_zero_copy(uptr address, u64 length) const
+{
+    if (!m_zero_copy || length == 0 || !is_user_range(address, length))
+        return false;
+    auto const* region = find_region(address);
+    return region && region->kind == RegionKind::ZeroCopy && address + length <= region->base + region->pages * kPage;
+}
+
+UserSpace::Fault UserSpace::zero_copy_write(uptr page)
+{
+    if (!m_zero_copy || !m_zero_copy->contains(page))
+        return Fault::ReadOnly;
+    switch (m_zero_copy->write_fault(page)) {
+    case ZeroCopyPages::FaultResult::Reclaimed:
+    case ZeroCopyPages::FaultResult::Copied: return Fault::Resolved;
+    case ZeroCopyPages::FaultResult::OutOfMemory: return Fault::OutOfMemory;
+    case ZeroCopyPages::FaultResult::NotProtected: return Fault::ReadOnly;
+    }
+    return Fault::ReadOnly;
 }
 
 Result<void> UserSpace::reserve(u64 pages)
@@ -194,9 +285,11 @@ Result<void> UserSpace::unmap(uptr base, u64 bytes, RegionKind kind)
             continue;
         if (region.pages != pages || bytes == 0)
             return Error::InvalidArgument;
-        unmap_pages(base, pages);
+        unmap_region_pages(region);
         if (kind == RegionKind::Anonymous)
             m_anonymous.free(base, pages * kPage);
+        if (kind == RegionKind::ZeroCopy)
+            m_zero_copy_areas.free(base, pages * kPage);
         remove_region(i);
         return {};
     }
@@ -233,7 +326,7 @@ UserSpace::Fault UserSpace::resolve_fault(uptr address, bool write, bool execute
     if (execute && (entry & pte::kNoExecute))
         return Fault::NotExecutable;
     if (write && !(entry & pte::kWritable))
-        return Fault::ReadOnly;
+        return (entry & pte::kCopyOnWrite) ? zero_copy_write(page) : Fault::ReadOnly;
     return Fault::Spurious;
 }
 
@@ -255,8 +348,15 @@ Result<void> UserSpace::prepare_access(uptr address, u64 length, bool write)
         }
         if (!(entry & pte::kUser))
             return Error::Fault;
-        if (write && !(entry & pte::kWritable))
-            return Error::Fault;
+        if (write && !(entry & pte::kWritable)) {
+            // A zero-copy page a send protected: writable now (or a private copy), as the task's
+            // own write would make it, so the stack's write cannot fault.
+            auto resolved = (entry & pte::kCopyOnWrite) ? zero_copy_write(page) : Fault::ReadOnly;
+            if (resolved == Fault::OutOfMemory)
+                return Error::NoMemory;
+            if (resolved != Fault::Resolved)
+                return Error::Fault;
+        }
     }
     return {};
 }

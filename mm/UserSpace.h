@@ -26,6 +26,7 @@
 #include <mm/FrameAllocator.h>
 #include <mm/PageTable.h>
 #include <mm/VirtualRangeAllocator.h>
+#include <mm/ZeroCopyPages.h>
 
 namespace skiff::mm {
 
@@ -122,7 +123,20 @@ public:
     // page could not be faulted in.
     Result<void> prepare_access(uptr address, u64 length, bool write);
 
-    // Zero-copy buffers (M3) and packet rings record their own regions through these.
+    // --- Zero-copy buffers (LyraNET's "special system call", for a task) -------------------------
+    // Whole pages in the zero-copy area, each with its own zeroed frame, registered once in the
+    // space's ZeroCopyPages (made on first use, a record per page the limit allows) exactly as the
+    // kernel's are (mm/ZeroCopyPages.h): O(1) send pins, protection on first send and lifted
+    // lazily, receive remaps — in this space's page table. Counted into `shared_stats`.
+    Result<uptr> allocate_zero_copy(u64 bytes, ZeroCopyStats* shared_stats);
+    Result<void> free_zero_copy(uptr base, u64 bytes);
+    // Makes writable the pages no send holds (mm::release_zero_copy_buffer); returns how many stay
+    // protected.
+    Result<u64> release_zero_copy(uptr base, u64 bytes);
+    ZeroCopyPages* zero_copy() { return m_zero_copy; }
+    bool is_zero_copy(uptr address, u64 length) const;
+
+    // Packet rings record their own regions through these.
     Result<void> add_region(Region const& region);
     void remove_region(u32 index);
 
@@ -133,8 +147,16 @@ private:
     void unmap_pages(uptr base, u64 pages);
     Fault fault_in(uptr page, u64 entry);
 
+    // A write to a write-protected zero-copy page: Resolved (writable again, or a private copy),
+    // OutOfMemory, or ReadOnly when it is not one.
+    Fault zero_copy_write(uptr page);
+    void unmap_region_pages(Region const& region);
+
     PageTable m_table;
     FrameAllocator* m_frames { nullptr };
+    ZeroCopyPages* m_zero_copy { nullptr };
+    ZeroCopyPageRecord* m_zero_copy_records { nullptr };
+    VirtualRangeAllocator m_zero_copy_areas;
     VirtualRangeAllocator m_anonymous;
     Region m_regions[kMaxRegions] {};
     u32 m_region_count { 0 };

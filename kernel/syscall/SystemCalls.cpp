@@ -12,6 +12,8 @@
 #include <kernel/base/Interrupts.h>
 #include <kernel/base/Print.h>
 #include <kernel/sched/Scheduler.h>
+#include <kernel/syscall/Descriptors.h>
+#include <kernel/syscall/SocketCalls.h>
 #include <kernel/task/Task.h>
 #include <lib/Abi.h>
 #include <mm/Memory.h>
@@ -69,7 +71,9 @@ i64 write(task::Task& task, i64 descriptor, uptr buffer, u64 length)
 {
     if (descriptor == abi::kConsoleOutput || descriptor == abi::kConsoleError)
         return write_console(task, buffer, length);
-    return failed(Error::BadDescriptor);
+    if (descriptor < abi::kFirstDescriptor)
+        return failed(Error::BadDescriptor);
+    return write_socket(task, descriptor, buffer, length);
 }
 
 i64 sleep(u64 nanoseconds)
@@ -87,13 +91,20 @@ i64 sleep(u64 nanoseconds)
     return sched::current()->interrupt_pending() ? failed(Error::Interrupted) : 0;
 }
 
-i64 map_memory(task::Task& task, u64 length)
+i64 map_memory(task::Task& task, u64 length, u64 flags)
 {
-    if (length == 0)
+    if (length == 0 || (flags & ~abi::kMapPopulate))
         return failed(Error::InvalidArgument);
     sync::MutexLocker locker(task.memory_lock());
     InterruptDisabler disabler;
-    return value_or_error(task.space().map_anonymous(length));
+    auto mapped = task.space().map_anonymous(length);
+    if (mapped.is_error() || !(flags & abi::kMapPopulate))
+        return value_or_error(mapped);
+    if (auto populated = task.space().prepare_access(mapped.value(), length, true); populated.is_error()) {
+        (void)task.space().unmap(mapped.value(), length, mm::UserSpace::RegionKind::Anonymous);
+        return failed(populated.error());
+    }
+    return static_cast<i64>(mapped.value());
 }
 
 i64 unmap_memory(task::Task& task, uptr address, u64 length)
@@ -103,6 +114,32 @@ i64 unmap_memory(task::Task& task, uptr address, u64 length)
     sync::MutexLocker locker(task.memory_lock());
     InterruptDisabler disabler;
     return succeeded(task.space().unmap(address, length, mm::UserSpace::RegionKind::Anonymous));
+}
+
+i64 zero_copy_allocate(task::Task& task, u64 length)
+{
+    if (length == 0)
+        return failed(Error::InvalidArgument);
+    sync::MutexLocker locker(task.memory_lock());
+    return value_or_error(mm::allocate_user_zero_copy_buffer(task.space(), length));
+}
+
+i64 zero_copy_free(task::Task& task, uptr address, u64 length)
+{
+    if (!mm::is_user_range(address, length) || !is_aligned(address, 4096))
+        return failed(Error::InvalidArgument);
+    sync::MutexLocker locker(task.memory_lock());
+    InterruptDisabler disabler;
+    return succeeded(task.space().free_zero_copy(address, length));
+}
+
+i64 zero_copy_release(task::Task& task, uptr address, u64 length)
+{
+    if (!mm::is_user_range(address, length))
+        return failed(Error::InvalidArgument);
+    sync::MutexLocker locker(task.memory_lock());
+    InterruptDisabler disabler;
+    return value_or_error(task.space().release_zero_copy(address, length));
 }
 
 void handle(TrapFrame& frame)
@@ -128,7 +165,7 @@ void handle(TrapFrame& frame)
         result = code.is_error() ? failed(code.error()) : static_cast<i64>(static_cast<u32>(code.value()));
         break;
     }
-    case Call::MapMemory: result = map_memory(*task, a[0]); break;
+    case Call::MapMemory: result = map_memory(*task, a[0], a[1]); break;
     case Call::UnmapMemory: result = unmap_memory(*task, a[0], a[1]); break;
     case Call::TaskId: result = task->id(); break;
     case Call::Null: result = 0; break;
@@ -136,6 +173,26 @@ void handle(TrapFrame& frame)
         sched::yield();
         result = 0;
         break;
+    case Call::Socket:
+    case Call::Bind:
+    case Call::Listen:
+    case Call::Accept:
+    case Call::Connect:
+    case Call::Send:
+    case Call::Receive:
+    case Call::SendTo:
+    case Call::ReceiveFrom:
+    case Call::Shutdown:
+    case Call::Close:
+    case Call::Poll:
+    case Call::SetOption:
+    case Call::GetOption:
+    case Call::ZeroCopyCompletions:
+        result = socket_call(static_cast<Call>(frame.system_call_number()), *task, a);
+        break;
+    case Call::ZeroCopyAllocate: result = zero_copy_allocate(*task, a[0]); break;
+    case Call::ZeroCopyFree: result = zero_copy_free(*task, a[0], a[1]); break;
+    case Call::ZeroCopyRelease: result = zero_copy_release(*task, a[0], a[1]); break;
     default: result = failed(Error::NotSupported); break;
     }
     frame.set_system_call_result(static_cast<u64>(result));
@@ -148,7 +205,15 @@ void initialize()
     set_system_call_handler(handle);
 }
 
-void close_all_descriptors(task::Task&) { }
+void close_all_descriptors(task::Task& task)
+{
+    DescriptorTable* table = task.descriptors;
+    if (!table)
+        return;
+    table->close_all();
+    task.descriptors = nullptr;
+    delete table;
+}
 
 u64 call_count()
 {

@@ -19,6 +19,10 @@
 #include <lib/StringView.h>
 #include <mm/UserSpace.h>
 
+namespace skiff::syscall {
+class DescriptorTable; // kernel/syscall/Descriptors.h
+}
+
 namespace skiff::task {
 
 constexpr u32 kMaxTasks = 16;
@@ -26,6 +30,7 @@ constexpr u32 kMaxThreads = 8;
 constexpr u64 kMaxMemoryBytes = 16ull << 20;
 constexpr u64 kMainStackBytes = 256 * 1024;
 constexpr u64 kThreadStackBytes = 128 * 1024;
+constexpr u64 kStackResidentBytes = 16 * 1024; // of each stack, faulted in when it is made
 constexpr u32 kMaxDescriptors = 32;
 constexpr usize kNameLength = 16;
 
@@ -40,7 +45,6 @@ enum class TaskState : u8 {
     Ended,   // every thread gone, everything released; the status is final
 };
 
-class Descriptor; // kernel/syscall/Descriptors.h
 struct StartOptions;
 struct StartProblem;
 
@@ -95,7 +99,8 @@ private:
     u64 m_started_ns { 0 };
 
 public:
-    Descriptor* descriptors[kMaxDescriptors] {}; // guarded by m_memory_lock (kernel/syscall/)
+    // Its sockets and rings, made on the first Socket or RingMap call (kernel/syscall/).
+    syscall::DescriptorTable* descriptors { nullptr };
 };
 
 // What starting a program can go wrong with, said in one sentence (ElfImage's reason, or a limit).
@@ -105,6 +110,11 @@ struct StartProblem {
 
 struct StartOptions {
     bool background { false };
+    // Called once the program is loaded and before its first thread can run: what the kernel
+    // gives a task to start with (the boot-time services get their listening sockets here).
+    // An error abandons the start.
+    Result<void> (*prepare)(Task& task, void* context) { nullptr };
+    void* context { nullptr };
 };
 
 // Loads `program`'s ELF file into a new address space, puts the arguments on its stack and starts

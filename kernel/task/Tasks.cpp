@@ -248,6 +248,19 @@ void fill_segment_page(u64 index, u8* page, void* context)
     __builtin_memcpy(page + (data_start - page_start), source->file + file_offset, data_end - data_start);
 }
 
+// A thread's stack, its top kStackResidentBytes faulted in now: the depth every thread reaches
+// at once, so a server's memory does not grow page by page with its first clients.
+Result<uptr> map_stack(mm::UserSpace& space, u32 slot, u64 bytes)
+{
+    uptr top = TRY(space.map_stack(slot, bytes));
+    if (auto populated = space.prepare_access(top - kStackResidentBytes, kStackResidentBytes, true);
+        populated.is_error()) {
+        (void)space.unmap(top - bytes - 4096, bytes + 4096, mm::UserSpace::RegionKind::Stack);
+        return populated.error();
+    }
+    return top;
+}
+
 // Writes `length` bytes into the task's memory at `address`, through the frames (the caller is not
 // in the task's address space).
 Result<void> write_into(mm::UserSpace& space, uptr address, u8 const* bytes, u64 length)
@@ -356,7 +369,7 @@ Result<Task*> start_task(
     main.stack_slot = 0;
     auto top = [&] {
         InterruptDisabler disabler;
-        return task->m_space->map_stack(0, kMainStackBytes);
+        return map_stack(*task->m_space, 0, kMainStackBytes);
     }();
     uptr vector = 0;
     Result<uptr> stack
@@ -370,6 +383,14 @@ Result<Task*> start_task(
     main.stack_top = stack.value();
     main.arguments[0] = arguments.size();
     main.arguments[1] = vector;
+    if (options.prepare) {
+        if (auto prepared = options.prepare(*task, options.context); prepared.is_error()) {
+            format_to(problem.reason, sizeof(problem.reason), "{}: preparing it: {}", program_name, prepared.error());
+            syscall::close_all_descriptors(*task);
+            TaskTable::abandon(task);
+            return prepared.error();
+        }
+    }
     TaskTable::acquire(*task); // the caller's
     if (auto started = TaskTable::start_thread(*task, main); started.is_error()) {
         format_to(problem.reason, sizeof(problem.reason), "{}: starting its thread: {}", program_name, started.error());
@@ -452,7 +473,7 @@ Result<u32> create_thread(Task& task, uptr entry, u64 argument0, u64 argument1)
     }
     auto top = [&] {
         InterruptDisabler disabler;
-        return task.m_space->map_stack(slot, kThreadStackBytes);
+        return map_stack(*task.m_space, slot, kThreadStackBytes);
     }();
     if (top.is_error()) {
         InterruptDisabler disabler;

@@ -63,9 +63,9 @@ Result<int> thread_join(u32 thread)
     return static_cast<int>(static_cast<u32>(TRY(result_of(system_call(abi::Call::ThreadJoin, thread)))));
 }
 
-Result<u8*> map_memory(usize length)
+Result<u8*> map_memory(usize length, u64 flags)
 {
-    return reinterpret_cast<u8*>(TRY(result_of(system_call(abi::Call::MapMemory, length))));
+    return reinterpret_cast<u8*>(TRY(result_of(system_call(abi::Call::MapMemory, length, flags))));
 }
 
 Result<void> unmap_memory(void* address, usize length)

@@ -51,8 +51,8 @@ using ThreadFunction = int (*)(void* argument);
 Result<u32> thread_create(ThreadFunction function, void* argument);
 Result<int> thread_join(u32 thread);
 
-// Zeroed, writable memory of whole pages, faulted in on first touch.
-Result<u8*> map_memory(usize length);
+// Zeroed, writable memory of whole pages, faulted in on first touch (abi::kMapPopulate: now).
+Result<u8*> map_memory(usize length, u64 flags = 0);
 Result<void> unmap_memory(void* address, usize length);
 
 } // namespace skiff::user

@@ -10,6 +10,7 @@
 
 #include <user/runtime/Print.h>
 #include <user/runtime/Program.h>
+#include <user/runtime/Socket.h>
 #include <user/runtime/System.h>
 
 namespace skiff::user {
@@ -131,6 +132,7 @@ void check_threads(bool limits)
 void check_memory(bool limits)
 {
     expect("map_memory: 0 bytes", raw_call(Call::MapMemory, 0), Error::InvalidArgument);
+    expect("map_memory: unknown flags", raw_call(Call::MapMemory, 4096, 0x80), Error::InvalidArgument);
     expect("map_memory: ~0 bytes", raw_call(Call::MapMemory, ~0ull), Error::LimitReached);
     expect("map_memory: 1 TiB", raw_call(Call::MapMemory, 1ull << 40), Error::LimitReached);
     expect("unmap_memory: unmapped", raw_call(Call::UnmapMemory, kUnmapped, 4096), Error::InvalidArgument);
@@ -175,6 +177,99 @@ void check_memory(bool limits)
         (void)unmap_memory(after.value(), 1 << 20);
 }
 
+void check_sockets(bool limits)
+{
+    u64 buffer = word(s_buffer);
+    abi::SocketAddress any { 0, 0, 0 };
+    expect("socket: type 99", raw_call(Call::Socket, 99), Error::InvalidArgument);
+    expect("bind: descriptor 99", raw_call(Call::Bind, 99, word(&any)), Error::BadDescriptor);
+    expect("close: descriptor 99", raw_call(Call::Close, 99), Error::BadDescriptor);
+    expect("close: descriptor -5", raw_call(Call::Close, static_cast<u64>(-5)), Error::BadDescriptor);
+    expect("close: the console", raw_call(Call::Close, 1), Error::BadDescriptor);
+    expect("send: descriptor 40", raw_call(Call::Send, 40, buffer, 1, 0), Error::BadDescriptor);
+    expect("poll: null entries", raw_call(Call::Poll, kNull, 1, 0), Error::Fault);
+    expect("poll: 1000 entries", raw_call(Call::Poll, buffer, 1000, 0), Error::InvalidArgument);
+    expect("poll: kernel entries", raw_call(Call::Poll, kKernel, 1, 0), Error::Fault);
+
+    auto udp = socket(abi::SocketType::Datagram);
+    expect_true("socket: UDP", !udp.is_error());
+    if (udp.is_error())
+        return;
+    u64 u = static_cast<u64>(udp.value());
+    expect("bind: null address", raw_call(Call::Bind, u, kNull), Error::Fault);
+    expect("bind: kernel address", raw_call(Call::Bind, u, kKernel), Error::Fault);
+    expect("connect: unmapped address", raw_call(Call::Connect, u, kUnmapped), Error::Fault);
+    expect("listen: UDP", raw_call(Call::Listen, u, 1), Error::NotSupported);
+    expect("accept: UDP", raw_call(Call::Accept, u, 0), Error::NotSupported);
+    expect("bind: any port", raw_call(Call::Bind, u, word(&any)), Error::None);
+    expect(
+        "receive_from: null buffer", raw_call(Call::ReceiveFrom, u, kNull, 64, abi::kReceiveDontWait, 0), Error::Fault);
+    expect("receive_from: into read-only text",
+        raw_call(Call::ReceiveFrom, u, text_address(), 64, abi::kReceiveDontWait, 0), Error::Fault);
+    expect("receive_from: sender address into the kernel",
+        raw_call(Call::ReceiveFrom, u, buffer, 64, abi::kReceiveDontWait, kKernel), Error::Fault);
+    expect("receive_from: nothing there, do not wait",
+        raw_call(Call::ReceiveFrom, u, buffer, 64, abi::kReceiveDontWait, 0), Error::WouldBlock);
+    abi::SocketAddress nowhere { 0x0a00020f, 9, 0 };
+    expect("send_to: length ~0", raw_call(Call::SendTo, u, buffer, ~0ull, 0, word(&nowhere)), Error::Fault);
+    expect("send_to: buffer in the kernel", raw_call(Call::SendTo, u, kKernel, 8, 0, word(&nowhere)), Error::Fault);
+    expect("send_to: destination in the kernel", raw_call(Call::SendTo, u, buffer, 8, 0, kKernel), Error::Fault);
+    expect("set_option: option 999", raw_call(Call::SetOption, u, 999, 1), Error::InvalidArgument);
+
+    auto tcp = socket(abi::SocketType::Stream);
+    expect_true("socket: TCP", !tcp.is_error());
+    if (!tcp.is_error()) {
+        u64 t = static_cast<u64>(tcp.value());
+        expect("send: not connected", raw_call(Call::Send, t, buffer, 8, 0), Error::NotConnected);
+        expect("send: length ~0", raw_call(Call::Send, t, buffer, ~0ull, 0), Error::Fault);
+        expect("receive: null buffer", raw_call(Call::Receive, t, kNull, 64, abi::kReceiveDontWait, 0), Error::Fault);
+        expect("receive: into read-only text", raw_call(Call::Receive, t, text_address(), 64, abi::kReceiveDontWait, 0),
+            Error::Fault);
+        expect("receive: placed offset into the kernel",
+            raw_call(Call::Receive, t, buffer, 8192, abi::kReceivePlaced | abi::kReceiveDontWait, kKernel),
+            Error::Fault);
+        expect("set_option: zero copy 5",
+            raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::ZeroCopy), 5), Error::InvalidArgument);
+        expect("set_option: no delay", raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::NoDelay), 1),
+            Error::None);
+        expect("get_option: state CLOSED", raw_call(Call::GetOption, t, static_cast<u64>(abi::SocketOption::State)),
+            Error::None);
+        abi::PollEntry entries[2] = { { static_cast<i32>(t), abi::kPollIn, 0, 0 }, { 77, abi::kPollIn, 0, 0 } };
+        i64 ready = raw_call(Call::Poll, word(entries), 2, 0);
+        expect_true("poll: a descriptor never opened is reported invalid",
+            ready >= 1 && (entries[1].returned_events & abi::kPollInvalid));
+        expect("close: TCP", raw_call(Call::Close, t), Error::None);
+        expect("close: TCP again", raw_call(Call::Close, t), Error::BadDescriptor);
+        expect("write: closed socket", raw_call(Call::Write, t, buffer, 1), Error::BadDescriptor);
+    }
+    auto ping = socket(abi::SocketType::Ping);
+    expect_true("socket: ping", !ping.is_error());
+    if (!ping.is_error()) {
+        expect("send_to: ping without a destination",
+            raw_call(Call::SendTo, static_cast<u64>(ping.value()), 0, 8, 1 << 16, kNull), Error::Fault);
+        expect("receive_from: ping into a small buffer",
+            raw_call(Call::ReceiveFrom, static_cast<u64>(ping.value()), buffer, 4, 1 << 16, 0), Error::InvalidArgument);
+        (void)close(ping.value());
+    }
+    expect("close: UDP", raw_call(Call::Close, u), Error::None);
+    if (!limits)
+        return;
+    // As many sockets as a task may have, then one more; all closed again.
+    i64 open[64];
+    u32 count = 0;
+    while (count < 64) {
+        auto next = socket(abi::SocketType::Stream);
+        if (next.is_error()) {
+            expect("socket beyond the descriptor limit", abi::error_result(next.error()), Error::LimitReached);
+            break;
+        }
+        open[count++] = next.value();
+    }
+    expect_true("the descriptor limit stops a task before 64", count < 64 && count >= 8);
+    for (u32 i = 0; i < count; ++i)
+        expect("close of a socket up to the limit", raw_call(Call::Close, static_cast<u64>(open[i])), Error::None);
+}
+
 } // namespace
 
 int main(Span<StringView const> arguments)
@@ -184,6 +279,7 @@ int main(Span<StringView const> arguments)
     check_calls();
     check_threads(limits);
     check_memory(limits);
+    check_sockets(limits);
     println("syscheck: {} checks, {} failed", s_checks, s_failures);
     return s_failures ? 1 : 0;
 }
