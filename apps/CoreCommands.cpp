@@ -105,7 +105,7 @@ int mem_command(Arguments const&)
     }
     kprintln("");
     auto const& p = stats.paging;
-    kprintln("paging    {} maps, {} unmaps, {} remaps, {} protects; TLB flushes: {} single-page (invlpg), {} full; "
+    kprintln("paging    {} maps, {} unmaps, {} remaps, {} protects; TLB flushes: {} single-page, {} full; "
              "{} table frames",
         p.maps, p.unmaps, p.remaps, p.protects, p.page_flushes, p.full_flushes, p.tables);
     auto const& x = stats.faults;
@@ -180,7 +180,8 @@ int membench_command(Arguments const&)
     }
     report("memcpy 4 KiB", samples);
 
-    // Remap of one page with its invlpg: swap two frames under the buffer, back and forth.
+    // Remap of one page with its TLB flush (x86-64: invlpg; AArch64: break-before-make with one
+    // TLBI): swap two frames under the buffer, back and forth.
     page[0] = 1;
     mm::PhysicalAddress other = spare.value();
     for (usize i = 0; i < kRuns; ++i) {
@@ -190,7 +191,7 @@ int membench_command(Arguments const&)
         other = old.value();
         *static_cast<u8 volatile*>(page); // refill the TLB, outside the measurement
     }
-    report("remap 1 page + invlpg", samples);
+    report("remap 1 page + TLB flush", samples);
 
     // A COW fault that copies: the frame is shared (as when TCP holds it), so the write fault
     // allocates a frame, copies 4 KiB, remaps and drops a reference.
@@ -234,7 +235,7 @@ void register_core_commands()
     console::register_command(
         { "selftest", "selftest [prefix]", "run the in-kernel tests (mm., sched., timer., sync.)", selftest_command });
     console::register_command({ "membench", "membench",
-        "cycles for memcpy 4 KiB, remap + invlpg, COW faults with and without copy", membench_command });
+        "cycles for memcpy 4 KiB, remap + TLB flush, COW faults with and without copy", membench_command });
 }
 
 } // namespace skiff::apps

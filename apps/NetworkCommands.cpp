@@ -60,6 +60,8 @@ int ifconfig_command(Arguments const&)
             counters.rx_errors, counters.rx_dropped);
         kprintln("        TX packets {}  bytes {}  errors {}  dropped {}", counters.tx_packets, counters.tx_bytes,
             counters.tx_errors, counters.tx_dropped);
+        kprintln("        TSO {}  units {}  segments {}", nic->capabilities().tso ? "on" : "off", counters.tx_tso_units,
+            counters.tx_tso_segments);
         kprintln("        interrupts {}", nic->driver_counters().interrupts);
     }
     return 0;
@@ -196,8 +198,10 @@ int nicstat_command(Arguments const&)
             nic.link_up() ? "up" : "down");
         kprintln("  rx: packets {}  bytes {}  errors {}  dropped {}  bad frames {}  no buffer {}  missed by card {}",
             c.rx_packets, c.rx_bytes, c.rx_errors, c.rx_dropped, d.rx_bad_frames, d.rx_no_buffer, d.rx_missed);
-        kprintln("  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}", c.tx_packets, c.tx_bytes,
-            c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces);
+        kprintln(
+            "  tx: packets {}  bytes {}  errors {}  dropped {}  ring full {}  pieces {}  TSO units {}  TSO segments {}",
+            c.tx_packets, c.tx_bytes, c.tx_errors, c.tx_dropped, d.tx_ring_full, d.tx_pieces, c.tx_tso_units,
+            c.tx_tso_segments);
         kprintln("  interrupts {}  spurious {}  polls {}  budget exhausted {}  link changes {}  resyncs {}",
             d.interrupts, d.spurious_interrupts, d.polls, d.rx_budget_exhausted, d.link_changes, d.resyncs);
         nic.print_rings(console_sink());

@@ -170,12 +170,27 @@ struct FunctionSamples {
 int sample_command(Arguments const& arguments)
 {
     u64 seconds = 5;
-    if (arguments.count() > 1 && (!parse_u64(arguments[1], seconds) || seconds == 0 || seconds > 600)) {
-        kprintln("usage: sample [seconds]   (1-600, default 5)");
+    // `sample -- <command line>`: profile while the command runs (a guest->host ttcp, say).
+    bool run_command = arguments.count() > 2 && arguments[1] == "--";
+    if (!run_command && arguments.count() > 1 && (!parse_u64(arguments[1], seconds) || seconds == 0 || seconds > 600)) {
+        kprintln("usage: sample [seconds]   (1-600, default 5)\n       sample -- <command line>");
         return 2;
     }
     sampler::start();
-    sched::sleep_ms(seconds * 1000);
+    if (run_command) {
+        // The words are views into the one line buffer: the command line is the span from the
+        // first to the end of the last (so quotes in it are not supported).
+        char const* start = arguments[2].chars();
+        StringView last = arguments[arguments.count() - 1];
+        char const* end = last.end();
+        u64 started = time::monotonic_ns();
+        int status = console::commands().execute(StringView(start, static_cast<usize>(end - start)), console_sink());
+        seconds = max<u64>(1, (time::monotonic_ns() - started + 500000000) / 1000000000);
+        if (status != 0)
+            kprintln("sample: the command exited with status {}", status);
+    } else {
+        sched::sleep_ms(seconds * 1000);
+    }
     sampler::stop();
 
     static FunctionSamples s_functions[512];
@@ -224,7 +239,7 @@ void register_profile_commands()
         "processing time per stage (driver/protocol/socket, rx and tx), as in LyraNET Fig. 5/6; crossover: copy "
         "vs remap cycles per piece size",
         prof_command });
-    console::register_command({ "sample", "sample [seconds]",
+    console::register_command({ "sample", "sample [seconds] | sample -- <command line>",
         "statistical profile: where the CPU spends its time, by function (timer-interrupt sampling)", sample_command });
 }
 

@@ -142,7 +142,7 @@ int zc_bench()
     u64 remap = median_of(samples);
     kprintln("zc bench: {} runs each, {} {} MHz, median cycles", kBenchRuns, arch::kCycleCounterName,
         time::cycle_hz() / 1000000);
-    kprintln("  remap 1 page + invlpg: {} cycles", remap);
+    kprintln("  remap 1 page + TLB flush: {} cycles", remap);
     constexpr u32 kSizes[] = { 128, 256, 512, 768, 1024, 1448, 2048, 4096 - 68 };
     u32 break_even = 0;
     for (u32 size : kSizes) {

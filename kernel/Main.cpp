@@ -78,6 +78,7 @@ extern "C" [[noreturn]] void kernel_main()
     drivers::pci::initialize(info);
     knet::initialize();
     apps::register_all_commands();
+    apps::start_boot_services();
     if (auto result = console_device()->enable_receive_interrupt(); result.is_error())
         kprintln("console: no receive interrupt ({}): input will not be seen", result.error());
     arch::enable_interrupts();

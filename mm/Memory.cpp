@@ -126,7 +126,7 @@ bool handle_page_fault(FaultInfo const& fault, TrapFrame const&)
     bool write = fault.write;
     uptr address = fault.address;
     uptr page = align_down(address, kFrameSize);
-    if (PageTable::is_canonical(address) && !(address >> 47)) {
+    if (address < (1ull << 47)) {
         // The lower half is the active task's (its own access, or the kernel's on its behalf).
         ++s_faults.user_faults;
         ZeroCopyStats const& zero_copy = s_zero_copy.stats(); // a task's region counts here too
@@ -211,7 +211,7 @@ void describe_address(uptr address)
         s_active_user_space->table().describe(address, out);
         return;
     }
-    format(out, "mm: page-table walk (CR3 {:#x}):\n", s_kernel_table.root());
+    format(out, "mm: page-table walk (root table {:#x}):\n", s_kernel_table.root());
     s_kernel_table.describe(address, out);
 }
 
@@ -325,12 +325,31 @@ void initialize(BootInfo const& info)
     for (usize i = 0; i < info.usable_count; ++i) {
         u64 start = align_down(info.usable[i].base, kChunk);
         u64 end = align_up(info.usable[i].base + info.usable[i].length, kChunk);
-        if (i == 0)
-            start = 0; // low memory, including the image, is always reachable
+        if (i == 0 && arch::kDirectMapFromZero)
+            start = 0; // x86-64: low memory, including the image, is always reachable
         for (u64 chunk = start; chunk < end; chunk += kChunk) {
             auto result = s_kernel_table.map_large(kDirectMapBase + chunk, chunk, kPageWritable | kPageNoExecute);
             if (result.is_error() && result.error() != Error::AlreadyExists)
                 out_of_memory_at_boot("building the direct map");
+        }
+    }
+    // Devices the firmware described (AArch64: the UART and the GIC, which their drivers reach at
+    // phys_to_virt from boot on) stay in the direct map, uncached, in 4 KiB pages: at most the
+    // first 256 KiB of each register region.
+    for (usize i = 0; i < info.device_count; ++i) {
+        DeviceInfo const& device = info.devices[i];
+        for (u32 region = 0; region < 2; ++region) {
+            u64 base = align_down(region ? device.base2 : device.base, kFrameSize);
+            u64 size = region ? device.size2 : device.size;
+            if (!size)
+                continue;
+            u64 end = align_up((region ? device.base2 : device.base) + min<u64>(size, 256 * 1024), kFrameSize);
+            for (u64 page = base; page < end; page += kFrameSize) {
+                auto result
+                    = s_kernel_table.map(kDirectMapBase + page, page, kPageWritable | kPageNoExecute | kPageUncached);
+                if (result.is_error() && result.error() != Error::AlreadyExists)
+                    out_of_memory_at_boot("mapping device registers");
+            }
         }
     }
     map_image_range(__text_start, __text_end, 0);

@@ -57,18 +57,19 @@ void ChecksumAccumulator::add_u32(u32 value)
 
 void ChecksumAccumulator::add_packet(PacketBuffer const& packet, u32 offset, u32 length)
 {
-    u32 pieces = packet.piece_count();
-    for (u32 i = 0; i < pieces && length; ++i) {
-        BufferPiece piece = packet.piece(i);
+    packet.for_each_piece([&](BufferPiece const& piece) {
+        if (!length)
+            return false;
         if (offset >= piece.length) {
             offset -= piece.length;
-            continue;
+            return true;
         }
         u32 count = min(length, piece.length - offset);
         add({ piece.virt + offset, count });
         length -= count;
         offset = 0;
-    }
+        return true;
+    });
 }
 
 u16 ChecksumAccumulator::finish() const

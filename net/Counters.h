@@ -67,6 +67,7 @@ namespace skiff::net {
     X(udp_queue_full)                                                                                                  \
     X(tcp_rx)                                                                                                          \
     X(tcp_tx)                                                                                                          \
+    X(tcp_tso_units)                                                                                                   \
     X(tcp_drop_malformed)                                                                                              \
     X(tcp_drop_checksum)                                                                                               \
     X(tcp_drop_no_socket)                                                                                              \

@@ -7,11 +7,18 @@
 //   receive:  PacketBuffer* buffer = allocate_receive_buffer();   // a page, for a ring slot
 //             ... hardware writes one frame into buffer->storage() at some offset ...
 //             deliver(buffer, offset, length);                   // the stack owns it now
-//   transmit: the stack calls transmit(packet); a gathering driver walks packet.piece(i)
-//             (headers, seg[0], seg[1], follow), each physically contiguous with a DMA address;
-//             one that cannot gather uses packet.copy_to(0, flat). A driver that keeps the
-//             buffer after transmit() returns takes packet.ref() and calls packet.release() when
-//             the hardware is done with it. Frames shorter than 60 bytes are padded by the driver.
+//   transmit: the stack calls transmit(packet); a gathering driver walks packet.for_each_piece()
+//             (headers, seg[0], seg[1], follow, then each chained payload buffer's), each
+//             physically contiguous with a DMA address; one that cannot gather uses
+//             packet.copy_to(0, flat). A driver that keeps the buffer after transmit() returns
+//             takes packet.ref() and calls packet.release() when the hardware is done with it
+//             (the chained buffers stay referenced by it meanwhile). Frames shorter than 60
+//             bytes are padded by the driver.
+//   TSO:      a device whose capabilities say tso gets units (packet.meta.tso_mss != 0): the
+//             headers (linear region) and up to tso_max_bytes of payload in at most
+//             tso_max_pieces pieces, to cut into segments of tso_mss payload bytes, each with
+//             the headers copied, the IPv4 total length, ID and checksum and the TCP sequence
+//             number and checksum fixed up, PSH and FIN only on the last (docs/hardware.md).
 //   doorbell: a driver may only queue in transmit() and start the hardware in flush(). The stack
 //             calls flush() once at the end of each batch of work (a poll(), one output run of
 //             a socket), so one doorbell write carries every frame of the batch; a transmit()
@@ -32,7 +39,9 @@ struct NetDeviceCapabilities {
     u8 max_pieces { 1 };   // pieces per packet the hardware takes (≥ 4 to gather fully)
     bool ipv4_checksum_offload { false };
     bool tcp_udp_checksum_offload { false };
-    bool tso { false }; // TCP segmentation offload (unused yet)
+    bool tso { false };       // TCP segmentation offload (see above), implies checksum offload
+    u32 tso_max_bytes { 0 };  // the most payload bytes of one unit
+    u16 tso_max_pieces { 0 }; // the most pieces (headers included) of one unit
     u16 mtu { 1500 };
 };
 
@@ -45,6 +54,8 @@ struct NetDeviceCounters {
     u64 tx_bytes { 0 };
     u64 tx_errors { 0 };
     u64 tx_dropped { 0 };
+    u64 tx_tso_units { 0 };    // TSO units handed to the device (each counted in tx_packets as its segments)
+    u64 tx_tso_segments { 0 }; // the segments they became on the wire
 };
 
 class NetDevice {

@@ -39,8 +39,14 @@ Result<u8> NetStack::attach(NetDevice& device, NetConfig const& config)
     TRY(m_ipv4.routes().add({ config.address, config.prefix_length, Ipv4Address::any(), index }));
     if (!config.gateway.is_any())
         TRY(m_ipv4.routes().add({ Ipv4Address::any(), 0, config.gateway, index }));
-    m_transmit_checksum_offload
-        = (m_interface_count == 0 || m_transmit_checksum_offload) && device.capabilities().tcp_udp_checksum_offload;
+    NetDeviceCapabilities caps = device.capabilities();
+    bool first = m_interface_count == 0;
+    m_transmit_checksum_offload = (first || m_transmit_checksum_offload) && caps.tcp_udp_checksum_offload;
+    bool tso = caps.tso && caps.tcp_udp_checksum_offload && caps.tso_max_pieces >= 3;
+    m_tso_max_bytes = tso ? (first ? caps.tso_max_bytes : min(m_tso_max_bytes, caps.tso_max_bytes)) : 0;
+    m_tso_max_pieces = tso ? (first ? caps.tso_max_pieces : min(m_tso_max_pieces, caps.tso_max_pieces)) : 0;
+    if (!m_tso_max_bytes || !m_tso_max_pieces)
+        m_tso_max_bytes = m_tso_max_pieces = 0;
     ++m_interface_count;
     device.m_stack = this;
     device.m_interface = index;
@@ -177,18 +183,28 @@ Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherTyp
     EthernetView::write(packet->push_header(EthernetView::kHeaderLength), destination, interface.mac, type);
     NetDevice& device = *interface.device;
     u32 length = packet->total_length();
+    // A TSO unit leaves as this many frames, each with its own copy of the headers.
+    u32 mss = packet->meta.tso_mss;
+    u32 payload = packet->unit_payload_length();
+    u32 frames = mss ? max(1u, (payload + mss - 1) / mss) : 1;
+    u64 wire_bytes = length + u64 { frames - 1 } * packet->linear_length();
     Result<void> result = Error::NetworkUnreachable;
     if (device.link_up()) {
-        profile::ScopedStage stage(profile::Stage::SendDriver, 1, length); // LyraNET Fig. 5 "driver"
+        profile::ScopedStage stage(profile::Stage::SendDriver, frames, wire_bytes); // LyraNET Fig. 5 "driver"
         result = device.transmit(*packet);
     }
+    NetDeviceCounters& counters = device.counters();
     if (result.is_error()) {
         ++m_counters.eth_tx_errors;
-        ++device.counters().tx_dropped;
+        counters.tx_dropped += frames;
     } else {
-        ++m_counters.eth_tx;
-        ++device.counters().tx_packets;
-        device.counters().tx_bytes += length;
+        m_counters.eth_tx += frames;
+        counters.tx_packets += frames;
+        counters.tx_bytes += wire_bytes;
+        if (mss) {
+            ++counters.tx_tso_units;
+            counters.tx_tso_segments += frames;
+        }
     }
     packet.reset(); // a driver that keeps the frame took its own reference
     if (m_batch_depth == 0) {

@@ -61,6 +61,11 @@ public:
     // Every attached device completes TCP/UDP checksums itself (NetDeviceCapabilities): the
     // transport layers then leave the payload unsummed (PacketMeta::l4_checksum_offset).
     bool transmit_checksum_offload() const { return m_transmit_checksum_offload; }
+    // TCP segmentation offload on every attached device: the largest unit (payload bytes and
+    // pieces) they all take, or zeros when one of them has none. TCP cuts its output into units
+    // this size; without TSO, into single segments.
+    u32 tso_max_bytes() const { return m_tso_max_bytes; }
+    u16 tso_max_pieces() const { return m_tso_max_pieces; }
     // Is this a broadcast address on any interface?
     bool is_broadcast_address(Ipv4Address address) const;
 
@@ -110,6 +115,8 @@ private:
     u64 m_now { 0 };
     u32 m_batch_depth { 0 };
     bool m_transmit_checksum_offload { false };
+    u32 m_tso_max_bytes { 0 };
+    u16 m_tso_max_pieces { 0 };
     ArpCache m_arp;
     Ipv4Layer m_ipv4;
     Icmp m_icmp;

@@ -45,6 +45,7 @@ bool PacketBuffer::add_segment(DataSeg const& segment)
     if (m_segment_count == 2 || m_kind != Kind::Transmit)
         return false;
     m_segments[m_segment_count++] = segment;
+    m_segments_length += segment.length;
     return true;
 }
 
@@ -75,56 +76,63 @@ u8* PacketBuffer::extend_follow(u32 count)
     return where;
 }
 
-u32 PacketBuffer::payload_length() const
+void PacketBuffer::chain(PacketRef owned)
 {
-    u32 total = m_follow_length;
-    for (u8 i = 0; i < m_segment_count; ++i)
-        total += m_segments[i].length;
-    return total;
+    VERIFY(m_kind == Kind::Transmit && owned && owned.get() != this);
+    PacketBuffer* payload = owned.leak();
+    VERIFY(!payload->m_chain_next && !payload->m_chain_first);
+    if (m_chain_last)
+        m_chain_last->m_chain_next = payload;
+    else
+        m_chain_first = payload;
+    m_chain_last = payload;
+    m_chain_length += payload->payload_length();
+    ++m_chain_count;
 }
 
 u32 PacketBuffer::piece_count() const
 {
-    u32 count = linear_length() ? 1 : 0;
-    for (u8 i = 0; i < m_segment_count; ++i)
-        count += m_segments[i].length ? 1 : 0;
-    return count + (m_follow_length ? 1 : 0);
+    u32 count = 0;
+    for_each_piece([&](BufferPiece const&) {
+        ++count;
+        return true;
+    });
+    return count;
 }
 
 BufferPiece PacketBuffer::piece(u32 index) const
 {
-    if (linear_length()) {
-        if (index == 0)
-            return { data(), linear_phys(), linear_length() };
-        --index;
-    }
-    for (u8 i = 0; i < m_segment_count; ++i) {
-        if (!m_segments[i].length)
-            continue;
-        if (index == 0)
-            return { m_segments[i].virt, m_segments[i].phys, m_segments[i].length };
-        --index;
-    }
-    VERIFY(index == 0 && m_follow_length);
-    return { follow_data(), m_phys ? m_phys + kHeadroom : 0, m_follow_length };
+    BufferPiece found;
+    bool seen = false;
+    for_each_piece([&](BufferPiece const& piece) {
+        if (index-- == 0) {
+            found = piece;
+            seen = true;
+            return false;
+        }
+        return true;
+    });
+    VERIFY(seen);
+    return found;
 }
 
 void PacketBuffer::copy_to(u32 offset, Bytes out) const
 {
     VERIFY(offset <= total_length() && out.size() <= total_length() - offset);
     usize written = 0;
-    u32 pieces = piece_count();
-    for (u32 i = 0; i < pieces && written < out.size(); ++i) {
-        BufferPiece p = piece(i);
+    for_each_piece([&](BufferPiece const& p) {
+        if (written == out.size())
+            return false;
         if (offset >= p.length) {
             offset -= p.length;
-            continue;
+            return true;
         }
         u32 count = min(static_cast<u32>(out.size() - written), p.length - offset);
         __builtin_memcpy(out.data() + written, p.virt + offset, count);
         written += count;
         offset = 0;
-    }
+        return true;
+    });
 }
 
 void PacketBuffer::exchange_page(PortPage page)

@@ -10,7 +10,17 @@
 //   Each piece is physically contiguous (it never crosses a page boundary, LyraNET §3.4) and
 //   holds a reference on its frame, dropped when the buffer is released.
 // - follow is data that was copied into the buffer's own storage.
-// A driver emits the pieces in that order: piece(0..piece_count()).
+//
+// That is one segment's worth. A large unit (TCP segmentation offload, up to 64 KiB) is a chain:
+//
+//   head [ headers ] -> payload buffer 1 (seg[0], seg[1], follow) -> payload buffer 2 -> ...
+//
+// The head carries the headers; it holds a reference on every payload buffer chained to it
+// (TCP's send-queue buffers, one segment's payload each), dropped when the head is released. TCP
+// sends every data segment this way, one payload buffer or many, so its send-queue buffers are
+// never handed down the stack themselves and their `next` link stays TCP's.
+// A driver emits the pieces in order: the head's linear region and own payload, then each chained
+// buffer's seg[0], seg[1], follow (for_each_piece, or piece(0..piece_count())).
 //
 // A receive buffer is one page holding one frame at some offset; parsing pulls headers off the
 // front of the linear region, and the page can later be remapped into an application buffer.
@@ -23,6 +33,7 @@
 namespace skiff::net {
 
 class PacketPool;
+class PacketRef;
 
 // A reference on the frame behind a data segment: a stack-owned page (ref_page/unref_page) or a
 // pinned page of application memory (pin_user_page/unpin_user_page).
@@ -64,6 +75,10 @@ struct PacketMeta {
     // the frame; the field already holds the pseudo-header sum (not complemented). Only set for
     // devices whose capabilities say tcp_udp_checksum_offload.
     u8 l4_checksum_offset { 0 };
+    // TCP segmentation offload: nonzero marks a unit the device cuts into segments of this many
+    // payload bytes (NetDeviceCapabilities::tso). The headers are the linear region; the IPv4
+    // checksum field is zero and the TCP one holds the pseudo-header sum without the length.
+    u16 tso_mss { 0 };
 };
 
 class PacketBuffer {
@@ -113,13 +128,25 @@ public:
     // Grow follow by `count` bytes (≤ follow_space()) and return where to write them.
     u8* extend_follow(u32 count);
 
-    // Everything after the headers (segments + follow) and everything in total.
-    u32 payload_length() const;
-    u32 total_length() const { return linear_length() + payload_length(); }
+    // This buffer's own payload: its segments and follow.
+    u32 payload_length() const { return m_segments_length + m_follow_length; }
+    // A head's chain: payload buffers appended in order, each holding one more reference on it.
+    void chain(PacketRef payload);
+    PacketBuffer const* chain_first() const { return m_chain_first; }
+    PacketBuffer const* chain_next() const { return m_chain_next; }
+    u32 chain_length() const { return m_chain_length; }
+    u32 chain_count() const { return m_chain_count; }
+    // Everything after the headers (own payload and the chain's) and everything in total.
+    u32 unit_payload_length() const { return payload_length() + m_chain_length; }
+    u32 total_length() const { return linear_length() + unit_payload_length(); }
 
-    // The pieces a gathering driver walks: headers, seg[0], seg[1], follow (empty ones skipped).
+    // The pieces a gathering driver walks, in wire order, empty ones skipped: the linear region,
+    // seg[0], seg[1], follow, then the same of each chained buffer. visit(BufferPiece) returns
+    // false to stop early.
+    template<typename Visitor>
+    void for_each_piece(Visitor visit) const;
     u32 piece_count() const;
-    BufferPiece piece(u32 index) const;
+    BufferPiece piece(u32 index) const; // walks from the start: for tests and single frames
     // For drivers that cannot gather: copy bytes [offset, offset + out.size()) of the packet.
     void copy_to(u32 offset, Bytes out) const;
 
@@ -139,6 +166,8 @@ public:
 private:
     friend class PacketPool;
     PacketBuffer() = default;
+    template<typename Visitor>
+    bool for_each_own_piece(Visitor& visit, bool with_linear) const;
 
     PacketPool* m_pool { nullptr };
     u8* m_base { nullptr };
@@ -147,12 +176,43 @@ private:
     u32 m_head { 0 };
     u32 m_tail { 0 };
     u32 m_follow_length { 0 };
+    u32 m_segments_length { 0 }; // bytes in m_segments
     DataSeg m_segments[2];
     u8 m_segment_count { 0 };
     Kind m_kind { Kind::Transmit };
     u16 m_references { 0 };
     PacketBuffer* m_free_next { nullptr };
+    PacketBuffer* m_chain_first { nullptr }; // a head: its first payload buffer
+    PacketBuffer* m_chain_last { nullptr };  // a head: its last payload buffer
+    PacketBuffer* m_chain_next { nullptr };  // a chained payload buffer: the next one of its head
+    u32 m_chain_length { 0 };                // a head: payload bytes in its chain
+    u16 m_chain_count { 0 };                 // a head: payload buffers in its chain
 };
+
+template<typename Visitor>
+bool PacketBuffer::for_each_own_piece(Visitor& visit, bool with_linear) const
+{
+    if (with_linear && linear_length() && !visit(BufferPiece { data(), linear_phys(), linear_length() }))
+        return false;
+    for (u8 i = 0; i < m_segment_count; ++i) {
+        DataSeg const& segment = m_segments[i];
+        if (segment.length && !visit(BufferPiece { segment.virt, segment.phys, segment.length }))
+            return false;
+    }
+    if (m_follow_length && !visit(BufferPiece { m_base + kHeadroom, m_phys ? m_phys + kHeadroom : 0, m_follow_length }))
+        return false;
+    return true;
+}
+
+template<typename Visitor>
+void PacketBuffer::for_each_piece(Visitor visit) const
+{
+    if (!for_each_own_piece(visit, true))
+        return;
+    for (PacketBuffer const* payload = m_chain_first; payload; payload = payload->m_chain_next)
+        if (!payload->for_each_own_piece(visit, false))
+            return;
+}
 
 // One reference on a packet buffer, owned: move-only, released by the destructor. Ownership of
 // a packet passes between the layers (a received frame from the device queue up to a socket, a

@@ -82,7 +82,11 @@ PacketBuffer* PacketPool::take(FreeList& list)
     buffer->m_free_next = nullptr;
     buffer->m_references = 1;
     buffer->m_segment_count = 0;
+    buffer->m_segments_length = 0;
     buffer->m_follow_length = 0;
+    buffer->m_chain_first = buffer->m_chain_last = buffer->m_chain_next = nullptr;
+    buffer->m_chain_length = 0;
+    buffer->m_chain_count = 0;
     buffer->next = nullptr;
     buffer->meta = {};
     ++list.counters.allocations;
@@ -129,6 +133,15 @@ void PacketPool::give_back(PacketBuffer* buffer)
     for (u8 i = 0; i < buffer->m_segment_count; ++i)
         drop_frame(buffer->m_segments[i].frame);
     buffer->m_segment_count = 0;
+    // A head lets go of its chain: each payload buffer goes back to its other holder (TCP).
+    PacketBuffer* payload = buffer->m_chain_first;
+    buffer->m_chain_first = buffer->m_chain_last = nullptr;
+    while (payload) {
+        PacketBuffer* following = payload->m_chain_next;
+        payload->m_chain_next = nullptr;
+        payload->release();
+        payload = following;
+    }
     FreeList& list = buffer->m_kind == PacketBuffer::Kind::Transmit
         ? m_transmit
         : (buffer->m_kind == PacketBuffer::Kind::Receive ? m_receive : m_large);

@@ -51,6 +51,7 @@ public:
     PoolCounters const& receive_counters() const { return m_receive.counters; }
     PoolCounters const& large_counters() const { return m_large.counters; }
     u32 in_use() const { return m_transmit.counters.in_use + m_receive.counters.in_use + m_large.counters.in_use; }
+    u32 transmit_available() const { return m_transmit.counters.capacity - m_transmit.counters.in_use; }
     // Receive buffers still free: the zero-copy path and TCP's window look at this.
     u32 receive_available() const { return m_receive.counters.capacity - m_receive.counters.in_use; }
 

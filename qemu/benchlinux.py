@@ -391,6 +391,19 @@ class Bench:
         self.rec.say(f"results: {self.rec.directory}/results.json, log bench.log, raw output raw.log, serial logs serial/")
         self.rec.save()
 
+    def record_namespace(self, ns: NetNamespace) -> None:
+        """The host side's TCP settings inside the namespace (they drive every host->guest sender),
+        recorded once."""
+        system = self.rec.results["system"]
+        if "host_tcp" in system:
+            return
+        settings = {}
+        for name in ("tcp_congestion_control", "tcp_rmem", "tcp_wmem", "tcp_sack", "tcp_timestamps"):
+            result = ns.run(["cat", f"/proc/sys/net/ipv4/{name}"])
+            settings[name] = " ".join(result.stdout.split()) if result.returncode == 0 else "?"
+        system["host_tcp"] = settings
+        self.rec.say("host TCP in the namespace: " + ", ".join(f"{k} {v}" for k, v in settings.items()))
+
     def linux_manifest(self) -> dict:
         import guestimage
         return guestimage.build(quiet=False)
@@ -489,6 +502,7 @@ class Bench:
         with NetNamespace(tap=TAP) as ns:
             if self.args.mtu:
                 set_tap_mtu(ns, self.args.mtu)
+            self.record_namespace(ns)
             side = kind(self, ns, nic, f"{kind.kind.lower()}-{nic}-r{rep + 1}")
             try:
                 for direction, length, variant in self.throughput_cases(side):
@@ -574,6 +588,10 @@ class Bench:
         mtus = sorted({(m["guest"], m["nic"], m.get("mtu")) for m in measurements})
         self.rec.say("MTU in use: " + ", ".join(f"{g} {n} {mtu}" for g, n, mtu in mtus)
                      + (f" (asked: {args.mtu})" if args.mtu else ""))
+        for guest, nic, mtu in mtus:
+            if mtu != (args.mtu or 1500):
+                self.rec.note(f"{guest} used MTU {mtu} on {nic}, not the {args.mtu or 1500} asked: the {nic} rows "
+                              "compare different MTUs")
         self.finish()
 
     def finish(self) -> None:
@@ -609,6 +627,7 @@ class Bench:
             if self.args.mtu:
                 set_tap_mtu(ns, self.args.mtu)
             no_gso(ns)
+            self.record_namespace(ns)
             side = kind(self, ns, nic, f"{kind.kind.lower()}-{nic}-loss{percent}-r{rep + 1}")
             try:
                 for direction in ("h2g", "g2h"):

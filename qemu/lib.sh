@@ -5,11 +5,15 @@
 # 1. Debian packages: each one in SKIFF_PACKAGES is checked with dpkg; whatever is missing is
 #    installed when we are root (apt-get update first if the package lists are empty, and once more
 #    if the install fails), or the one `apt-get install` line is printed when we are not.
-# 2. Configure (`cmake --preset x86_64`, Ninja, binary dir build/x86_64) if that was never done.
-# 3. Build what is out of date (`cmake --build --preset x86_64`); Ninja re-runs CMake by itself
+# 2. Configure (`cmake --preset NAME`, Ninja, binary dir build/NAME) if that was never done, for
+#    each preset asked for: x86_64 (the default; the image, host tests and tools) and aarch64
+#    (the cross-compiled AArch64 image).
+# 3. Build what is out of date (`cmake --build --preset NAME`); Ninja re-runs CMake by itself
 #    when a CMakeLists.txt changed.
-# Configure and build hold a lock on build/x86_64 so qemu/run and tests/run started at the same
-# time do not run two Ninjas in one directory.
+# Configure and build hold a lock on the binary directory so qemu/run and tests/run started at the
+# same time do not run two Ninjas in one directory.
+#
+#   skiff_setup [--no-install] [--no-build] [--preset NAME]...   (default: --preset x86_64)
 #
 # Environment: SKIFF_NO_INSTALL=1 skips step 1, SKIFF_NO_BUILD=1 skips steps 2 and 3.
 
@@ -27,6 +31,7 @@ SKIFF_PACKAGES_BUILD=(
     build-essential
     clang-format       # tests/style/check_format.py
     cmake
+    g++-aarch64-linux-gnu # the AArch64 image (cmake --preset aarch64)
     g++
     git                # the version string of the image (tools/build/BuildInfo.cmake), boot.console
     googletest
@@ -36,12 +41,15 @@ SKIFF_PACKAGES_BUILD=(
     mtools             # grub-mkrescue's EFI image
     ninja-build
     python3
+    qemu-system-arm    # qemu-system-aarch64: the AArch64 image's tests (and the arm64 Linux reference guest)
     qemu-system-x86
     xorriso            # grub-mkrescue
 )
 # Needed by the network tests, the fuzzers and the plots; the image boots without them.
 SKIFF_PACKAGES_EXTRA=(
+    apache2-utils      # ab: the web server's load test (tests/net/httpd)
     clang              # the libFuzzer targets (tests/fuzz/run-fuzz)
+    curl               # the web server's tests (tests/net/httpd)
     iperf              # iperf 2: tests/net, qemu/bench
     iproute2           # ip: network namespaces, taps
     iputils-ping       # ping
@@ -51,7 +59,6 @@ SKIFF_PACKAGES_EXTRA=(
     nftables           # nft: random loss in the fault tests
     python3-matplotlib # tools/eval/eval plots
     python3-scapy      # crafted frames: tests/net/reliability, tests/fuzz/make_corpus.py
-    qemu-system-arm    # qemu-system-aarch64: the arm64 Linux reference guest (qemu/linux --arch arm64)
     socat              # UDP echo in tests/net/host
     tcpdump            # brings libpcap, which scapy needs to compile BPF filter= strings
     zstd               # the Linux reference guest's kernel modules, if Debian ships them compressed
@@ -111,44 +118,55 @@ skiff_ensure_packages() {
 }
 
 skiff_configure_and_build() {
-    mkdir -p "$SKIFF_BUILD_DIR" || return 1
+    local preset=${1:-x86_64}
+    local build_dir="$SKIFF_ROOT/build/$preset"
+    mkdir -p "$build_dir" || return 1
     (
         cd "$SKIFF_ROOT" || exit 1
         # Held until this subshell exits; a second qemu/run or tests/run waits here.
-        exec 9>"$SKIFF_BUILD_DIR/.skiff-build.lock"
+        exec 9>"$build_dir/.skiff-build.lock"
         if ! flock -n 9; then
-            skiff_say "waiting for another build in build/x86_64 to finish"
+            skiff_say "waiting for another build in build/$preset to finish"
             flock 9
         fi
-        if [ ! -f "$SKIFF_BUILD_DIR/CMakeCache.txt" ] || [ ! -f "$SKIFF_BUILD_DIR/build.ninja" ]; then
-            skiff_say "configuring: cmake --preset x86_64"
-            cmake --preset x86_64 >"$SKIFF_BUILD_DIR/.skiff-configure.log" 2>&1 || {
-                cat "$SKIFF_BUILD_DIR/.skiff-configure.log" >&2
-                skiff_say "configure failed (cmake --preset x86_64)"
+        if [ ! -f "$build_dir/CMakeCache.txt" ] || [ ! -f "$build_dir/build.ninja" ]; then
+            skiff_say "configuring: cmake --preset $preset"
+            cmake --preset "$preset" >"$build_dir/.skiff-configure.log" 2>&1 || {
+                cat "$build_dir/.skiff-configure.log" >&2
+                skiff_say "configure failed (cmake --preset $preset)"
                 exit 1
             }
         fi
-        cmake --build --preset x86_64 || {
-            skiff_say "build failed (cmake --build --preset x86_64)"
+        cmake --build --preset "$preset" || {
+            skiff_say "build failed (cmake --build --preset $preset)"
             exit 1
         }
     )
 }
 
 skiff_setup() {
-    local install=1 build=1 arg
+    local install=1 build=1 arg expect_preset=0 presets=() preset
     for arg in "$@"; do
+        if [ "$expect_preset" -eq 1 ]; then
+            presets+=("$arg")
+            expect_preset=0
+            continue
+        fi
         case "$arg" in
         --no-install) install=0 ;;
         --no-build) build=0 ;;
+        --preset) expect_preset=1 ;;
         esac
     done
+    [ "${#presets[@]}" -eq 0 ] && presets=(x86_64)
     [ "${SKIFF_NO_INSTALL:-0}" = 1 ] && install=0
     [ "${SKIFF_NO_BUILD:-0}" = 1 ] && build=0
     if [ "$install" -eq 1 ]; then
         skiff_ensure_packages || return 1
     fi
     if [ "$build" -eq 1 ]; then
-        skiff_configure_and_build || return 1
+        for preset in "${presets[@]}"; do
+            skiff_configure_and_build "$preset" || return 1
+        done
     fi
 }

@@ -23,10 +23,16 @@ Two users, one QEMU command line:
 
 Standard library only (Debian's python3).
 
-Exit status: QEMU's isa-debug-exit device (port 0xf4) makes QEMU exit with (value << 1) | 1. The
-kernel's `poweroff N` writes N (status 2N+1); a panic under `panic=exit` writes 127 (status 255).
-Status 0 means QEMU was quit (Ctrl-A X) or the guest reset the machine (`reboot`, or a triple
-fault), which -no-reboot turns into an exit.
+Architectures: --arch x86_64 (default: qemu-system-x86_64, -M pc or q35, build/x86_64/skiff.elf
+through Multiboot) or aarch64 (qemu-system-aarch64 -M virt -cpu cortex-a72, build/aarch64/skiff.img,
+an arm64 Image with the device tree in x0).
+
+Exit status: on x86_64 QEMU's isa-debug-exit device (port 0xf4) makes QEMU exit with
+(value << 1) | 1; on aarch64 the kernel ends QEMU through semihosting (-semihosting-config
+enable=on) with that same status. The kernel's `poweroff N` gives status 2N+1; a panic under
+`panic=exit` gives 255 (code 127). Status 0 means QEMU was quit (Ctrl-A X) or the guest reset or
+powered off the machine another way (`reboot`, a triple fault, PSCI), which -no-reboot turns into
+an exit.
 """
 
 from __future__ import annotations
@@ -48,10 +54,16 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BUILD_DIR = os.path.join(ROOT, "build", "x86_64")
+BUILD_DIR = os.path.join(ROOT, "build", "x86_64")  # test logs go here for both architectures
 KERNEL_ELF = os.path.join(BUILD_DIR, "skiff.elf")
 KERNEL_ISO = os.path.join(BUILD_DIR, "skiff.iso")
 QEMU = "qemu-system-x86_64"
+ARCHES = ("x86_64", "aarch64")
+QEMU_BINARIES = {"x86_64": "qemu-system-x86_64", "aarch64": "qemu-system-aarch64"}
+# The image each architecture boots with -kernel, and the machines it runs on.
+DEFAULT_KERNELS = {"x86_64": KERNEL_ELF, "aarch64": os.path.join(ROOT, "build", "aarch64", "skiff.img")}
+MACHINES = {"x86_64": ("pc", "q35"), "aarch64": ("virt",)}
+NICS_BY_ARCH = {"x86_64": ("none", "e1000", "ne2k", "ne2k-pci"), "aarch64": ("none", "e1000", "ne2k-pci")}
 
 PROMPT = "skiff> "
 DEFAULT_APPEND = "ip=10.0.2.15/24 gw=10.0.2.2"
@@ -92,17 +104,28 @@ def choose_accel(requested: str | None = None) -> tuple[str, str]:
     return "tcg", "/dev/kvm present but the CPU shows neither vmx nor svm"
 
 
+def accel_for(options) -> tuple[str, str]:
+    """choose_accel() for the options' architecture: an aarch64 guest on this x86 host is TCG."""
+    if getattr(options, "arch", "x86_64") == "aarch64":
+        if options.accel == "kvm":
+            raise OptionError("--accel kvm: an aarch64 guest needs an arm64 host; this one runs it under tcg")
+        return "tcg", "an aarch64 guest on an x86-64 host"
+    return choose_accel(options.accel)
+
+
 # --------------------------------------------------------------------------------------------
 # Options and the QEMU command line
 
 
 @dataclasses.dataclass
 class Options:
+    arch: str | None = None  # None: aarch64 for an arm64 Image (*.img), x86_64 otherwise
     nic: str = "e1000"
     ne2k_irq: int = 10  # 0: QEMU's default line (9), not told to the kernel, which finds it itself
     accel: str | None = None  # None: choose_accel()
     mem: str = "32M"
-    machine: str = "pc"
+    machine: str | None = None  # None: pc on x86_64, virt on aarch64
+    gic: int = 2  # aarch64: the GIC version of -M virt (2 or 3)
     net: str = "user"
     tap_if: str | None = None
     forwards: str = ""  # "5001,7,9" or "15001:5001,..."; "" or "none" for no forwarding
@@ -112,11 +135,19 @@ class Options:
     iso: bool = False
     mitigation: str | None = None  # e1000 only: "on" | "off"; None keeps QEMU's default (on)
     extra: list[str] = dataclasses.field(default_factory=list)
-    kernel: str = KERNEL_ELF
+    kernel: str | None = None  # None: the architecture's default image (DEFAULT_KERNELS)
     image_iso: str = KERNEL_ISO
     # -initrd: Skiff's file archive (a Multiboot module) or the Linux reference guest's initramfs.
     # None: Skiff's www.tar beside the kernel when it exists; "none" or "": no archive.
     initrd: str | None = None
+
+    def __post_init__(self):
+        if self.arch is None:
+            self.arch = "aarch64" if (self.kernel or "").endswith(".img") else "x86_64"
+        if self.machine is None:
+            self.machine = MACHINES.get(self.arch, ("pc",))[0]
+        if self.kernel is None:
+            self.kernel = DEFAULT_KERNELS.get(self.arch, KERNEL_ELF)
 
 
 class OptionError(Exception):
@@ -246,12 +277,20 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
     multiplexed on the terminal) or "stdio" (no display, serial alone on stdin/stdout, no monitor).
     Returns (argv, accelerator)."""
     warn = warn or (lambda message: None)
-    if options.nic not in NIC_CHOICES:
-        raise OptionError(f"--nic must be one of {', '.join(NIC_CHOICES)}")
+    if options.arch not in ARCHES:
+        raise OptionError(f"--arch must be one of {', '.join(ARCHES)}")
+    aarch64 = options.arch == "aarch64"
+    if options.nic not in NICS_BY_ARCH[options.arch]:
+        raise OptionError(f"--nic must be one of {', '.join(NICS_BY_ARCH[options.arch])} on {options.arch}"
+                          + (" (virt has no ISA bus for --nic ne2k)" if aarch64 and options.nic == "ne2k" else ""))
     if options.net not in ("user", "tap"):
         raise OptionError("--net must be user or tap")
-    if options.machine not in ("pc", "q35"):
-        raise OptionError("--machine must be pc or q35")
+    if options.machine not in MACHINES[options.arch]:
+        raise OptionError(f"--machine must be {' or '.join(MACHINES[options.arch])} on {options.arch}")
+    if options.gic not in (2, 3):
+        raise OptionError("--gic must be 2 or 3")
+    if options.iso and aarch64:
+        raise OptionError("--iso is x86_64 only (the aarch64 image boots with -kernel)")
     if options.mitigation not in (None, "on", "off"):
         raise OptionError("--mitigation must be on or off")
     if options.mitigation and options.nic != "e1000":
@@ -259,11 +298,16 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
     if options.pcap and options.nic == "none":
         raise OptionError("--pcap needs a NIC (--nic none has no netdev to dump)")
 
-    accel, _ = choose_accel(options.accel)
-    argv = [QEMU, "-machine", options.machine, "-accel", accel, "-m", options.mem]
-    if accel == "kvm":
-        argv += ["-cpu", "host"]
-    argv += ["-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
+    accel, _ = accel_for(options)
+    if aarch64:
+        machine = f"virt,gic-version={options.gic}"
+        argv = [QEMU_BINARIES["aarch64"], "-machine", machine, "-cpu", "cortex-a72", "-accel", accel,
+                "-m", options.mem, "-no-reboot", "-semihosting-config", "enable=on,target=native"]
+    else:
+        argv = [QEMU, "-machine", options.machine, "-accel", accel, "-m", options.mem]
+        if accel == "kvm":
+            argv += ["-cpu", "host"]
+        argv += ["-no-reboot", "-device", "isa-debug-exit,iobase=0xf4,iosize=0x04"]
 
     if console == "terminal":
         argv += ["-nographic"]
@@ -282,7 +326,8 @@ def qemu_command(options: Options, console: str, warn=None, check_tap: bool = Tr
             warn("--initrd is ignored with --iso: the ISO carries its own www.tar (grub.cfg's module line)")
     else:
         if not os.path.exists(options.kernel):
-            raise OptionError(f"{options.kernel} does not exist (build first: cmake --build --preset x86_64)")
+            raise OptionError(f"{options.kernel} does not exist (build first: cmake --preset {options.arch} && "
+                              f"cmake --build --preset {options.arch})")
         argv += ["-kernel", options.kernel, "-append", kernel_command_line(options)]
         archive = archive_path(options, warn)
         if archive:
@@ -314,7 +359,7 @@ def describe_status(status: int, qemu_failed: bool = False) -> tuple[int, str]:
 
 
 def qemu_error_line(line: str) -> bool:
-    return line.startswith(QEMU + ":") and "warning:" not in line
+    return line.startswith(tuple(binary + ":" for binary in QEMU_BINARIES.values())) and "warning:" not in line
 
 
 # --------------------------------------------------------------------------------------------
@@ -322,7 +367,11 @@ def qemu_error_line(line: str) -> bool:
 
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--nic", choices=NIC_CHOICES, default="e1000", help="network card (default e1000)")
+    parser.add_argument("--arch", choices=ARCHES, default="x86_64",
+                        help="x86_64 (default: QEMU pc, build/x86_64/skiff.elf) or aarch64 (QEMU virt, "
+                             "build/aarch64/skiff.img)")
+    parser.add_argument("--nic", choices=NIC_CHOICES, default="e1000",
+                        help="network card (default e1000; aarch64: e1000, ne2k-pci or none)")
     parser.add_argument("--ne2k-irq", type=int, default=10, metavar="N",
                         help="IRQ of --nic ne2k (default 10), passed to the kernel as ne2k_irq=N; 0 leaves "
                              "QEMU's default (9) and the kernel finds the line by making the card interrupt")
@@ -330,7 +379,10 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="accelerator (default kvm where /dev/kvm is usable and the CPU has vmx/svm, "
                              "else tcg)")
     parser.add_argument("--mem", default="32M", help="guest RAM (default 32M; 16M works)")
-    parser.add_argument("--machine", choices=("pc", "q35"), default="pc", help="machine (default pc)")
+    parser.add_argument("--machine", choices=("pc", "q35", "virt"),
+                        help="machine (default pc on x86_64; virt, the only one, on aarch64)")
+    parser.add_argument("--gic", type=int, choices=(2, 3), default=2,
+                        help="aarch64: GIC version of the virt machine (default 2)")
     parser.add_argument("--net", choices=("user", "tap"), default="user",
                         help="user: QEMU user networking (default); tap: attach to --tap-if")
     parser.add_argument("--tap-if", metavar="NAME", help="existing tap interface for --net tap")
@@ -345,18 +397,20 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--append", default="", metavar="ARGS",
                         help=f"kernel command line, after the defaults '{DEFAULT_APPEND}'")
     parser.add_argument("--iso", action="store_true", help="boot build/x86_64/skiff.iso instead of -kernel")
-    parser.add_argument("--kernel", default=KERNEL_ELF, metavar="ELF",
-                        help="kernel image (default build/x86_64/skiff.elf; --iso uses skiff.iso beside it)")
+    parser.add_argument("--kernel", metavar="IMAGE",
+                        help="kernel image (default build/x86_64/skiff.elf, or build/aarch64/skiff.img with "
+                             "--arch aarch64; --iso uses skiff.iso beside it)")
     parser.add_argument("--mitigation", choices=("on", "off"),
                         help="e1000 interrupt mitigation (QEMU default on)")
 
 
 def _options_from_args(args: argparse.Namespace) -> Options:
-    return Options(nic=args.nic, ne2k_irq=args.ne2k_irq, accel=args.accel, mem=args.mem,
-                   machine=args.machine, net=args.net, tap_if=args.tap_if, forwards=args.fwd,
+    kernel = args.kernel or DEFAULT_KERNELS[args.arch]
+    return Options(arch=args.arch, nic=args.nic, ne2k_irq=args.ne2k_irq, accel=args.accel, mem=args.mem,
+                   machine=args.machine, gic=args.gic, net=args.net, tap_if=args.tap_if, forwards=args.fwd,
                    gdb=args.gdb, pcap=args.pcap, append=args.append, iso=args.iso,
-                   mitigation=args.mitigation, extra=list(args.qemu_args), kernel=args.kernel, initrd=args.initrd,
-                   image_iso=os.path.join(os.path.dirname(os.path.abspath(args.kernel)), "skiff.iso"))
+                   mitigation=args.mitigation, extra=list(args.qemu_args), kernel=kernel, initrd=args.initrd,
+                   image_iso=os.path.join(os.path.dirname(os.path.abspath(kernel)), "skiff.iso"))
 
 
 def _say(message: str) -> None:
@@ -445,7 +499,7 @@ def main(argv: list[str] | None = None) -> int:
     except OptionError as error:
         _say(str(error))
         return 2
-    accel_name, why = choose_accel(args.accel)
+    accel_name, why = accel_for(options)
     if args.print_command:
         print(shlex.join(command))
         return 0
@@ -460,7 +514,9 @@ def main(argv: list[str] | None = None) -> int:
              else "file archive: none")
     if options.gdb:
         _say("QEMU waits for gdb; attach with the symbols:")
-        _say(f"    gdb {os.path.relpath(options.kernel)} -ex 'target remote :1234'")
+        symbols = options.kernel[:-4] + ".elf" if options.kernel.endswith(".img") else options.kernel
+        debugger = "gdb-multiarch" if options.arch == "aarch64" else "gdb"
+        _say(f"    {debugger} {os.path.relpath(symbols)} -ex 'target remote :1234'")
     if not args.headless:
         _say("Ctrl-A X quits QEMU, Ctrl-A C switches to the QEMU monitor")
     _say("$ " + shlex.join(command))
@@ -679,11 +735,13 @@ class Guest:
             options.setdefault("net", "tap")
             options.setdefault("tap_if", netns.tap)
         self.options = Options(**options)
+        if self.options.arch != "x86_64" and not name.startswith(self.options.arch):
+            name = f"{self.options.arch}-{name}"  # logs of both architectures side by side
         self.name = name
         self.log_dir = log_dir or os.environ.get("SKIFF_TEST_LOG_DIR") or os.path.join(BUILD_DIR, "test-logs")
         self.log_path = os.path.join(self.log_dir, f"{name}.log")
         self.echo = echo if echo is not None else os.environ.get("SKIFF_ECHO") == "1"
-        self.accel, self.accel_reason = choose_accel(self.options.accel)
+        self.accel, self.accel_reason = accel_for(self.options)
         self.command_line: list[str] = []
         self.process: subprocess.Popen | None = None
         self.started_at: float | None = None

@@ -10,14 +10,17 @@
 //   stack's pool, at offset 2 so the IPv4 header lands 4-byte aligned (the 82540EM needs no
 //   buffer alignment, SDM §3.2.1). A completed buffer is handed to the stack as it is — no copy —
 //   and a fresh one takes its slot at once; RDT is written once per poll, after the whole batch.
-// - Transmit: 256 legacy descriptors; one packet spans as many as it has pieces (headers, seg[0],
-//   seg[1], follow — each physically contiguous, so each is one descriptor: LyraNET §3.4's page
-//   splitting happened when the stack built the buffer). RS is set on the last descriptor only;
-//   when the card writes DD there, the whole packet is done and its buffer is released.
-//   transmit() only fills descriptors; flush() — the doorbell, called by the stack once per batch
-//   of work — writes TDT once for every packet queued since. QEMU transmits everything up to TDT
-//   synchronously inside that write (one exit, one pass over the ring), so its buffers are
-//   reclaimed right after it.
+// - Transmit: 256 descriptors; one packet spans as many as it has pieces (headers, then each
+//   payload buffer's seg[0], seg[1], follow — each physically contiguous: LyraNET §3.4's page
+//   splitting happened when the stack built the buffer), two pieces that continue each other in
+//   memory sharing one descriptor. A TSO unit (up to 64 KiB, PacketMeta::tso_mss) is one context
+//   descriptor and its data descriptors; the card cuts it into segments. RS is set on the last
+//   descriptor only; when the card writes DD there, the whole packet is done and its buffer
+//   (with the unit's chain) is released. transmit() only fills descriptors; flush() — the
+//   doorbell, called by the stack once per batch of work — writes TDT once for every packet
+//   queued since. QEMU transmits everything up to TDT synchronously inside that write (one
+//   exit, one pass over the ring), so its buffers are reclaimed right after it. No transmit
+//   interrupt, except while the ring is full.
 // - Interrupts: the handler reads ICR once (which clears every cause) and wakes the network
 //   thread; poll() acts on all the causes seen. Each MMIO access is a VM exit on a hypervisor and
 //   a helper call under TCG, so the driver caches ring indices and never reads RDH/TDH.
@@ -119,17 +122,26 @@ constexpr u8 kTxStatusDone = 1u << 0;
 // Extended descriptors (SDM §3.3.5-3.3.7). In the byte that legacy descriptors call CSO, an
 // extended one holds DTYP in bits 7:4 (over PAYLEN/DTALEN bits 19:16, always 0 here: < 64 KiB);
 // DEXT is bit 5 of the command byte. A context descriptor has DTYP 0000, a data descriptor 0001.
-constexpr u8 kTxDataDescriptorType = 1u << 4; // DTYP = 0001, in the CSO byte
-constexpr u8 kTxCommandExtended = 1u << 5;    // DEXT
-constexpr u8 kTxOptionsTcpChecksum = 1u << 1; // POPTS.TXSM, in the CSS byte of a data descriptor
-constexpr u32 kTxContextTcp = 1u << 24;       // TUCMD.TCP: the transport is TCP (for TSO)
-constexpr u32 kTxContextExtended = 1u << 29;  // TUCMD.DEXT
+constexpr u8 kTxDataDescriptorType = 1u << 4;    // DTYP = 0001, in the CSO byte
+constexpr u8 kTxCommandExtended = 1u << 5;       // DEXT
+constexpr u8 kTxOptionsTcpChecksum = 1u << 1;    // POPTS.TXSM, in the CSS byte of a data descriptor
+constexpr u8 kTxCommandSegmentation = 1u << 2;   // DCMD.TSE of a data descriptor (SDM §3.3.7.1)
+constexpr u8 kTxOptionsIpChecksum = 1u << 0;     // POPTS.IXSM
+constexpr u32 kTxContextTcp = 1u << 24;          // TUCMD.TCP: the transport is TCP (for TSO)
+constexpr u32 kTxContextIpv4 = 1u << 25;         // TUCMD.IP: IPv4, whose header the card fixes (TSO)
+constexpr u32 kTxContextSegmentation = 1u << 26; // TUCMD.TSE
+constexpr u32 kTxContextExtended = 1u << 29;     // TUCMD.DEXT
 constexpr u32 kEthernetHeader = 14;
 
 constexpr u32 kReceiveOffset = 2;
 constexpr u32 kReceiveBufferSize = 2048; // BSIZE; an untagged or tagged frame fits whole
 constexpr u32 kMinFrame = 60;
 constexpr u32 kMaxFrame = 1518;
+// TSO (SDM §3.5): PAYLEN is 20 bits, HDRLEN 8; QEMU gathers each segment (HDRLEN + MSS bytes)
+// into a 64 KiB buffer. A unit of up to 64 KiB of payload, in at most kTsoMaxPieces descriptors.
+constexpr u32 kTsoMaxBytes = 65536;
+constexpr u32 kTsoMaxHeader = 255;
+constexpr u16 kTsoMaxPieces = 64;
 
 } // namespace
 
@@ -295,6 +307,10 @@ net::NetDeviceCapabilities E1000::capabilities() const
     // SDM §3.3.6: the card inserts a TCP/UDP checksum given a context descriptor (QEMU does this
     // in its own code, natively, so the guest's most costly per-byte loop goes away).
     caps.tcp_udp_checksum_offload = true;
+    // SDM §3.5 / docs/hardware.md: TCP segmentation in the card (in QEMU, in host code).
+    caps.tso = true;
+    caps.tso_max_bytes = kTsoMaxBytes;
+    caps.tso_max_pieces = kTsoMaxPieces;
     caps.mtu = 1500;
     return caps;
 }
@@ -423,6 +439,16 @@ u32 E1000::poll(u32 budget)
     if (last_armed != kRxRingSize)
         write(reg::kRdt, last_armed);
     reclaim_transmitted();
+    // Transmit completions raise no interrupt: the ring is reclaimed on the next transmit, the
+    // doorbell, or this poll (the stack polls again within TcpLayer::kHeldBufferRecheck while it
+    // waits for buffers the card holds). Only a full ring asks for TXDW (transmit()); once half
+    // of it is free again, the cause is masked.
+    if ((causes & kIntTxDescWritten) && m_tx_interrupt_armed)
+        ++m_tx_interrupts; // ICR reports the cause whether masked or not: count the ones asked for
+    if (m_tx_interrupt_armed && m_tx_in_flight < kTxRingSize / 2) {
+        m_tx_interrupt_armed = false;
+        write(reg::kImc, kIntTxDescWritten);
+    }
     return received;
 }
 
@@ -446,64 +472,122 @@ void E1000::reclaim_transmitted()
     }
 }
 
+// Calls emit(phys, length) for the packet's descriptors: its pieces in order, where one piece
+// continues the previous one physically (a page split in two segments' pieces, pages adjacent in
+// memory) the two as one descriptor. Returns false when a piece has no DMA address.
+template<typename Emit>
+static bool for_each_descriptor(net::PacketBuffer const& packet, Emit emit)
+{
+    static constexpr u32 kMaxDescriptorBytes = 0xf000; // the legacy length field is 16 bits
+    bool ok = true;
+    u64 run_phys = 0;
+    u32 run_length = 0;
+    packet.for_each_piece([&](net::BufferPiece const& piece) {
+        if (piece.phys == 0) {
+            ok = false;
+            return false;
+        }
+        if (run_length && piece.phys == run_phys + run_length && run_length + piece.length <= kMaxDescriptorBytes) {
+            run_length += piece.length;
+            return true;
+        }
+        if (run_length)
+            emit(run_phys, run_length);
+        run_phys = piece.phys;
+        run_length = piece.length;
+        return true;
+    });
+    if (ok && run_length)
+        emit(run_phys, run_length);
+    return ok;
+}
+
 Result<void> E1000::transmit(net::PacketBuffer& packet)
 {
     reclaim_transmitted();
     u32 length = packet.total_length();
-    if (length > kMaxFrame || length == 0) {
+    u32 mss = packet.meta.tso_mss;
+    u32 header_length = packet.linear_length();
+    if (length == 0 || (!mss && length > kMaxFrame)
+        || (mss && (length - header_length > kTsoMaxBytes || header_length > kTsoMaxHeader))) {
         ++counters().tx_errors;
         return Error::MessageTooLong;
     }
-    u32 pieces = packet.piece_count();
-    // Checksum offload: the transport header starts after Ethernet and the IPv4 header (IHL);
-    // a context descriptor tells the card where, when it is not the one it already holds.
+    // Checksum offload and TSO: the transport header starts after Ethernet and the IPv4 header
+    // (IHL); a context descriptor tells the card where, when it is not the one it already holds.
     u16 context_key = 0;
-    if (packet.meta.l4_checksum_offset) {
-        net::BufferPiece headers = packet.piece(0);
-        if (headers.length < kEthernetHeader + 20) {
+    u32 ip_header = 0;
+    if (packet.meta.l4_checksum_offset || mss) {
+        u8 const* headers = packet.data();
+        if (header_length < kEthernetHeader + 20 || packet.meta.l4_checksum_offset == 0) {
             ++counters().tx_errors;
             return Error::InvalidArgument;
         }
-        u32 start = kEthernetHeader + (headers.virt[kEthernetHeader] & 0x0f) * 4u;
+        ip_header = (headers[kEthernetHeader] & 0x0f) * 4u;
+        u32 start = kEthernetHeader + ip_header;
         u32 offset = start + packet.meta.l4_checksum_offset;
-        if (offset + 2 > headers.length || offset > 0xff) {
+        if (offset + 2 > header_length || offset > 0xff || (mss && start + 20 > header_length)) {
             ++counters().tx_errors;
             return Error::InvalidArgument;
         }
         context_key = static_cast<u16>(start << 8 | offset);
     }
-    bool new_context = context_key && context_key != m_tx_context_key;
-    u32 needed = pieces + (length < kMinFrame ? 1 : 0) + (new_context ? 1 : 0);
+    // A TSO unit always brings its own context (PAYLEN differs per unit).
+    bool new_context = mss || (context_key && context_key != m_tx_context_key);
+    u32 data_descriptors = 0;
+    if (!for_each_descriptor(packet, [&](u64, u32) { ++data_descriptors; })) {
+        // Never hand the card a virtual address; a piece without a DMA address is a bug in
+        // whoever built the buffer, reported as a transmit error.
+        ++counters().tx_errors;
+        return Error::InvalidArgument;
+    }
+    u32 needed = data_descriptors + (length < kMinFrame ? 1 : 0) + (new_context ? 1 : 0);
     // One slot always stays empty: TDT == TDH means "nothing to send". A ring filled by queued
     // packets is handed to the card first: that frees it on QEMU, where the TDT write transmits.
     if (m_tx_in_flight + needed > kTxRingSize - 1 && m_tx_doorbell != m_tx_tail)
         flush();
     if (m_tx_in_flight + needed > kTxRingSize - 1) {
+        // The ring is full of frames the card has not finished (real hardware sends after the
+        // doorbell returns): ask for the transmit interrupt, so that their completion wakes the
+        // network thread to reclaim them. It goes off again once the ring has room (poll()).
         ++m_driver_counters.tx_ring_full;
-        return Error::Busy;
-    }
-    for (u32 i = 0; i < pieces; ++i) {
-        if (packet.piece(i).phys == 0) {
-            // Never hand the card a virtual address; a piece without a DMA address is a bug in
-            // whoever built the buffer, reported as a transmit error.
-            ++counters().tx_errors;
-            return Error::InvalidArgument;
+        if (!m_tx_interrupt_armed) {
+            m_tx_interrupt_armed = true;
+            write(reg::kIms, kIntTxDescWritten);
         }
+        return Error::Busy;
     }
     u32 first = m_tx_tail;
     u32 slot = first;
     u32 last = first;
     if (new_context) {
-        // SDM §3.3.6: TUCSS/TUCSO say where the sum starts and where it goes; TUCSE 0 sums to the
-        // end of the packet. The card keeps the context for every later packet until the next
-        // context descriptor, so one is written only when the offsets change.
+        // SDM §3.3.6: IPCSS/IPCSO/IPCSE and TUCSS/TUCSO say where each checksum's sum starts, goes
+        // and ends (TUCSE 0: the end of the packet). A checksum context stays with the card for
+        // every later packet until the next context descriptor, so one is written only when the
+        // offsets change. A TSO context (TSE, SDM §3.5) adds PAYLEN, HDRLEN and MSS; the card
+        // then cuts the data into segments of MSS bytes behind a copy of the HDRLEN header bytes,
+        // fixing each one's IPv4 length, ID and checksum and TCP sequence number and checksum.
         auto* context = reinterpret_cast<E1000TxContextDescriptor*>(&m_tx_ring[slot]);
         *context = {};
         context->tcp_start = static_cast<u8>(context_key >> 8);
         context->tcp_offset = static_cast<u8>(context_key);
         context->tcp_end = 0;
         context->command = kTxContextExtended | (packet.meta.l4_checksum_offset == 16 ? kTxContextTcp : 0);
-        m_tx_context_key = context_key;
+        if (mss) {
+            context->ip_start = kEthernetHeader;
+            context->ip_offset = kEthernetHeader + 10;
+            context->ip_end = static_cast<u16>(kEthernetHeader + ip_header - 1);
+            context->command |= kTxContextSegmentation | kTxContextIpv4 | (length - header_length);
+            context->header_length = static_cast<u8>(header_length);
+            context->mss = static_cast<u16>(mss);
+            // One context register on the chip: the checksum context is gone (QEMU keeps the two
+            // apart, the 82540EM does not), so the next checksum-offloaded frame writes its own.
+            m_tx_context_key = 0;
+            ++m_tx_tso_units;
+            m_tx_tso_segments += (length - header_length + mss - 1) / mss;
+        } else {
+            m_tx_context_key = context_key;
+        }
         ++m_tx_contexts;
         slot = (slot + 1) % kTxRingSize;
     }
@@ -514,10 +598,11 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
         descriptor.status = 0;
         descriptor.special = 0;
         if (context_key) {
-            // An extended data descriptor (SDM §3.3.7); the card reads POPTS from the first.
+            // An extended data descriptor (SDM §3.3.7); the card reads POPTS from the first. For a
+            // TSO unit every one carries TSE, and the IPv4 checksum is the card's too (IXSM).
             descriptor.checksum_offset = kTxDataDescriptorType;
-            descriptor.command = kTxCommandInsertFcs | kTxCommandExtended;
-            descriptor.checksum_start = kTxOptionsTcpChecksum;
+            descriptor.command = kTxCommandInsertFcs | kTxCommandExtended | (mss ? kTxCommandSegmentation : 0);
+            descriptor.checksum_start = kTxOptionsTcpChecksum | (mss ? kTxOptionsIpChecksum : 0);
         } else {
             descriptor.checksum_offset = 0;
             descriptor.command = kTxCommandInsertFcs;
@@ -526,11 +611,10 @@ Result<void> E1000::transmit(net::PacketBuffer& packet)
         last = slot;
         slot = (slot + 1) % kTxRingSize;
     };
-    for (u32 i = 0; i < pieces; ++i) {
-        net::BufferPiece piece = packet.piece(i);
-        emit(piece.phys, piece.length);
+    for_each_descriptor(packet, [&](u64 phys, u32 piece_length) {
+        emit(phys, piece_length);
         ++m_driver_counters.tx_pieces;
-    }
+    });
     if (length < kMinFrame)
         emit(m_pad_dma.physical(), kMinFrame - length);
     m_tx_ring[last].command |= kTxCommandEndOfPacket | kTxCommandReportStatus;
@@ -573,6 +657,8 @@ void E1000::print_rings(FormatSink& out) const
         kTxRingSize, m_tx_high_water, m_tx_tail, m_tx_clean);
     format(out, "  TDT writes {}, most packets in one {}; checksum offloaded {}, context descriptors {}\n",
         m_tx_doorbells, m_tx_batch_high_water, m_tx_offloaded, m_tx_contexts);
+    format(out, "  TSO units {}, segments {}; transmit interrupts {}\n", m_tx_tso_units, m_tx_tso_segments,
+        m_tx_interrupts);
     format(out, "  MMIO writes {}, interrupt causes seen {:#x}\n", m_mmio_writes, m_causes_seen);
 }
 

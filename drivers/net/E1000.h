@@ -131,12 +131,16 @@ private:
     u64 m_rx_ring_high_water { 0 }; // most completed descriptors found by one poll
     u64 m_tx_high_water { 0 };
     u64 m_mmio_writes { 0 };
-    u64 m_tx_doorbells { 0 };
-    u64 m_tx_contexts { 0 };         // context descriptors written
-    u64 m_tx_offloaded { 0 };        // packets whose TCP/UDP checksum the card completed
-    u16 m_tx_context_key { 0 };      // TUCSS << 8 | TUCSO of the context the card holds, 0: none        // TDT writes
-    u64 m_tx_batch_high_water { 0 }; // most packets carried by one TDT write
-    u32 m_tx_queued_packets { 0 };   // packets queued since the last TDT write
+    u64 m_tx_doorbells { 0 };            // TDT writes
+    u64 m_tx_contexts { 0 };             // context descriptors written
+    u64 m_tx_offloaded { 0 };            // packets whose TCP/UDP checksum the card completed
+    u16 m_tx_context_key { 0 };          // TUCSS << 8 | TUCSO of the context the card holds, 0: none
+    u64 m_tx_batch_high_water { 0 };     // most packets carried by one TDT write
+    u64 m_tx_tso_units { 0 };            // TSO units handed to the card
+    u64 m_tx_tso_segments { 0 };         // the segments the card cut them into
+    u64 m_tx_interrupts { 0 };           // polls that found the transmit-done cause (ring was full)
+    bool m_tx_interrupt_armed { false }; // TXDW unmasked: only while the ring is full
+    u32 m_tx_queued_packets { 0 };       // packets queued since the last TDT write
 };
 
 } // namespace skiff::drivers

@@ -2,6 +2,7 @@
 
 #include <drivers/pci/ConfigAccess.h>
 #include <drivers/pci/Pci.h>
+#include <kernel/base/Arch.h>
 #include <kernel/base/Print.h>
 
 namespace skiff::drivers::pci {
@@ -13,6 +14,7 @@ Device s_devices[kMaxDevices]; // written by initialize() at boot only
 u32 s_device_count { 0 };
 bool s_bus_scanned[256];
 ConfigAccess* s_access = nullptr;
+mm::MmioRegion s_io_space;           // the host bridge's I/O window, where I/O BARs are reached
 PciHostInfo const* s_host = nullptr; // non-null: nobody assigned resources, Skiff does
 
 // Decodes BAR `index` by writing all ones and reading back which address bits stick (PCI 3.0
@@ -273,6 +275,19 @@ void initialize(BootInfo const& info)
         s_access = access.value();
         s_host = &info.pci;
         first_bus = info.pci.bus_first;
+        // I/O BARs are reached through the bridge's I/O window: map it (at most 64 KiB of ports)
+        // and make it the architecture's I/O-port space.
+        if (info.pci.io.size) {
+            u64 size = min<u64>(info.pci.io.size, 0x10000);
+            auto io = mm::MmioRegion::map(info.pci.io.cpu_base, size);
+            if (io.is_error()) {
+                kprintln("pci: cannot map the I/O window at {:#x} ({}): I/O BARs unusable", info.pci.io.cpu_base,
+                    io.error());
+            } else {
+                s_io_space = io.release_value();
+                arch::set_io_port_space(s_io_space.address(), size);
+            }
+        }
     } else {
         s_access = mechanism1();
         if (!s_access)

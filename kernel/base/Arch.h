@@ -68,6 +68,15 @@ void flush_tlb_everything();                      // global translations too
 // Makes `root` (the physical address of a top-level table built by mm/) the kernel's tables.
 void activate_kernel_page_table(u64 root);
 
+// --- Devices (kernel/base/IoWindow.h) --------------------------------------------------------------
+// I/O-port accessors arch::io_port_read8/16/32, io_port_write8/16/32 and the *_repeated forms are
+// defined inline by each architecture (Processor.h).
+// Orders earlier stores to RAM before a following store to device memory.
+inline void device_write_barrier();
+// Where the I/O-port space is reachable as memory, on architectures that reach it that way (the
+// PCI host bridge's I/O window on AArch64); x86-64 has port instructions and ignores this.
+void set_io_port_space(void volatile* base, u64 size);
+
 // --- Threads ---------------------------------------------------------------------------------------
 // Prepares a new thread's stack so that the first skiff_switch_context() into it calls
 // skiff_thread_start(argument) with interrupts off; returns the stack pointer to load.
@@ -93,8 +102,10 @@ void set_kernel_entry_stack(uptr stack_top);
 // Makes `root` (a table mm/ built for a task: its lower half, the kernel's upper half) the current
 // translation. The kernel's own table stays reachable: its half is shared.
 void activate_user_page_table(u64 root);
-// Leaves the kernel for user mode at `entry` with `stack_pointer` and two arguments in the first
-// two argument registers (lib/Abi.h), interrupts on. The thread comes back only through system
+// Leaves the kernel for user mode at `entry` with two arguments in the first two argument
+// registers, interrupts on, as if called from address 0 (lib/Abi.h): `stack_pointer` is 16-byte
+// aligned with at least 16 zero bytes below it (x86-64 enters with rsp 8 below it, on a zero
+// return address; AArch64 with sp there and lr 0). The thread comes back only through system
 // calls, interrupts and exceptions, on its kernel entry stack.
 [[noreturn]] void enter_user_mode(uptr entry, uptr stack_pointer, u64 argument0, u64 argument1);
 // The user-access window: inside it the kernel may read and write user memory (SMAP's AC flag,

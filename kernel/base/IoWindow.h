@@ -7,7 +7,9 @@
 //     decodes from a memory window (port p at the window's base + p) that the platform maps at
 //     boot (arch::io_port_*, defined by each architecture's Processor.h).
 //   - Memory: volatile loads and stores of the access's width into an uncached mapping
-//     (mm::MmioRegion owns the mapping; the window only points into it).
+//     (mm::MmioRegion owns the mapping; the window only points into it). Each store is preceded by
+//     arch::device_write_barrier(), so what the CPU wrote to RAM before a doorbell is visible to
+//     the device when it rings (a no-op on x86-64, DMB OSHST on AArch64).
 //
 // A window is a plain value (a base and a kind) and owns nothing. Accesses are as wide as their
 // name says: devices such as the e1000 accept only 32-bit accesses to their registers.
@@ -56,21 +58,21 @@ public:
         if (m_kind == Kind::Ports)
             arch::io_port_write8(port(offset), value);
         else
-            *reinterpret_cast<u8 volatile*>(m_base + offset) = value;
+            memory_write<u8>(offset, value);
     }
     void write16(u32 offset, u16 value) const
     {
         if (m_kind == Kind::Ports)
             arch::io_port_write16(port(offset), value);
         else
-            *reinterpret_cast<u16 volatile*>(m_base + offset) = value;
+            memory_write<u16>(offset, value);
     }
     void write32(u32 offset, u32 value) const
     {
         if (m_kind == Kind::Ports)
             arch::io_port_write32(port(offset), value);
         else
-            *reinterpret_cast<u32 volatile*>(m_base + offset) = value;
+            memory_write<u32>(offset, value);
     }
 
     // `count` accesses of one register (a FIFO or data port), to or from consecutive memory: one
@@ -127,6 +129,12 @@ private:
     {
     }
     u32 port(u32 offset) const { return static_cast<u32>(m_base + offset); }
+    template<typename T>
+    void memory_write(u32 offset, T value) const
+    {
+        arch::device_write_barrier(); // earlier stores (a descriptor) reach the device first
+        *reinterpret_cast<T volatile*>(m_base + offset) = value;
+    }
 
     uptr m_base { 0 };
     u32 m_length { 0 };

@@ -345,15 +345,22 @@ i64 send(Context& context, Descriptor& descriptor, uptr buffer, u64 length, u64 
             return failed(Error::AlreadyConnected);
         bool was = descriptor.nonblocking;
         descriptor.nonblocking |= dont_wait;
+        // The network thread sleeps until the stack's next deadline: wake it when this send armed
+        // the retransmission timer (nothing was in flight), not for every write — with data in
+        // flight, the ACKs wake it and send what was queued (as the kernel's own senders do).
+        bool armed = false;
         auto sent = blocking(context, descriptor, 0, true, [&]() -> Result<usize> {
             TRY(prepare(context.task, buffer, length, false));
+            bool was_armed = descriptor.tcp->tcb().rto_deadline.is_set();
             arch::begin_user_access();
             auto result = descriptor.tcp->send({ data, length });
             arch::end_user_access();
+            armed |= !was_armed && descriptor.tcp->tcb().rto_deadline.is_set();
             return result;
         });
         descriptor.nonblocking = was;
-        knet::wake_network_thread();
+        if (armed)
+            knet::wake_network_thread();
         return value_or_error(sent);
     }
     case DescriptorKind::Udp: {

@@ -112,6 +112,21 @@ Result<void> Ipv4Layer::send(
     if (source.is_any())
         source = interface.address;
     u32 length = packet->total_length();
+    u32 mss = packet->meta.tso_mss;
+    if (mss) {
+        // A TSO unit (TCP built it for the device, PacketMeta::tso_mss): the device writes each
+        // segment's total length, ID (this one plus the segment's index) and header checksum,
+        // summing over the field, which must therefore be zero here.
+        VERIFY(length + Ipv4View::kMinimumHeader <= 0xffff && options.dont_fragment);
+        u32 segments = max(1u, (packet->unit_payload_length() + mss - 1) / mss);
+        counters.ip_tx += segments;
+        u8* header = packet->push_header(Ipv4View::kMinimumHeader);
+        Ipv4View::write(header, static_cast<u16>(length + Ipv4View::kMinimumHeader), m_next_identification,
+            Ipv4View::kFlagDontFragment, options.ttl, static_cast<u8>(protocol), source, destination);
+        store_be16(header + 10, 0);
+        m_next_identification = static_cast<u16>(m_next_identification + segments);
+        return m_stack.arp().output(route.interface, route.next_hop, move(packet));
+    }
     if (length + Ipv4View::kMinimumHeader > interface.mtu || has_borrowed_segments(*packet))
         return send_fragments(
             move(packet), route.interface, route.next_hop, source, destination, protocol, options, interface.mtu);

@@ -77,7 +77,7 @@ bool TcpLayer::retransmit_next_lost(Tcb& tcb)
         if (b->reference_count() > 1)
             return false;
         b->meta.scoreboard |= kScoreboardRetransmitted;
-        if (transmit(tcb, b, b->meta.sequence, TcpFlag::Ack).has_value()) {
+        if (transmit(tcb, b, 1, b->meta.sequence, TcpFlag::Ack).has_value()) {
             ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
         }

@@ -80,7 +80,7 @@ void TcpLayer::input_listen(Tcb& listener, PacketBuffer const& packet, TcpView c
     }
     if (listener.embryonic_count >= listener.backlog) {
         Tcb* oldest = nullptr;
-        for (Tcb& tcb : m_tcbs) {
+        for (Tcb& tcb : tcbs()) {
             if (!tcb.in_use || tcb.listener != &listener || tcb.accepted_pending || tcb.state != TcpState::SynReceived
                 || tcb.backoff == 0)
                 continue;

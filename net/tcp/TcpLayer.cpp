@@ -53,9 +53,13 @@ static Tcb* take_block(Tcb& tcb)
 Tcb* TcpLayer::allocate_tcb()
 {
     Tcb* oldest_time_wait = nullptr;
-    for (Tcb& tcb : m_tcbs) {
-        if (!tcb.in_use)
+    for (u32 i = 0; i < kMaxSockets; ++i) {
+        Tcb& tcb = m_tcbs[i];
+        if (!tcb.in_use) {
+            // The lowest free block: loops over the table stop at the highest ever used.
+            m_tcb_limit = max(m_tcb_limit, i + 1);
             return take_block(tcb);
+        }
         if (tcb.state == TcpState::TimeWait
             && (!oldest_time_wait || tcb.timewait_deadline < oldest_time_wait->timewait_deadline))
             oldest_time_wait = &tcb;
@@ -85,7 +89,7 @@ void TcpLayer::free_tcb(Tcb& tcb)
     }
     if (tcb.state == TcpState::Listen) {
         // Children of a closing listener are reset: nobody will accept them.
-        for (Tcb& child : m_tcbs) {
+        for (Tcb& child : tcbs()) {
             if (child.in_use && child.listener == &tcb) {
                 child.listener = nullptr;
                 if (child.state != TcpState::Closed)
@@ -108,7 +112,7 @@ void TcpLayer::free_tcb(Tcb& tcb)
 
 void TcpLayer::abort_all()
 {
-    for (Tcb& tcb : m_tcbs)
+    for (Tcb& tcb : tcbs())
         if (tcb.in_use)
             free_tcb(tcb);
 }
@@ -116,7 +120,7 @@ void TcpLayer::abort_all()
 u32 TcpLayer::sockets_in_use() const
 {
     u32 n = 0;
-    for (Tcb const& tcb : m_tcbs)
+    for (Tcb const& tcb : tcbs())
         n += tcb.in_use ? 1 : 0;
     return n;
 }
@@ -137,7 +141,7 @@ void TcpLayer::set_default_zero_copy(bool on)
     // A listener hands its options to every connection it accepts (TcpInput); one that never
     // chose for itself (a boot-time service) follows the global switch, so `zc on` reaches the
     // echo, discard and sink services' next connections too.
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (tcb.in_use && tcb.state == TcpState::Listen && !tcb.options.zero_copy_chosen)
             tcb.options.zero_copy = on;
     }
@@ -145,7 +149,7 @@ void TcpLayer::set_default_zero_copy(bool on)
 
 Tcb* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
 {
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (!tcb.in_use || tcb.state == TcpState::Closed || tcb.state == TcpState::Listen)
             continue;
         if (tcb.local == local && tcb.remote == remote)
@@ -157,7 +161,7 @@ Tcb* TcpLayer::find_connection(SocketAddress local, SocketAddress remote)
 Tcb* TcpLayer::find_listener(SocketAddress local)
 {
     Tcb* wildcard = nullptr;
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (!tcb.in_use || tcb.state != TcpState::Listen || tcb.local.port != local.port)
             continue;
         if (tcb.local.address == local.address)
@@ -170,7 +174,7 @@ Tcb* TcpLayer::find_listener(SocketAddress local)
 
 bool TcpLayer::port_in_use(u16 port, Ipv4Address address) const
 {
-    for (Tcb const& tcb : m_tcbs) {
+    for (Tcb const& tcb : tcbs()) {
         if (!tcb.in_use || !tcb.bound || tcb.local.port != port)
             continue;
         if (tcb.local.address.is_any() || address.is_any() || tcb.local.address == address)
@@ -392,7 +396,7 @@ void TcpLayer::release_acknowledged(Tcb& tcb)
 
 void TcpLayer::poll(u64 now_ns)
 {
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (tcb.in_use && tcb.state != TcpState::Closed && tcb.state != TcpState::Listen) {
             release_acknowledged(tcb);
             run_timers(tcb, Instant::from_ns(now_ns));
@@ -403,7 +407,7 @@ void TcpLayer::poll(u64 now_ns)
 u64 TcpLayer::next_deadline() const
 {
     Instant deadline = Instant::never();
-    for (Tcb const& tcb : m_tcbs)
+    for (Tcb const& tcb : tcbs())
         if (tcb.in_use)
             deadline = min(deadline, tcb_deadline(tcb));
     return deadline.ns();

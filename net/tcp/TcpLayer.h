@@ -32,6 +32,7 @@ public:
     static constexpr u32 kMaxRetransmits = 12;
     static constexpr u32 kMaxSynRetransmits = 6;
     static constexpr u32 kChallengeAcksPerSecond = 100; // RFC 5961 §7
+    static constexpr u32 kTransmitReserve = 8;          // transmit buffers send() leaves for headers
 
     explicit TcpLayer(NetStack& stack);
 
@@ -55,7 +56,7 @@ public:
     template<typename Visitor>
     void for_each_socket(Visitor visit) const
     {
-        for (Tcb const& tcb : m_tcbs)
+        for (Tcb const& tcb : tcbs())
             if (tcb.in_use)
                 visit(static_cast<TcpSocket const&>(*tcb.socket));
     }
@@ -106,7 +107,14 @@ public:
     void end_input_batch();
 
 private:
-    Result<void> transmit(Tcb&, PacketBuffer* segment, u32 sequence, u8 flags);
+    // Whether send() transmits at once, or leaves the bytes it queued to the ACK clock
+    // (TcpOutput.cpp).
+    bool sends_on_write(Tcb const&) const;
+    // One segment, or a TSO unit of `count` consecutive send-queue buffers from `first`.
+    Result<void> transmit(Tcb&, PacketBuffer* first, u32 count, u32 sequence, u8 flags);
+    // How many send-queue buffers from `first` the next transmission takes: up to snd_una +
+    // window, one device unit, buffers no one else holds.
+    u32 unit_count(Tcb&, PacketBuffer* first, u32 window_end) const;
     void send_control(Tcb&, u32 sequence, u8 flags);
     void send_ack(Tcb& tcb) { send_control(tcb, tcb.snd_nxt, TcpFlag::Ack); }
     void send_syn(Tcb&);
@@ -146,8 +154,13 @@ private:
     void update_sack_blocks(Tcb&);
 
     NetStack& m_stack;
+    // The blocks up to the highest ever in use: what every loop over the connections walks.
+    Span<Tcb> tcbs() { return { m_tcbs, m_tcb_limit }; }
+    Span<Tcb const> tcbs() const { return { m_tcbs, m_tcb_limit }; }
+
     Tcb m_tcbs[kMaxSockets];
     TcpSocket m_sockets[kMaxSockets]; // m_sockets[i] is the handle on m_tcbs[i]
+    u32 m_tcb_limit { 0 };
     u64 m_isn_key[2] { 0, 0 };
     Instant m_challenge_window_start;
     u32 m_challenge_count { 0 };

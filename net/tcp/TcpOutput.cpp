@@ -116,18 +116,33 @@ u32 TcpLayer::receive_window(Tcb& tcb)
     return scaled;
 }
 
-Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u8 flags)
+// One segment or one TSO unit: the headers go into a head buffer of their own, which chains the
+// `count` send-queue buffers from `first` on (none for a control segment) and goes down the stack;
+// the send-queue buffers stay TCP's, referenced by the head until the device is done with it.
+Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* first, u32 count, u32 sequence, u8 flags)
 {
+    PacketRef head = m_stack.pool().allocate_transmit();
+    if (!head) {
+        ++m_stack.counters().ip_no_buffer;
+        return Error::NoMemory;
+    }
+    PacketBuffer* payload_buffer = first;
+    for (u32 i = 0; i < count; ++i, payload_buffer = payload_buffer->next)
+        head->chain(PacketRef::share(*payload_buffer));
+    u32 payload = head->chain_length();
+    // A unit when it is more than one segment's payload (the device cuts it, NetDevice.h).
+    u32 mss = tcb.snd_mss;
+    bool unit = payload > mss;
+    u32 segments = unit ? (payload + mss - 1) / mss : 1;
     // LyraNET Fig. 5 "protocol": TCP output down to the driver (whose time is its own stage).
-    profile::ScopedStage stage(profile::Stage::SendProtocol, 1, segment->payload_length());
-    segment->reset_headers();
+    profile::ScopedStage stage(profile::Stage::SendProtocol, segments, payload);
     u8 options[40];
     u32 option_length = write_options(tcb, options, flags);
-    u32 payload = segment->payload_length();
     if (tcb.sack_enabled && tcb.sack_count && !(flags & TcpFlag::Syn)) {
-        // Only as many SACK blocks as fit in the option space and in the MTU beside the payload.
+        // Only as many SACK blocks as fit in the option space and in the MTU beside the payload
+        // (of each segment of a unit: they all carry the same options).
         u32 limit = advertised_mss(tcb);
-        u32 used = option_length + payload;
+        u32 used = option_length + (unit ? mss : payload);
         u32 room = used < limit ? min(40 - option_length, limit - used) : 0;
         option_length += sack_option(tcb.sack_blocks, tcb.sack_count, room, options + option_length);
     }
@@ -136,7 +151,7 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
         = static_cast<u16>((flags & TcpFlag::Syn) ? min<u32>(tcb.options.receive_buffer, 0xffff) : receive_window(tcb));
     if (flags & TcpFlag::Syn)
         tcb.rcv_adv = tcb.rcv_nxt + window;
-    u8* h = segment->push_header(header_length);
+    u8* h = head->push_header(header_length);
     store_be16(h, tcb.local.port);
     store_be16(h + 2, tcb.remote.port);
     store_be32(h + 4, sequence);
@@ -147,19 +162,29 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
     store_be16(h + 16, 0);
     store_be16(h + 18, 0);
     __builtin_memcpy(h + TcpView::kMinimumHeader, options, option_length);
-    u16 tcp_length = static_cast<u16>(header_length + payload);
+    u32 tcp_length = header_length + payload;
     ChecksumAccumulator sum;
-    add_pseudo_header(sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), tcp_length);
-    if (m_stack.transmit_checksum_offload()) {
+    if (unit) {
+        // TSO: the device adds each segment's TCP length into the sum it starts from, so the
+        // field holds the pseudo-header's sum without the length (docs/hardware.md).
+        add_pseudo_header(sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), 0);
+        store_be16(h + 16, static_cast<u16>(~sum.finish()));
+        head->meta.l4_checksum_offset = 16;
+        head->meta.tso_mss = static_cast<u16>(mss);
+        ++m_stack.counters().tcp_tso_units;
+    } else if (m_stack.transmit_checksum_offload()) {
         // The device sums header and payload into the field (PacketMeta::l4_checksum_offset);
         // it starts from the pseudo-header's sum, stored uncomplemented. Under TCG this saves
         // summing every payload byte in the guest: the host does it natively.
+        add_pseudo_header(
+            sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), static_cast<u16>(tcp_length));
         store_be16(h + 16, static_cast<u16>(~sum.finish()));
-        segment->meta.l4_checksum_offset = 16;
+        head->meta.l4_checksum_offset = 16;
     } else {
-        sum.add_packet(*segment, 0, tcp_length);
+        add_pseudo_header(
+            sum, tcb.local.address, tcb.remote.address, static_cast<u8>(IpProtocol::Tcp), static_cast<u16>(tcp_length));
+        sum.add_packet(*head, 0, tcp_length);
         store_be16(h + 16, sum.finish());
-        segment->meta.l4_checksum_offset = 0;
     }
     if (flags & TcpFlag::Ack) {
         tcb.last_ack_sent = tcb.rcv_nxt;
@@ -167,24 +192,18 @@ Result<void> TcpLayer::transmit(Tcb& tcb, PacketBuffer* segment, u32 sequence, u
         tcb.segments_unacked = 0;
         tcb.ack_now = false;
     }
-    ++tcb.stats.segments_sent;
-    ++m_stack.counters().tcp_tx;
+    tcb.stats.segments_sent += segments;
+    m_stack.counters().tcp_tx += segments;
     Ipv4SendOptions ip;
     ip.dont_fragment = true;
-    // IPv4 takes a reference of its own; the caller keeps its own.
-    return m_stack.ipv4().send(PacketRef::share(*segment), tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
+    return m_stack.ipv4().send(move(head), tcb.local.address, tcb.remote.address, IpProtocol::Tcp, ip);
 }
 
 void TcpLayer::send_control(Tcb& tcb, u32 sequence, u8 flags)
 {
-    PacketRef segment = m_stack.pool().allocate_transmit();
-    if (!segment) {
-        ++m_stack.counters().ip_no_buffer;
-        return;
-    }
     if (flags & TcpFlag::Rst)
         ++m_stack.counters().tcp_resets_sent;
-    (void)transmit(tcb, segment.get(), sequence, flags);
+    (void)transmit(tcb, nullptr, 0, sequence, flags);
 }
 
 void TcpLayer::send_syn(Tcb& tcb)
@@ -208,7 +227,7 @@ void TcpLayer::retransmit_first(Tcb& tcb)
     PacketBuffer* front = tcb.send_queue.front();
     if (front && seq_leq(front->meta.sequence, tcb.snd_una) && front->reference_count() == 1) {
         front->meta.scoreboard |= kScoreboardRetransmitted;
-        if (transmit(tcb, front, front->meta.sequence, TcpFlag::Ack).has_value()) {
+        if (transmit(tcb, front, 1, front->meta.sequence, TcpFlag::Ack).has_value()) {
             ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
         }
@@ -217,6 +236,47 @@ void TcpLayer::retransmit_first(Tcb& tcb)
     }
     if (!front && tcb.fin_queued && tcb.snd_una == tcb.snd_end && seq_gt(tcb.snd_max, tcb.snd_end))
         send_control(tcb, tcb.snd_end, TcpFlag::Fin | TcpFlag::Ack);
+}
+
+// A write's bytes go out from send() itself only when no ACK is coming to clock them out
+// (nothing in flight), when the application asked for no delay, or when a whole unit is waiting.
+// Otherwise the next ACK's output() sends them, together with whatever else the application wrote
+// meanwhile. Sending each write at once made a TSO unit, a header, a device doorbell — and, under
+// QEMU, a synchronous pass over the transmit ring — per write: with 8 KiB writes the guest spent
+// most of its time in doorbells, a third of the 64 KiB writes' rate. Nagle's rule (RFC 9293
+// §3.7.4), which holds back a short segment while data is unacknowledged, applied to the unit a
+// device cuts: without TSO the unit is one segment, and this is what send() always did.
+bool TcpLayer::sends_on_write(Tcb const& tcb) const
+{
+    if (tcb.snd_nxt == tcb.snd_una || tcb.options.nodelay || tcb.fin_queued)
+        return true;
+    u32 unit = m_stack.tso_max_bytes() ? min(m_stack.tso_max_bytes(), 0xffffu - 20 - 60) : tcb.snd_mss;
+    return tcb.snd_end - tcb.snd_nxt >= unit;
+}
+
+u32 TcpLayer::unit_count(Tcb& tcb, PacketBuffer* first, u32 window_end) const
+{
+    u32 max_bytes = m_stack.tso_max_bytes();
+    if (!max_bytes)
+        return 1; // no TSO: one segment at a time
+    // The unit's IPv4 datagram must fit its 16-bit total length, with the largest TCP header.
+    max_bytes = min(max_bytes, 0xffffu - 20 - 60);
+    u32 max_pieces = m_stack.tso_max_pieces();
+    u32 count = 1;
+    u32 bytes = first->payload_length();
+    u32 pieces = 1 + first->piece_count(); // the headers, then the payload's
+    for (PacketBuffer* b = first->next; b; b = b->next) {
+        u32 length = b->payload_length();
+        u32 b_pieces = b->piece_count();
+        if (seq_gt(b->meta.sequence + length, window_end) || b->reference_count() > 1 || bytes + length > max_bytes
+            || pieces + b_pieces > max_pieces)
+            break;
+        ++count;
+        bytes += length;
+        pieces += b_pieces;
+    }
+    (void)tcb;
+    return count;
 }
 
 void TcpLayer::output(Tcb& tcb)
@@ -265,9 +325,15 @@ void TcpLayer::output(Tcb& tcb)
             break;
         if (next->reference_count() > 1)
             break; // the previous transmission is still in a driver's ring or ARP's queue
+        // With TSO, the buffers behind it that the windows allow go with it as one unit.
+        u32 count = unit_count(tcb, next, tcb.snd_una + window);
+        PacketBuffer* last = next;
+        for (u32 i = 1; i < count; ++i)
+            last = last->next;
+        end = last->meta.sequence + last->payload_length();
         bool retransmission = seq_lt(next->meta.sequence, tcb.snd_max);
-        u8 flags = TcpFlag::Ack | (next->next == nullptr ? TcpFlag::Psh : 0);
-        if (transmit(tcb, next, next->meta.sequence, flags).is_error()) {
+        u8 flags = TcpFlag::Ack | (last->next == nullptr ? TcpFlag::Psh : 0);
+        if (transmit(tcb, next, count, next->meta.sequence, flags).is_error()) {
             if (!tcb.rto_deadline.is_set())
                 arm_rto(tcb); // lost on the way out: the timer recovers it
             break;
@@ -373,6 +439,10 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
                 continue;
             }
         }
+        // The last few transmit buffers stay free for the heads that carry headers (transmit()):
+        // a send queue that took them all could never be sent.
+        if (m_stack.pool().transmit_available() <= kTransmitReserve)
+            break;
         PacketRef buffer = m_stack.pool().allocate_transmit();
         if (!buffer)
             break;

@@ -110,7 +110,8 @@ Result<usize> TcpSocket::send(ReadonlyBytes data)
         queued = TRY(m_layer->queue_send(*m_tcb, data));
         stage.set_bytes(queued);
     }
-    m_layer->output(*m_tcb);
+    if (m_layer->sends_on_write(*m_tcb))
+        m_layer->output(*m_tcb);
     return queued;
 }
 

@@ -61,7 +61,7 @@ void TcpLayer::schedule_ack(Tcb& tcb, bool full_segment)
 void TcpLayer::end_input_batch()
 {
     m_in_input_batch = false;
-    for (Tcb& tcb : m_tcbs) {
+    for (Tcb& tcb : tcbs()) {
         if (tcb.in_use && tcb.segments_unacked >= 2 && tcb.state != TcpState::Closed && tcb.state != TcpState::SynSent
             && tcb.state != TcpState::Listen)
             send_ack(tcb);

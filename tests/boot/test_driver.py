@@ -44,6 +44,28 @@ class QemuCommand(unittest.TestCase):
         self.assertEqual(value_after(argv, "-m"), ["32M"])
         self.assertEqual(value_after(argv, "-machine"), ["pc"])
 
+    def test_aarch64_boots_virt_with_semihosting_and_no_isa(self):
+        argv, accel = build(arch="aarch64")
+        self.assertEqual(argv[0], "qemu-system-aarch64")
+        self.assertEqual(value_after(argv, "-machine"), ["virt,gic-version=2"])
+        self.assertEqual(value_after(argv, "-cpu"), ["cortex-a72"])
+        self.assertEqual(value_after(argv, "-semihosting-config"), ["enable=on,target=native"])
+        self.assertFalse(any("isa-debug-exit" in d for d in value_after(argv, "-device")))
+        self.assertEqual(accel, "tcg")
+        argv, _ = build(arch="aarch64", gic=3, nic="ne2k-pci")
+        self.assertEqual(value_after(argv, "-machine"), ["virt,gic-version=3"])
+        self.assertTrue(any(d.startswith("ne2k_pci,") for d in value_after(argv, "-device")))
+        with self.assertRaises(OptionError):
+            build(arch="aarch64", nic="ne2k")  # no ISA bus on virt
+        with self.assertRaises(OptionError):
+            build(arch="aarch64", machine="pc")
+        with self.assertRaises(OptionError):
+            build(arch="aarch64", iso=True)
+        with self.assertRaises(OptionError):
+            build(arch="aarch64", accel="kvm")
+        self.assertTrue(Options(arch="aarch64").kernel.endswith("build/aarch64/skiff.img"))
+        self.assertEqual(Options(arch="aarch64").machine, "virt")
+
     def test_terminal_and_stdio_consoles(self):
         terminal, _ = qemu_command(Options(kernel=ELF, accel="tcg"), "terminal")
         self.assertIn("-nographic", terminal)

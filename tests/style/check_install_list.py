@@ -67,7 +67,8 @@ PROGRAMS = {
     "find": "findutils", "xargs": "findutils",
     "grep": "grep", "gzip": "gzip", "sed": "sed", "tar": "tar",
     "mount": "mount", "umount": "mount",
-    "flock": "util-linux", "nsenter": "util-linux", "setsid": "util-linux", "unshare": "util-linux",
+    "flock": "util-linux", "lscpu": "util-linux", "nsenter": "util-linux", "setsid": "util-linux",
+    "unshare": "util-linux",
     "which": "debianutils",
     # the install list (and programs other branches are adding)
     "ab": "apache2-utils", "cpio": "cpio", "curl": "curl", "wget": "wget",

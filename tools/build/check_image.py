@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
-"""Checks a linked skiff.elf before anyone boots it.
+"""Checks a linked kernel image before anyone boots it.
 
-1. Multiboot a.out kludge: the loader copies file bytes [header_offset - (header_addr - load_addr),
+1. x86_64, Multiboot a.out kludge: the loader copies file bytes [header_offset - (header_addr - load_addr),
    + load_end - load_addr) to load_addr. Every loadable segment's bytes must be where that copy
    puts them: p_offset - base_offset == p_paddr - load_addr.
+   aarch64, the arm64 Image (Linux Documentation/arm64/booting.rst): the header's branch, magic
+   "ARM\x64" at 56, text_offset 0x80000, an image_size that covers the bss, 4 KiB pages in the flags,
+   and a file no longer than image_size.
 2. The two-pass link moved no function: every text symbol of pass 1 has the same address in the
    final image (the .ksyms table was built from pass 1).
 
-Usage: check_image.py PASS1_ELF FINAL_ELF
+Usage: check_image.py [--arch x86_64|aarch64] [--nm NM] PASS1_ELF FINAL_ELF [IMAGE]
 """
+import os
 import struct
 import subprocess
 import sys
@@ -58,8 +62,30 @@ def check_multiboot(path):
     return load_end - load_addr, bss_end - load_addr
 
 
+def check_arm64_image(path):
+    data = open(path, "rb").read()
+    if len(data) < 64:
+        raise SystemExit(f"{path}: shorter than the 64-byte arm64 Image header")
+    code0, code1, text_offset, image_size, flags = struct.unpack_from("<IIQQQ", data, 0)
+    magic = data[56:60]
+    if magic != b"ARM\x64":
+        raise SystemExit(f"{path}: no arm64 Image magic at offset 56 (found {magic!r})")
+    if (code0 >> 26) != 0b000101:
+        raise SystemExit(f"{path}: the first word {code0:#x} is not a branch")
+    if text_offset != 0x80000:
+        raise SystemExit(f"{path}: text_offset {text_offset:#x}, the kernel is linked for 0x80000")
+    if image_size < len(data):
+        raise SystemExit(f"{path}: image_size {image_size:#x} smaller than the file ({len(data):#x} bytes)")
+    if (flags >> 1) & 3 != 1:
+        raise SystemExit(f"{path}: flags {flags:#x} do not say 4 KiB pages")
+    return len(data), image_size
+
+
+NM = "nm"
+
+
 def text_symbols(path):
-    out = subprocess.run(["nm", "--defined-only", path], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run([NM, "--defined-only", path], capture_output=True, text=True, check=True).stdout
     result = {}
     for line in out.splitlines():
         parts = line.split()
@@ -69,13 +95,30 @@ def text_symbols(path):
 
 
 def main():
-    pass1, final = sys.argv[1:3]
-    loaded, total = check_multiboot(final)
+    global NM
+    args = sys.argv[1:]
+    arch = "x86_64"
+    while args and args[0].startswith("--"):
+        option, value = args[0], args[1]
+        args = args[2:]
+        if option == "--arch":
+            arch = value
+        elif option == "--nm":
+            NM = value
+        else:
+            raise SystemExit(f"unknown option {option}")
+    pass1, final = args[0:2]
+    if arch == "aarch64":
+        loaded, total = check_arm64_image(args[2])
+        what = "arm64 Image header ok"
+    else:
+        loaded, total = check_multiboot(final)
+        what = "Multiboot layout ok"
     before, after = text_symbols(pass1), text_symbols(final)
     moved = [name for name, address in before.items() if after.get(name) != address]
     if moved:
         raise SystemExit(f"{final}: the second link moved {len(moved)} functions, e.g. {moved[:3]}")
-    print(f"skiff.elf: Multiboot layout ok, {loaded // 1024} KiB loaded, {total // 1024} KiB with bss, {len(after)} functions")
+    print(f"{os.path.basename(final)}: {what}, {loaded // 1024} KiB loaded, {total // 1024} KiB with bss, {len(after)} functions")
     return 0
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Turns the function symbols of the first kernel link into the .ksyms section of the second.
 
-Usage: gen_ksyms.py PASS1_ELF OUT_BIN OUT_ASM
+Usage: gen_ksyms.py PASS1_ELF OUT_BIN OUT_ASM [NM]   (NM: the nm for the image's architecture)
 
 Format (little endian), read by kernel/Panic.cpp:
     u32 magic 'KSYM', u32 count,
@@ -15,7 +15,8 @@ import sys
 
 def main():
     elf, out_bin, out_asm = sys.argv[1:4]
-    text = subprocess.run(["nm", "-n", "-C", "-S", "--defined-only", elf], capture_output=True, text=True, check=True).stdout
+    nm = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else "nm"
+    text = subprocess.run([nm, "-n", "-C", "-S", "--defined-only", elf], capture_output=True, text=True, check=True).stdout
     symbols = []
     for line in text.splitlines():
         parts = line.split(None, 3)

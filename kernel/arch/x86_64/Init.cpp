@@ -91,6 +91,11 @@ uptr prepare_thread_stack(uptr stack_top, void* argument)
     return reinterpret_cast<uptr>(frame);
 }
 
+void set_io_port_space(void volatile*, u64)
+{
+    // Port instructions reach the I/O space directly.
+}
+
 void power_off(u32 code)
 {
     cli();

@@ -19,6 +19,9 @@ constexpr char const kExecuteProtectionName[] = "SMEP";
 constexpr char const kAccessProtectionName[] = "SMAP";
 // boot/x86_64/Boot.S maps the first 1 GiB of physical memory (kernel/base/Layout.h).
 constexpr u64 kBootMappedPhysicalEnd = 1ull << 30;
+// mm/ maps physical memory from 0 up in the direct map (low memory holds the BIOS data and, at
+// 1 MiB, the image).
+constexpr bool kDirectMapFromZero = true;
 
 inline void disable_interrupts()
 {
@@ -134,6 +137,12 @@ inline void io_port_read32_repeated(u32 port, void* buffer, usize count)
 inline void io_port_write32_repeated(u32 port, void const* buffer, usize count)
 {
     outsl(static_cast<u16>(port), buffer, count);
+}
+// Stores reach memory and devices in program order on x86-64 (Intel SDM Vol. 3A §8.2.2): only
+// the compiler must keep them in order.
+inline void device_write_barrier()
+{
+    asm volatile("" ::: "memory");
 }
 // The ISA bus exists here: an ISA NE2000 may sit at I/O 0x300.
 constexpr bool kHasIsaBus = true;

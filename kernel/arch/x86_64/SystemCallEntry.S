@@ -119,12 +119,14 @@ x86_return_with_iret:
 /*
  * [[noreturn]] void x86_enter_user_mode(u64 entry, u64 stack_pointer, u64 argument0, u64 argument1)
  * An IRETQ frame to ring 3 with interrupts on; every other register cleared so nothing of the
- * kernel leaks into the task.
+ * kernel leaks into the task. stack_pointer is 16-byte aligned with zeros below it: the task starts
+ * as if called, rsp = stack_pointer - 8 holding a zero return address (lib/Abi.h).
  */
     .global x86_enter_user_mode
     .type x86_enter_user_mode, @function
 x86_enter_user_mode:
     cli
+    subq $8, %rsi
     pushq $USER_DATA_SELECTOR
     pushq %rsi
     pushq $0x202 /* IF, and the always-one bit */

@@ -340,7 +340,11 @@ def case_ne2k_irq(args) -> None:
 
 
 def case_user(args) -> None:
-    for machine, nic in [("pc", nic) for nic in NICS] + [("q35", "e1000"), ("q35", "ne2k-pci")]:
+    if skiffqemu.Options(kernel=args.kernel).arch == "aarch64":
+        variants = [("virt", "e1000"), ("virt", "ne2k-pci")]
+    else:
+        variants = [("pc", nic) for nic in NICS] + [("q35", "e1000"), ("q35", "ne2k-pci")]
+    for machine, nic in variants:
         with Guest(name=f"net-guest-user-{machine}-{nic}", machine=machine, nic=nic, net="user", forwards="none",
                    kernel=args.kernel, append=HARNESS) as guest:
             guest.expect_prompt(timeout=60)

@@ -22,7 +22,7 @@ never touched). One CTest test per NIC (label `net`):
 
 The guest's own ttcp/iperf sink service holds port 5001, so the guest's receiver uses -p 5010.
 Sizes are kept small (TCG is slow); throughput figures are printed as REPORT lines but are not
-the benchmark (that is the lead's benchmark command). Needs root; without it the test skips
+the benchmark (that is qemu/bench, docs/benchmarks.md). Needs root; without it the test skips
 loudly (exit 77).
 
 Usage: ttcp_guest.py NIC --kernel ELF --ttcp HOST_TTCP [--megabytes N]

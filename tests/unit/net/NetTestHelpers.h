@@ -129,6 +129,7 @@ protected:
     {
         port = new HostPort(42);
         device = new SimDevice(kStackMac);
+        device->tso = device_tso;
         stack = new NetStack(*port);
         PoolSizes sizes;
         sizes.transmit = 64;
@@ -176,6 +177,7 @@ protected:
     void expect_pools_idle() { EXPECT_EQ(stack->pool().in_use(), 0u); }
 
     bool static_peer { true };
+    bool device_tso { false }; // set in a fixture's constructor: the device cuts TSO units
     HostPort* port { nullptr };
     SimDevice* device { nullptr };
     NetStack* stack { nullptr };

@@ -26,10 +26,30 @@ public:
         NetDeviceCapabilities caps;
         caps.gather = m_gather;
         caps.max_pieces = m_gather ? 4 : 1;
+        caps.tcp_udp_checksum_offload = tso;
+        caps.tso = tso;
+        caps.tso_max_bytes = tso ? tso_max_bytes : 0;
+        caps.tso_max_pieces = tso ? tso_max_pieces : 0;
         caps.mtu = 1500;
         return caps;
     }
     Result<void> transmit(PacketBuffer& packet) override;
+
+    // TSO (and transmit checksum offload) as QEMU's e1000 does them (docs/hardware.md): a unit is
+    // cut into segments of tso_mss payload bytes behind a copy of its headers, each with its IPv4
+    // length, ID and checksum and its TCP sequence number, flags and checksum fixed up. Set
+    // before attach(): the stack reads the capabilities then.
+    bool tso { false };
+    u32 tso_max_bytes { 65536 };
+    u16 tso_max_pieces { 64 };
+    struct UnitSeen {
+        u32 payload { 0 };
+        u32 pieces { 0 };
+        u16 mss { 0 };
+        u32 sequence { 0 };
+    };
+    std::vector<UnitSeen> units; // every TSO unit transmitted, in order
+    u64 tso_segments { 0 };
 
     // Hand a frame to the stack as a driver would: copied into a receive page at an offset.
     bool inject(std::vector<u8> const& frame, u32 offset = 2);
@@ -95,7 +115,8 @@ private:
 
 // Two stacks on one simulated wire: 10.0.0.1 and 10.0.0.2, /24, driven with a shared clock.
 struct TwoStacks {
-    explicit TwoStacks(WireFaults faults = {}, u64 seed = 1);
+    // `tso`: A's device cuts TSO units (SimDevice::tso), so A sends units.
+    explicit TwoStacks(WireFaults faults = {}, u64 seed = 1, bool tso = false);
     ~TwoStacks();
     // Advance time to `until`, stepping through every deadline and wire arrival on the way.
     void run_until(u64 until_ns);
