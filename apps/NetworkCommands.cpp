@@ -1,4 +1,4 @@
-// Network console commands: ifconfig, arp, netstat, nicstat, lspci (and ping in apps/Ping.cpp,
+// Network console commands: ifconfig, arp, netstat, tcp, nicstat, lspci (and ping in apps/Ping.cpp,
 // dmatest in apps/DmaSplitTest.cpp).
 
 #include <apps/Apps.h>
@@ -225,6 +225,36 @@ int lspci_command(Arguments const& arguments)
     return 0;
 }
 
+// `tcp`: TCP's loss-recovery switch and counters; `tcp tlp on|off` sets it (docs/console.md).
+int tcp_command(Arguments const& arguments)
+{
+    if (!network_ready())
+        return 1;
+    StringView what = arguments[1];
+    StringView value = arguments[2];
+    bool on = value == "on";
+    if (what == "tlp" && (on || value == "off")) {
+        knet::StackLocker locker;
+        knet::stack().tcp().set_loss_probes(on);
+        kprintln("tcp: tail-loss probes {}", on ? "on" : "off");
+        return 0;
+    }
+    if (!what.is_empty()) {
+        kprintln("usage: tcp [tlp on|off]");
+        return 1;
+    }
+    knet::StackLocker locker;
+    auto& stack = knet::stack();
+    auto const& c = stack.counters();
+    kprintln("tcp: tail-loss probes {} (RFC 8985 §7), RACK loss detection with SACK (§6)",
+        stack.tcp().loss_probes() ? "on" : "off");
+    kprintln("  recoveries {}  RACK lost {}  lost retransmissions {}  probes {}  repaired by a probe {}  "
+             "timeouts {}  retransmits {}",
+        c.tcp_fast_retransmits, c.tcp_rack_lost, c.tcp_lost_retransmits, c.tcp_loss_probes, c.tcp_loss_probe_recoveries,
+        c.tcp_timeouts, c.tcp_retransmits);
+    return 0;
+}
+
 } // namespace
 
 void register_network_commands()
@@ -233,6 +263,8 @@ void register_network_commands()
         { "ifconfig", "ifconfig", "the network interface: address, MAC, link, counters", ifconfig_command });
     console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
     console::register_command({ "netstat", "netstat", "open sockets, with the task holding each", netstat_command });
+    console::register_command(
+        { "tcp", "tcp [tlp on|off]", "TCP loss recovery: tail-loss probes on or off, counters", tcp_command });
     console::register_command(
         { "nicstat", "nicstat", "NIC driver counters: packets, errors, rings, interrupts", nicstat_command });
     console::register_command({ "lspci", "lspci [-v]", "PCI devices (-v: with their BARs)", lspci_command });

@@ -75,6 +75,10 @@ namespace skiff::net {
     X(tcp_retransmits)                                                                                                 \
     X(tcp_fast_retransmits)                                                                                            \
     X(tcp_timeouts)                                                                                                    \
+    X(tcp_rack_lost)                                                                                                   \
+    X(tcp_lost_retransmits)                                                                                            \
+    X(tcp_loss_probes)                                                                                                 \
+    X(tcp_loss_probe_recoveries)                                                                                       \
     X(tcp_ooo_segments)                                                                                                \
     X(tcp_ooo_dropped)                                                                                                 \
     X(tcp_challenge_acks)                                                                                              \

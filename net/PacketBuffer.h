@@ -69,7 +69,7 @@ struct PacketMeta {
     u8 flags { 0 };      // TCP: the segment's flags (FIN matters on the out-of-order queue)
     u8 scoreboard { 0 }; // TCP send queue: SACKed / retransmitted in this recovery
     u32 sequence { 0 };  // TCP: sequence number of the first payload byte
-    u32 aux { 0 };       // TCP: sequence number after the payload; free for other layers
+    u32 aux { 0 };       // TCP: received, sequence number after the payload; send queue, the µs it was last sent
     // Transmit checksum offload: nonzero asks the device to complete the TCP/UDP checksum stored
     // at this offset into the transport header, summing from the transport header to the end of
     // the frame; the field already holds the pseudo-header sum (not complemented). Only set for

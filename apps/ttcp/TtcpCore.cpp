@@ -105,6 +105,7 @@ StringView zero_copy_name(ZeroCopy mode)
     switch (mode) {
     case ZeroCopy::On: return "on";
     case ZeroCopy::Off: return "off";
+    case ZeroCopy::Cow: return "cow";
     case ZeroCopy::Default: break;
     }
     return "default";
@@ -152,8 +153,10 @@ Result<void> apply_option(Options& options, char flag, StringView value, FormatS
             options.zero_copy = ZeroCopy::On;
         } else if (value == "off") {
             options.zero_copy = ZeroCopy::Off;
+        } else if (value == "cow") {
+            options.zero_copy = ZeroCopy::Cow;
         } else {
-            format(diagnostics, "-z wants on or off, not '{}'", value);
+            format(diagnostics, "-z wants on, off or cow, not '{}'", value);
             return Error::InvalidArgument;
         }
         return {};
@@ -271,7 +274,8 @@ StringView usage()
            "  -p ##    port number (default 5001)\n"
            "  -s       -t: send a pattern instead of stdin; -r: discard instead of writing stdout\n"
            "  -f X     rate unit: k,K = kilo(bit,byte); m,M = mega; g,G = giga (default K)\n"
-           "  -z on|off  copy elimination for this run's socket (Skiff guests; the host ignores it)\n"
+           "  -z on|off|cow  copy elimination for this run's socket (Skiff guests; the host ignores it);\n"
+           "             on: with -R, rewrite a buffer only once the stack released it; cow: rely on COW\n"
            "  -H       print the SHA-256 of everything sent or received\n"
            "  -R ##    seeded pseudo-random payload (-t) / check the payload against it (-r)\n"
            "Options specific to -t:\n"
@@ -358,10 +362,13 @@ namespace {
 
 class Run {
 public:
-    Run(Options const& options, Transport& transport, Bytes buffer)
+    // `buffer` holds `slots` I/O buffers of the run's length, one after the other.
+    Run(Options const& options, Transport& transport, Bytes buffer, u32 slots)
         : m_options(options)
         , m_transport(transport)
-        , m_buffer(buffer)
+        , m_buffer(buffer.first(options.buffer_length))
+        , m_ring(buffer)
+        , m_slots(slots)
     {
     }
 
@@ -479,6 +486,16 @@ private:
             fill_pattern(m_buffer);
         u64 start = m_transport.now_ns();
         for (u64 count = 0; !sourcing() || count < m_options.buffer_count; ++count) {
+            if (m_slots > 1) {
+                // The ring (-R with the completion report): this slot last held the stream's bytes
+                // up to (slots - 1) buffers ago; rewrite it once the stack has let them go.
+                u64 length = m_options.buffer_length;
+                m_buffer = m_ring.slice(static_cast<usize>(count % m_slots) * length, length);
+                if (count >= m_slots) {
+                    TRY(m_transport.wait_send_released(m_report.bytes - (m_slots - 1) * length));
+                    m_transport.prepare_rewrite(m_buffer);
+                }
+            }
             usize length = TRY(next_transmit_buffer(m_report.bytes));
             if (length == 0)
                 break;
@@ -589,7 +606,9 @@ private:
 
     Options const& m_options;
     Transport& m_transport;
-    Bytes m_buffer;
+    Bytes m_buffer; // the I/O buffer in use: the ring's first, or its current slot
+    Bytes m_ring;
+    u32 m_slots { 1 };
     Report m_report;
     bool m_hashing { m_options.hash };
     Sha256 m_sha;
@@ -631,8 +650,12 @@ void print_summary(Options const& options, Transport& transport, Report const& r
 
 Result<Report> run(Options const& options, Transport& transport)
 {
-    Bytes buffer = TRY(transport.allocate_buffer(options.buffer_length));
-    Run transfer(options, transport, buffer);
+    // Only a TCP transmitter that rewrites its buffer for every send (-R) needs a ring, and only
+    // one that cooperates with the stack (-z on) uses one; -z cow leaves the rewrites to COW.
+    bool rewrites = options.role == Role::Transmit && !options.udp && options.random;
+    u32 slots = rewrites && options.zero_copy == ZeroCopy::On ? max(1u, transport.send_ring_slots(options)) : 1;
+    Bytes buffer = TRY(transport.allocate_buffer(usize { options.buffer_length } * slots));
+    Run transfer(options, transport, buffer, slots);
     auto report = transfer.execute();
     if (report.is_error())
         transport.close();

@@ -25,8 +25,11 @@ namespace skiff::ttcp {
 
 enum class Role : u8 { None, Transmit, Receive };
 
-// -z: copy elimination for this run's socket. Default leaves the system-wide setting alone.
-enum class ZeroCopy : u8 { Default, On, Off };
+// -z: copy elimination for this run's socket. Default leaves the system-wide setting alone. On
+// cooperates with the stack's completion report where the transport has one (a -R transmitter
+// rewrites a buffer only once the stack released its previous send); Cow is copy elimination
+// without that, leaving the rewrites to copy-on-write (the safety net, and its test).
+enum class ZeroCopy : u8 { Default, On, Off, Cow };
 
 struct Options {
     Role role { Role::None };
@@ -35,7 +38,7 @@ struct Options {
     u32 buffer_count { 2048 };                // -n
     u16 port { 5001 };                        // -p
     bool sink_source { false };               // -s: transmit a pattern / discard what arrives
-    ZeroCopy zero_copy { ZeroCopy::Default }; // -z on|off
+    ZeroCopy zero_copy { ZeroCopy::Default }; // -z on|off|cow
     bool hash { false };                      // -H: print the SHA-256 of the payload
     bool random { false };                    // -R seed: seeded pseudo-random payload (transmit), check it (receive)
     u64 seed { 0 };
@@ -106,6 +109,17 @@ public:
     // received pages into it and send from it without copying.
     virtual Result<Bytes> allocate_buffer(usize length) = 0;
     virtual void free_buffer(Bytes buffer) = 0;
+
+    // Cooperative zero-copy send: a transmitter that rewrites its buffer (-R) cycles through this
+    // many buffers, and before rewriting one waits until the stack has released the stream's
+    // first `offset` bytes (the bytes of that buffer's previous send), so no write lands on a
+    // page the stack still holds. Transports without a completion report keep one buffer.
+    virtual u32 send_ring_slots(Options const&) { return 1; }
+    virtual Result<void> wait_send_released(u64) { return {}; }
+    // The released buffer is about to be rewritten: a transport whose pages stay write-protected
+    // after a send (Skiff's lazy protection) makes them writable now, in one call, instead of one
+    // write fault per page.
+    virtual void prepare_rewrite(Bytes) { }
 
     virtual u64 now_ns() = 0; // a monotonic clock
     virtual void sleep_ns(u64 duration) = 0;

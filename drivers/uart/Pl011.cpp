@@ -69,8 +69,13 @@ void Pl011::irq_handler(void* self)
 
 void Pl011::drain_receiver()
 {
-    // Emptying the FIFO drops the receive interrupt; the timeout's is cleared explicitly. The line
-    // is level-triggered: it must be low before the GIC sees the end of interrupt.
+    // Clear first, then empty the FIFO. The other order loses input: a byte that arrives between
+    // the last "FIFO empty" check and the clear raises its receive interrupt, the clear drops it,
+    // and QEMU's PL011 (which raises RX only when a byte enters an empty FIFO, and has no receive
+    // timeout) raises none for the bytes behind it until the FIFO is emptied again — the console
+    // stops mid-line. Cleared first, a byte after the clear is either read by the loop below or
+    // keeps its interrupt. The line is level-triggered: it is low again once nothing is pending.
+    m_registers.write32(kInterruptClear, kInterruptsReceive);
     while (!(m_registers.read32(kFlags) & kFlagReceiveEmpty)) {
         u8 byte = static_cast<u8>(m_registers.read32(kData));
         usize next = (m_head + 1) % kRingSize;
@@ -81,7 +86,6 @@ void Pl011::drain_receiver()
         m_ring[m_head] = byte;
         m_head = next;
     }
-    m_registers.write32(kInterruptClear, kInterruptsReceive);
     if (m_callback && m_head != m_tail)
         m_callback(m_callback_context);
 }

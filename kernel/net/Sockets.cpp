@@ -84,6 +84,27 @@ Result<usize> UdpHandle::receive_from(Bytes out, net::SocketAddress* from, u64 t
     }
 }
 
+Result<u64> wait_send_released(net::TcpSocket& socket, NetWaiter& waiter, u64 offset, u64 timeout_ms)
+{
+    u64 deadline = deadline_after(timeout_ms);
+    while (true) {
+        {
+            StackLocker locker;
+            // Reset under the lock: a release after this point wakes the waiter.
+            waiter.reset();
+            u64 released = socket.send_released();
+            if (released >= offset)
+                return released;
+            if (offset > socket.send_accepted())
+                return Error::InvalidArgument; // bytes never sent are never released
+        }
+        u64 left = timeout_ms == kWaitForever ? sync::kForever : remaining_ms(deadline);
+        if (left == 0)
+            return Error::TimedOut;
+        waiter.wait(left);
+    }
+}
+
 Result<usize> UdpHandle::send_to(ReadonlyBytes data, net::SocketAddress destination)
 {
     auto result = [&] {

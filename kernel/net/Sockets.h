@@ -7,6 +7,7 @@
 
 #include <lib/Result.h>
 #include <net/icmp/Icmp.h>
+#include <net/tcp/TcpSocket.h>
 #include <net/udp/UdpSocket.h>
 
 namespace skiff::knet {
@@ -35,6 +36,14 @@ private:
 
 // Sockets opened through the glue, for netstat. Calls visit(handle) with the stack lock held.
 void for_each_udp_handle(void (*visit)(UdpHandle& handle, void* context), void* context);
+
+class NetWaiter;
+
+// The zero-copy completion report (net::TcpSocket::send_released): blocks until the stack has
+// released the first `offset` bytes `socket` took, so their memory can be rewritten without a
+// COW fault. Returns the count released, Error::TimedOut after timeout_ms. `waiter` must be the
+// socket's waiter (Socket::set_waiter): the stack wakes it as buffers are freed.
+Result<u64> wait_send_released(net::TcpSocket& socket, NetWaiter& waiter, u64 offset, u64 timeout_ms);
 
 // Guest ping: one echo request, then wait up to timeout_ms for its reply (matching identifier
 // and sequence; older replies are skipped).

@@ -33,6 +33,16 @@ enum class TcpState : u8 {
 };
 char const* tcp_state_name(TcpState);
 
+// The sender's loss recovery: Open (nothing being repaired), Recovery (fast recovery after
+// losses found by RACK or, without SACK, by three duplicate ACKs), Timeout (after a
+// retransmission timeout, until everything outstanding then is acknowledged).
+enum class TcpLossState : u8 {
+    Open,
+    Recovery,
+    Timeout,
+};
+char const* tcp_loss_state_name(TcpLossState);
+
 struct TcpSocketOptions {
     bool nodelay { false };                             // TCP_NODELAY: Nagle off
     bool keepalive { false };                           // SO_KEEPALIVE
@@ -100,6 +110,10 @@ struct Tcb {
     PacketBuffer* send_cursor { nullptr }; // a buffer at or before snd_nxt's, or null: search from the front
     u32 send_bytes { 0 };
     bool fin_queued { false };
+    // The completion report: bytes send() has taken since the connection opened, and how many of
+    // them, from the first, the stack no longer holds (TcpSocket::send_released).
+    u64 send_accepted { 0 };
+    u64 send_released { 0 };
 
     // Receive sequence variables.
     u32 irs { 0 };
@@ -128,23 +142,52 @@ struct Tcb {
     bool rtt_measured { false };
     Duration srtt;
     Duration rttvar;
+    Duration min_rtt;                     // the smallest sample yet (RACK.min_RTT, RFC 8985 §6.2 step 1); zero: none
     Duration rto { Duration::from_s(1) }; // RFC 6298 §2.1
     bool rtt_timing { false };
     u32 rtt_seq { 0 };
     Instant rtt_start;
     u32 backoff { 0 };
 
-    // RFC 5681 / RFC 6582 congestion control.
+    // Congestion control (RFC 5681) and loss recovery: the SACK scoreboard on the send queue's
+    // buffers (PacketMeta::scoreboard, TcpHeader.h), RACK-TLP's time-based loss detection and
+    // probes (RFC 8985), retransmission by the RFC 6675 pipe, and Proportional Rate Reduction
+    // (RFC 6937) for the window during fast recovery. TcpCongestion.cpp explains the whole.
     u32 cwnd { 0 };
     u32 ssthresh { 0xffffffff };
     u32 dupacks { 0 };
-    u32 recover { 0 };
-    bool in_recovery { false };
-    u32 highest_sacked { 0 }; // RFC 6675 HighACK/HighSACK bookkeeping, valid with sacked_any
-    bool sacked_any { false };
+    u32 recover { 0 }; // snd_max when the current recovery began (RFC 6582 "recover")
+    TcpLossState loss_state { TcpLossState::Open };
+    bool scoreboard_marked { false }; // some outstanding buffer may be SACKed, lost or retransmitted
+    bool fin_lost { false };          // our FIN, sent, is to be sent again (a timeout)
+    bool retransmit_held { false };   // a lost buffer waits for the NIC to let go of it
+    u32 prr_delivered { 0 };          // RFC 6937: bytes delivered since recovery began
+    u32 prr_out { 0 };                // bytes sent since recovery began
+    u32 recover_fs { 0 };             // RecoverFS: the flight when it began
+    u32 dupack_credit { 0 };          // without SACK: bytes duplicate ACKs said were delivered
+
+    // RACK (RFC 8985 §6): the most recently sent segment known delivered, and what follows.
+    bool rack_valid { false };
+    u32 rack_xmit_us { 0 }; // RACK.xmit_ts, on the send-time clock of PacketMeta::aux (µs)
+    u32 rack_end_seq { 0 }; // RACK.end_seq
+    Duration rack_rtt;      // RACK.rtt
+    u32 rack_fack { 0 };    // RACK.fack: the highest sequence delivered
+    bool rack_reordering_seen { false };
+    u32 rack_reo_wnd_mult { 1 };
+    u32 rack_reo_wnd_persist { 0 };
+    bool rack_dsack_round_valid { false };
+    u32 rack_dsack_round { 0 };
+
+    // TLP (RFC 8985 §7): one probe outstanding at most, ending at tlp_end_seq.
+    bool tlp_outstanding { false };
+    bool tlp_is_retransmission { false };
+    u32 tlp_start_seq { 0 };
+    u32 tlp_end_seq { 0 };
 
     // Timers: absolute deadlines, unset (Instant {}) when stopped.
     Instant rto_deadline;
+    Instant pto_deadline;  // TLP's probe timeout
+    Instant rack_deadline; // RACK's reordering timer
     Instant delack_deadline;
     Instant persist_deadline;
     Instant keepalive_deadline;

@@ -22,9 +22,12 @@ static constexpr u8 Ack = 0x10;
 static constexpr u8 Urg = 0x20;
 } // namespace TcpFlag
 
-// Send-queue scoreboard bits (PacketMeta::scoreboard), RFC 6675.
-static constexpr u8 kScoreboardSacked = 0x01;
-static constexpr u8 kScoreboardRetransmitted = 0x02; // retransmitted during this recovery
+// Send-queue scoreboard bits (PacketMeta::scoreboard): RFC 6675's scoreboard and RFC 8985's
+// per-segment state. A send-queue buffer's PacketMeta::aux holds the time it was last sent.
+static constexpr u8 kScoreboardSacked = 0x01;            // the peer SACKed it
+static constexpr u8 kScoreboardRetransmitted = 0x02;     // a retransmission of it is in flight
+static constexpr u8 kScoreboardLost = 0x04;              // deemed lost: resent unless Retransmitted
+static constexpr u8 kScoreboardEverRetransmitted = 0x08; // ever sent twice: its ACK is ambiguous
 
 struct SackBlock {
     u32 left { 0 };

@@ -369,6 +369,23 @@ void TcpLayer::check_fin(Tcb& tcb, TcpView const& seg)
         tcb.ack_now = true; // data after our side saw FIN: acknowledge what we have
 }
 
+// RFC 2883: a first SACK block below the cumulative ACK, or inside the second block, reports a
+// segment received twice.
+static bool find_dsack(u32 ack, TcpOptions const& options, SackBlock& block)
+{
+    if (!options.sack_count)
+        return false;
+    SackBlock first = options.sack[0];
+    if (!seq_gt(first.right, first.left))
+        return false;
+    bool below = seq_leq(first.right, ack);
+    bool inside = options.sack_count > 1 && seq_geq(first.left, options.sack[1].left)
+        && seq_leq(first.right, options.sack[1].right);
+    if (below || inside)
+        block = first;
+    return below || inside;
+}
+
 bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& options, u32 peer_window)
 {
     u32 ack = seg.acknowledgment();
@@ -383,21 +400,19 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
         return false;
     }
     bool window_changed = peer_window != tcb.snd_wnd;
-    if (tcb.sack_enabled && options.sack_count)
-        apply_sack_blocks(tcb, options);
+    AckSample sample;
+    if (tcb.sack_enabled) {
+        sample.dsack = find_dsack(ack, options, sample.dsack_block);
+        if (options.sack_count)
+            sample.delivered += apply_sack_blocks(tcb, options);
+    }
     if (seq_gt(ack, tcb.snd_una)) {
         u32 acked = ack - tcb.snd_una;
+        sample.acked = acked;
+        sample.delivered += deliver_cumulative(tcb, ack);
         // Free every buffer the ACK covers completely: their pages (pinned user pages on a
         // zero-copy send) go back through the port now.
-        while (PacketBuffer* front = tcb.send_queue.front()) {
-            u32 end = front->meta.sequence + front->payload_length();
-            if (seq_gt(end, ack) || front->reference_count() > 1)
-                break;
-            tcb.send_bytes -= front->payload_length();
-            if (tcb.send_cursor == front)
-                tcb.send_cursor = nullptr;
-            tcb.send_queue.drop_front();
-        }
+        (void)free_sent(tcb, ack);
         tcb.snd_una = ack;
         if (seq_lt(tcb.snd_nxt, tcb.snd_una))
             tcb.snd_nxt = tcb.snd_una;
@@ -421,17 +436,20 @@ bool TcpLayer::process_ack(Tcb& tcb, TcpView const& seg, TcpOptions const& optio
             tcb.rtt_timing = false;
         }
         tcb.backoff = 0;
-        on_new_ack(tcb, acked);
         if (tcb.snd_una == tcb.snd_max)
             tcb.rto_deadline = Instant {}; // RFC 6298 §5.2
         else
             arm_rto(tcb); // §5.3
         wake(tcb);
-    } else if (ack == tcb.snd_una && seg.payload().is_empty() && !seg.has(TcpFlag::Fin) && !window_changed
-        && tcb.snd_una != tcb.snd_max) {
+    } else if (ack == tcb.snd_una && seg.payload().is_empty() && !seg.has(TcpFlag::Fin)) {
+        sample.pure_duplicate = !options.sack_count;
         // RFC 5681 §2: a duplicate acknowledgment.
-        on_duplicate_ack(tcb);
+        if (!window_changed && tcb.snd_una != tcb.snd_max) {
+            sample.duplicate = true;
+            ++tcb.dupacks;
+        }
     }
+    on_ack_congestion(tcb, sample);
     // RFC 9293 §3.10.7.4: update the send window from the newest segment only.
     if (seq_lt(tcb.snd_wl1, seg.sequence()) || (tcb.snd_wl1 == seg.sequence() && seq_leq(tcb.snd_wl2, ack))) {
         tcb.snd_wnd = peer_window;

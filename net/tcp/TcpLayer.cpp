@@ -263,11 +263,10 @@ void TcpLayer::enter_closed(Tcb& tcb, Error error)
     tcb.state = TcpState::Closed;
     if (error != Error::None)
         tcb.error = error;
-    tcb.rto_deadline = tcb.delack_deadline = tcb.persist_deadline = Instant {};
+    tcb.rto_deadline = tcb.pto_deadline = tcb.rack_deadline = Instant {};
+    tcb.delack_deadline = tcb.persist_deadline = Instant {};
     tcb.keepalive_deadline = tcb.timewait_deadline = Instant {};
-    tcb.send_queue.clear();
-    tcb.send_cursor = nullptr;
-    tcb.send_bytes = 0;
+    drop_send_queue(tcb);
     tcb.ooo_queue.clear();
     if (error != Error::None) {
         tcb.receive_queue.clear();
@@ -379,19 +378,39 @@ void TcpLayer::input(PacketRef packet)
 // poll() frees them as the NIC lets go, and tcb_deadline() asks to be polled again meanwhile.
 void TcpLayer::release_acknowledged(Tcb& tcb)
 {
+    if (free_sent(tcb, tcb.snd_una))
+        wake(tcb);
+}
+
+// The buffers at the front of the send queue that `acked` covers and nobody else holds (a
+// device's ring or ARP's queue, through a head) are freed, in order: their pins are dropped
+// here, and the completion report (send_released) moves past their bytes.
+bool TcpLayer::free_sent(Tcb& tcb, u32 acked)
+{
     bool freed = false;
     while (PacketBuffer* front = tcb.send_queue.front()) {
-        u32 end = front->meta.sequence + front->payload_length();
-        if (seq_gt(end, tcb.snd_una) || front->reference_count() > 1)
+        u32 length = front->payload_length();
+        if (seq_gt(front->meta.sequence + length, acked) || front->reference_count() > 1)
             break;
-        tcb.send_bytes -= front->payload_length();
+        tcb.send_bytes -= length;
+        tcb.send_released += length;
         if (tcb.send_cursor == front)
             tcb.send_cursor = nullptr;
         tcb.send_queue.drop_front();
         freed = true;
     }
-    if (freed)
-        wake(tcb);
+    return freed;
+}
+
+// The connection will send nothing more. TCP's references go now; a device still transmitting
+// one of these buffers keeps it (and its pins) until it is done, so the pinned frames stay as
+// they were and an application that rewrites its buffer meanwhile takes a COW fault.
+void TcpLayer::drop_send_queue(Tcb& tcb)
+{
+    tcb.send_queue.clear();
+    tcb.send_cursor = nullptr;
+    tcb.send_bytes = 0;
+    tcb.send_released = tcb.send_accepted;
 }
 
 void TcpLayer::poll(u64 now_ns)

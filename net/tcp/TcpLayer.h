@@ -6,7 +6,8 @@
 //   TcpInput.cpp        segment arrival, RFC 9293 §3.10.7, hardened per RFC 5961
 //   TcpOutput.cpp       building and sending segments, Nagle, windows, zero-copy segmentation
 //   TcpTimers.cpp       retransmission (RFC 6298), delayed ACK, persist, keepalive, TIME-WAIT
-//   TcpCongestion.cpp   slow start, congestion avoidance, fast retransmit, NewReno (RFC 5681/6582)
+//   TcpCongestion.cpp   slow start, congestion avoidance (RFC 5681); loss recovery: SACK
+//                       scoreboard, RACK-TLP (RFC 8985), pipe (RFC 6675), PRR (RFC 6937)
 //   TcpReassembly.cpp   out-of-order queue and SACK blocks (RFC 2018)
 //   TcpSocket.cpp       the BSD calls
 
@@ -33,6 +34,12 @@ public:
     static constexpr u32 kMaxSynRetransmits = 6;
     static constexpr u32 kChallengeAcksPerSecond = 100; // RFC 5961 §7
     static constexpr u32 kTransmitReserve = 8;          // transmit buffers send() leaves for headers
+    // RFC 8985 §7.2 WCDelAckT: what a probe waits beyond 2·SRTT when less than two full
+    // segments are in flight, in case the receiver is delaying its ACK. The RFC recommends 200 ms
+    // for the worst receivers; Linux (and Skiff) delay an ACK 40 ms at most on low-RTT paths, and
+    // 200 ms would make the probe no earlier than the 200 ms minimum RTO (TcpCongestion.cpp).
+    static constexpr Duration kTlpDelayedAck = Duration::from_ms(40);
+    static constexpr Duration kTlpNoRtt = Duration::from_s(1); // PTO before any RTT sample
 
     explicit TcpLayer(NetStack& stack);
 
@@ -46,6 +53,10 @@ public:
     // zero_copy_threshold of sockets opened from now on (the kernel measures it at boot).
     void set_default_zero_copy_threshold(u32 bytes) { m_default_zero_copy_threshold = bytes; }
     u32 default_zero_copy_threshold() const { return m_default_zero_copy_threshold; }
+    // Tail-loss probes (RFC 8985 §7) for every connection; on by default. The console's
+    // `tcp tlp on|off` sets it, so a test can compare the same transfer with and without.
+    void set_loss_probes(bool on) { m_loss_probes = on; }
+    bool loss_probes() const { return m_loss_probes; }
     // A TCP segment (linear region from the TCP header; meta filled).
     void input(PacketRef packet);
     void poll(u64 now_ns);
@@ -118,13 +129,14 @@ private:
     void send_control(Tcb&, u32 sequence, u8 flags);
     void send_ack(Tcb& tcb) { send_control(tcb, tcb.snd_nxt, TcpFlag::Ack); }
     void send_syn(Tcb&);
-    void retransmit_first(Tcb&);
     // Frees acknowledged buffers at the front of the send queue that the NIC has let go of
     // since their ACK came (TcpLayer.cpp).
     void release_acknowledged(Tcb&);
+    bool free_sent(Tcb&, u32 acked);
+    void drop_send_queue(Tcb&);
     u32 receive_window(Tcb&);
     Result<usize> queue_send(Tcb&, ReadonlyBytes data);
-    void append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
+    u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
 
@@ -139,14 +151,39 @@ private:
     Instant tcb_deadline(Tcb const&) const;
 
     // TcpCongestion.cpp
+    // What one ACK told the sender, for the congestion and loss-recovery code.
+    struct AckSample {
+        u32 acked { 0 };               // bytes SND.UNA advanced
+        u32 delivered { 0 };           // bytes newly acknowledged or SACKed (RFC 6937 DeliveredData)
+        bool duplicate { false };      // RFC 5681's duplicate ACK
+        bool pure_duplicate { false }; // SND.UNA unchanged, no data, no SACK option
+        bool dsack { false };          // the first SACK block reports a duplicate (RFC 2883)
+        SackBlock dsack_block;
+    };
     void on_new_ack(Tcb&, u32 acked_bytes);
-    void on_duplicate_ack(Tcb&);
+    void on_ack_congestion(Tcb&, AckSample const&);
     void on_timeout_congestion(Tcb&);
     u32 flight_size(Tcb const&) const;
-    void apply_sack_blocks(Tcb&, TcpOptions const& options);
-    bool is_lost(Tcb const&, PacketBuffer const& segment) const;
-    bool retransmit_next_lost(Tcb&);
-    void clear_scoreboard(Tcb&);
+    // RFC 6675 "pipe": the bytes the sender believes are in the network.
+    u32 pipe(Tcb const&) const;
+    // The sequence number new data may reach now: the peer's window and the congestion window
+    // over the pipe.
+    u32 send_window_end(Tcb&) const;
+    // Each send path calls this after a successful transmission of `count` buffers from `first`.
+    void on_segments_sent(Tcb&, PacketBuffer* first, u32 count, bool retransmission);
+    u32 apply_sack_blocks(Tcb&, TcpOptions const& options);
+    u32 deliver_cumulative(Tcb&, u32 ack);
+    void rack_update(Tcb&, PacketBuffer const& segment);
+    Duration rack_reordering_window(Tcb const&) const;
+    u32 rack_detect_loss(Tcb&);
+    void mark_lost(Tcb&, PacketBuffer& segment);
+    void enter_recovery(Tcb&);
+    void retransmit_lost(Tcb&);
+    void schedule_loss_probe(Tcb&);
+    void on_loss_probe_timeout(Tcb&);
+    void on_reordering_timeout(Tcb&);
+    bool process_loss_probe_ack(Tcb&, AckSample const&);
+    u32 now_us() const;
 
     // TcpReassembly.cpp
     void queue_out_of_order(Tcb&, PacketRef packet);
@@ -167,6 +204,7 @@ private:
     bool m_default_zero_copy { false };
     u32 m_default_zero_copy_threshold { TcpSocketOptions {}.zero_copy_threshold };
     bool m_in_input_batch { false };
+    bool m_loss_probes { true };
 };
 
 } // namespace skiff::net

@@ -221,23 +221,6 @@ void TcpLayer::send_syn(Tcb& tcb)
     arm_rto(tcb);
 }
 
-// Retransmit the segment holding snd_una (fast retransmit, NewReno's partial ACK).
-void TcpLayer::retransmit_first(Tcb& tcb)
-{
-    PacketBuffer* front = tcb.send_queue.front();
-    if (front && seq_leq(front->meta.sequence, tcb.snd_una) && front->reference_count() == 1) {
-        front->meta.scoreboard |= kScoreboardRetransmitted;
-        if (transmit(tcb, front, 1, front->meta.sequence, TcpFlag::Ack).has_value()) {
-            ++tcb.stats.retransmits;
-            ++m_stack.counters().tcp_retransmits;
-        }
-        tcb.rtt_timing = false; // Karn: never time a retransmitted segment
-        return;
-    }
-    if (!front && tcb.fin_queued && tcb.snd_una == tcb.snd_end && seq_gt(tcb.snd_max, tcb.snd_end))
-        send_control(tcb, tcb.snd_end, TcpFlag::Fin | TcpFlag::Ack);
-}
-
 // A write's bytes go out from send() itself only when no ACK is coming to clock them out
 // (nothing in flight), when the application asked for no delay, or when a whole unit is waiting.
 // Otherwise the next ACK's output() sends them, together with whatever else the application wrote
@@ -285,6 +268,14 @@ void TcpLayer::output(Tcb& tcb)
     NetStack::TransmitBatch batch(m_stack);
     bool sends_data = tcb.state == TcpState::Established || tcb.state == TcpState::CloseWait
         || tcb.state == TcpState::FinWait1 || tcb.state == TcpState::Closing || tcb.state == TcpState::LastAck;
+    // Lost segments go first (TcpCongestion.cpp), then new data while the window has room.
+    if (sends_data)
+        retransmit_lost(tcb);
+    // The peer's window, and the congestion window over the pipe (RFC 6675 §4: what SACKs and
+    // duplicate ACKs say has left the network makes room, RFC 3042's limited transmit). New data
+    // adds to the pipe what it moves snd_nxt, so the end stays where it is for this whole run.
+    u32 window_end = sends_data ? send_window_end(tcb) : 0;
+    bool sent_new = false;
     while (sends_data) {
         PacketBuffer* next = tcb.send_cursor ? tcb.send_cursor : tcb.send_queue.front();
         while (next && seq_leq(next->meta.sequence + next->payload_length(), tcb.snd_nxt))
@@ -298,17 +289,14 @@ void TcpLayer::output(Tcb& tcb)
                 tcb.snd_max = seq_max(tcb.snd_max, tcb.snd_nxt);
                 if (!tcb.rto_deadline.is_set())
                     arm_rto(tcb);
+                sent_new = true;
             }
             break;
         }
         u32 length = next->payload_length();
         u32 end = next->meta.sequence + length;
         u32 in_flight = tcb.snd_nxt - tcb.snd_una;
-        // RFC 3042 limited transmit: the first two duplicate ACKs each let one new segment out,
-        // so that a small window still produces the three duplicates fast retransmit needs.
-        u32 limited = tcb.in_recovery ? 0 : min(tcb.dupacks, 2u) * tcb.snd_mss;
-        u32 window = min(tcb.snd_wnd, tcb.cwnd + limited);
-        if (seq_gt(end, tcb.snd_una + window)) {
+        if (seq_gt(end, window_end)) {
             if (in_flight != 0)
                 break;
             if (tcb.snd_wnd == 0) {
@@ -326,7 +314,7 @@ void TcpLayer::output(Tcb& tcb)
         if (next->reference_count() > 1)
             break; // the previous transmission is still in a driver's ring or ARP's queue
         // With TSO, the buffers behind it that the windows allow go with it as one unit.
-        u32 count = unit_count(tcb, next, tcb.snd_una + window);
+        u32 count = unit_count(tcb, next, window_end);
         PacketBuffer* last = next;
         for (u32 i = 1; i < count; ++i)
             last = last->next;
@@ -338,6 +326,7 @@ void TcpLayer::output(Tcb& tcb)
                 arm_rto(tcb); // lost on the way out: the timer recovers it
             break;
         }
+        on_segments_sent(tcb, next, count, retransmission);
         if (retransmission) {
             ++tcb.stats.retransmits;
             ++m_stack.counters().tcp_retransmits;
@@ -351,18 +340,24 @@ void TcpLayer::output(Tcb& tcb)
         tcb.snd_max = seq_max(tcb.snd_max, end);
         if (!tcb.rto_deadline.is_set())
             arm_rto(tcb);
+        sent_new = true;
     }
+    // RFC 8985 §7.2: new data (re)starts the probe timer.
+    if (sent_new)
+        schedule_loss_probe(tcb);
     if (tcb.ack_now && tcb.state != TcpState::Closed && tcb.state != TcpState::SynSent)
         send_ack(tcb);
 }
 
-// Appends `count` application bytes at `cursor` to `buffer`'s payload. With copy elimination the
-// bytes are referenced through pinned pages (seg[], at most two pieces); anything else — copy mode,
-// a third piece, a page that cannot be pinned, or any byte after copied ones (the wire order is
-// seg[0], seg[1], follow) — is copied into follow.
-void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
+// Appends up to `count` application bytes at `cursor` to `buffer`'s payload and returns how many
+// it took. With copy elimination the bytes are referenced through pinned pages (seg[], at most
+// two pieces); anything else — copy mode, a third piece, a page that cannot be pinned (outside the
+// zero-copy region), or any byte after copied ones (the wire order is seg[0], seg[1], follow) — is
+// copied into follow, as far as follow has room.
+u32 TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, u32 count, bool zero_copy)
 {
     Port& port = m_stack.port();
+    u32 taken = 0;
     while (count) {
         // DMA page-boundary splitting (LyraNET §3.4): a piece never crosses a page.
         u64 address = reinterpret_cast<uptr>(cursor);
@@ -388,14 +383,19 @@ void TcpLayer::append_payload(Tcb& tcb, PacketBuffer& buffer, u8 const* cursor, 
             }
         }
         if (!pinned) {
-            u32 copied = buffer.append_follow({ cursor, piece });
-            VERIFY(copied == piece); // follow holds a whole MSS, and a buffer never carries more
+            // follow holds 1920 bytes: all of an MSS at MTU 1500, part of a jumbo one (the
+            // buffer then carries less than an MSS, and the next buffer the rest).
+            piece = buffer.append_follow({ cursor, piece });
+            if (!piece)
+                break;
             tcb.stats.copied_bytes += piece;
             m_stack.counters().tcp_copied_bytes += piece;
         }
         cursor += piece;
         count -= piece;
+        taken += piece;
     }
+    return taken;
 }
 
 // Cut the application's bytes into segment-sized buffers on the send queue. One code path for
@@ -432,11 +432,13 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
                 count = min(count, reach);
             }
             if (count) {
-                append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
+                count = append_payload(tcb, *tail, data.data() + offset, count, zero_copy);
                 offset += count;
                 tcb.snd_end += count;
                 tcb.send_bytes += count;
-                continue;
+                tcb.send_accepted += count;
+                if (count)
+                    continue;
             }
         }
         // The last few transmit buffers stay free for the heads that carry headers (transmit()):
@@ -447,11 +449,11 @@ Result<usize> TcpLayer::queue_send(Tcb& tcb, ReadonlyBytes data)
         if (!buffer)
             break;
         buffer->meta.sequence = tcb.snd_end;
-        u32 chunk = min(mss, total - offset);
-        append_payload(tcb, *buffer, data.data() + offset, chunk, zero_copy);
+        u32 chunk = append_payload(tcb, *buffer, data.data() + offset, min(mss, total - offset), zero_copy);
         tcb.send_queue.push(move(buffer));
         tcb.snd_end += chunk;
         tcb.send_bytes += chunk;
+        tcb.send_accepted += chunk;
         offset += chunk;
     }
     if (offset == 0)

@@ -70,6 +70,16 @@ public:
     Error error() const { return m_tcb->error; }
     TcpSocketStats const& stats() const { return m_tcb->stats; }
     u32 send_queued_bytes() const { return m_tcb->send_bytes; }
+    // The completion report for zero-copy sends, in the spirit of Linux's MSG_ZEROCOPY. The bytes
+    // of the connection's stream are numbered from 0 in the order send() took them;
+    // send_released() is how many of them, from the first, the stack has let go of: acknowledged
+    // and held by no device ring or ARP queue, so every page pinned for them is unpinned. A
+    // cooperating application rewrites the memory of a send only once send_released() has passed
+    // its last byte, and so never takes a COW fault; one that does not cooperate is still safe
+    // (COW, docs/zero-copy.md). The socket's waiter is woken when it advances. Once the connection
+    // can send no more (reset, TIME-WAIT) it equals send_accepted().
+    u64 send_accepted() const { return m_tcb->send_accepted; }
+    u64 send_released() const { return m_tcb->send_released; }
     u32 receive_queued_bytes() const { return m_tcb->receive_bytes; }
     u32 congestion_window() const { return m_tcb->cwnd; }
     u32 slow_start_threshold() const { return m_tcb->ssthresh; }

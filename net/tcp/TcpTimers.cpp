@@ -9,14 +9,14 @@ namespace skiff::net {
 Instant TcpLayer::tcb_deadline(Tcb const& tcb) const
 {
     Instant deadline = Instant::never();
-    Instant const deadlines[] = { tcb.rto_deadline, tcb.delack_deadline, tcb.persist_deadline, tcb.keepalive_deadline,
-        tcb.timewait_deadline };
+    Instant const deadlines[] = { tcb.rto_deadline, tcb.pto_deadline, tcb.rack_deadline, tcb.delack_deadline,
+        tcb.persist_deadline, tcb.keepalive_deadline, tcb.timewait_deadline };
     for (Instant d : deadlines)
         if (d.is_set())
             deadline = min(deadline, d);
     // Acknowledged buffers the NIC still holds: poll again soon to free them (release_acknowledged).
     PacketBuffer const* front = tcb.send_queue.front();
-    if (front && seq_leq(front->meta.sequence + front->payload_length(), tcb.snd_una))
+    if ((front && seq_leq(front->meta.sequence + front->payload_length(), tcb.snd_una)) || tcb.retransmit_held)
         deadline = min(deadline, now() + kHeldBufferRecheck);
     return deadline;
 }
@@ -30,6 +30,8 @@ void TcpLayer::arm_rto(Tcb& tcb)
 // granularity G = 1 ms); RTO = SRTT + max(G, 4·RTTVAR), clamped to [kMinRto, kMaxRto].
 void TcpLayer::update_rtt(Tcb& tcb, Duration sample)
 {
+    if (tcb.min_rtt.is_zero() || sample < tcb.min_rtt)
+        tcb.min_rtt = sample;
     if (!tcb.rtt_measured) {
         tcb.rtt_measured = true;
         tcb.srtt = sample;
@@ -78,11 +80,10 @@ void TcpLayer::touch_keepalive(Tcb& tcb)
 void TcpLayer::enter_time_wait(Tcb& tcb)
 {
     tcb.state = TcpState::TimeWait;
-    tcb.rto_deadline = tcb.persist_deadline = tcb.keepalive_deadline = Instant {};
+    tcb.rto_deadline = tcb.pto_deadline = tcb.rack_deadline = Instant {};
+    tcb.persist_deadline = tcb.keepalive_deadline = Instant {};
     tcb.timewait_deadline = now() + kTimeWait;
-    tcb.send_queue.clear();
-    tcb.send_cursor = nullptr;
-    tcb.send_bytes = 0;
+    drop_send_queue(tcb);
     wake(tcb);
 }
 
@@ -108,16 +109,12 @@ void TcpLayer::on_retransmission_timeout(Tcb& tcb)
         return;
     }
     // RFC 6298 §5.4–5.6: retransmit the earliest unacknowledged segment, back off the timer.
-    // RFC 5681 §3.1: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS; everything after
-    // snd_una is sent again as the window reopens (go-back-N; the receiver's SACK blocks help
-    // it keep what it already has).
+    // RFC 5681 §3.1: ssthresh = max(FlightSize/2, 2·SMSS), cwnd = 1 SMSS; everything not SACKed
+    // is marked lost and sent again as the window reopens (TcpCongestion.cpp).
     on_timeout_congestion(tcb);
-    clear_scoreboard(tcb); // RFC 6675 §5.1: after a timeout, SACK information is not relied on
     ++tcb.backoff;
     tcb.rto = min(tcb.rto * 2, kMaxRto);
     tcb.rtt_timing = false;
-    tcb.snd_nxt = tcb.snd_una;
-    tcb.send_cursor = nullptr;
     output(tcb);
     if (!tcb.rto_deadline.is_set() && tcb.snd_una != tcb.snd_max)
         arm_rto(tcb);
@@ -125,6 +122,18 @@ void TcpLayer::on_retransmission_timeout(Tcb& tcb)
 
 void TcpLayer::run_timers(Tcb& tcb, Instant now)
 {
+    if (tcb.retransmit_held)
+        output(tcb); // a lost segment the NIC held: is it free now?
+    if (tcb.rack_deadline.is_set() && now >= tcb.rack_deadline) {
+        tcb.rack_deadline = Instant {};
+        on_reordering_timeout(tcb);
+    }
+    // The probe first: when it is due with the retransmission timer, it goes in its place
+    // (RFC 8985 §7.2) and re-arms the timer.
+    if (tcb.pto_deadline.is_set() && now >= tcb.pto_deadline) {
+        tcb.pto_deadline = Instant {};
+        on_loss_probe_timeout(tcb);
+    }
     if (tcb.rto_deadline.is_set() && now >= tcb.rto_deadline) {
         tcb.rto_deadline = Instant {};
         on_retransmission_timeout(tcb);

@@ -89,10 +89,13 @@ u8 pattern_at(u32 sequence)
 }
 
 // The application's stream: byte k of every socket's output is stream_byte(k). s_stream holds
-// one period plus room for the longest send, so any send is one contiguous slice of it.
+// one period plus room for the longest send, so any send is one contiguous slice of it. It is a
+// zero-copy buffer of the port's (HostPort::allocate_zero_copy_buffer), so sends with zero copy
+// on pin its pages rather than copy them.
 constexpr u32 kStreamPeriod = 65536;
 constexpr u32 kLongestSend = 255 * 32;
-alignas(4096) u8 s_stream[kStreamPeriod + 4 * 4096];
+constexpr u32 kStreamBytes = kStreamPeriod + 4 * 4096;
+u8* s_stream;
 
 u8 stream_byte(u64 k)
 {
@@ -102,7 +105,8 @@ u8 stream_byte(u64 k)
 
 // The application's zero-copy receive buffer (docs/zero-copy.md: page-aligned, in the region the port
 // reports), into which recv may remap received pages instead of copying.
-alignas(4096) u8 s_zero_copy[4 * 4096];
+constexpr u32 kZeroCopyBytes = 4 * 4096;
+u8* s_zero_copy;
 
 // One application socket and what it has sent and received so far.
 struct AppSocket {
@@ -141,9 +145,17 @@ public:
         m_conversations[0].peer_next = m_conversations[0].peer_max = 1000000;
         m_conversations[1].peer_port = kPeerServerPort;
         m_conversations[1].peer_next = m_conversations[1].peer_max = 3000000000u;
-        for (u32 i = 0; i < sizeof s_stream; ++i)
+        s_stream = m_harness.port.allocate_zero_copy_buffer(kStreamBytes);
+        for (u32 i = 0; i < kStreamBytes; ++i)
             s_stream[i] = stream_byte(i);
-        m_harness.port.set_zero_copy_region(s_zero_copy, sizeof s_zero_copy);
+        s_zero_copy = m_harness.port.allocate_zero_copy_buffer(kZeroCopyBytes);
+    }
+    // The application's buffers go before the stack does (FuzzStack checks every frame came
+    // back); frames a send still pins live until the stack's shutdown unpins them.
+    ~TcpHarness()
+    {
+        m_harness.port.free_zero_copy_buffer(s_stream, kStreamBytes);
+        m_harness.port.free_zero_copy_buffer(s_zero_copy, kZeroCopyBytes);
     }
 
     void run(Reader& in)
@@ -166,7 +178,7 @@ public:
             }
             observe();
         }
-        static_assert(kLongestSend <= sizeof s_stream - kStreamPeriod);
+        static_assert(kLongestSend <= kStreamBytes - kStreamPeriod);
         // Wind down: the application closes everything; time runs past every timer (TIME-WAIT is
         // 60 s, the longest retransmission back-off a few minutes).
         for (AppSocket& app : m_accepted)
@@ -286,7 +298,7 @@ private:
         Bytes out { plain, sizeof plain };
         if (mode & 1) {
             usize offset = (mode & 2) ? 56 + 4 * ((mode >> 2) & 15) : in.be16() % kPageSize;
-            out = { s_zero_copy + offset, sizeof s_zero_copy - offset };
+            out = { s_zero_copy + offset, kZeroCopyBytes - offset };
             app.socket->set_zero_copy(true);
         }
         // Plain recv() always copies; the remapping receive is recv_zero_copy(), which may replace

@@ -112,10 +112,10 @@ struct Listener {
 };
 
 // Serves one connection; returns false once it is finished and closed.
-bool serve(Connection& c, Options const& options, unsigned long long& sink_bytes)
+bool serve(Connection& c, Options const& options, unsigned long long& sink_bytes, u8 const* source_block)
 {
     static u8 buffer[65536];
-    static u8 source_block[65536];
+    constexpr size_t kSourceBlock = 65536;
     TcpSocket& s = *c.socket;
     for (int rounds = 0; rounds < 64; ++rounds) {
         if (c.service == Service::Echo && c.pending.size() > (1u << 20))
@@ -147,7 +147,7 @@ bool serve(Connection& c, Options const& options, unsigned long long& sink_bytes
     }
     if (c.service == Service::Source && !c.peer_closed) {
         while (c.sourced < options.source_bytes) {
-            size_t want = std::min<unsigned long long>(sizeof source_block, options.source_bytes - c.sourced);
+            size_t want = std::min<unsigned long long>(kSourceBlock, options.source_bytes - c.sourced);
             auto sent = s.send({ source_block, want });
             if (sent.is_error())
                 break;
@@ -193,6 +193,8 @@ int main(int argc, char** argv)
     std::signal(SIGINT, on_signal);
 
     HostPort port(options.faults.seed ^ 0x5eed);
+    // The source service's data, in a zero-copy buffer: with --zero-copy its sends pin it.
+    u8* source_block = port.allocate_zero_copy_buffer(65536);
     auto* stack = new NetStack(port);
     PoolSizes sizes;
     sizes.transmit = 1024;
@@ -248,7 +250,7 @@ int main(int argc, char** argv)
             }
         }
         for (size_t i = 0; i < connections.size();) {
-            if (serve(connections[i], options, sink_bytes))
+            if (serve(connections[i], options, sink_bytes, source_block))
                 ++i;
             else
                 connections.erase(connections.begin() + static_cast<long>(i));

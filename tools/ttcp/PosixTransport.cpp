@@ -58,7 +58,8 @@ void PosixTransport::note_zero_copy(SocketSettings const& settings)
     std::fprintf(stderr,
         "%s: -z %s ignored: copy elimination is a Skiff socket option; Linux's ordinary socket path "
         "is used here\n",
-        role_prefix(m_role), settings.zero_copy == ZeroCopy::On ? "on" : "off");
+        role_prefix(m_role),
+        settings.zero_copy == ZeroCopy::On ? "on" : (settings.zero_copy == ZeroCopy::Off ? "off" : "cow"));
 }
 
 Result<void> PosixTransport::connect(StringView host, u16 port, SocketSettings const& settings)

@@ -7,10 +7,12 @@ never touched). One CTest test per NIC (label `net`):
                       every byte against the seed and both SHA-256 lines are equal; with -z on and
                       with -z off
   guest -> host TCP   guest `ttcp -t -s -H`, host `ttcp -r -s -H`: byte counts and digests equal;
-                      with -z on and with -z off
+                      with -z on and with -z off. On the e1000 the data leaves as TSO units
+                      (`nicstat`: units counted, more than two segments each); the NE2000s, with
+                      no TSO, count none
   UDP host -> guest   start/end markers, paced with -w 5000 (an NE2000's ring holds ten frames):
                       the guest counts and checks exactly what was sent
-  write before ACK    (with --write-before-ack) guest `ttcp -t -R seed -z on`: the buffer is
+  write before ACK    (with --write-before-ack) guest `ttcp -t -R seed -z cow`: the buffer is
                       rewritten before each send while TCP still holds its pages; the host checks
                       every byte against the seed, and `mem` must show COW faults during the run.
                       Passes on all three NICs since the stack reads pinned pieces through the
@@ -134,6 +136,29 @@ def guest_to_host(ns, guest, ttcp, zc, count, length=1460):
     return received
 
 
+TSO_COUNTS = re.compile(r"TSO units (\d+)  TSO segments (\d+)")
+
+
+def tso_counts(guest) -> tuple[int, int]:
+    """The NIC's TSO units and the segments they became, from `nicstat`."""
+    output = guest.command("nicstat", timeout=20)
+    match = TSO_COUNTS.search(output)
+    check(match is not None, "`nicstat` shows no TSO counts", output)
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_tso(nic: str, before: tuple[int, int], after: tuple[int, int], what: str) -> str:
+    """The e1000 offers TSO, so a bulk guest->host transfer leaves as units of several segments;
+    the NE2000s have none, so the same code sends single segments and counts no unit."""
+    units, segments = after[0] - before[0], after[1] - before[1]
+    if nic == "e1000":
+        check(units > 0 and segments > 2 * units, f"{what}: {units} TSO units, {segments} segments on the e1000",
+              str((before, after)))
+    else:
+        check(units == 0 and segments == 0, f"{what}: TSO units counted on {nic}", str((before, after)))
+    return f"TSO units {units}, segments {segments}"
+
+
 def udp_host_to_guest(ns, guest, ttcp, count=64, length=1400, gap_us=5000):
     # Paced (-w): UDP has no flow control, and an NE2000's on-card ring holds about ten frames.
     host, text = guest_receives(ns, guest, f"ttcp -r -u -s -H -R 9 -l {length} -p {GUEST_PORT}",
@@ -207,15 +232,17 @@ def cow_faults(guest) -> int:
 
 def write_before_ack(ns, guest, ttcp, count, length=1460, seed=777):
     """The write-before-ACK case: with -R the guest rewrites its buffer before every send,
-    while TCP (copy elimination on) still holds the previous send's pages. Every such write must
-    take the copy-on-write path, and what reaches the host must be what the buffer held at send
-    time — the host checks every byte against the seed."""
+    while TCP (copy elimination on) still holds the previous send's pages. `-z cow` is copy
+    elimination for an application that does not wait for the stack's completion report (`-z on`
+    would cycle a ring and wait): every such write must take the copy-on-write path, and what
+    reaches the host must be what the buffer held at send time — the host checks every byte
+    against the seed."""
     before = cow_faults(guest)
     receiver = ns.popen([ttcp, "-r", "-s", "-R", str(seed), "-p", str(HOST_PORT)], stdout=subprocess.DEVNULL,
                         stderr=subprocess.PIPE, text=True)
     try:
         time.sleep(0.5)
-        output = guest.command(f"ttcp -t -R {seed} -z on -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=300)
+        output = guest.command(f"ttcp -t -R {seed} -z cow -l {length} -n {count} -p {HOST_PORT} {HOST}", timeout=300)
         _, host_text = receiver.communicate(timeout=60)
     finally:
         if receiver.poll() is None:
@@ -285,9 +312,11 @@ def main() -> int:
                 print(f"REPORT net.ttcp.guest_{args.nic}: host->guest TCP zc={zc} {received.group('bytes')} bytes, "
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
                 check_baseline(guest, baseline, f"host->guest TCP zc={zc}")
+                tso_before = tso_counts(guest)
                 received = guest_to_host(ns, guest, args.ttcp, zc, count)
+                tso = check_tso(args.nic, tso_before, tso_counts(guest), f"guest->host TCP zc={zc}")
                 print(f"REPORT net.ttcp.guest_{args.nic}: guest->host TCP zc={zc} {received.group('bytes')} bytes, "
-                      f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel})", flush=True)
+                      f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel}); {tso}", flush=True)
                 check_baseline(guest, baseline, f"guest->host TCP zc={zc}")
             print("ok: frames, pinned pages and packet pools back to the baseline after each TCP transfer", flush=True)
             if args.write_before_ack:

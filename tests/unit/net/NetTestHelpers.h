@@ -130,6 +130,7 @@ protected:
         port = new HostPort(42);
         device = new SimDevice(kStackMac);
         device->tso = device_tso;
+        device->mtu = device_mtu;
         stack = new NetStack(*port);
         PoolSizes sizes;
         sizes.transmit = 64;
@@ -178,6 +179,7 @@ protected:
 
     bool static_peer { true };
     bool device_tso { false }; // set in a fixture's constructor: the device cuts TSO units
+    u16 device_mtu { 1500 };   // likewise: the device's MTU
     HostPort* port { nullptr };
     SimDevice* device { nullptr };
     NetStack* stack { nullptr };

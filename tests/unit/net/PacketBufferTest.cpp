@@ -69,7 +69,7 @@ TEST_F(Pools, HeadersArePrependedIntoHeadroomWithoutMoving)
 
 TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
 {
-    alignas(4096) static u8 user[8192];
+    u8* user = port.allocate_zero_copy_buffer(8192);
     for (int i = 0; i < 8192; ++i)
         user[i] = static_cast<u8>(i);
     PacketRef p = pool->allocate_transmit();
@@ -109,6 +109,8 @@ TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
     EXPECT_EQ(port.pins_held(), 2u); // still referenced
     ring.reset();
     EXPECT_EQ(port.pins_held(), 0u); // the last reference unpins
+    EXPECT_EQ(port.copied_bytes(), 0u);
+    port.free_zero_copy_buffer(user, 8192);
 }
 
 TEST_F(Pools, FollowIsBoundedByItsStorage)

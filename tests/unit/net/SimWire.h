@@ -30,7 +30,7 @@ public:
         caps.tso = tso;
         caps.tso_max_bytes = tso ? tso_max_bytes : 0;
         caps.tso_max_pieces = tso ? tso_max_pieces : 0;
-        caps.mtu = 1500;
+        caps.mtu = mtu;
         return caps;
     }
     Result<void> transmit(PacketBuffer& packet) override;
@@ -40,6 +40,7 @@ public:
     // length, ID and checksum and its TCP sequence number, flags and checksum fixed up. Set
     // before attach(): the stack reads the capabilities then.
     bool tso { false };
+    u16 mtu { 1500 }; // set before attach(), like tso
     u32 tso_max_bytes { 65536 };
     u16 tso_max_pieces { 64 };
     struct UnitSeen {

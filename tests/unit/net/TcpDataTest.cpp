@@ -218,12 +218,13 @@ TEST_F(TcpEstablished, GivesUpAfterTooManyRetransmissions)
     finish();
 }
 
-TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewRenoRecovery)
+TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitPrrAndNewRenoPartialAcks)
 {
+    // A peer without SACK: duplicate ACKs are all the sender learns.
     TcpSocket* s = establish_passive();
     s->set_nodelay(true);
-    // Open the window first: ack a few rounds so that 8 segments are in flight.
-    Bytes_ data = pattern(1460 * 8);
+    // Open the window first (one ACK), then queue 12 segments: 5 go out.
+    Bytes_ data = pattern(1460 * 12);
     u32 base = m_iss + 1;
     MUST(s->send({ data.data(), 1460 * 3 }));
     device->sent.clear();
@@ -231,11 +232,12 @@ TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewR
     base += 1460 * 3;
     MUST(s->send({ data.data(), data.size() }));
     size_t in_flight = device->sent.size();
-    ASSERT_GE(in_flight, 4u); // cwnd: 3 segments initially + 1 for the ACK above
+    ASSERT_EQ(in_flight, 5u); // cwnd: 3 segments initially + 2 for the ACK above (RFC 3465)
     device->sent.clear();
     u32 cwnd_before = s->congestion_window();
     // Segment 1 was lost. The first two duplicate ACKs each release one new segment (RFC 3042
-    // limited transmit); the third starts fast retransmit of `base`.
+    // limited transmit: each stands for a segment that left the network); the third starts fast
+    // retransmit of `base`.
     send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
     EXPECT_EQ(take_segment().seq, base + static_cast<u32>(in_flight) * 1460);
     send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
@@ -245,23 +247,44 @@ TEST_F(TcpEstablished, DuplicateAcksGiveLimitedTransmitThenFastRetransmitAndNewR
     ASSERT_TRUE(has_sent());
     Segment retransmit = take_segment();
     EXPECT_EQ(retransmit.seq, base);
+    EXPECT_FALSE(has_sent()) << "only the retransmission leaves on the third duplicate";
     EXPECT_EQ(stack->counters().tcp_fast_retransmits, 1u);
+    EXPECT_EQ(s->tcb().loss_state, TcpLossState::Recovery);
     u32 outstanding = static_cast<u32>(in_flight + 2);
     u32 flight = outstanding * 1460;
-    EXPECT_EQ(s->slow_start_threshold(), std::max(flight / 2, 2u * 1460));
-    EXPECT_EQ(s->congestion_window(), s->slow_start_threshold() + 3 * 1460);
+    u32 ssthresh = std::max(flight / 2, 2u * 1460);
+    EXPECT_EQ(s->slow_start_threshold(), ssthresh);
     EXPECT_LT(s->slow_start_threshold(), cwnd_before + 2 * 1460);
-    device->sent.clear();
+    // RFC 6937 (PRR-SSRB): the window is the pipe (7 outstanding − 1 lost − 3 duplicates = 3
+    // segments) plus what may go now, min(ssthresh − pipe, ...) = 730 bytes, raised to one
+    // segment for the fast retransmit itself.
+    EXPECT_EQ(s->congestion_window(), 3u * 1460 + 1460);
+    // Each further duplicate ACK: one more segment delivered. The 4th lets 730 bytes of room,
+    // less than a segment: nothing goes; from the 5th on, PRR catches up to ssthresh one new
+    // segment per duplicate, never more than ssthresh in the pipe.
+    send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+    EXPECT_FALSE(has_sent());
+    EXPECT_EQ(s->congestion_window(), ssthresh);
+    for (u32 i = 0; i < 2; ++i) {
+        send_segment(kPeerIss + 1, base, TcpFlag::Ack, 65535);
+        ASSERT_TRUE(has_sent());
+        EXPECT_EQ(take_segment().seq, base + (outstanding + i) * 1460);
+        EXPECT_FALSE(has_sent());
+        EXPECT_LE(s->congestion_window(), ssthresh);
+    }
+    outstanding += 2;
+    flight = outstanding * 1460;
     // A partial ACK (segment 3 lost too) retransmits the next hole at once (RFC 6582).
     send_segment(kPeerIss + 1, base + 2 * 1460, TcpFlag::Ack, 65535);
     bool retransmitted_hole = false;
     while (has_sent())
         retransmitted_hole |= take_segment().seq == base + 2 * 1460;
     EXPECT_TRUE(retransmitted_hole);
-    // The full ACK (of everything outstanding when recovery began) ends recovery with the
-    // window deflated to ssthresh.
+    // The full ACK (of everything outstanding when recovery began, and since) ends recovery with
+    // the window at ssthresh (RFC 6937).
     send_segment(kPeerIss + 1, base + flight, TcpFlag::Ack, 65535);
-    EXPECT_LE(s->congestion_window(), s->slow_start_threshold());
+    EXPECT_EQ(s->tcb().loss_state, TcpLossState::Open);
+    EXPECT_EQ(s->congestion_window(), s->slow_start_threshold());
     device->sent.clear();
     finish(s);
 }
@@ -439,7 +462,7 @@ TEST_F(TcpEstablished, ZeroCopySendPointsIntoPinnedPagesSplitAtThePageBoundary)
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
     s->set_nodelay(true);
-    u8* user = static_cast<u8*>(std::aligned_alloc(4096, 8192));
+    u8* user = port->allocate_zero_copy_buffer(8192);
     for (int i = 0; i < 8192; ++i)
         user[i] = static_cast<u8>(i * 7);
     // 1460 bytes starting 100 bytes before a page boundary: two pieces, two pins.
@@ -456,7 +479,8 @@ TEST_F(TcpEstablished, ZeroCopySendPointsIntoPinnedPagesSplitAtThePageBoundary)
     // The ACK releases the pins.
     send_segment(kPeerIss + 1, m_iss + 1 + 1460, TcpFlag::Ack, 65535);
     EXPECT_EQ(port->pins_held(), 0u);
-    std::free(user);
+    EXPECT_EQ(port->copied_bytes(), 0u); // pinned, not copied: the port copied nothing either
+    port->free_zero_copy_buffer(user, 8192);
     finish(s);
 }
 
@@ -477,14 +501,14 @@ TEST_F(TcpEstablished, GlobalCopyEliminationSwitchAppliesToNewSockets)
     stack->tcp().set_default_zero_copy(true);
     TcpSocket* s = establish_passive(); // the listener, and so the child, take the default
     s->set_nodelay(true);
-    u8* user = static_cast<u8*>(std::aligned_alloc(4096, 4096));
+    u8* user = port->allocate_zero_copy_buffer(4096);
     std::fill(user, user + 4096, 0x5a);
     MUST(s->send({ user, 1000 }));
     EXPECT_EQ(s->stats().zero_copy_pieces, 1u);
     EXPECT_EQ(port->pins_held(), 1u);
     send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 65535);
     EXPECT_EQ(port->pins_held(), 0u);
-    std::free(user);
+    port->free_zero_copy_buffer(user, 4096);
     stack->tcp().set_default_zero_copy(false);
     TcpSocket* other = MUST(stack->tcp().open());
     EXPECT_FALSE(other->options().zero_copy);
@@ -497,8 +521,7 @@ TEST_F(TcpEstablished, ZeroCopyReceiveRemapsAPageAtTheSameOffset)
 {
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
-    u8* region = static_cast<u8*>(std::aligned_alloc(4096, 4 * 4096));
-    port->set_zero_copy_region(region, 4 * 4096);
+    u8* region = port->allocate_zero_copy_buffer(4 * 4096);
     Bytes_ data = pattern(1400);
     send_segment(kPeerIss + 1, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, data);
     // The harness delivers frames at offset 2: payload at 2 + 14 + 20 + 20 = 56 in its page.
@@ -516,7 +539,8 @@ TEST_F(TcpEstablished, ZeroCopyReceiveRemapsAPageAtTheSameOffset)
     send_segment(kPeerIss + 2801, m_iss + 1, TcpFlag::Ack | TcpFlag::Psh, 65535, {}, pattern(100));
     EXPECT_EQ(MUST(s->recv_zero_copy({ region + 4096 * 3 + 56, 100 })), 100u);
     EXPECT_EQ(port->remaps(), 1u);
-    std::free(region);
+    EXPECT_EQ(port->copied_bytes(), 0u);
+    port->free_zero_copy_buffer(region, 4 * 4096);
     finish(s);
 }
 

@@ -35,9 +35,8 @@ TransferResult transfer(WireFaults faults, u64 seed, u32 total, bool zero_copy, 
     TcpSocket* client = MUST(net.a->tcp().open());
     client->set_zero_copy(zero_copy);
     EXPECT_EQ(client->connect({ Ipv4Address::from_octets(10, 0, 0, 2), 5001 }).error(), Error::InProgress);
-    // The data lives in page-aligned memory that stays untouched until it is acknowledged,
-    // which is what the kernel's COW guarantees for a zero-copy send.
-    u8* data = static_cast<u8*>(std::aligned_alloc(4096, align_up(total, 4096)));
+    // The data lives in a zero-copy buffer that stays untouched until it is acknowledged.
+    u8* data = net.port_a->allocate_zero_copy_buffer(total);
     for (u32 i = 0; i < total; ++i)
         data[i] = static_cast<u8>((i * 2654435761u) >> 24);
     std::vector<u8> received;
@@ -94,7 +93,11 @@ TransferResult transfer(WireFaults faults, u64 seed, u32 total, bool zero_copy, 
     EXPECT_EQ(net.a->pool().in_use(), 0u);
     EXPECT_EQ(net.b->pool().in_use(), 0u);
     EXPECT_EQ(net.port_a->pins_held(), 0u);
-    std::free(data);
+    EXPECT_EQ(net.port_a->copied_bytes(), 0u); // the data is never written after send: no COW
+    if (zero_copy) {
+        EXPECT_EQ(net.a->counters().tcp_copied_bytes, 0u);
+    }
+    net.port_a->free_zero_copy_buffer(data, total);
     std::printf("transfer seed=%llu loss=%u%% dup=%u%% reorder=%u%% zc=%d: %llu bytes in %.3f s simulated, %llu "
                 "retransmits\n",
         static_cast<unsigned long long>(seed), faults.loss_percent, faults.duplicate_percent, faults.reorder_percent,

@@ -197,6 +197,24 @@ TEST_F(TcpTso, APeerWithATinyMssGetsSmallCorrectUnits)
     finish(s);
 }
 
+TEST_F(TcpTso, APeerWithATinyWindowGetsSingleSegmentsNotUnits)
+{
+    TcpSocket* s = establish_passive(1000);
+    Bytes_ data = send_pattern(s, 10000);
+    // Nothing in flight and a window narrower than one segment: one segment goes anyway (the
+    // receiver keeps what fits), never a unit; then nothing until the window opens.
+    EXPECT_TRUE(device->units.empty());
+    std::vector<Segment> wire = take_all(1460);
+    ASSERT_EQ(wire.size(), 1u);
+    EXPECT_EQ(wire[0].payload, Bytes_(data.begin(), data.begin() + 1460));
+    // The peer takes 1000 bytes and keeps its window at 1000: the rest of that segment is resent
+    // from its start when the timer fires, still a single segment.
+    send_segment(kPeerIss + 1, m_iss + 1 + 1000, TcpFlag::Ack, 1000);
+    EXPECT_FALSE(has_sent());
+    EXPECT_TRUE(device->units.empty());
+    finish(s);
+}
+
 TEST_F(TcpTso, ADeviceUnitHasAtMostItsPieces)
 {
     device->tso_max_pieces = 4; // before the stack reads the capabilities: a fresh stack
@@ -264,7 +282,7 @@ TsoTransfer tso_transfer(WireFaults faults, u64 seed, u32 total, bool zero_copy,
     TcpSocket* client = MUST(net.a->tcp().open());
     client->set_zero_copy(zero_copy);
     (void)client->connect({ Ipv4Address::from_octets(10, 0, 0, 2), 5001 });
-    u8* data = static_cast<u8*>(std::aligned_alloc(4096, align_up(total, 4096)));
+    u8* data = net.port_a->allocate_zero_copy_buffer(total);
     for (u32 i = 0; i < total; ++i)
         data[i] = static_cast<u8>((i * 2654435761u) >> 24);
     std::vector<u8> received;
@@ -323,7 +341,8 @@ TsoTransfer tso_transfer(WireFaults faults, u64 seed, u32 total, bool zero_copy,
     EXPECT_EQ(net.a->pool().in_use(), 0u);
     EXPECT_EQ(net.b->pool().in_use(), 0u);
     EXPECT_EQ(net.port_a->pins_held(), 0u);
-    std::free(data);
+    EXPECT_EQ(net.port_a->copied_bytes(), 0u);
+    net.port_a->free_zero_copy_buffer(data, total);
     return result;
 }
 

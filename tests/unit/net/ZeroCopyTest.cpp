@@ -1,8 +1,10 @@
 // Copy elimination end to end, through the injected-segment harness (docs/zero-copy.md):
 //  - send: what goes on the wire, retransmissions included, is what the buffer held at send
 //    time, even when the application rewrites or frees the buffer before the ACK. The host port
-//    simulates the kernel's copy-on-write by handing out a separate frame on pin (HostPort.h), so
-//    a stack that read a pinned piece through the application's address would be caught here.
+//    pins without copying and does the kernel's copy-on-write when the application writes
+//    (HostPort::write: the page gets a new frame, the pinned one keeps its bytes), so a stack
+//    that read a pinned piece through the application's address would be caught here; and it
+//    counts what it copies, so a path that claims zero copy is checked to copy nothing.
 //  - receive: the receive-offset contract (TcpSocket::receive_page_offset) lets a streaming
 //    receiver line its destination up with each payload, so every full segment is remapped;
 //    misaligned, small or plain destinations are copied, and the bytes are right either way.
@@ -22,26 +24,12 @@ namespace {
 
 using TcpZeroCopy = TcpHarness;
 
-// Through a volatile pointer: a plain memset right before free() is a dead store the compiler
-// may remove.
-void scribble(u8* bytes, usize length)
-{
-    volatile u8* out = bytes;
-    for (usize i = 0; i < length; ++i)
-        out[i] = 0x99;
-}
-
-u8* page_aligned(usize bytes)
-{
-    return static_cast<u8*>(std::aligned_alloc(kPageSize, bytes));
-}
-
 TEST_F(TcpZeroCopy, WriteBeforeAckSendsTheBytesOfSendTimeRetransmissionsIncluded)
 {
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
     s->set_nodelay(true);
-    u8* user = page_aligned(8192);
+    u8* user = port->allocate_zero_copy_buffer(8192);
     for (int i = 0; i < 8192; ++i)
         user[i] = static_cast<u8>(i * 13 + 1);
     Bytes_ at_send(user + 4096 - 700, user + 4096 - 700 + 1400);
@@ -49,9 +37,11 @@ TEST_F(TcpZeroCopy, WriteBeforeAckSendsTheBytesOfSendTimeRetransmissionsIncluded
     MUST(s->send({ user + 4096 - 700, 1400 }));
     EXPECT_EQ(s->stats().zero_copy_pieces, 2u);
     EXPECT_EQ(stack->counters().tcp_sent_zero_copy_bytes, 1400u);
-    // The application rewrites its buffer before the ACK (in the kernel: a COW fault gives it a
-    // private copy). take_segment() also verifies the TCP checksum against the bytes sent.
-    std::memset(user, 0xee, 8192);
+    // The application rewrites its buffer before the ACK: a COW fault gives it private copies of
+    // the two pinned pages. take_segment() also verifies the TCP checksum against the bytes sent.
+    EXPECT_EQ(port->copied_bytes(), 0u);
+    port->fill(user, 0xee, 8192);
+    EXPECT_EQ(port->cow_copies(), 2u);
     Segment first = take_segment();
     EXPECT_EQ(first.payload, at_send);
     // The retransmission rebuilds the headers and checksum and still sends the original bytes.
@@ -67,7 +57,8 @@ TEST_F(TcpZeroCopy, WriteBeforeAckSendsTheBytesOfSendTimeRetransmissionsIncluded
     EXPECT_EQ(second.payload, Bytes_(200, 0xee));
     send_segment(kPeerIss + 1, m_iss + 1 + 1600, TcpFlag::Ack, 65535);
     EXPECT_EQ(port->pins_held(), 0u);
-    std::free(user);
+    EXPECT_EQ(port->cow_copies(), 2u); // the second send copied nothing
+    port->free_zero_copy_buffer(user, 8192);
     finish(s);
 }
 
@@ -81,7 +72,7 @@ TEST_F(TcpZeroCopy, TopUpOfAShortTailNeverCopies)
     s->set_zero_copy(true);
     constexpr usize kWrites = 12;
     constexpr usize kWrite = 1460;
-    u8* user = page_aligned((kWrites * kWrite + kPageSize - 1) / kPageSize * kPageSize); // aligned_alloc: whole pages
+    u8* user = port->allocate_zero_copy_buffer(kWrites * kWrite);
     for (usize i = 0; i < kWrites * kWrite; ++i)
         user[i] = static_cast<u8>(i * 7 + 3);
     usize queued = 0;
@@ -105,7 +96,8 @@ TEST_F(TcpZeroCopy, TopUpOfAShortTailNeverCopies)
     EXPECT_EQ(stack->counters().tcp_sent_zero_copy_bytes, queued);
     EXPECT_LT(segments, 2 * kWrites); // some tails were topped up
     EXPECT_EQ(port->pins_held(), 0u);
-    std::free(user);
+    EXPECT_EQ(port->copied_bytes(), 0u);
+    port->free_zero_copy_buffer(user, kWrites * kWrite);
     finish(s);
 }
 
@@ -114,17 +106,17 @@ TEST_F(TcpZeroCopy, BufferFreedBeforeAckStillSendsAndReleasesItsPins)
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
     s->set_nodelay(true);
-    u8* user = page_aligned(8192);
+    u8* user = port->allocate_zero_copy_buffer(8192);
     for (int i = 0; i < 8192; ++i)
         user[i] = static_cast<u8>(i * 5 + 3);
     Bytes_ at_send(user + 3000, user + 3000 + 1460);
     MUST(s->send({ user + 3000, 1460 }));
     EXPECT_EQ(take_segment().payload, at_send);
     u64 pages_with_pins = port->pages_allocated();
-    // The application frees its buffer while TCP still holds the segment (scribbled first, so
-    // a read through the freed memory shows even without a sanitizer).
-    scribble(user, 8192);
-    std::free(user);
+    // The application frees its buffer while TCP still holds the segment: its pages are
+    // unmapped (a read through the application's address would fault), the pinned frames live on.
+    port->free_zero_copy_buffer(user, 8192);
+    EXPECT_EQ(port->pages_allocated(), pages_with_pins);
     advance(s->retransmission_timeout().ns());
     EXPECT_EQ(take_segment().payload, at_send);
     EXPECT_EQ(port->pins_held(), 2u);
@@ -140,11 +132,10 @@ TEST_F(TcpZeroCopy, AbortReleasesPinsOfAFreedBuffer)
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
     s->set_nodelay(true);
-    u8* user = page_aligned(4096);
+    u8* user = port->allocate_zero_copy_buffer(4096);
     std::memset(user, 0x42, 4096);
     MUST(s->send({ user, 4096 }));
-    scribble(user, 4096);
-    std::free(user);
+    port->free_zero_copy_buffer(user, 4096);
     EXPECT_GT(port->pins_held(), 0u);
     s->abort();
     EXPECT_EQ(port->pins_held(), 0u);
@@ -157,8 +148,7 @@ TEST_F(TcpZeroCopy, StreamingReceiverLinedUpByReceivePageOffsetRemapsEverySegmen
 {
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
-    u8* region = page_aligned(2 * kPageSize);
-    port->set_zero_copy_region(region, 2 * kPageSize);
+    u8* region = port->allocate_zero_copy_buffer(2 * kPageSize);
     Bytes_ stream = pattern(20 * 1448);
     for (u32 i = 0; i < 20; ++i) {
         Bytes_ payload(stream.begin() + i * 1448, stream.begin() + (i + 1) * 1448);
@@ -184,15 +174,15 @@ TEST_F(TcpZeroCopy, StreamingReceiverLinedUpByReceivePageOffsetRemapsEverySegmen
     EXPECT_EQ(s->stats().remapped_pages, 20u);
     EXPECT_EQ(s->stats().remapped_bytes, stream.size());
     EXPECT_EQ(s->stats().copied_bytes, 0u);
-    std::free(region);
+    EXPECT_EQ(port->copied_bytes(), 0u); // each remap swapped frames: nothing copied anywhere
+    port->free_zero_copy_buffer(region, 2 * kPageSize);
     finish(s);
 }
 
 TEST_F(TcpZeroCopy, ReceiveCopiesWhenOffMisalignedOrPlainAndStopsInFrontOfARemappableSegment)
 {
     TcpSocket* s = establish_passive();
-    u8* region = page_aligned(4 * kPageSize);
-    port->set_zero_copy_region(region, 4 * kPageSize);
+    u8* region = port->allocate_zero_copy_buffer(4 * kPageSize);
     Bytes_ data = pattern(1448);
     u32 seq = kPeerIss + 1;
     // Copy elimination off: lined up, still copied.
@@ -206,7 +196,7 @@ TEST_F(TcpZeroCopy, ReceiveCopiesWhenOffMisalignedOrPlainAndStopsInFrontOfARemap
     // Lined up but not in the zero-copy region: copied (transparently).
     send_segment(seq, m_iss + 1, TcpFlag::Ack, 65535, {}, data);
     seq += 1448;
-    u8* plain = page_aligned(kPageSize);
+    u8* plain = static_cast<u8*>(std::aligned_alloc(kPageSize, kPageSize));
     destination = plain + s->receive_page_offset();
     EXPECT_EQ(MUST(s->recv_zero_copy({ destination, 1448 })), 1448u);
     EXPECT_EQ(Bytes_(destination, destination + 1448), data);
@@ -246,7 +236,7 @@ TEST_F(TcpZeroCopy, ReceiveCopiesWhenOffMisalignedOrPlainAndStopsInFrontOfARemap
     EXPECT_EQ(Bytes_(destination, destination + 200), small);
     EXPECT_EQ(Bytes_(destination + 200, destination + 1648), data);
     EXPECT_EQ(port->remaps(), 1u);
-    std::free(region);
+    port->free_zero_copy_buffer(region, 4 * kPageSize);
     finish(s);
 }
 
@@ -257,8 +247,7 @@ TEST_F(TcpZeroCopy, PlainRecvCopiesEvenWhenLinedUpAndKeepsTheRestOfThePage)
 {
     TcpSocket* s = establish_passive();
     s->set_zero_copy(true);
-    u8* region = page_aligned(kPageSize);
-    port->set_zero_copy_region(region, kPageSize);
+    u8* region = port->allocate_zero_copy_buffer(kPageSize);
     std::memset(region, 0x5a, kPageSize);
     Bytes_ data = pattern(1448);
     send_segment(kPeerIss + 1, m_iss + 1, TcpFlag::Ack, 65535, {}, data);
@@ -267,7 +256,7 @@ TEST_F(TcpZeroCopy, PlainRecvCopiesEvenWhenLinedUpAndKeepsTheRestOfThePage)
     EXPECT_EQ(Bytes_(destination, destination + 1448), data);
     EXPECT_EQ(Bytes_(region, destination), Bytes_(destination - region, 0x5a));
     EXPECT_EQ(port->remaps(), 0u);
-    std::free(region);
+    port->free_zero_copy_buffer(region, kPageSize);
     finish(s);
 }
 
@@ -297,6 +286,172 @@ TEST_F(TcpZeroCopy, GlobalSwitchReachesListenersThatDidNotChoose)
     service->close();
     chosen->close();
     finish(accepted);
+}
+
+} // namespace
+
+namespace {
+
+// The completion report (TcpSocket::send_released): bytes are released in stream order once
+// acknowledged and let go of by the device, with their pins; the waiter is woken; a reset
+// releases everything.
+TEST_F(TcpZeroCopy, CompletionReportCountsBytesAckedAndNoLongerHeldByTheDevice)
+{
+    TcpSocket* s = establish_passive();
+    s->set_zero_copy(true);
+    s->set_nodelay(true);
+    int waiter = 0;
+    s->set_waiter(&waiter);
+    u8* user = port->allocate_zero_copy_buffer(3 * kPageSize);
+    for (usize i = 0; i < 3 * kPageSize; ++i)
+        user[i] = static_cast<u8>(i * 7);
+    device->hold_transmits = true; // a DMA NIC that reclaims its ring later
+    MUST(s->send({ user, 3 * 1460 }));
+    EXPECT_EQ(s->send_accepted(), 3u * 1460);
+    EXPECT_EQ(s->send_released(), 0u);
+    EXPECT_GT(port->pins_held(), 0u);
+    device->sent.clear();
+    // Two segments acknowledged, but the device still holds them: nothing is released yet.
+    send_segment(kPeerIss + 1, m_iss + 1 + 2 * 1460, TcpFlag::Ack, 65535);
+    EXPECT_EQ(s->send_released(), 0u);
+    // The device lets go; the stack's next poll frees them and reports it.
+    u64 wakes = port->wakes();
+    device->release_held();
+    advance(TcpLayer::kHeldBufferRecheck.ns());
+    EXPECT_EQ(s->send_released(), 2u * 1460);
+    EXPECT_GT(port->wakes(), wakes);
+    // Half of the third segment acknowledged: not released (its buffer holds the other half).
+    send_segment(kPeerIss + 1, m_iss + 1 + 2 * 1460 + 700, TcpFlag::Ack, 65535);
+    device->release_held();
+    advance(TcpLayer::kHeldBufferRecheck.ns());
+    EXPECT_EQ(s->send_released(), 2u * 1460);
+    // More data, then the peer resets: everything taken counts as released.
+    MUST(s->send({ user + 3 * 1460, 1000 }));
+    EXPECT_EQ(s->send_accepted(), 3u * 1460 + 1000);
+    send_segment(kPeerIss + 1, 0, TcpFlag::Rst, 0);
+    EXPECT_EQ(s->state(), TcpState::Closed);
+    EXPECT_EQ(s->send_released(), s->send_accepted());
+    device->release_held();
+    EXPECT_EQ(port->pins_held(), 0u);
+    EXPECT_EQ(port->copied_bytes(), 0u);
+    port->free_zero_copy_buffer(user, 3 * kPageSize);
+    s->set_waiter(nullptr);
+    s->close();
+    finish();
+}
+
+} // namespace
+
+namespace {
+
+// The send side's copy fallback: what cannot be pinned is copied into follow, transparently.
+TEST_F(TcpZeroCopy, APieceOutsideTheZeroCopyRegionIsCopied)
+{
+    TcpSocket* s = establish_passive();
+    s->set_zero_copy(true);
+    s->set_nodelay(true);
+    Bytes_ plain = pattern(1200); // heap memory: the kernel pins only zero-copy buffers
+    MUST(s->send({ plain.data(), plain.size() }));
+    EXPECT_EQ(port->pins_held(), 0u);
+    EXPECT_EQ(s->stats().zero_copy_pieces, 0u);
+    EXPECT_EQ(stack->counters().tcp_copied_bytes, 1200u);
+    EXPECT_EQ(stack->counters().tcp_sent_zero_copy_bytes, 0u);
+    EXPECT_EQ(take_segment().payload, plain);
+    finish(s);
+}
+
+class TcpZeroCopyJumbo : public TcpHarness {
+protected:
+    TcpZeroCopyJumbo() { device_mtu = 9000; }
+
+    // A connection whose peer offers an MSS of 8960 (no timestamps): segments of three pages.
+    TcpSocket* establish_jumbo()
+    {
+        m_listener = listen_socket();
+        send_segment(kPeerIss, 0, TcpFlag::Syn, 65535, mss_option(8960));
+        m_iss = take_segment().seq;
+        send_segment(kPeerIss + 1, m_iss + 1, TcpFlag::Ack, 65535);
+        TcpSocket* s = MUST(m_listener->accept());
+        EXPECT_EQ(s->send_mss(), 8960);
+        return s;
+    }
+};
+
+TEST_F(TcpZeroCopyJumbo, AThirdPieceIsCopiedIntoFollow)
+{
+    TcpSocket* s = establish_jumbo();
+    s->set_zero_copy(true);
+    s->set_nodelay(true);
+    u8* user = port->allocate_zero_copy_buffer(3 * kPageSize);
+    for (usize i = 0; i < 3 * kPageSize; ++i)
+        user[i] = static_cast<u8>(i * 11 + 5);
+    // 8500 bytes from 100 bytes into the first page, one segment: seg[0] 3996 bytes, seg[1] the
+    // whole second page, and the 408 bytes in the third page copied into follow.
+    u8 const* start = user + 100;
+    MUST(s->send({ start, 8500 }));
+    EXPECT_EQ(s->stats().zero_copy_pieces, 2u);
+    EXPECT_EQ(stack->counters().tcp_sent_zero_copy_bytes, 3996u + 4096u);
+    EXPECT_EQ(stack->counters().tcp_copied_bytes, 408u);
+    Segment segment = take_segment();
+    EXPECT_EQ(segment.payload, Bytes_(start, start + 8500));
+    send_segment(kPeerIss + 1, m_iss + 1 + 8500, TcpFlag::Ack, 65535);
+    EXPECT_EQ(port->pins_held(), 0u);
+    EXPECT_EQ(port->copied_bytes(), 0u);
+    port->free_zero_copy_buffer(user, 3 * kPageSize);
+    finish(s);
+}
+
+TEST_F(TcpZeroCopyJumbo, AThirdPieceLargerThanFollowEndsTheBufferAndTheNextTakesTheRest)
+{
+    TcpSocket* s = establish_jumbo();
+    s->set_zero_copy(true);
+    s->set_nodelay(true);
+    u8* user = port->allocate_zero_copy_buffer(4 * kPageSize);
+    for (usize i = 0; i < 4 * kPageSize; ++i)
+        user[i] = static_cast<u8>(i * 3 + 1);
+    // From 4000 bytes into the first page: seg[0] 96, seg[1] 4096, and 4768 more would be the
+    // third piece of an 8960-byte segment; follow takes 1920 of them, the next buffer the rest.
+    u8 const* start = user + 4000;
+    MUST(s->send({ start, 8960 }));
+    EXPECT_EQ(s->send_queued_bytes(), 8960u);
+    Bytes_ wire;
+    while (has_sent()) {
+        Segment segment = take_segment();
+        EXPECT_LE(segment.payload.size(), 8960u);
+        wire.insert(wire.end(), segment.payload.begin(), segment.payload.end());
+    }
+    // The second buffer (the rest: 8960 - 6112 bytes) may wait for the first one's ACK (Nagle
+    // does not apply with nodelay; the congestion window may).
+    send_segment(kPeerIss + 1, m_iss + 1 + static_cast<u32>(wire.size()), TcpFlag::Ack, 65535);
+    while (has_sent()) {
+        Segment segment = take_segment();
+        wire.insert(wire.end(), segment.payload.begin(), segment.payload.end());
+    }
+    EXPECT_EQ(wire, Bytes_(start, start + 8960));
+    EXPECT_EQ(stack->counters().tcp_copied_bytes, 1920u); // only what follow held; the rest pinned
+    send_segment(kPeerIss + 1, m_iss + 1 + 8960, TcpFlag::Ack, 65535);
+    EXPECT_EQ(port->pins_held(), 0u);
+    port->free_zero_copy_buffer(user, 4 * kPageSize);
+    finish(s);
+}
+
+TEST_F(TcpZeroCopyJumbo, CopyModeCutsAJumboSegmentIntoBuffersFollowCanHold)
+{
+    TcpSocket* s = establish_jumbo();
+    s->set_nodelay(true);
+    Bytes_ data = pattern(8960);
+    MUST(s->send({ data.data(), data.size() }));
+    Bytes_ wire;
+    for (int round = 0; round < 10 && wire.size() < data.size(); ++round) {
+        while (has_sent()) {
+            Segment segment = take_segment();
+            EXPECT_LE(segment.payload.size(), PacketBuffer::kFollowCapacity);
+            wire.insert(wire.end(), segment.payload.begin(), segment.payload.end());
+        }
+        send_segment(kPeerIss + 1, m_iss + 1 + static_cast<u32>(wire.size()), TcpFlag::Ack, 65535);
+    }
+    EXPECT_EQ(wire, data);
+    finish(s);
 }
 
 } // namespace

@@ -38,6 +38,10 @@ public:
     int buffers_live { 0 };
     int closes { 0 };
     u64 slept_ns { 0 };
+    u32 ring_slots { 1 };                  // what send_ring_slots() offers
+    std::vector<u64> release_waits;        // every wait_send_released(offset)
+    std::vector<u8 const*> send_addresses; // where each send() read from
+    usize last_buffer_length { 0 };        // allocate_buffer()'s length
 
     Result<void> connect(StringView host, u16 to_port, SocketSettings const& s) override
     {
@@ -57,6 +61,7 @@ public:
     Result<Peer> accept() override { return Peer { 0x7f000001, 40000 }; }
     Result<usize> send(ReadonlyBytes data) override
     {
+        send_addresses.push_back(data.data());
         usize n = std::min(data.size(), max_send);
         wire.insert(wire.end(), data.data(), data.data() + n);
         return n;
@@ -85,8 +90,16 @@ public:
         return n;
     }
     void close() override { ++closes; }
+    u32 send_ring_slots(Options const&) override { return ring_slots; }
+    Result<void> wait_send_released(u64 offset) override
+    {
+        EXPECT_LE(offset, wire.size()); // only bytes already sent can be released
+        release_waits.push_back(offset);
+        return {};
+    }
     Result<Bytes> allocate_buffer(usize length) override
     {
+        last_buffer_length = length;
         ++buffers_live;
         return Bytes(new u8[length](), length);
     }
@@ -261,7 +274,7 @@ TEST(TtcpOptions, BadCommandLinesAreRejectedWithAReason)
         { "-r -n 0", "-n wants" },
         { "-r -p 65536", "-p wants" },
         { "-r -p x", "-p wants" },
-        { "-r -z maybe", "-z wants on or off" },
+        { "-r -z maybe", "-z wants on, off or cow" },
         { "-r -R", "-R needs a value" },
         { "-r -R seed", "-R wants a seed" },
         { "-r -f x", "-f wants" },
@@ -452,6 +465,37 @@ TEST(TtcpTcp, ZeroCopyChoiceReachesTheTransport)
     EXPECT_EQ(transport.settings.zero_copy, ZeroCopy::On);
     EXPECT_EQ(transport.settings.role, Role::Receive);
     EXPECT_TRUE(contains(transport.console, "zc=on"));
+}
+
+TEST(TtcpTcp, CooperativeZeroCopyCyclesARingAndWaitsForEachSlotsRelease)
+{
+    FakeTransport transport;
+    transport.ring_slots = 3;
+    EXPECT_EQ(run_main("-t -R 5 -z on -l 100 -n 7 host", transport), 0);
+    EXPECT_EQ(transport.last_buffer_length, 300u);
+    ASSERT_EQ(transport.send_addresses.size(), 7u);
+    for (usize i = 0; i < 7; ++i)
+        EXPECT_EQ(transport.send_addresses[i], transport.send_addresses[i % 3]);
+    EXPECT_NE(transport.send_addresses[0], transport.send_addresses[1]);
+    // Before rewriting slot k % 3, the bytes it held three buffers ago must be released.
+    EXPECT_EQ(transport.release_waits, (std::vector<u64> { 100, 200, 300, 400 }));
+    std::vector<u8> expected(700);
+    fill_random(5, 0, Bytes(expected.data(), expected.size()));
+    EXPECT_EQ(transport.wire, expected);
+}
+
+TEST(TtcpTcp, WithoutCooperationOneBufferIsRewritten)
+{
+    for (char const* line :
+        { "-t -R 5 -z cow -l 100 -n 4 host", "-t -R 5 -l 100 -n 4 host", "-t -s -z on -l 100 -n 4 host" }) {
+        FakeTransport transport;
+        transport.ring_slots = 3;
+        EXPECT_EQ(run_main(line, transport), 0) << line;
+        EXPECT_EQ(transport.last_buffer_length, 100u) << line;
+        EXPECT_TRUE(transport.release_waits.empty()) << line;
+        ASSERT_EQ(transport.send_addresses.size(), 4u);
+        EXPECT_EQ(transport.send_addresses[3], transport.send_addresses[0]) << line;
+    }
 }
 
 TEST(TtcpTcp, ConnectFailureIsReportedAndFreesTheBuffer)
