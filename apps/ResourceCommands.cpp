@@ -16,6 +16,7 @@
 #include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
+#include <kernel/sched/Scheduler.h>
 #include <kernel/task/Task.h>
 #include <mm/Memory.h>
 
@@ -27,6 +28,8 @@ using console::Arguments;
 
 int resources_command(Arguments const&)
 {
+    // Threads that have exited (a task's, just now) hold their stacks until reaped: count after.
+    sched::reap_exited_threads();
     auto memory = mm::stats();
     kprint("resources: frames_free={} heap_blocks={} heap_bytes={} pinned={} zc_bytes={} tasks={}", memory.frames.free,
         memory.heap.live_blocks, memory.heap.bytes_in_blocks, memory.pinned_frames, memory.zero_copy_bytes,

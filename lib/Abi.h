@@ -52,7 +52,8 @@ enum class Call : u64 {
     SendTo = 23,      // (descriptor, buffer, length, flags, SocketAddress const*) -> bytes
     ReceiveFrom = 24, // (descriptor, buffer, length, flags, SocketAddress* from or 0) -> datagram length
     Shutdown = 25,    // (descriptor): no more sends (TCP: FIN after the queued data)
-    Close = 26,       // (descriptor)
+    Close = 26,       // (descriptor): closed even when it fails (TimedOut: a lingering TCP socket's
+                      // data was not acknowledged in time, and it was reset)
     Poll = 27,        // (PollEntry*, count, timeout ms or -1) -> entries with events
     SetOption = 28,   // (descriptor, SocketOption, value)
     GetOption = 29,   // (descriptor, SocketOption) -> value
@@ -65,10 +66,11 @@ enum class Call : u64 {
                               // first `offset` bytes sent are released (0: no wait), then reports
 
     // --- Mapped packet rings (Liu et al.'s packet pool, in the spirit of packet mmap) ---------
-    RingMap = 40,      // (RingSetup*) -> descriptor; fills in the addresses
-    RingRelease = 41,  // (descriptor, count): hands back `count` receive slots, in order
-    RingTransmit = 42, // (descriptor, count): sends the next `count` filled transmit slots
-    RingWait = 43,     // (descriptor, timeout ms) -> receive slots ready
+    RingMap = 40,        // (RingSetup*) -> descriptor; fills in the addresses (below)
+    RingRelease = 41,    // (descriptor, count): hands back the next `count` full receive slots
+    RingTransmit = 42,   // (descriptor, count) -> frames sent: the next `count` full transmit slots
+    RingWait = 43,       // (descriptor, timeout ms or -1) -> full receive slots; waits for one
+    RingStatistics = 44, // (descriptor, RingStats*)
 };
 
 constexpr u32 kCallArgumentCount = 6;
@@ -209,33 +211,59 @@ struct ZeroCopyReport {
 };
 static_assert(sizeof(ZeroCopyReport) == 64);
 
-// --- Mapped packet rings ------------------------------------------------------------------------
-// RingMap maps two rings into the task: `slots` receive slots (read-only to the task) and `slots`
-// transmit slots (writable), each slot one page: a RingSlotHeader, then the frame from
-// kRingFrameOffset. The receive ring gets the frames of `ether_type` (host order; 0 = every frame,
-// a capture) as they arrive, without a copy; the task reads slots in order while their state is
-// kSlotFull and hands them back with RingRelease. It fills transmit slots (header length, frame
-// bytes) and sends them with RingTransmit.
+// --- Mapped packet rings (Liu et al.'s mapped packet pool, in the spirit of packet mmap) -------
+// RingMap maps two rings into the task, each `slots` pages of frames and a page of descriptors:
+//
+//   receive: the frames of `ether_type` (0: capture every frame) as they arrive. The task may read
+//            its slot pages and descriptors but not write them. A claimed EtherType's frames never
+//            reach the kernel's protocols and arrive without a copy: the page the NIC wrote is
+//            remapped into the slot, the slot's old page goes back to the kernel's receive pool.
+//            Capture sees every frame the protocols also get, so it copies. The kernel fills the
+//            slots in order (0, 1, ... wrapping), each only while its descriptor is kSlotEmpty, and
+//            makes it kSlotFull; RingRelease(n) hands the next n full ones back, in order.
+//   transmit: the task writes a frame (Ethernet header first) into a slot page at the offset and
+//            length its descriptor says and makes it kSlotFull; RingTransmit(n) sends the next n
+//            full slots in order, without a copy (the NIC reads the slot page), marking each
+//            kSlotSending until the device lets go of it, then kSlotEmpty again.
 struct RingSetup {
-    u32 slots;      // per ring: 1..64
-    u16 ether_type; // 0: every frame (capture)
+    u32 slots;      // in: per ring, 1..kMaxRingSlots
+    u16 ether_type; // in: host order; 0 = capture every frame (copied)
     u16 reserved;
-    u64 receive_ring;  // out: the receive ring's address
-    u64 transmit_ring; // out: the transmit ring's address
+    u64 receive_descriptors;  // out: RingDescriptor[slots], read only
+    u64 receive_frames;       // out: slot i's page at receive_frames + i * 4096, read only
+    u64 transmit_descriptors; // out: RingDescriptor[slots], writable
+    u64 transmit_frames;      // out: slot i's page at transmit_frames + i * 4096, writable
+    u8 mac[6];                // out: the interface's MAC address
+    u16 reserved2;
 };
-static_assert(sizeof(RingSetup) == 24);
+static_assert(sizeof(RingSetup) == 48);
 
-struct RingSlotHeader {
-    u32 state;    // kSlotEmpty / kSlotFull, written by the kernel for receive, by the task for transmit
-    u32 length;   // frame bytes from kRingFrameOffset
-    u64 sequence; // receive: the frame's number since the ring was mapped
-    u64 timestamp_ns;
-    u64 reserved;
+struct RingDescriptor {
+    u32 state;  // kSlotEmpty, kSlotFull, kSlotSending
+    u32 length; // frame bytes
+    u32 offset; // where in its slot page the frame starts
+    u32 reserved;
+    u64 sequence;     // receive: the frame's number since the ring was mapped
+    u64 timestamp_ns; // receive: the kernel's clock when it arrived
 };
-static_assert(sizeof(RingSlotHeader) == 32);
+static_assert(sizeof(RingDescriptor) == 32);
 constexpr u32 kSlotEmpty = 0;
 constexpr u32 kSlotFull = 1;
-constexpr u32 kRingFrameOffset = 64;
-constexpr u32 kRingSlotSize = 4096;
+constexpr u32 kSlotSending = 2;
+constexpr u32 kMaxRingSlots = 64;
+constexpr u32 kMinFrameLength = 60;   // without the CRC; shorter frames are refused
+constexpr u32 kMaxFrameLength = 1514; // Ethernet II with a 1500-byte payload
+
+// What RingStatistics reports.
+struct RingStats {
+    u64 delivered;   // frames put into the receive ring
+    u64 remapped;    // of those, without a copy
+    u64 copied;      // of those, copied (capture)
+    u64 dropped;     // frames for the ring that found no empty slot
+    u64 transmitted; // frames RingTransmit handed to the NIC
+    u64 transmit_errors;
+    u64 reserved[2];
+};
+static_assert(sizeof(RingStats) == 64);
 
 } // namespace skiff::abi

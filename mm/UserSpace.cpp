@@ -33,6 +33,7 @@ Result<void> UserSpace::create(
     m_frames = &frames;
     m_max_bytes = max_bytes;
     m_anonymous.initialize(kUserAnonymousBase, kUserAnonymousSize);
+    m_ring_areas.initialize(kUserRingBase, kUserRingSize);
     return m_table.create_user(frames, window, tlb, kernel);
 }
 
@@ -101,6 +102,53 @@ Result<uptr> UserSpace::allocate_zero_copy(u64 bytes, ZeroCopyStats* shared_stat
     }
     m_resident_pages += pages;
     return base;
+}
+
+Result<uptr> UserSpace::map_ring(u64 pages, bool writable, PhysicalAddress* frames)
+{
+    if (pages == 0)
+        return Error::InvalidArgument;
+    if (m_reserved_pages + pages > m_max_bytes / kPage)
+        return Error::LimitReached;
+    uptr base = TRY(m_ring_areas.allocate(pages * kPage));
+    PageFlags flags = kPageUser | kPageNoExecute | (writable ? kPageWritable : 0);
+    auto added = add_region(Region { base, pages, RegionKind::Ring, flags, 0, pages });
+    if (added.is_error()) {
+        m_ring_areas.free(base, pages * kPage);
+        return added.error();
+    }
+    for (u64 i = 0; i < pages; ++i) {
+        auto frame = m_frames->allocate();
+        Result<void> mapped = Error::NoMemory;
+        if (!frame.is_error()) {
+            __builtin_memset(m_table.window().at<u8>(frame.value()), 0, kPage);
+            mapped = m_table.map(base + i * kPage, frame.value(), flags);
+            if (mapped.is_error())
+                m_frames->unref(frame.value());
+        }
+        if (mapped.is_error()) {
+            unmap_pages(base, i);
+            remove_region(m_region_count - 1);
+            m_ring_areas.free(base, pages * kPage);
+            return mapped.error();
+        }
+        frames[i] = frame.value();
+        ++m_resident_pages;
+    }
+    return base;
+}
+
+Result<PhysicalAddress> UserSpace::exchange_ring_page(uptr page, PhysicalAddress new_frame)
+{
+    auto const* region = find_region(page);
+    if (!region || region->kind != RegionKind::Ring || !is_aligned(page, kPage))
+        return Error::InvalidArgument;
+    u64 entry = m_table.leaf_entry(page);
+    if (!(entry & pte::kPresent))
+        return Error::NotFound;
+    if (m_frames->refcount(entry & pte::kAddressMask) != 1)
+        return Error::Busy;
+    return m_table.remap(page, new_frame);
 }
 
 Result<void> UserSpace::free_zero_copy(uptr base, u64 bytes)
@@ -290,6 +338,8 @@ Result<void> UserSpace::unmap(uptr base, u64 bytes, RegionKind kind)
             m_anonymous.free(base, pages * kPage);
         if (kind == RegionKind::ZeroCopy)
             m_zero_copy_areas.free(base, pages * kPage);
+        if (kind == RegionKind::Ring)
+            m_ring_areas.free(base, pages * kPage);
         remove_region(i);
         return {};
     }

@@ -36,6 +36,7 @@ constexpr uptr kUserAnonymousBase = 0x0000100000000000ull;
 constexpr u64 kUserAnonymousSize = 64ull << 30;
 constexpr uptr kUserZeroCopyBase = 0x0000200000000000ull;
 constexpr uptr kUserRingBase = 0x0000300000000000ull;
+constexpr u64 kUserRingSize = 1ull << 30;
 constexpr uptr kUserStackSlotsBase = 0x00007fff00000000ull;
 constexpr uptr kUserTop = 0x00007ffffffff000ull;
 constexpr u64 kStackSlotBytes = 1ull << 20; // a guard page and the stack, with unused space below
@@ -136,7 +137,17 @@ public:
     ZeroCopyPages* zero_copy() { return m_zero_copy; }
     bool is_zero_copy(uptr address, u64 length) const;
 
-    // Packet rings record their own regions through these.
+    // --- Packet rings (kernel/syscall/PacketRing.h) --------------------------------------------
+    // `pages` pages in the ring area, each with its own zeroed frame, readable by the task and
+    // writable only when asked, never executable; `frames[i]` receives page i's frame (the kernel
+    // reaches a ring through the direct map). Removed with unmap(.., RegionKind::Ring).
+    Result<uptr> map_ring(u64 pages, bool writable, PhysicalAddress* frames);
+    // Swaps `new_frame` in under a ring page (the caller's reference on it goes to the mapping)
+    // and returns the frame that was there (its reference now the caller's). Busy when that frame
+    // has another holder. One invalidation if the space is loaded; none otherwise (its next load
+    // flushes everything).
+    Result<PhysicalAddress> exchange_ring_page(uptr page, PhysicalAddress new_frame);
+
     Result<void> add_region(Region const& region);
     void remove_region(u32 index);
 
@@ -157,6 +168,7 @@ private:
     ZeroCopyPages* m_zero_copy { nullptr };
     ZeroCopyPageRecord* m_zero_copy_records { nullptr };
     VirtualRangeAllocator m_zero_copy_areas;
+    VirtualRangeAllocator m_ring_areas;
     VirtualRangeAllocator m_anonymous;
     Region m_regions[kMaxRegions] {};
     u32 m_region_count { 0 };

@@ -392,6 +392,12 @@ void detach(Thread* thread)
     thread->m_detached = true;
 }
 
+void reap_exited_threads()
+{
+    if (Scheduler::s_zombies)
+        Scheduler::reap();
+}
+
 Thread* current()
 {
     return Scheduler::s_current;

@@ -37,6 +37,9 @@ void leave_task();
 int join(Thread* thread);
 // Nobody will join: the thread is freed by the idle thread after it exits.
 void detach(Thread* thread);
+// Frees now the detached threads that have exited (the idle thread does it when it runs): for a
+// caller about to count what is held (`resources`, the end of a task) on a busy machine.
+void reap_exited_threads();
 
 Thread* current();
 void yield();

@@ -2,6 +2,7 @@
 
 #include <kernel/base/Arch.h>
 #include <kernel/net/Network.h>
+#include <kernel/syscall/PacketRing.h>
 #include <kernel/task/Task.h>
 #include <lib/Abi.h>
 #include <net/tcp/TcpSocket.h>
@@ -101,7 +102,8 @@ u32 DescriptorTable::socket_owners(SocketOwner* owners, u32 capacity)
             if (!task.descriptors)
                 return;
             for (auto* descriptor : task.descriptors->m_slots) {
-                if (!descriptor || descriptor->kind == DescriptorKind::Ping || walk.count == walk.capacity)
+                if (!descriptor || descriptor->kind == DescriptorKind::Ping || descriptor->kind == DescriptorKind::Ring
+                    || walk.count == walk.capacity)
                     continue;
                 auto& owner = walk.owners[walk.count++];
                 owner.socket = descriptor->kind == DescriptorKind::Tcp ? static_cast<void const*>(descriptor->tcp)
@@ -143,6 +145,7 @@ void DescriptorTable::close_now(Descriptor& descriptor)
         break;
     }
     case DescriptorKind::Ping: break;
+    case DescriptorKind::Ring: close_packet_ring(descriptor.ring); break;
     }
     knet::wake_network_thread();
 }

@@ -1,7 +1,7 @@
 #pragma once
 
-// A task's descriptors: its sockets, numbered from 3 (0-2 are the console). One table per task, made on its first
-// Socket call, freed with the task.
+// A task's descriptors: its sockets and packet rings, numbered from 3 (0-2 are the console). One table per task, made
+// on its first Socket call, freed with the task.
 //
 // Every socket of a task shares the table's one NetWaiter (kernel/net/NetWaiter.h): the stack
 // wakes it whenever any of them may have become ready, and each waiting thread re-checks its own.
@@ -26,12 +26,15 @@ class Task;
 
 namespace skiff::syscall {
 
-enum class DescriptorKind : u8 { Tcp, Udp, Ping };
+class PacketRing; // kernel/syscall/PacketRing.h
+
+enum class DescriptorKind : u8 { Tcp, Udp, Ping, Ring };
 
 struct Descriptor {
     DescriptorKind kind { DescriptorKind::Tcp };
     net::TcpSocket* tcp { nullptr };
     net::UdpSocket* udp { nullptr };
+    PacketRing* ring { nullptr };
     u16 ping_identifier { 0 };
     bool nonblocking { false };
     u64 receive_timeout_ms { 0 }; // 0: wait as long as it takes

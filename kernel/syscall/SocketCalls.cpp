@@ -20,6 +20,7 @@
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/syscall/Descriptors.h>
+#include <kernel/syscall/PacketRing.h>
 #include <kernel/task/Task.h>
 #include <mm/Memory.h>
 #include <net/icmp/Icmp.h>
@@ -401,6 +402,7 @@ i64 send(Context& context, Descriptor& descriptor, uptr buffer, u64 length, u64 
         knet::wake_network_thread();
         return sent.is_error() ? failed(sent.error()) : static_cast<i64>(length);
     }
+    case DescriptorKind::Ring: return failed(Error::NotSupported); // RingTransmit sends
     }
     return failed(Error::NotSupported);
 }
@@ -489,6 +491,7 @@ i64 receive(Context& context, Descriptor& descriptor, uptr buffer, u64 length, u
             result = failed(Error::Fault);
         break;
     }
+    case DescriptorKind::Ring: break; // RingWait and the ring's own pages receive
     }
     descriptor.nonblocking = was;
     return result;
@@ -577,6 +580,8 @@ Result<u32> poll_ready(Context& context, Descriptor** held, abi::PollEntry* user
                     events = descriptor->tcp->poll_events();
                 else if (descriptor->kind == DescriptorKind::Udp)
                     events = descriptor->udp->poll_events();
+                else if (descriptor->kind == DescriptorKind::Ring)
+                    events = abi::kPollOut; // RingWait waits for frames
                 else
                     events = abi::kPollOut;
                 user[i].returned_events
@@ -693,6 +698,105 @@ i64 get_option(Context&, Descriptor& descriptor, u64 option)
     }
 }
 
+// --- The completion report of the zero-copy send path ------------------------------------------
+
+// ZeroCopyCompletions: waits (interruptibly, up to timeout_ms) until the stack has released the
+// first `offset` bytes the socket took, then reports (lib/Abi.h, net::TcpSocket::send_released).
+i64 zero_copy_completions(Context& context, Descriptor& descriptor, uptr report_address, u64 offset, u64 timeout_ms)
+{
+    if (descriptor.kind != DescriptorKind::Tcp)
+        return failed(Error::NotSupported);
+    if (!mm::is_user_range(report_address, sizeof(abi::ZeroCopyReport)))
+        return failed(Error::Fault);
+    net::TcpSocket* socket = descriptor.tcp;
+    if (offset) {
+        auto released = wait_until(context, timeout_ms, [socket, offset]() -> Result<bool> {
+            if (offset > socket->send_accepted())
+                return Error::InvalidArgument; // bytes never sent are never released
+            return socket->send_released() >= offset;
+        });
+        if (released.is_error())
+            return failed(released.error());
+    }
+    abi::ZeroCopyReport report {};
+    {
+        knet::StackLocker locker;
+        auto const& stats = socket->stats();
+        report.accepted_bytes = socket->send_accepted();
+        report.released_bytes = socket->send_released();
+        report.copied_bytes = stats.copied_bytes;
+        report.pinned_pieces = stats.zero_copy_pieces;
+        report.received_bytes = stats.bytes_received;
+        report.remapped_bytes = stats.remapped_bytes;
+    }
+    report.pinned_pages_now = mm::stats().pinned_frames;
+    if (!arch::copy_to_user(report_address, &report, sizeof(report)))
+        return failed(Error::Fault);
+    return 0;
+}
+
+// --- Packet rings ------------------------------------------------------------------------------
+
+i64 map_ring(Context& context, uptr setup_address)
+{
+    abi::RingSetup setup;
+    if (!mm::is_user_range(setup_address, sizeof(setup)) || !arch::copy_from_user(&setup, setup_address, sizeof(setup)))
+        return failed(Error::Fault);
+    auto* descriptor = new (std::nothrow) Descriptor;
+    if (!descriptor)
+        return failed(Error::NoMemory);
+    auto ring = map_packet_ring(context.task, setup, context.table.waiter());
+    if (ring.is_error()) {
+        delete descriptor;
+        return failed(ring.error());
+    }
+    descriptor->kind = DescriptorKind::Ring;
+    descriptor->ring = ring.value();
+    auto number = context.table.add(descriptor);
+    if (number.is_error()) {
+        context.table.release(descriptor); // unmaps the ring again
+        return failed(number.error());
+    }
+    if (!arch::copy_to_user(setup_address, &setup, sizeof(setup))) {
+        (void)context.table.take(number.value());
+        context.table.release(descriptor);
+        return failed(Error::Fault);
+    }
+    return number.value();
+}
+
+i64 ring_call(Context& context, Call call, Descriptor& descriptor, u64 const* a)
+{
+    if (descriptor.kind != DescriptorKind::Ring)
+        return failed(Error::InvalidArgument);
+    PacketRing& ring = *descriptor.ring;
+    switch (call) {
+    case Call::RingRelease: return value_or_error(release_ring_slots(ring, static_cast<u32>(min<u64>(a[1], 1u << 20))));
+    case Call::RingTransmit:
+        return value_or_error(transmit_ring_slots(ring, static_cast<u32>(min<u64>(a[1], 1u << 20))));
+    case Call::RingWait: {
+        i64 timeout_ms = static_cast<i64>(a[1]);
+        u64 deadline = timeout_ms < 0 ? ~0ull : time::monotonic_ns() + static_cast<u64>(timeout_ms) * 1000000;
+        while (true) {
+            u64 seen = context.table.waiter().generation();
+            u32 full = ring_full_slots(ring);
+            if (full || timeout_ms == 0)
+                return full;
+            auto waited = wait_after(context, seen, deadline);
+            if (waited.is_error())
+                return waited.error() == Error::TimedOut ? 0 : failed(waited.error());
+        }
+    }
+    case Call::RingStatistics: {
+        abi::RingStats stats = ring_statistics(ring);
+        if (!mm::is_user_range(a[1], sizeof(stats)) || !arch::copy_to_user(a[1], &stats, sizeof(stats)))
+            return failed(Error::Fault);
+        return 0;
+    }
+    default: return failed(Error::NotSupported);
+    }
+}
+
 } // namespace
 
 i64 socket_call(abi::Call call, task::Task& task, u64 const* a)
@@ -707,6 +811,8 @@ i64 socket_call(abi::Call call, task::Task& task, u64 const* a)
         return close(context, static_cast<i64>(a[0]));
     if (call == Call::Poll)
         return poll(context, a[0], a[1], static_cast<i64>(a[2]));
+    if (call == Call::RingMap)
+        return map_ring(context, a[0]);
     Held descriptor(&context.table, context.table.acquire(static_cast<i64>(a[0])));
     if (!descriptor)
         return failed(Error::BadDescriptor);
@@ -722,6 +828,11 @@ i64 socket_call(abi::Call call, task::Task& task, u64 const* a)
     case Call::Shutdown: return shutdown(context, *descriptor);
     case Call::SetOption: return set_option(context, *descriptor, a[1], a[2]);
     case Call::GetOption: return get_option(context, *descriptor, a[1]);
+    case Call::RingRelease:
+    case Call::RingTransmit:
+    case Call::RingWait:
+    case Call::RingStatistics: return ring_call(context, call, *descriptor, a);
+    case Call::ZeroCopyCompletions: return zero_copy_completions(context, *descriptor, a[1], a[2], a[3]);
     default: return failed(Error::NotSupported);
     }
 }

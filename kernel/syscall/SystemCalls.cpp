@@ -188,8 +188,11 @@ void handle(TrapFrame& frame)
     case Call::SetOption:
     case Call::GetOption:
     case Call::ZeroCopyCompletions:
-        result = socket_call(static_cast<Call>(frame.system_call_number()), *task, a);
-        break;
+    case Call::RingMap:
+    case Call::RingRelease:
+    case Call::RingTransmit:
+    case Call::RingWait:
+    case Call::RingStatistics: result = socket_call(static_cast<Call>(frame.system_call_number()), *task, a); break;
     case Call::ZeroCopyAllocate: result = zero_copy_allocate(*task, a[0]); break;
     case Call::ZeroCopyFree: result = zero_copy_free(*task, a[0], a[1]); break;
     case Call::ZeroCopyRelease: result = zero_copy_release(*task, a[0], a[1]); break;

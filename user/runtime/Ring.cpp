@@ -32,16 +32,16 @@ ReadonlyBytes PacketRing::frame(abi::RingDescriptor const& descriptor) const
 
 Result<u32> PacketRing::release(u32 count)
 {
-    u32 released = static_cast<u32>(
-        TRY(result_of(system_call(abi::Call::RingRelease, static_cast<u64>(m_descriptor), count))));
+    u32 released
+        = static_cast<u32>(TRY(result_of(system_call(abi::Call::RingRelease, static_cast<u64>(m_descriptor), count))));
     m_next_receive = (m_next_receive + released) % m_setup.slots;
     return released;
 }
 
 Result<u32> PacketRing::wait(i64 timeout_ms)
 {
-    return static_cast<u32>(TRY(result_of(
-        system_call(abi::Call::RingWait, static_cast<u64>(m_descriptor), static_cast<u64>(timeout_ms)))));
+    return static_cast<u32>(
+        TRY(result_of(system_call(abi::Call::RingWait, static_cast<u64>(m_descriptor), static_cast<u64>(timeout_ms)))));
 }
 
 u8* PacketRing::transmit_slot()

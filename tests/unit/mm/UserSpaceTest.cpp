@@ -254,3 +254,67 @@ TEST(UserSpace, TablesAreFreedWithTheSpace)
         ASSERT_EQ(m.frames.stats().used, m.baseline_used) << "round " << round;
     }
 }
+
+TEST(UserSpace, ZeroCopyBuffersArePinnedAndProtectedInTheTasksOwnTable)
+{
+    Machine m;
+    Task task(m);
+    ZeroCopyStats shared {};
+    uptr buffer = task.space.allocate_zero_copy(2 * 4096, &shared).value();
+    EXPECT_TRUE(buffer >= kUserZeroCopyBase);
+    EXPECT_TRUE(task.space.is_zero_copy(buffer, 2 * 4096));
+    EXPECT_FALSE(task.space.is_zero_copy(buffer, 3 * 4096));
+    EXPECT_EQ(shared.registered_pages, 2u);
+    EXPECT_EQ(task.space.reserved_bytes(), 2u * 4096);
+    // The pages are the task's (user bit) and writable until a send pins them.
+    u64 entry = task.space.table().leaf_entry(buffer);
+    EXPECT_TRUE((entry & pte::kUser) && (entry & pte::kWritable));
+    PhysicalAddress frame = task.space.zero_copy()->pin(buffer + 100).value();
+    entry = task.space.table().leaf_entry(buffer);
+    EXPECT_FALSE(entry & pte::kWritable);
+    EXPECT_TRUE(entry & pte::kUser); // still the task's, read-only now
+    // A write while the send holds it: the task gets a private copy, the send keeps the frame.
+    EXPECT_EQ(task.space.resolve_fault(buffer + 8, true, false), UserSpace::Fault::Resolved);
+    EXPECT_NE(task.space.table().translate(buffer).value().physical & ~0xfffull, frame);
+    EXPECT_EQ(shared.cow_copies, 1u);
+    task.space.zero_copy()->unpin(frame);
+    // A receive into the second page after a pin and the ACK: prepare_access reclaims it first.
+    PhysicalAddress second = task.space.zero_copy()->pin(buffer + 4096).value();
+    task.space.zero_copy()->unpin(second);
+    EXPECT_FALSE(task.space.table().leaf_entry(buffer + 4096) & pte::kWritable);
+    EXPECT_FALSE(task.space.prepare_access(buffer + 4096, 100, true).is_error());
+    EXPECT_TRUE(task.space.table().leaf_entry(buffer + 4096) & pte::kWritable);
+    EXPECT_EQ(shared.lazy_reclaims, 1u);
+    EXPECT_EQ(task.space.release_zero_copy(buffer + 1, 4096).error(), Error::InvalidArgument);
+    EXPECT_FALSE(task.space.free_zero_copy(buffer, 2 * 4096).is_error());
+    EXPECT_EQ(shared.registered_pages, 0u);
+    task.space.destroy();
+    EXPECT_EQ(m.frames.stats().used, m.baseline_used);
+}
+
+TEST(UserSpace, RingPagesAreReadOnlyToTheTaskAndExchangedWhole)
+{
+    Machine m;
+    Task task(m);
+    PhysicalAddress frames[4];
+    uptr ring = task.space.map_ring(4, false, frames).value();
+    EXPECT_TRUE(ring >= kUserRingBase && ring < kUserRingBase + kUserRingSize);
+    u64 entry = task.space.table().leaf_entry(ring);
+    EXPECT_TRUE((entry & pte::kUser) && !(entry & pte::kWritable) && (entry & pte::kNoExecute));
+    EXPECT_EQ(task.space.prepare_access(ring, 16, true).error(), Error::Fault);
+    // A received frame's page goes in, the slot's old page comes out (its reference the caller's).
+    PhysicalAddress received = m.frames.allocate().value();
+    EXPECT_EQ(task.space.exchange_ring_page(ring + 4096, received).value(), frames[1]);
+    EXPECT_EQ(task.space.table().translate(ring + 4096).value().physical, received);
+    m.frames.unref(frames[1]);
+    // A page someone else holds is not exchanged.
+    m.frames.ref(received);
+    PhysicalAddress other = m.frames.allocate().value();
+    EXPECT_EQ(task.space.exchange_ring_page(ring + 4096, other).error(), Error::Busy);
+    m.frames.unref(received);
+    m.frames.unref(other);
+    EXPECT_EQ(task.space.exchange_ring_page(ring + 100, received).error(), Error::InvalidArgument);
+    EXPECT_FALSE(task.space.unmap(ring, 4 * 4096, UserSpace::RegionKind::Ring).is_error());
+    task.space.destroy();
+    EXPECT_EQ(m.frames.stats().used, m.baseline_used);
+}

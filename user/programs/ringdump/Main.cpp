@@ -88,7 +88,8 @@ int main(Span<StringView const> arguments)
     if (capture)
         println("ringdump: ring of {} slots capturing every frame on {}", ring.slots(), Mac(ring.mac()).text);
     else
-        println("ringdump: ring of {} slots for EtherType {:#06x} on {}", ring.slots(), ether_type, Mac(ring.mac()).text);
+        println(
+            "ringdump: ring of {} slots for EtherType {:#06x} on {}", ring.slots(), ether_type, Mac(ring.mac()).text);
 
     u64 frames = 0, bytes = 0;
     while (count == 0 || frames < count) {
@@ -144,7 +145,8 @@ int main(Span<StringView const> arguments)
     }
     if (transmit) {
         auto after = ring.statistics();
-        println("ringdump: transmitted {} frames ({} errors)", sent, after.is_error() ? 0 : after.value().transmit_errors);
+        println(
+            "ringdump: transmitted {} frames ({} errors)", sent, after.is_error() ? 0 : after.value().transmit_errors);
     }
     ring.close();
     return 0;
