@@ -4,7 +4,8 @@
 //   zc on|off       copy elimination for sockets opened from now on, and for the next connections
 //                   of listeners that never chose for themselves (the boot-time services);
 //                   ttcp's -z sets one socket's own
-//   zc stats        per direction, bytes copied and bytes moved without copying; remaps (and
+//   zc stats        per direction, bytes copied and bytes moved without copying (sendfile's file
+//                   bytes on a line of their own); remaps (and
 //                   remaps refused because the application's frame was still pinned); TLB
 //                   flushes; COW faults and copies; pages pinned for send now, pieces ever pinned;
 //                   the page-table work of each direction (PTE writes, invlpgs) in total and per
@@ -25,6 +26,7 @@
 #include <kernel/console/Command.h>
 #include <kernel/net/KernelPort.h>
 #include <kernel/net/Network.h>
+#include <kernel/net/SendFile.h>
 #include <mm/Memory.h>
 #include <net/tcp/TcpLayer.h>
 
@@ -54,6 +56,9 @@ void print_zero_copy_stats()
     // One `key=value` group per line, so a test can read any of them with one pattern.
     kprintln("zc send: copied_bytes={} zero_copy_bytes={} pieces_pinned={}", counters.tcp_copied_bytes,
         counters.tcp_sent_zero_copy_bytes, counters.tcp_zero_copy_pieces);
+    auto files = knet::send_file_stats();
+    kprintln("zc sendfile: bytes={} copied_bytes={} pieces={} calls={}", files.zero_copy_bytes, files.copied_bytes,
+        counters.tcp_sendfile_pieces, files.calls);
     kprintln("zc recv: copied_bytes={} zero_copy_bytes={} remaps={} remaps_refused={}",
         counters.tcp_received_copied_bytes, counters.tcp_remapped_bytes, counters.tcp_remapped_pages,
         counters.tcp_remap_refused);

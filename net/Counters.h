@@ -88,6 +88,8 @@ namespace skiff::net {
     X(tcp_zero_copy_pieces)                                                                                            \
     X(tcp_copied_bytes)                                                                                                \
     X(tcp_sent_zero_copy_bytes)                                                                                        \
+    X(tcp_sendfile_bytes)                                                                                              \
+    X(tcp_sendfile_pieces)                                                                                             \
     X(tcp_received_copied_bytes)                                                                                       \
     X(tcp_remapped_pages)                                                                                              \
     X(tcp_remapped_bytes)                                                                                              \

@@ -49,6 +49,21 @@ bool PacketBuffer::add_segment(DataSeg const& segment)
     return true;
 }
 
+bool PacketBuffer::extend_last_segment(u8 const* virt, u64 phys, u32 length)
+{
+    if (m_segment_count == 0 || m_follow_length != 0)
+        return false;
+    DataSeg& last = m_segments[m_segment_count - 1];
+    u64 end = last.phys + last.length;
+    u64 in_frame = end & (kPageSize - 1);
+    if (phys != end || virt != last.virt + last.length || last.frame.kind == FrameKind::None
+        || end - in_frame != last.frame.phys || in_frame + length > kPageSize)
+        return false;
+    last.length += length;
+    m_segments_length += length;
+    return true;
+}
+
 DataSeg const& PacketBuffer::segment(u8 index) const
 {
     VERIFY(index < m_segment_count);

@@ -116,6 +116,11 @@ public:
 
     // seg[2]: data that is not copied. Takes over the frame reference in `segment`.
     bool add_segment(DataSeg const& segment);
+    // Lengthen the last segment by `length` bytes that follow it at both its addresses (`virt`,
+    // `phys` are where they start) inside the same frame, which its reference already covers: a
+    // sendfile range continued where the last call stopped. False (nothing changes) when there is
+    // no such segment, or follow already holds bytes (they would come first on the wire).
+    bool extend_last_segment(u8 const* virt, u64 phys, u32 length);
     u8 segment_count() const { return m_segment_count; }
     DataSeg const& segment(u8 index) const;
 

@@ -187,8 +187,7 @@ void respond_status_page(Connection& c, bool close, bool head_only, u64 now)
         s_stats.responses_by_class[3], s_stats.responses_by_class[4], s_stats.responses_by_class[5]);
     format(sink, "bytes        {} sent, {} of them file data; {} received\n", s_stats.bytes_sent,
         s_stats.file_bytes_sent, s_stats.input_bytes);
-    format(sink, "sendfile     {} bytes copied, {} by reference (no zero-copy sendfile yet)\n", files.copied_bytes,
-        files.zero_copy_bytes);
+    format(sink, "sendfile     {} bytes by reference, {} copied\n", files.zero_copy_bytes, files.copied_bytes);
     if (kfs::is_mounted()) {
         auto const& fs = kfs::file_system();
         format(sink, "files        {} in '{}' ({} bytes)\n", fs.file_count(), kfs::status().name, fs.file_bytes());
@@ -640,8 +639,9 @@ void start()
             listener->close();
             return;
         }
-        // Connections inherit the listener's options. Copy elimination off: the file pages are not
-        // in the zero-copy region (knet::send_file_range says what replaces the copy).
+        // Connections inherit the listener's options. Copy elimination off: the response heads are
+        // built in the connection's own memory, outside the zero-copy region, and are copied; file
+        // bytes go by reference whatever the switch says (knet::send_file_range).
         u32 window = knet::tcp_receive_window_hint();
         listener->set_buffer_sizes(kSendBuffer, window ? min(window, kReceiveWindow) : kReceiveWindow);
         listener->set_zero_copy(false);

@@ -45,9 +45,8 @@ int httpd_command(Arguments const& arguments)
         s.status_400, s.status_404, s.status_405, s.status_408, s.status_413, s.status_414, s.status_416, s.status_431,
         s.status_501, s.status_505);
     kprintln("bytes        {} sent ({} file data), {} received", s.bytes_sent, s.file_bytes_sent, s.input_bytes);
-    kprintln("sendfile     {} bytes copied, {} by reference, {} waits for transmit buffers (no zero-copy "
-             "sendfile yet)",
-        files.copied_bytes, files.zero_copy_bytes, files.pool_waits);
+    kprintln("sendfile     {} bytes by reference, {} copied, {} waits for transmit buffers", files.zero_copy_bytes,
+        files.copied_bytes, files.pool_waits);
     kprintln("memory       {} bytes per connection slot, {} KiB for {}", httpd::connection_bytes(),
         httpd::connection_bytes() * httpd::kMaxConnections / 1024, httpd::kMaxConnections);
     auto* rows = new (std::nothrow) Rows;

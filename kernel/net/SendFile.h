@@ -1,14 +1,14 @@
 #pragma once
 
 // Sending a file's bytes on a TCP connection: the one place the web server (apps/httpd/) hands
-// file data to the stack, so that a zero-copy sendfile can replace what is inside without the
-// server changing.
+// file data to the stack.
 //
-// Today the bytes are COPIED: the call goes through TcpSocket::send(), which copies them into
-// the stack's transmit buffers (their `follow`). The files already lie where a NIC could read
-// them — page-aligned in the boot archive's frames (kernel/fs/BootArchive.h), each frame
-// reference-counted — so the zero-copy version builds pieces that point at those pages (split at
-// page boundaries, a frame reference per piece), as TCP units where the device has TSO.
+// Nothing is copied: the files lie page-aligned in the boot archive's frames
+// (kernel/fs/BootArchive.h), each frame reference-counted, and net::TcpSocket::send_file hangs
+// pieces pointing at those frames on the send queue (split at frame boundaries, one frame
+// reference per piece, carried in TSO units on the e1000 and through the NE2000's remote-DMA
+// gather otherwise; net/SendFile.h). A retransmission reads the same frames; the references come
+// back when the buffers are acknowledged and freed, or when the connection ends.
 
 #include <kernel/fs/BootArchive.h>
 #include <lib/Result.h>
@@ -34,8 +34,8 @@ u32 transmit_buffers_to_share();
 struct SendFileStats {
     u64 calls { 0 };
     u64 bytes { 0 };           // file bytes queued
-    u64 copied_bytes { 0 };    // of which copied into transmit buffers (today: all)
-    u64 zero_copy_bytes { 0 }; // queued by reference to the file's pages (today: none)
+    u64 copied_bytes { 0 };    // bytes the stack copied during these calls (its tcp_copied_bytes): 0
+    u64 zero_copy_bytes { 0 }; // queued by reference to the file's pages: all of them
     u64 pool_waits { 0 };      // calls that found the transmit pool down to its reserve
 };
 SendFileStats send_file_stats(); // stack lock held, or a torn read is acceptable (console)

@@ -9,10 +9,12 @@
 //   TcpCongestion.cpp   slow start, congestion avoidance (RFC 5681); loss recovery: SACK
 //                       scoreboard, RACK-TLP (RFC 8985), pipe (RFC 6675), PRR (RFC 6937)
 //   TcpReassembly.cpp   out-of-order queue and SACK blocks (RFC 2018)
+//   TcpSendFile.cpp     send_file: send-queue buffers whose pieces point at a file's frames
 //   TcpSocket.cpp       the BSD calls
 
 #include <lib/Result.h>
 #include <net/PacketBuffer.h>
+#include <net/SendFile.h>
 #include <net/tcp/TcpHeader.h>
 #include <net/tcp/TcpSocket.h>
 
@@ -136,6 +138,7 @@ private:
     void drop_send_queue(Tcb&);
     u32 receive_window(Tcb&);
     Result<usize> queue_send(Tcb&, ReadonlyBytes data);
+    Result<usize> queue_send_file(Tcb&, FileFrames const& file, u64 offset, u64 length); // TcpSendFile.cpp
     u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;

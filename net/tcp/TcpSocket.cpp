@@ -89,17 +89,7 @@ Result<void> TcpSocket::connect(SocketAddress remote)
 
 Result<usize> TcpSocket::send(ReadonlyBytes data)
 {
-    switch (m_tcb->state) {
-    case TcpState::Established:
-    case TcpState::CloseWait: break;
-    case TcpState::SynSent:
-    case TcpState::SynReceived: return Error::WouldBlock;
-    case TcpState::Closed: return m_tcb->error != Error::None ? m_tcb->error : Error::NotConnected;
-    case TcpState::Listen: return Error::NotConnected;
-    default: return Error::Shutdown; // our FIN is queued: EPIPE
-    }
-    if (m_tcb->fin_queued)
-        return Error::Shutdown;
+    TRY(check_can_send());
     if (data.is_empty())
         return static_cast<usize>(0);
     usize queued;
@@ -113,6 +103,36 @@ Result<usize> TcpSocket::send(ReadonlyBytes data)
     if (m_layer->sends_on_write(*m_tcb))
         m_layer->output(*m_tcb);
     return queued;
+}
+
+Result<usize> TcpSocket::send_file(FileFrames const& file, u64 offset, u64 length)
+{
+    TRY(check_can_send());
+    usize queued;
+    {
+        profile::ScopedStage stage(profile::Stage::SendSocket, 1, 0);
+        queued = TRY(m_layer->queue_send_file(*m_tcb, file, offset, length));
+        stage.set_bytes(queued);
+    }
+    if (queued && m_layer->sends_on_write(*m_tcb))
+        m_layer->output(*m_tcb);
+    return queued;
+}
+
+Result<void> TcpSocket::check_can_send() const
+{
+    switch (m_tcb->state) {
+    case TcpState::Established:
+    case TcpState::CloseWait: break;
+    case TcpState::SynSent:
+    case TcpState::SynReceived: return Error::WouldBlock;
+    case TcpState::Closed: return m_tcb->error != Error::None ? m_tcb->error : Error::NotConnected;
+    case TcpState::Listen: return Error::NotConnected;
+    default: return Error::Shutdown; // our FIN is queued: EPIPE
+    }
+    if (m_tcb->fin_queued)
+        return Error::Shutdown;
+    return {};
 }
 
 Result<usize> TcpSocket::recv(Bytes out)

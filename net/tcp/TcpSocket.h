@@ -11,6 +11,8 @@
 //    (split at page boundaries, each page pinned through the port until ACKed; a third piece is
 //    copied into follow); with it off, the bytes are copied into follow. The same buffers are
 //    transmitted and retransmitted by one code path, and freed when acknowledged.
+//  - send_file: the same buffers, their seg[] pieces pointing at the frames of a read-only file
+//    (net/SendFile.h), each holding a frame reference until the buffer is freed; never copied.
 //  - receive: received page buffers queue on the socket as they arrived; recv copies out, or,
 //    with recv_zero_copy(), copy elimination on and a destination in the zero-copy region at the
 //    same page offset as the payload, hands the page to the port's remap hook.
@@ -19,6 +21,7 @@
 
 #include <lib/Result.h>
 #include <net/PacketBuffer.h>
+#include <net/SendFile.h>
 #include <net/socket/Socket.h>
 #include <net/tcp/Tcb.h>
 
@@ -34,6 +37,13 @@ public:
     Result<TcpSocket*> accept(SocketAddress* peer = nullptr);
     Result<void> connect(SocketAddress remote); // InProgress at first; poll for kPollOut
     Result<usize> send(ReadonlyBytes data);
+    // sendfile: queues bytes [offset, offset + length) of `file` by reference — send-queue
+    // buffers whose seg[] pieces point at the file's frames, each holding a frame reference
+    // (net/SendFile.h) — with no byte copied, whatever the socket's copy elimination says. As
+    // send(): returns how many bytes the send buffer and the transmit pool took now, or
+    // WouldBlock. A range starting past the end is refused (InvalidArgument); one running past
+    // it is clipped there (0 when it starts at the end).
+    Result<usize> send_file(FileFrames const& file, u64 offset, u64 length);
     // Copies; never touches the application's memory outside `out`.
     Result<usize> recv(Bytes out);
     // The zero-copy receive contract (docs/zero-copy.md). recv_zero_copy() is recv() for a
@@ -92,6 +102,8 @@ public:
 private:
     friend class TcpLayer; // binds each handle to its block
     Result<usize> receive(Bytes out, bool may_remap);
+    // Whether the state lets the application queue data (send, send_file).
+    Result<void> check_can_send() const;
 
     TcpLayer* m_layer { nullptr };
     Tcb* m_tcb { nullptr };

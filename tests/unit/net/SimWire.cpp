@@ -42,7 +42,9 @@ Result<void> SimDevice::transmit(PacketBuffer& packet)
         // Walk the pieces as a gathering driver does, checking each is physically contiguous
         // within one page when it refers to pinned or stack pages.
         u32 at = 0;
+        piece_addresses.emplace_back();
         packet.for_each_piece([&](BufferPiece const& piece) {
+            piece_addresses.back().push_back(piece.phys);
             if (piece.phys)
                 VERIFY((piece.phys & (kPageSize - 1)) + piece.length <= kPageSize);
             std::copy(piece.virt, piece.virt + piece.length, frame.begin() + at);

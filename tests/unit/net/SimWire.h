@@ -57,6 +57,9 @@ public:
 
     std::deque<std::vector<u8>> sent;
     u64 pieces_seen { 0 };
+    // Per transmit() call on a gathering device, the DMA address of each piece in order (a
+    // retransmission can be compared with the first transmission).
+    std::vector<std::vector<u64>> piece_addresses;
     // As a DMA NIC that reclaims its transmit ring later: keep a reference on every transmitted
     // buffer until release_held().
     bool hold_transmits { false };
