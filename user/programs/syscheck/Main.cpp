@@ -251,6 +251,42 @@ void check_sockets(bool limits)
             raw_call(Call::ReceiveFrom, static_cast<u64>(ping.value()), buffer, 4, 1 << 16, 0), Error::InvalidArgument);
         (void)close(ping.value());
     }
+    // Packet rings.
+    expect("ring_map: null setup", raw_call(Call::RingMap, kNull), Error::Fault);
+    expect("ring_map: setup in the kernel", raw_call(Call::RingMap, kKernel), Error::Fault);
+    abi::RingSetup setup {};
+    setup.slots = 0;
+    expect("ring_map: 0 slots", raw_call(Call::RingMap, word(&setup)), Error::InvalidArgument);
+    setup.slots = 1000;
+    expect("ring_map: 1000 slots", raw_call(Call::RingMap, word(&setup)), Error::InvalidArgument);
+    expect("ring_release: a UDP socket", raw_call(Call::RingRelease, u, 1), Error::InvalidArgument);
+    expect("ring_wait: descriptor 60", raw_call(Call::RingWait, 60, 0), Error::BadDescriptor);
+    setup.slots = 2;
+    setup.ether_type = 0x88b6;
+    i64 ring = raw_call(Call::RingMap, word(&setup));
+    expect("ring_map: 2 slots of 0x88b6", ring, Error::None);
+    if (!abi::is_error_result(ring)) {
+        auto* receive = reinterpret_cast<u8 volatile*>(setup.receive_frames);
+        expect_true("ring_map: the receive ring is readable", receive[0] == 0);
+        expect("ring: the receive ring is not the kernel's to write for the task",
+            raw_call(Call::Receive, u, setup.receive_frames, 64, abi::kReceiveDontWait, 0), Error::Fault);
+        auto* descriptor = reinterpret_cast<abi::RingDescriptor volatile*>(setup.transmit_descriptors);
+        descriptor->length = 10; // shorter than a frame may be
+        descriptor->state = abi::kSlotFull;
+        expect("ring_transmit: a 10-byte frame", raw_call(Call::RingTransmit, static_cast<u64>(ring), 1),
+            Error::InvalidArgument);
+        // The kernel consumed slot 0 (marked empty, counted as an error); the next is slot 1.
+        expect_true("ring_transmit: the refused slot is handed back", descriptor[0].state == abi::kSlotEmpty);
+        descriptor[1].offset = 4000;
+        descriptor[1].length = 200; // past the end of its page
+        descriptor[1].state = abi::kSlotFull;
+        expect("ring_transmit: a frame past its page", raw_call(Call::RingTransmit, static_cast<u64>(ring), 1),
+            Error::InvalidArgument);
+        expect("ring_wait: nothing, do not wait", raw_call(Call::RingWait, static_cast<u64>(ring), 0), Error::None);
+        expect("ring_statistics: into the kernel", raw_call(Call::RingStatistics, static_cast<u64>(ring), kKernel),
+            Error::Fault);
+        expect("close: the ring", raw_call(Call::Close, static_cast<u64>(ring)), Error::None);
+    }
     expect("close: UDP", raw_call(Call::Close, u), Error::None);
     if (!limits)
         return;
