@@ -12,6 +12,7 @@ void register_all_commands()
     register_resource_commands();
     register_zero_copy_commands();
     register_file_commands();
+    register_task_commands();
     register_httpd_commands();
 }
 

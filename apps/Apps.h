@@ -14,6 +14,7 @@ void register_ttcp_commands();      // ttcp (apps/ttcp/TtcpCommand.cpp, docs/ttc
 void register_resource_commands();  // resources, stats (apps/ResourceCommands.cpp)
 void register_zero_copy_commands(); // zc (apps/ZeroCopyCommands.cpp, docs/zero-copy.md)
 void register_file_commands();      // ls, cat, stat (apps/FileCommands.cpp)
+void register_task_commands();      // run, kill, programs, tasks (apps/TaskCommands.cpp)
 void register_httpd_commands();     // httpd (apps/httpd/HttpdCommand.cpp, docs/httpd.md)
 
 // The applications that run from boot: the web server on port 80 (apps/httpd/). Call after the

@@ -7,6 +7,7 @@
 #include <kernel/console/Command.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/selftest/SelfTest.h>
+#include <kernel/task/Task.h>
 #include <mm/Memory.h>
 
 namespace skiff::apps {
@@ -27,6 +28,7 @@ struct ThreadRow {
     uptr stack_base;
     u64 stack_size;
     u64 stack_used;
+    u32 task_id; // 0: a kernel thread
 };
 
 struct ThreadTable {
@@ -60,14 +62,22 @@ int ps_command(Arguments const&)
             row.stack_base = thread.stack_base();
             row.stack_size = thread.stack_size();
             row.stack_used = thread.stack_high_water();
+            row.task_id = thread.task() ? thread.task()->id() : 0;
         },
         table);
-    kprintln("  ID  NAME                STATE    PRI   CPU ms  SWITCHES  STACK (deepest use / size at base)");
+    // MODE: `kernel` for a kernel thread, `user` for a task's (TASK: its task's id; its STACK is the
+    // kernel stack its system calls and interrupts use).
+    kprintln(
+        "  ID  NAME                MODE    TASK  STATE    PRI   CPU ms  SWITCHES  STACK (deepest use / size at base)");
     for (usize i = table->count; i-- > 0;) {
         auto const& row = table->rows[i];
         u64 ms = time::cycles_to_ns(row.cpu_cycles) / 1000000;
-        kprintln("{:4}  {:<18}  {:<8} {:3}  {:7}  {:8}  {:5}/{}K at {:#x}", row.id, row.name, row.state, row.priority,
-            ms, row.switches, row.stack_used, row.stack_size / 1024, row.stack_base);
+        char task[12] = "-";
+        if (row.task_id)
+            format_to(task, sizeof(task), "{}", row.task_id);
+        kprintln("{:4}  {:<18}  {:<6} {:>5}  {:<8} {:3}  {:7}  {:8}  {:5}/{}K at {:#x}", row.id, row.name,
+            row.task_id ? "user" : "kernel", task, row.state, row.priority, ms, row.switches, row.stack_used,
+            row.stack_size / 1024, row.stack_base);
     }
     auto stats = sched::stats();
     kprintln("{} threads, {} context switches ({} from interrupts), idle {} ms", table->total, stats.context_switches,
@@ -218,7 +228,8 @@ int membench_command(Arguments const&)
 
 void register_core_commands()
 {
-    console::register_command({ "ps", "ps", "threads: state, priority, CPU time, stack", ps_command });
+    console::register_command(
+        { "ps", "ps", "threads: kernel or user (and task), state, priority, CPU time, stack", ps_command });
     console::register_command(
         { "mem", "mem", "memory: frames, heap, paging and TLB flushes, COW faults, zero-copy buffers", mem_command });
     console::register_command(

@@ -10,6 +10,7 @@
 #include <kernel/net/NetServices.h>
 #include <kernel/net/Network.h>
 #include <kernel/net/Sockets.h>
+#include <kernel/syscall/Descriptors.h>
 #include <net/tcp/TcpLayer.h>
 
 namespace skiff::apps {
@@ -154,7 +155,25 @@ void print_udp_handle(knet::UdpHandle& handle, void*)
     kprintln("udp    {:<22} {:<22} {:<12} {:>6}  {}", local, remote, "", socket.queued(), handle.owner());
 }
 
-void print_tcp_socket(net::TcpSocket const& socket)
+// Which task holds each socket (collected before printing, with interrupts off).
+struct Owners {
+    static constexpr u32 kCapacity = 128;
+    syscall::DescriptorTable::SocketOwner entries[kCapacity];
+    u32 count { 0 };
+
+    char const* of(void const* socket, char* text, usize size) const
+    {
+        for (u32 i = 0; i < count; ++i) {
+            if (entries[i].socket == socket) {
+                format_to(text, size, "{} (task {})", entries[i].task_name, entries[i].task_id);
+                return text;
+            }
+        }
+        return "";
+    }
+};
+
+void print_tcp_socket(net::TcpSocket const& socket, Owners const& owners)
 {
     char local[24], remote[24];
     format_to(local, sizeof(local), "{}:{}", IpText(socket.local().address).c_str(), socket.local().port);
@@ -162,25 +181,47 @@ void print_tcp_socket(net::TcpSocket const& socket)
         format_to(remote, sizeof(remote), "*:*");
     else
         format_to(remote, sizeof(remote), "{}:{}", IpText(socket.remote().address).c_str(), socket.remote().port);
-    kprintln("tcp    {:<22} {:<22} {:<12} {:>6}  Send-Q {}", local, remote, net::tcp_state_name(socket.state()),
-        socket.receive_queued_bytes(), socket.send_queued_bytes());
+    char owner[40];
+    kprintln("tcp    {:<22} {:<22} {:<12} {:>6}  Send-Q {}  {}", local, remote, net::tcp_state_name(socket.state()),
+        socket.receive_queued_bytes(), socket.send_queued_bytes(), owners.of(&socket, owner, sizeof(owner)));
+}
+
+void print_task_udp_socket(net::UdpSocket const& socket, char const* owner)
+{
+    char local[24], remote[24];
+    format_to(local, sizeof(local), "{}:{}", IpText(socket.local().address).c_str(), socket.local().port);
+    if (socket.is_connected())
+        format_to(remote, sizeof(remote), "{}:{}", IpText(socket.remote().address).c_str(), socket.remote().port);
+    else
+        format_to(remote, sizeof(remote), "*:*");
+    kprintln("udp    {:<22} {:<22} {:<12} {:>6}  {}", local, remote, "", socket.queued(), owner);
 }
 
 int netstat_command(Arguments const&)
 {
     if (!network_ready())
         return 1;
+    auto* owners = new (std::nothrow) Owners;
+    if (!owners) {
+        kprintln("netstat: out of memory");
+        return 1;
+    }
+    owners->count = syscall::DescriptorTable::socket_owners(owners->entries, Owners::kCapacity);
     kprintln("Proto  Local Address          Foreign Address        State        Recv-Q  Owner");
     {
         knet::StackLocker locker;
-        knet::stack().tcp().for_each_socket(print_tcp_socket);
+        knet::stack().tcp().for_each_socket(
+            [owners](net::TcpSocket const& socket) { print_tcp_socket(socket, *owners); });
+        char owner[40];
+        for (u32 i = 0; i < owners->count; ++i) {
+            auto const& entry = owners->entries[i];
+            if (entry.kind == syscall::DescriptorKind::Udp)
+                print_task_udp_socket(
+                    *static_cast<net::UdpSocket const*>(entry.socket), owners->of(entry.socket, owner, sizeof(owner)));
+        }
     }
     knet::for_each_udp_handle(print_udp_handle, nullptr);
-    auto services = knet::service_stats();
-    kprintln("services: udp echo {} datagrams / {} bytes ({} errors); tcp {} connections ({} refused), echo {} bytes, "
-             "discard {} bytes, sink {} bytes",
-        services.udp_echo_datagrams, services.udp_echo_bytes, services.udp_echo_errors, services.tcp_connections,
-        services.tcp_refused, services.tcp_echo_bytes, services.tcp_discard_bytes, services.tcp_sink_bytes);
+    delete owners;
     return 0;
 }
 
@@ -277,7 +318,7 @@ void register_network_commands()
     console::register_command({ "ifconfig", "ifconfig [[NAME] mtu N]",
         "the network interface: address, MAC, link, counters; set the MTU", ifconfig_command });
     console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
-    console::register_command({ "netstat", "netstat", "open sockets and the services' counters", netstat_command });
+    console::register_command({ "netstat", "netstat", "open sockets, with the task holding each", netstat_command });
     console::register_command({ "tcp", "tcp [tlp on|off | syncookies on|off]",
         "TCP: tail-loss probes and SYN cookies on or off, counters", tcp_command });
     console::register_command(

@@ -2,7 +2,8 @@
 //
 //   resources   one machine-readable line of everything a finished network scenario must give
 //               back — free frames, heap blocks and bytes, pages pinned for zero-copy send,
-//               zero-copy buffer bytes, packet buffers in use per pool, TCP sockets in use (and
+//               zero-copy buffer bytes (the kernel's and the tasks'), tasks, packet buffers in use
+//               per pool, TCP sockets in use (and
 //               how many of them only wait out TIME-WAIT, or are half-open children of a listener
 //               in SYN-RECEIVED: neither holds data buffers, and a SYN flood from addresses that
 //               never answer leaves up to a backlog of the latter per listener until their SYN-ACK
@@ -15,6 +16,8 @@
 #include <kernel/base/Print.h>
 #include <kernel/console/Command.h>
 #include <kernel/net/Network.h>
+#include <kernel/sched/Scheduler.h>
+#include <kernel/task/Task.h>
 #include <mm/Memory.h>
 
 namespace skiff::apps {
@@ -25,9 +28,12 @@ using console::Arguments;
 
 int resources_command(Arguments const&)
 {
+    // Threads that have exited (a task's, just now) hold their stacks until reaped: count after.
+    sched::reap_exited_threads();
     auto memory = mm::stats();
-    kprint("resources: frames_free={} heap_blocks={} heap_bytes={} pinned={} zc_bytes={}", memory.frames.free,
-        memory.heap.live_blocks, memory.heap.bytes_in_blocks, memory.pinned_frames, memory.zero_copy_bytes);
+    kprint("resources: frames_free={} heap_blocks={} heap_bytes={} pinned={} zc_bytes={} tasks={}", memory.frames.free,
+        memory.heap.live_blocks, memory.heap.bytes_in_blocks, memory.pinned_frames, memory.zero_copy_bytes,
+        task::task_count());
     if (!knet::is_running()) {
         kprintln("");
         return 0;

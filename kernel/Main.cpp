@@ -16,6 +16,7 @@
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/sync/Semaphore.h>
+#include <kernel/task/Task.h>
 #include <mm/Memory.h>
 
 extern "C" void (*const __init_array_start[])();
@@ -72,6 +73,7 @@ extern "C" [[noreturn]] void kernel_main()
     mm::initialize(info);
     kfs::initialize();
     sched::initialize();
+    task::initialize();
     install_console_input_waiter();
     drivers::pci::initialize(info);
     knet::initialize();

@@ -5,7 +5,8 @@
 namespace skiff {
 
 // One error vocabulary for the kernel and the network stack. Names follow POSIX where a POSIX
-// errno exists, so a socket error reads the way a networking engineer expects.
+// errno exists, so a socket error reads the way a networking engineer expects. The values are also
+// the system-call ABI's error codes (lib/Abi.h): append only.
 enum class Error : u16 {
     None = 0,
     NoMemory,            // ENOMEM: a pool or the heap is exhausted
@@ -33,6 +34,8 @@ enum class Error : u16 {
     MessageTooLong,      // EMSGSIZE
     BadState,            // the object is in a state where the call makes no sense
     Fault,               // EFAULT: a bad address
+    BadDescriptor,       // EBADF: no such descriptor open in this task
+    LimitReached,        // EMFILE / EAGAIN: a per-task or system-wide limit (tasks, threads, memory)
 };
 
 char const* error_name(Error error);

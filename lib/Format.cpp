@@ -309,6 +309,8 @@ char const* error_name(Error error)
     case Error::MessageTooLong: return "message too long";
     case Error::BadState: return "bad state";
     case Error::Fault: return "bad address";
+    case Error::BadDescriptor: return "bad descriptor";
+    case Error::LimitReached: return "limit reached";
     }
     return "unknown error";
 }

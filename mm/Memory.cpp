@@ -49,6 +49,27 @@ VirtualRangeAllocator s_mmio_areas;
 FaultStats s_faults;
 u64 s_zero_copy_bytes = 0;
 u64 s_area_bytes = 0;
+// The task address space whose table is loaded now (null: the kernel's own, before any task ran).
+// Kernel threads leave it as it is: the upper half is the same in every table.
+UserSpace* s_active_user_space = nullptr;
+UserSpace::Fault s_last_user_fault = UserSpace::Fault::Resolved;
+u64 s_user_spaces = 0;
+// The task spaces alive (their tables' counters join the kernel's in stats()), and the counters of
+// those destroyed.
+constexpr u32 kMaxLiveSpaces = 64;
+UserSpace* s_live_spaces[kMaxLiveSpaces] {};
+PageTableStats s_ended_paging;
+
+void add_paging(PageTableStats& total, PageTableStats const& more)
+{
+    total.maps += more.maps;
+    total.unmaps += more.unmaps;
+    total.remaps += more.remaps;
+    total.protects += more.protects;
+    total.page_flushes += more.page_flushes;
+    total.full_flushes += more.full_flushes;
+    total.tables += more.tables;
+}
 
 void zero_frame(PhysicalAddress frame)
 {
@@ -105,6 +126,31 @@ bool handle_page_fault(FaultInfo const& fault, TrapFrame const&)
     bool write = fault.write;
     uptr address = fault.address;
     uptr page = align_down(address, kFrameSize);
+    if (address < (1ull << 47)) {
+        // The lower half is the active task's (its own access, or the kernel's on its behalf).
+        ++s_faults.user_faults;
+        ZeroCopyStats const& zero_copy = s_zero_copy.stats(); // a task's region counts here too
+        u64 copies = zero_copy.cow_copies, reclaims = zero_copy.lazy_reclaims;
+        s_last_user_fault = s_active_user_space ? s_active_user_space->resolve_fault(address, write, fault.execute)
+                                                : UserSpace::Fault::NotMapped;
+        if (s_last_user_fault == UserSpace::Fault::Resolved) {
+            if (zero_copy.cow_copies != copies)
+                ++s_faults.cow_copies;
+            else if (zero_copy.lazy_reclaims != reclaims)
+                ++s_faults.cow_reclaims;
+            else
+                ++s_faults.demand_zero;
+            return true;
+        }
+        ++s_faults.unresolved;
+        return false;
+    }
+    // A task touching the kernel's half is never resolved, whatever is there.
+    if (fault.user) {
+        s_last_user_fault = UserSpace::Fault::KernelHalf;
+        ++s_faults.unresolved;
+        return false;
+    }
     if (PageTable::is_canonical(address)) {
         if (present && write && s_zero_copy.contains(page)) {
             // Zero-copy pages keep their own records: a write to one a send protected.
@@ -141,7 +187,7 @@ void describe_address(uptr address)
     if (address < 0x1000)
         region = "the null page: a null pointer dereference";
     else if (address < (1ull << 47))
-        region = "the lower half, where nothing is mapped yet (no user tasks)";
+        region = s_active_user_space ? "the lower half: the current task's memory" : "the lower half (no task active)";
     else if (address >= kDirectMapBase && address < kKernelVirtualAreaBase)
         region = "the direct map of physical memory";
     else if (s_general_areas.contains(address))
@@ -159,6 +205,12 @@ void describe_address(uptr address)
     else if ((entry & pte::kPresent) && (entry & pte::kCopyOnWrite))
         format(out, "mm: copy-on-write page, frame refcount {}\n",
             s_frames.manages(entry & pte::kAddressMask) ? s_frames.refcount(entry & pte::kAddressMask) : 0);
+    if (address < (1ull << 47) && s_active_user_space) {
+        format(out, "mm: {} (task table {:#x})\n", UserSpace::fault_name(s_last_user_fault),
+            s_active_user_space->table().root());
+        s_active_user_space->table().describe(address, out);
+        return;
+    }
     format(out, "mm: page-table walk (root table {:#x}):\n", s_kernel_table.root());
     s_kernel_table.describe(address, out);
 }
@@ -311,6 +363,14 @@ void initialize(BootInfo const& info)
 
     s_general_areas.initialize(kGeneralAreaBase, kRegionSize);
     s_mmio_areas.initialize(kMmioBase, kRegionSize);
+    // Tasks copy the kernel's top-level entries (mm/UserSpace.h): make every one the layout will
+    // ever use now, and refuse new ones from here on.
+    uptr const kernel_regions[] = { kDirectMapBase, kKernelVirtualAreaBase, kKernelImageBase };
+    for (uptr region : kernel_regions) {
+        if (s_kernel_table.reserve_top_level(region).is_error())
+            out_of_memory_at_boot("making the kernel's top-level tables");
+    }
+    s_kernel_table.seal_top_level();
 
     // 3. Switch. The boot tables set global pages, so drop those too.
     {
@@ -506,24 +566,61 @@ void free_zero_copy_buffer(u8* buffer, u64 bytes)
     s_zero_copy_bytes -= pages * kFrameSize;
 }
 
+// The network stack hands mm/ the application's addresses; a lower-half one is the current task's
+// (the stack runs its send and receive on the task's own thread, in its address space).
+ZeroCopyPages* user_zero_copy(uptr address)
+{
+    if (address >> 47 || !s_active_user_space)
+        return nullptr;
+    return s_active_user_space->zero_copy();
+}
+
 bool is_zero_copy_buffer(void const* address, u64 length)
 {
     uptr start = reinterpret_cast<uptr>(address);
+    if (!(start >> 47)) {
+        InterruptDisabler disabler;
+        return s_active_user_space && s_active_user_space->is_zero_copy(start, length);
+    }
     return length > 0 && s_zero_copy_areas.contains(start) && s_zero_copy_areas.contains(start + length - 1);
 }
+
+namespace {
+
+Result<PhysicalAddress> writable_frame_in(ZeroCopyPages& pages, uptr address)
+{
+    uptr page = align_down(address, kFrameSize);
+    if (!pages.contains(page))
+        return Error::NotSupported;
+    PhysicalAddress frame = pages.frame_at(page);
+    if (!frame)
+        return Error::NotSupported;
+    if (pages.is_write_protected(page))
+        return Error::Busy;
+    return frame;
+}
+
+} // namespace
 
 Result<PhysicalAddress> writable_zero_copy_frame(uptr address)
 {
     InterruptDisabler disabler;
-    uptr page = align_down(address, kFrameSize);
-    if (!s_zero_copy.contains(page))
+    return writable_frame_in(s_zero_copy, address);
+}
+
+Result<PhysicalAddress> writable_zero_copy_frame(UserSpace& space, uptr address)
+{
+    InterruptDisabler disabler;
+    ZeroCopyPages* pages = space.zero_copy();
+    if (!pages || address >> 47)
         return Error::NotSupported;
-    PhysicalAddress frame = s_zero_copy.frame_at(page);
-    if (!frame)
-        return Error::NotSupported;
-    if (s_zero_copy.is_write_protected(page))
-        return Error::Busy;
-    return frame;
+    return writable_frame_in(*pages, address);
+}
+
+Result<uptr> allocate_user_zero_copy_buffer(UserSpace& space, u64 bytes)
+{
+    InterruptDisabler disabler;
+    return space.allocate_zero_copy(bytes, s_zero_copy.counters());
 }
 
 u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)
@@ -538,12 +635,20 @@ u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes)
 Result<PhysicalAddress> remap_page(uptr page, PhysicalAddress new_frame)
 {
     InterruptDisabler disabler;
+    if (!(page >> 47)) {
+        ZeroCopyPages* region = user_zero_copy(page);
+        return region ? region->remap(page, new_frame) : Result<PhysicalAddress>(Error::NotSupported);
+    }
     return s_zero_copy.remap(page, new_frame);
 }
 
 u32 remap_pages(Span<PageExchange> exchanges)
 {
     InterruptDisabler disabler;
+    if (!exchanges.is_empty() && !(exchanges[0].page >> 47)) {
+        ZeroCopyPages* region = user_zero_copy(exchanges[0].page);
+        return region ? region->remap_pages(exchanges) : 0;
+    }
     return s_zero_copy.remap_pages(exchanges);
 }
 
@@ -554,6 +659,10 @@ Result<PhysicalAddress> pin_page(uptr address)
     // push the page-fault frame onto a read-only page), and the direct map and the image use pages
     // that must never become read-only. The network stack copies whatever cannot be pinned.
     InterruptDisabler disabler;
+    if (!(address >> 47)) {
+        ZeroCopyPages* region = user_zero_copy(address);
+        return region ? region->pin(address) : Result<PhysicalAddress>(Error::NotSupported);
+    }
     return s_zero_copy.pin(address);
 }
 
@@ -605,15 +714,84 @@ MemoryStats stats()
     {
         InterruptDisabler disabler;
         result.frames = s_frames.stats();
+        // Every table's work: the kernel's, each task's alive, and those of tasks that ended.
         result.paging = s_kernel_table.stats();
+        add_paging(result.paging, s_ended_paging);
+        for (auto* space : s_live_spaces) {
+            if (space)
+                add_paging(result.paging, space->table().stats());
+        }
         result.faults = s_faults;
-        result.zero_copy_bytes = s_zero_copy_bytes;
         result.zero_copy = s_zero_copy.stats();
+        // The kernel's buffers and every task's (their regions count into the same counters).
+        result.zero_copy_bytes = result.zero_copy.registered_pages * kFrameSize;
         result.pinned_frames = result.zero_copy.pinned_frames;
         result.area_bytes = s_area_bytes;
+        result.user_spaces = s_user_spaces;
     }
     result.heap = heap_stats();
     return result;
+}
+
+Result<UserSpace*> create_user_space(u64 max_bytes)
+{
+    auto* space = new (std::nothrow) UserSpace;
+    if (!space)
+        return Error::NoMemory;
+    InterruptDisabler disabler;
+    auto created
+        = space->create(s_frames, PhysicalWindow { kDirectMapBase }, &kTlbOperations, s_kernel_table, max_bytes);
+    if (created.is_error()) {
+        delete space;
+        return created.error();
+    }
+    ++s_user_spaces;
+    return space;
+}
+
+void destroy_user_space(UserSpace* space)
+{
+    {
+        InterruptDisabler disabler;
+        if (s_active_user_space == space) {
+            // Never free the tables the CPU is walking: back to the kernel's own.
+            arch::activate_kernel_page_table(s_kernel_table.root());
+            space->table().set_active(false);
+            s_active_user_space = nullptr;
+        }
+        space->destroy();
+        PageTableStats ended = space->table().stats();
+        ended.tables = 0; // freed with it
+        add_paging(s_ended_paging, ended);
+        for (auto& slot : s_live_spaces) {
+            if (slot == space)
+                slot = nullptr;
+        }
+        --s_user_spaces;
+    }
+    delete space;
+}
+
+void activate_user_space(UserSpace* space)
+{
+    VERIFY(!arch::interrupts_enabled());
+    if (space == s_active_user_space)
+        return;
+    if (s_active_user_space)
+        s_active_user_space->table().set_active(false);
+    arch::activate_user_page_table(space->table().root());
+    space->table().set_active(true);
+    s_active_user_space = space;
+}
+
+UserSpace* active_user_space()
+{
+    return s_active_user_space;
+}
+
+UserSpace::Fault last_user_fault()
+{
+    return s_last_user_fault;
 }
 
 u64 frames_in_use_for_tests()

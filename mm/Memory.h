@@ -15,6 +15,7 @@
 #include <mm/FrameAllocator.h>
 #include <mm/Heap.h>
 #include <mm/PageTable.h>
+#include <mm/UserSpace.h>
 #include <mm/ZeroCopyPages.h>
 
 namespace skiff::mm {
@@ -89,6 +90,8 @@ u64 release_zero_copy_buffer(u8 const* buffer, u64 bytes);
 // the frame through frame_bytes() is then writing the application's page: the network stack's
 // header-first receive does it from the network thread.
 Result<PhysicalAddress> writable_zero_copy_frame(uptr address);
+// The same for a task's zero-copy buffer at `address` in `space`, loaded or not.
+Result<PhysicalAddress> writable_zero_copy_frame(UserSpace& space, uptr address);
 
 // Swap `new_frame` in under the page at `page` (inside a zero-copy buffer) with one invlpg; the
 // mapping takes over the caller's reference on new_frame, the caller receives the reference on
@@ -122,8 +125,27 @@ Result<Translation> translate(uptr address);
 Result<void> mark_copy_on_write(uptr page);
 Result<void> unmark_copy_on_write(uptr page);
 
+// --- Task address spaces (mm/UserSpace.h) ----------------------------------------------------
+// A fresh space for a task, allowed `max_bytes` in all its regions. Call its methods with interrupts
+// off (arch::InterruptDisabler), as everything here does.
+Result<UserSpace*> create_user_space(u64 max_bytes);
+// Unmaps and frees everything of it (switching to the kernel's table first if it is loaded).
+void destroy_user_space(UserSpace* space);
+// The scheduler, switching to a task's thread (interrupts off): load its table unless it is
+// loaded. Kernel threads do not switch: the kernel's half is in every table.
+void activate_user_space(UserSpace* space);
+UserSpace* active_user_space();
+// What the last unresolved fault in the lower half hit, for the task's fault report.
+UserSpace::Fault last_user_fault();
+// A task's zero-copy buffer (UserSpace::allocate_zero_copy), its work counted with the kernel's
+// in stats().zero_copy. The functions above that take an application address (pin_page,
+// remap_page, remap_pages, is_zero_copy_buffer) serve a lower-half address from the current
+// task's region: the network stack runs a task's send and receive on the task's own thread.
+Result<uptr> allocate_user_zero_copy_buffer(UserSpace& space, u64 bytes);
+
 struct FaultStats {
     u64 faults { 0 };       // page faults seen by the resolver
+    u64 user_faults { 0 };  // of those, in the lower half (a task's, or the kernel's on its behalf)
     u64 cow_copies { 0 };   // COW faults that copied (frame shared)
     u64 cow_reclaims { 0 }; // COW faults that only made the page writable (sole owner)
     u64 demand_zero { 0 };  // demand-zero pages faulted in
@@ -132,13 +154,14 @@ struct FaultStats {
 
 struct MemoryStats {
     FrameStats frames;
-    PageTableStats paging;
+    PageTableStats paging; // the kernel's table and every task's (those that ended included)
     FaultStats faults;
     HeapStats heap;
-    u64 zero_copy_bytes { 0 }; // zero-copy buffers currently allocated
+    u64 zero_copy_bytes { 0 }; // zero-copy buffers currently allocated, the kernel's and the tasks'
     u64 pinned_frames { 0 };   // frames with a zero-copy send pin
     ZeroCopyStats zero_copy;   // pins, remaps and the page-table work of both (mm/ZeroCopyPages.h)
     u64 area_bytes { 0 };      // kernel virtual areas in use (stacks, large heap blocks)
+    u64 user_spaces { 0 };     // task address spaces now
 };
 MemoryStats stats();
 

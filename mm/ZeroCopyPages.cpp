@@ -4,8 +4,8 @@
 
 namespace skiff::mm {
 
-void ZeroCopyPages::initialize(
-    uptr base, u64 pages, ZeroCopyPageRecord* records, PageTable& table, FrameAllocator& frames)
+void ZeroCopyPages::initialize(uptr base, u64 pages, ZeroCopyPageRecord* records, PageTable& table,
+    FrameAllocator& frames, PageFlags extra_flags, ZeroCopyStats* shared_stats)
 {
     VERIFY(is_aligned(base, kFrameSize) && records);
     m_base = base;
@@ -13,6 +13,9 @@ void ZeroCopyPages::initialize(
     m_records = records;
     m_table = &table;
     m_frames = &frames;
+    m_writable = kWritable | extra_flags;
+    m_protected = kProtected | extra_flags;
+    m_counters = shared_stats ? shared_stats : &m_own_stats;
 }
 
 ZeroCopyPageRecord* ZeroCopyPages::record(uptr page)
@@ -38,7 +41,7 @@ Result<void> ZeroCopyPages::map_buffer(uptr base, u64 pages)
             mapped = frame.error();
         } else {
             __builtin_memset(m_table->window().at<u8>(frame.value()), 0, kFrameSize);
-            mapped = m_table->map(page, frame.value(), kWritable);
+            mapped = m_table->map(page, frame.value(), m_writable);
             if (mapped.is_error())
                 m_frames->unref(frame.value());
         }
@@ -47,7 +50,7 @@ Result<void> ZeroCopyPages::map_buffer(uptr base, u64 pages)
             return mapped.error();
         }
         *record(page) = { static_cast<u32>(frame.value() >> kFrameShift), 0, {} };
-        ++m_stats.registered_pages;
+        ++m_counters->registered_pages;
     }
     return {};
 }
@@ -61,9 +64,9 @@ void ZeroCopyPages::unmap_buffer(uptr base, u64 pages)
         // A send may still pin the frame: its reference keeps the frame, and unpin() needs no page.
         m_frames->unref(MUST(m_table->unmap(page))); // registered, so mapped
         if (r->write_protected)
-            --m_stats.protected_pages;
+            --m_counters->protected_pages;
         *r = {};
-        --m_stats.registered_pages;
+        --m_counters->registered_pages;
     }
 }
 
@@ -80,12 +83,12 @@ Result<PhysicalAddress> ZeroCopyPages::pin(uptr address)
         TRY(protect(page));
     u32 pins = m_frames->add_pin(frame);
     if (pins == 0) {
-        ++m_stats.pins_refused;
+        ++m_counters->pins_refused;
         return Error::Busy;
     }
     if (pins == 1)
-        ++m_stats.pinned_frames;
-    ++m_stats.pins;
+        ++m_counters->pinned_frames;
+    ++m_counters->pins;
     return frame;
 }
 
@@ -94,8 +97,8 @@ void ZeroCopyPages::unpin(PhysicalAddress frame)
     // The page stays write-protected (lifted lazily: write_fault, release); the frame may no
     // longer be mapped at all (COW gave the page a copy, or the buffer was freed).
     if (m_frames->drop_pin(frame) == 0)
-        --m_stats.pinned_frames;
-    ++m_stats.unpins;
+        --m_counters->pinned_frames;
+    ++m_counters->unpins;
 }
 
 Result<void> ZeroCopyPages::protect(uptr page)
@@ -106,22 +109,22 @@ Result<void> ZeroCopyPages::protect(uptr page)
     if (r->write_protected)
         return {};
     u64 flushes = m_table->stats().page_flushes;
-    TRY(m_table->protect(page, kProtected));
-    ++m_stats.send_pte_writes;
-    m_stats.send_invlpgs += m_table->stats().page_flushes - flushes;
+    TRY(m_table->protect(page, m_protected));
+    ++m_counters->send_pte_writes;
+    m_counters->send_invlpgs += m_table->stats().page_flushes - flushes;
     r->write_protected = 1;
-    ++m_stats.protected_pages;
+    ++m_counters->protected_pages;
     return {};
 }
 
 void ZeroCopyPages::unprotect(uptr page, ZeroCopyPageRecord& r)
 {
     u64 flushes = m_table->stats().page_flushes;
-    MUST(m_table->protect(page, kWritable)); // registered, so mapped
-    ++m_stats.send_pte_writes;
-    m_stats.send_invlpgs += m_table->stats().page_flushes - flushes;
+    MUST(m_table->protect(page, m_writable)); // registered, so mapped
+    ++m_counters->send_pte_writes;
+    m_counters->send_invlpgs += m_table->stats().page_flushes - flushes;
     r.write_protected = 0;
-    --m_stats.protected_pages;
+    --m_counters->protected_pages;
 }
 
 u64 ZeroCopyPages::release(uptr base, u64 pages)
@@ -138,7 +141,7 @@ u64 ZeroCopyPages::release(uptr base, u64 pages)
             continue;
         }
         unprotect(page, *r);
-        ++m_stats.released_pages;
+        ++m_counters->released_pages;
     }
     return still_held;
 }
@@ -152,7 +155,7 @@ ZeroCopyPages::FaultResult ZeroCopyPages::write_fault(uptr page)
     if (m_frames->refcount(frame) == 1) {
         // Nobody but the mapping holds the frame: the sends that protected it are acknowledged.
         unprotect(page, *r);
-        ++m_stats.lazy_reclaims;
+        ++m_counters->lazy_reclaims;
         return FaultResult::Reclaimed;
     }
     // A send still holds the frame: the application gets a copy, the send keeps the original.
@@ -162,13 +165,13 @@ ZeroCopyPages::FaultResult ZeroCopyPages::write_fault(uptr page)
     PhysicalWindow window = m_table->window();
     __builtin_memcpy(window.at<u8>(fresh.value()), window.at<u8>(frame), kFrameSize);
     u64 flushes = m_table->stats().page_flushes;
-    MUST(m_table->remap(page, fresh.value(), kWritable)); // registered, so mapped
-    ++m_stats.send_pte_writes;
-    m_stats.send_invlpgs += m_table->stats().page_flushes - flushes;
+    MUST(m_table->remap(page, fresh.value(), m_writable)); // registered, so mapped
+    ++m_counters->send_pte_writes;
+    m_counters->send_invlpgs += m_table->stats().page_flushes - flushes;
     m_frames->unref(frame); // the pins keep the original
     *r = { static_cast<u32>(fresh.value() >> kFrameShift), 0, {} };
-    --m_stats.protected_pages;
-    ++m_stats.cow_copies;
+    --m_counters->protected_pages;
+    ++m_counters->cow_copies;
     return FaultResult::Copied;
 }
 
@@ -201,21 +204,21 @@ u32 ZeroCopyPages::remap_pages(Span<PageExchange> exchanges)
         ZeroCopyPageRecord* r = is_aligned(exchange.page, kFrameSize) ? record(exchange.page) : nullptr;
         if (!can_remap(r)) {
             if (r && r->frame_number)
-                ++m_stats.remaps_refused;
+                ++m_counters->remaps_refused;
             break;
         }
-        PhysicalAddress old = MUST(m_table->remap_unflushed(exchange.page, exchange.frame, kWritable)); // registered
+        PhysicalAddress old = MUST(m_table->remap_unflushed(exchange.page, exchange.frame, m_writable)); // registered
         if (r->write_protected)
-            --m_stats.protected_pages;
+            --m_counters->protected_pages;
         *r = { static_cast<u32>(exchange.frame >> kFrameShift), 0, {} };
         exchange.frame = old;
         ++done;
     }
     if (done == 0)
         return 0;
-    m_stats.remaps += done;
-    m_stats.receive_pte_writes += done;
-    ++m_stats.remap_batches;
+    m_counters->remaps += done;
+    m_counters->receive_pte_writes += done;
+    ++m_counters->remap_batches;
     PageTableStats const& paging = m_table->stats();
     u64 flushes = paging.page_flushes, full = paging.full_flushes;
     if (done > kFullFlushThreshold) {
@@ -224,8 +227,8 @@ u32 ZeroCopyPages::remap_pages(Span<PageExchange> exchanges)
         for (u32 i = 0; i < done; ++i)
             m_table->flush_page(exchanges[i].page);
     }
-    m_stats.receive_invlpgs += paging.page_flushes - flushes;
-    m_stats.receive_full_flushes += paging.full_flushes - full;
+    m_counters->receive_invlpgs += paging.page_flushes - flushes;
+    m_counters->receive_full_flushes += paging.full_flushes - full;
     return done;
 }
 

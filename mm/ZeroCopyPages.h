@@ -85,7 +85,11 @@ public:
     static u64 bookkeeping_bytes(u64 pages) { return pages * sizeof(ZeroCopyPageRecord); }
 
     // The region [base, base + pages * 4096); `records` holds bookkeeping_bytes(pages), zeroed.
-    void initialize(uptr base, u64 pages, ZeroCopyPageRecord* records, PageTable& table, FrameAllocator& frames);
+    // A task's region (mm/UserSpace.h) maps its pages with `extra_flags` (user access) and counts
+    // into the kernel's `shared_stats`, so the counters cover every region and a pin can be
+    // dropped through any of them (unpin needs only the frame).
+    void initialize(uptr base, u64 pages, ZeroCopyPageRecord* records, PageTable& table, FrameAllocator& frames,
+        PageFlags extra_flags = 0, ZeroCopyStats* shared_stats = nullptr);
     bool contains(uptr address) const { return address >= m_base && (address - m_base) / kFrameSize < m_pages; }
     uptr base() const { return m_base; }
     u64 size() const { return m_pages * kFrameSize; }
@@ -120,7 +124,9 @@ public:
 
     bool is_write_protected(uptr page) const;
     PhysicalAddress frame_at(uptr page) const; // 0 if no buffer is there
-    ZeroCopyStats const& stats() const { return m_stats; }
+    ZeroCopyStats const& stats() const { return *m_counters; }
+    // Where this region counts (for a task's region to count into the kernel's).
+    ZeroCopyStats* counters() { return m_counters; }
 
 private:
     ZeroCopyPageRecord* record(uptr page);
@@ -134,7 +140,10 @@ private:
     ZeroCopyPageRecord* m_records { nullptr };
     PageTable* m_table { nullptr };
     FrameAllocator* m_frames { nullptr };
-    ZeroCopyStats m_stats {};
+    PageFlags m_writable { kWritable };
+    PageFlags m_protected { kProtected };
+    ZeroCopyStats m_own_stats {};
+    ZeroCopyStats* m_counters { &m_own_stats };
 };
 
 } // namespace skiff::mm

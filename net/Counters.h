@@ -16,6 +16,7 @@ namespace skiff::net {
     X(eth_drop_input_queue_full)                                                                                       \
     X(eth_drop_oversize)                                                                                               \
     X(eth_tx_errors)                                                                                                   \
+    X(eth_rx_tapped)                                                                                                   \
     X(arp_rx)                                                                                                          \
     X(arp_drop_malformed)                                                                                              \
     X(arp_requests_sent)                                                                                               \

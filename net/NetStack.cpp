@@ -264,6 +264,15 @@ void NetStack::process_frame(PacketRef packet)
     }
     packet->meta.link_broadcast = destination.is_broadcast();
     u16 type = frame.value().ether_type();
+    if (m_frame_tap) {
+        if (m_frame_tap->claims(type)) {
+            ++m_counters.eth_rx_tapped;
+            m_frame_tap->take(interface_index, move(packet));
+            return;
+        }
+        if (m_frame_tap->capturing())
+            m_frame_tap->observe(interface_index, *packet);
+    }
     bool pulled = packet->pull(EthernetView::kHeaderLength);
     VERIFY(pulled); // parse() checked the length
     switch (type) {
@@ -307,6 +316,34 @@ Result<void> NetStack::transmit_frame(u8 index, MacAddress destination, EtherTyp
         profile::ScopedStage stage(profile::Stage::SendDriver, 0); // the doorbell: the card sends now
         device.flush();
     }
+    return result;
+}
+
+Result<void> NetStack::transmit_raw(u8 index, PacketRef packet)
+{
+    if (index >= m_interface_count)
+        return Error::InvalidArgument;
+    NetDevice& device = *m_interfaces[index].device;
+    if (!device.link_up())
+        return Error::NetworkUnreachable;
+    u32 length = packet->total_length();
+    Result<void> result = {};
+    {
+        profile::ScopedStage stage(profile::Stage::SendDriver, 1, length);
+        result = device.transmit(*packet);
+    }
+    NetDeviceCounters& counters = device.counters();
+    if (result.is_error()) {
+        ++m_counters.eth_tx_errors;
+        ++counters.tx_dropped;
+    } else {
+        ++m_counters.eth_tx;
+        ++counters.tx_packets;
+        counters.tx_bytes += length;
+    }
+    packet.reset(); // a driver that keeps the frame took its own reference
+    if (m_batch_depth == 0)
+        device.flush();
     return result;
 }
 

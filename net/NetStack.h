@@ -19,6 +19,7 @@
 #include <net/Port.h>
 #include <net/arp/ArpCache.h>
 #include <net/ethernet/EthernetFrame.h>
+#include <net/ethernet/FrameTap.h>
 #include <net/icmp/Icmp.h>
 #include <net/ipv4/Ipv4Layer.h>
 #include <net/tcp/TcpLayer.h>
@@ -81,6 +82,10 @@ public:
 
     // Ethernet output: prepend the header and hand the frame to the device.
     Result<void> transmit_frame(u8 interface, MacAddress destination, EtherType type, PacketRef packet);
+    // A whole frame its sender built, Ethernet header included (a packet ring, FrameTap.h).
+    Result<void> transmit_raw(u8 interface, PacketRef packet);
+    // The one tap for raw frames (null: none); see net/ethernet/FrameTap.h.
+    void set_frame_tap(FrameTap* tap) { m_frame_tap = tap; }
 
     // A batch of work whose frames share one doorbell (NetDevice::flush): frames transmitted while
     // a batch is open are only queued by drivers that can queue; closing the outermost batch
@@ -123,6 +128,7 @@ private:
     bool m_transmit_checksum_offload { false };
     u32 m_tso_max_bytes { 0 };
     u16 m_tso_max_pieces { 0 };
+    FrameTap* m_frame_tap { nullptr };
     ArpCache m_arp;
     Ipv4Layer m_ipv4;
     Icmp m_icmp;

@@ -85,9 +85,12 @@ public:
     // the network thread, whichever address space the application runs in — the stack's own
     // address of the frame mapped there now — or an error when the page cannot take writes that
     // way (not a zero-copy page, or write-protected: a send may still hold its frame); the stack
-    // then takes the ordinary path. The frame stays there while the buffer is posted: the
-    // application is waiting in recv, and the buffer's pages are recv's (docs/zero-copy.md).
-    virtual Result<u8*> posted_destination(void* virt, usize length) = 0;
+    // then takes the ordinary path. `owner` is what the application posted the buffer with
+    // (TcpSocket::post_receive): opaque to the stack, it tells the port which address space
+    // `virt` is in (null: the port's own). The port resolves it again for every segment, so a
+    // buffer the application has given back since is refused, not written; the OS keeps that
+    // from racing a placement in flight (docs/zero-copy.md).
+    virtual Result<u8*> posted_destination(void* owner, void* virt, usize length) = 0;
 
     // Randomness for ISNs (RFC 6528), IP IDs, ephemeral ports.
     virtual u64 random_u64() = 0;

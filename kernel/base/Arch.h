@@ -82,6 +82,42 @@ void set_io_port_space(void volatile* base, u64 size);
 // skiff_thread_start(argument) with interrupts off; returns the stack pointer to load.
 uptr prepare_thread_stack(uptr stack_top, void* argument);
 
+// --- User mode: tasks in the lower half (kernel/task/, kernel/syscall/) ---------------------------
+// What the processor offers, found by initialize_user_mode().
+struct UserModeFeatures {
+    bool execute_protection { false }; // the kernel cannot run user code (x86-64 SMEP, AArch64 PXN)
+    bool access_protection { false };  // the kernel touches user memory only inside a user-access
+                                       // window (x86-64 SMAP, AArch64 PAN)
+    bool address_space_ids { false };  // TLB entries tagged per address space (PCID, ASID)
+    char const* entry { "" };          // how calls enter the kernel ("syscall/sysret", "svc/eret")
+};
+// Installs the system-call entry and the user-mode segments or states, turns on the protections
+// the CPU has, and returns what it found. After initialize_early().
+UserModeFeatures initialize_user_mode();
+UserModeFeatures user_mode_features();
+// The top of the kernel stack the CPU switches to when the current thread enters the kernel from
+// user mode (x86-64: TSS.RSP0 and the system-call entry's stack). The scheduler sets it for every
+// thread of a task it switches to.
+void set_kernel_entry_stack(uptr stack_top);
+// Makes `root` (a table mm/ built for a task: its lower half, the kernel's upper half) the current
+// translation. The kernel's own table stays reachable: its half is shared.
+void activate_user_page_table(u64 root);
+// Leaves the kernel for user mode at `entry` with two arguments in the first two argument
+// registers, interrupts on, as if called from address 0 (lib/Abi.h): `stack_pointer` is 16-byte
+// aligned with at least 16 zero bytes below it (x86-64 enters with rsp 8 below it, on a zero
+// return address; AArch64 with sp there and lr 0). The thread comes back only through system
+// calls, interrupts and exceptions, on its kernel entry stack.
+[[noreturn]] void enter_user_mode(uptr entry, uptr stack_pointer, u64 argument0, u64 argument1);
+// The user-access window: inside it the kernel may read and write user memory (SMAP's AC flag,
+// PAN); outside it any such access faults where the CPU can tell. Not nested.
+inline void begin_user_access();
+inline void end_user_access();
+// Fault-safe copies between the kernel and the current address space's lower half (the caller has
+// checked that the user range lies there). A page that is missing and cannot be faulted in makes
+// them stop and return false instead of faulting the kernel; what was copied before stays copied.
+bool copy_from_user(void* to, uptr from, usize length);
+bool copy_to_user(uptr to, void const* from, usize length);
+
 // --- Bring-up, in order (kernel/Main.cpp) ----------------------------------------------------------
 // Exception handling: from here on a fault is reported, not a silent reset.
 void initialize_early();
@@ -110,4 +146,6 @@ extern "C" void skiff_switch_context(u64* save_sp, u64 load_sp);
 //   kName                   "x86_64" / "aarch64", for the banner and `version`
 //   kTargetDescription      what `version` says about the boot protocol and machine
 //   kCycleCounterName       "TSC" / "CNTVCT", for commands that print cycles
+//   kElfMachine             the e_machine of user programs (62 x86-64, 183 AArch64)
+//   kExecuteProtectionName  "SMEP" / "PXN"; kAccessProtectionName "SMAP" / "PAN"
 #include SKIFF_ARCH_PROCESSOR_HEADER

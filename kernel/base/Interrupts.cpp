@@ -4,6 +4,7 @@
 #include <kernel/base/Arch.h>
 #include <kernel/base/Interrupts.h>
 #include <kernel/base/Print.h>
+#include <lib/Verify.h>
 
 namespace skiff {
 
@@ -23,6 +24,9 @@ u64 s_unexpected = 0;
 PageFaultResolver s_page_fault_resolver = nullptr;
 FaultDescriber s_fault_describer = nullptr;
 PreemptHook s_preempt_hook = nullptr;
+UserFaultHandler s_user_fault_handler = nullptr;
+SystemCallHandler s_system_call_handler = nullptr;
+ReturnToUserHook s_return_to_user_hook = nullptr;
 
 } // namespace
 
@@ -107,6 +111,38 @@ void set_fault_describer(FaultDescriber describer)
 void set_preempt_hook(PreemptHook hook)
 {
     s_preempt_hook = hook;
+}
+
+void set_user_fault_handler(UserFaultHandler handler)
+{
+    s_user_fault_handler = handler;
+}
+void set_system_call_handler(SystemCallHandler handler)
+{
+    s_system_call_handler = handler;
+}
+void set_return_to_user_hook(ReturnToUserHook hook)
+{
+    s_return_to_user_hook = hook;
+}
+
+void dispatch_system_call(TrapFrame& frame)
+{
+    // Nothing enters user mode before the task code installs its handler.
+    VERIFY(s_system_call_handler);
+    s_system_call_handler(frame);
+}
+
+void dispatch_user_fault(UserFault const& fault, TrapFrame& frame)
+{
+    VERIFY(s_user_fault_handler);
+    s_user_fault_handler(fault, frame);
+}
+
+void run_return_to_user_hook(TrapFrame& frame)
+{
+    if (s_return_to_user_hook)
+        s_return_to_user_hook(frame);
 }
 
 } // namespace skiff

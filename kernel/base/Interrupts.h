@@ -18,9 +18,13 @@
 
 namespace skiff {
 
-// Registers saved on every interrupt or exception: the layout belongs to the architecture
-// (kernel/arch/<arch>/TrapFrame.h); everyone else uses its accessors
+// Registers saved on every interrupt, exception or system call: the layout belongs to the
+// architecture (kernel/arch/<arch>/TrapFrame.h); everyone else uses its accessors
 //   uptr instruction_pointer() const;  uptr stack_pointer() const;  uptr frame_pointer() const;
+//   bool from_user() const;            // taken in user mode
+//   u64 system_call_number() const;    u64 system_call_argument(u32 index) const;
+//   void set_system_call_result(u64 value);
+// (the registers lib/Abi.h names for each architecture).
 struct TrapFrame;
 
 using IrqHandler = void (*)(void* context);
@@ -38,7 +42,7 @@ u64 unexpected_irq_count();
 struct FaultInfo {
     uptr address; // the virtual address the access was made to
     bool write;   // a store (false: a load or an instruction fetch)
-    bool user;    // made from user mode (no user mode yet: always false)
+    bool user;    // made from user mode (a task's own access; false for the kernel's, even to user memory)
     bool present; // a translation existed and its permissions refused the access
     bool execute; // an instruction fetch
 };
@@ -59,7 +63,44 @@ void set_fault_describer(FaultDescriber describer);
 using PreemptHook = void (*)();
 void set_preempt_hook(PreemptHook hook);
 
+// --- User mode (tasks, kernel/task/) ----------------------------------------------------------------
+// An exception taken in user mode that nothing resolved, named by intent for the task's fault
+// report. The handler ends the task (it does not return to the faulting instruction).
+enum class UserFaultKind : u8 {
+    PageFault,                // `page` says what access, where
+    IllegalInstruction,       // an undefined or privileged-only instruction
+    ProtectionFault,          // a privileged operation or a non-canonical address
+    ArithmeticError,          // divide by zero, overflow
+    FloatingPointUnavailable, // floating point or SIMD: tasks may not use it (its registers are
+                              // not saved across switches)
+    Breakpoint,
+    AlignmentFault,
+    Other,
+};
+struct UserFault {
+    UserFaultKind kind;
+    FaultInfo page;             // PageFault only
+    uptr instruction;           // the faulting instruction's address
+    uptr stack_pointer;         // the user stack pointer at the fault
+    char const* exception_name; // the architecture's name for it ("page fault", "invalid opcode")
+    u64 code;                   // the architecture's error code or syndrome
+};
+using UserFaultHandler = void (*)(UserFault const& fault, TrapFrame& frame);
+void set_user_fault_handler(UserFaultHandler handler);
+// A system call (lib/Abi.h): the handler reads the number and arguments from the frame and sets
+// the result there. Entered with interrupts off; the handler enables them.
+using SystemCallHandler = void (*)(TrapFrame& frame);
+void set_system_call_handler(SystemCallHandler handler);
+// Runs with interrupts off just before every return to user mode (after a system call, and after
+// an interrupt or exception taken in user mode): the task code ends here a thread whose task is
+// being killed, so a task that only spins still dies.
+using ReturnToUserHook = void (*)(TrapFrame& frame);
+void set_return_to_user_hook(ReturnToUserHook hook);
+
 // --- For the architecture's trap code ------------------------------------------------------------
+void dispatch_system_call(TrapFrame& frame);
+void dispatch_user_fault(UserFault const& fault, TrapFrame& frame);
+void run_return_to_user_hook(TrapFrame& frame);
 // Runs the handler of `line` (or reports an unexpected interrupt and masks the line); the caller
 // signals the end of interrupt afterwards and then calls run_preempt_hook().
 void dispatch_irq(u32 line);

@@ -73,13 +73,16 @@ usize KernelPort::remap_pages(Span<net::PortRemap> remaps)
     return done;
 }
 
-Result<u8*> KernelPort::posted_destination(void* virt, usize length)
+Result<u8*> KernelPort::posted_destination(void* owner, void* virt, usize length)
 {
     uptr address = reinterpret_cast<uptr>(virt);
     VERIFY(length > 0 && (address & (net::kPageSize - 1)) + length <= net::kPageSize);
     // The frame under the application's page, through the direct map: the same bytes as the
-    // application's address, reachable from the network thread in any address space.
-    mm::PhysicalAddress frame = TRY(mm::writable_zero_copy_frame(address));
+    // application's address, reachable from the network thread in any address space. A task's
+    // buffer (the Receive system call posts it with the task's address space as the owner) is
+    // looked up in that space's zero-copy pages, not in whichever space is loaded now.
+    mm::PhysicalAddress frame = TRY(owner ? mm::writable_zero_copy_frame(*static_cast<mm::UserSpace*>(owner), address)
+                                          : mm::writable_zero_copy_frame(address));
     return mm::frame_bytes(frame) + (address & (net::kPageSize - 1));
 }
 

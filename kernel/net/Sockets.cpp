@@ -143,50 +143,6 @@ void for_each_udp_handle(void (*visit)(UdpHandle& handle, void* context), void* 
     }
 }
 
-Result<Bytes> tcp_receive_zero_copy(
-    net::TcpSocket& socket, NetWaiter& waiter, Bytes buffer, u64 limit_ms, u64 slice_ms, Bytes post_next)
-{
-    u64 deadline = deadline_after(limit_ms);
-    // Called with the lock held, as the call returns what it got.
-    auto post_the_next = [&] {
-        if (!post_next.is_empty())
-            (void)socket.post_receive(post_next); // refused when something is queued: fine
-    };
-    while (true) {
-        {
-            StackLocker locker;
-            // Reset under the lock: a segment processed after this point wakes the waiter.
-            waiter.reset();
-            if (usize placed = socket.take_posted()) {
-                post_the_next();
-                return buffer.first(placed);
-            }
-            Bytes at { buffer.data() + socket.receive_page_offset(), buffer.size() };
-            auto received = socket.recv_zero_copy(at);
-            if (!received.is_error()) {
-                if (received.value())
-                    post_the_next();
-                return at.first(received.value());
-            }
-            if (received.error() != Error::WouldBlock)
-                return received.error();
-            // Nothing queued: the offset was 0 and `at` is `buffer`. Refused (copy elimination
-            // off, not a zero-copy buffer): wait without posting.
-            (void)socket.post_receive(buffer);
-        }
-        u64 left = remaining_ms(deadline);
-        if (left == 0) {
-            StackLocker locker;
-            if (usize placed = socket.take_posted()) {
-                post_the_next();
-                return buffer.first(placed);
-            }
-            return Error::TimedOut;
-        }
-        waiter.wait(min(left, slice_ms));
-    }
-}
-
 Result<void> send_echo_request(net::Ipv4Address destination, u16 identifier, u16 sequence, u16 data_length)
 {
     if (!is_running())

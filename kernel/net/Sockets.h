@@ -14,25 +14,6 @@ namespace skiff::knet {
 
 constexpr u64 kWaitForever = ~0ull;
 
-class NetWaiter;
-
-// A blocking zero-copy TCP receive into `buffer` (whole pages of a zero-copy buffer, with one more
-// page behind it that recv may also use: the caller gives all of them to recv), woken by
-// `waiter` (the socket's). Under one lock hold it
-//   - takes what arrived straight into the posted buffer while it waited (header-first receive:
-//     then the bytes start at buffer's start);
-//   - else receives with recv_zero_copy() lined up by receive_page_offset() (the bytes start at
-//     that offset: remapped where they line up, copied elsewhere);
-//   - else, nothing queued, posts `buffer` (TcpSocket::post_receive) so that a driver that reads
-//     frames header first puts payload straight into it, and waits.
-// Returns where the bytes are; empty at the end of the stream; Error::TimedOut after `limit_ms`
-// without data. The waits are at most `slice_ms` each (a wake that is lost costs no more).
-// Double buffering: with `post_next` (another such buffer), it is posted as the call returns, when
-// nothing is queued, so that segments arriving while the caller works on what it got go straight
-// into it; the caller passes it as `buffer` next time (and this call's as `post_next`).
-Result<Bytes> tcp_receive_zero_copy(
-    net::TcpSocket& socket, NetWaiter& waiter, Bytes buffer, u64 limit_ms, u64 slice_ms = 1000, Bytes post_next = {});
-
 // A UDP socket opened through the kernel glue; `owner` names it in netstat.
 class UdpHandle {
 public:

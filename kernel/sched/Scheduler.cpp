@@ -61,6 +61,12 @@ public:
             next->m_slice_left = kTimeSliceTicks;
         ++next->m_switches;
         ++s_stats.context_switches;
+        if (next->m_user_space) {
+            // A task's thread: interrupts and system calls in user mode land on its stack, in its
+            // address space (kernel threads keep whatever is loaded: the kernel's half is shared).
+            arch::set_kernel_entry_stack(next->m_stack_base + next->m_stack_size);
+            mm::activate_user_space(next->m_user_space);
+        }
         s_current = next;
         skiff_switch_context(&previous->m_saved_sp, next->m_saved_sp);
         // Back on `previous`, switched in again by someone else's switch_to().
@@ -133,12 +139,30 @@ public:
         auto* thread = static_cast<Thread*>(context);
         if (thread->m_state != ThreadState::Blocked)
             return;
+        end_wait(thread);
+    }
+
+    // Takes a blocked thread off its wait queue (if any) and makes it ready, its wait having ended
+    // without a wake: a timeout or an interrupt.
+    static void end_wait(Thread* thread)
+    {
         thread->m_timed_out = true;
+        leave_wait_queue(thread);
+        make_ready(thread);
+    }
+
+    static void leave_wait_queue(Thread* thread)
+    {
         if (thread->m_wait_queue) {
             thread->m_wait_queue->remove(thread->m_link);
             thread->m_wait_queue = nullptr;
         }
-        make_ready(thread);
+    }
+
+    static void join_task(Thread* thread, mm::UserSpace* space, task::Task* task)
+    {
+        thread->m_user_space = space;
+        thread->m_task = task;
     }
 
     static void unlink_from_all(Thread* thread)
@@ -269,6 +293,54 @@ void initialize()
     set_preempt_hook(Scheduler::on_interrupt_exit);
 }
 
+Result<Thread*> create_task_thread(
+    char const* name, ThreadEntry entry, void* argument, mm::UserSpace* space, task::Task* task, u64 stack_size)
+{
+    VERIFY(space && task);
+    if (Scheduler::s_zombies)
+        Scheduler::reap();
+    Thread* thread;
+    {
+        // Created blocked-free but not yet runnable: the space and task are set before it can run.
+        InterruptDisabler disabler;
+        thread = TRY(Scheduler::create(name, entry, argument, kPriorityDefault, stack_size));
+        Scheduler::join_task(thread, space, task);
+    }
+    preempt_point();
+    return thread;
+}
+
+void leave_task()
+{
+    InterruptDisabler disabler;
+    Thread* current = Scheduler::s_current;
+    current->m_user_space = nullptr;
+    current->m_task = nullptr;
+}
+
+void interrupt(Thread* thread)
+{
+    InterruptDisabler disabler;
+    thread->m_interrupt_pending = true;
+    if (thread->m_state == ThreadState::Blocked && thread->m_interruptible) {
+        thread->m_timeout.cancel();
+        Scheduler::end_wait(thread);
+    }
+}
+
+InterruptibleWait::InterruptibleWait()
+{
+    InterruptDisabler disabler;
+    m_was = Scheduler::s_current->m_interruptible;
+    Scheduler::s_current->m_interruptible = true;
+}
+
+InterruptibleWait::~InterruptibleWait()
+{
+    InterruptDisabler disabler;
+    Scheduler::s_current->m_interruptible = m_was;
+}
+
 Result<Thread*> create_thread(char const* name, ThreadEntry entry, void* argument, u8 priority, u64 stack_size)
 {
     VERIFY(priority >= kPriorityLowest && priority <= kPriorityHighest);
@@ -318,6 +390,12 @@ void detach(Thread* thread)
         return;
     }
     thread->m_detached = true;
+}
+
+void reap_exited_threads()
+{
+    if (Scheduler::s_zombies)
+        Scheduler::reap();
 }
 
 Thread* current()
@@ -377,6 +455,12 @@ bool block_current(u64 timeout_ms)
     VERIFY(!arch::interrupts_enabled());
     Thread* current = Scheduler::s_current;
     VERIFY(current != Scheduler::s_idle);
+    if (current->m_interruptible && current->m_interrupt_pending) {
+        // Interrupted already: the wait ends before it begins.
+        Scheduler::leave_wait_queue(current);
+        current->m_timed_out = true;
+        return true;
+    }
     current->m_state = ThreadState::Blocked;
     current->m_timed_out = false;
     if (timeout_ms != kForever)

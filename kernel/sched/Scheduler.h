@@ -25,11 +25,21 @@ void initialize();
 // The new thread is ready at once; it runs when it is the most urgent. Joinable unless detached.
 Result<Thread*> create_thread(char const* name, ThreadEntry entry, void* argument, u8 priority = kPriorityDefault,
     u64 stack_size = kDefaultStackSize);
+// A task's thread (kernel/task/): its stack is its kernel stack, `entry` takes it to user mode.
+// Switching to it loads the task's address space and makes its stack the kernel entry stack.
+Result<Thread*> create_task_thread(char const* name, ThreadEntry entry, void* argument, mm::UserSpace* space,
+    task::Task* task, u64 stack_size = kDefaultStackSize);
+// The current thread leaves its task (its last act before exit_thread, after the task's space is
+// destroyed): it no longer switches into that space.
+void leave_task();
 [[noreturn]] void exit_thread(int code);
 // Waits for `thread` to exit, frees it and returns its exit code.
 int join(Thread* thread);
 // Nobody will join: the thread is freed by the idle thread after it exits.
 void detach(Thread* thread);
+// Frees now the detached threads that have exited (the idle thread does it when it runs): for a
+// caller about to count what is held (`resources`, the end of a task) on a busy machine.
+void reap_exited_threads();
 
 Thread* current();
 void yield();
@@ -47,6 +57,21 @@ void drop_donated_priority();
 bool block_current(u64 timeout_ms);
 // Makes a blocked thread ready (cancels its timeout). Safe from interrupt handlers.
 void wake(Thread* thread);
+// Ends the thread's interruptible wait now, and every later one at once (as a timeout would: the
+// waiter re-checks and sees why). For killing a task whose thread waits in a system call.
+void interrupt(Thread* thread);
+// Marks the current thread's waits in its scope as ones interrupt() may end. Only waits whose
+// callers can give up (a system call that returns Interrupted) are marked: never a mutex.
+class InterruptibleWait {
+public:
+    InterruptibleWait();
+    ~InterruptibleWait();
+    InterruptibleWait(InterruptibleWait const&) = delete;
+    InterruptibleWait& operator=(InterruptibleWait const&) = delete;
+
+private:
+    bool m_was;
+};
 // Switches now if a wake made a more urgent thread ready and the caller runs with interrupts on.
 void preempt_point();
 

@@ -9,6 +9,13 @@
 #include <kernel/timer/Timer.h>
 #include <lib/Types.h>
 
+namespace skiff::mm {
+class UserSpace;
+}
+namespace skiff::task {
+class Task;
+}
+
 namespace skiff::sched {
 
 enum class ThreadState : u8 {
@@ -46,6 +53,12 @@ public:
     bool is_sleeping() const { return m_state == ThreadState::Blocked && !m_wait_queue; }
     // What `ps` shows: the state, with "sleeping" told apart from "blocked" (in a wait queue).
     char const* state_text() const { return is_sleeping() ? "sleeping" : state_name(m_state); }
+    // A task's thread runs in user mode in the task's address space (kernel/task/); null for a
+    // kernel thread, which runs in whatever address space is loaded (the kernel's half is shared).
+    mm::UserSpace* user_space() const { return m_user_space; }
+    task::Task* task() const { return m_task; }
+    // A wait that interrupt() may end (the task is being killed).
+    bool interrupt_pending() const { return m_interrupt_pending; }
 
 private:
     // The scheduler's implementation (kernel/sched/Scheduler.cpp) and the wait queues are the only
@@ -62,6 +75,9 @@ private:
     friend void drop_donated_priority();
     friend bool block_current(u64 timeout_ms);
     friend void wake(Thread* thread);
+    friend void interrupt(Thread* thread);
+    friend class InterruptibleWait;
+    friend void leave_task();
     friend SchedulerStats stats();
     friend void for_each_thread(void (*visit)(Thread const& thread, void* context), void* context);
 
@@ -89,6 +105,10 @@ private:
     Thread* m_all_next { nullptr };            // every thread, for `ps`
     Thread* m_zombie_next { nullptr };         // detached threads that exited
     sync::WaitQueue m_joiners;                 // threads in join() on this one
+    mm::UserSpace* m_user_space { nullptr };   // set at creation for a task's thread
+    task::Task* m_task { nullptr };
+    bool m_interruptible { false };     // in a wait interrupt() may end
+    bool m_interrupt_pending { false }; // interrupt() was called: interruptible waits end at once
 };
 
 } // namespace skiff::sched

@@ -81,6 +81,7 @@ struct TcpSocketStats {
 // `reserved` bytes are promised to frames read but not yet processed.
 struct PostedReceive {
     u8* buffer { nullptr };
+    void* owner { nullptr }; // the address space it is in, for Port::posted_destination
     u32 length { 0 };
     u32 filled { 0 };
     u32 reserved { 0 };

@@ -474,7 +474,7 @@ PayloadDestination TcpLayer::place_payload(PacketBuffer& buffer, PacketMeta& met
         u32 in_page = min(left, static_cast<u32>(kPageSize - (reinterpret_cast<uptr>(application) & (kPageSize - 1))));
         if (destination.count == PayloadDestination::kMaxPieces)
             return {};
-        auto alias = m_stack.port().posted_destination(application, in_page);
+        auto alias = m_stack.port().posted_destination(posted.owner, application, in_page);
         if (alias.is_error())
             return {};
         destination.piece[destination.count++] = { alias.value(), in_page };

@@ -334,7 +334,7 @@ Result<usize> TcpSocket::receive(Bytes out, bool may_remap)
     return copied;
 }
 
-Result<void> TcpSocket::post_receive(Bytes out)
+Result<void> TcpSocket::post_receive(Bytes out, void* owner)
 {
     bool takes_data = m_tcb->state == TcpState::Established || m_tcb->state == TcpState::FinWait1
         || m_tcb->state == TcpState::FinWait2;
@@ -346,7 +346,7 @@ Result<void> TcpSocket::post_receive(Bytes out)
         return Error::Busy; // recv first
     if (!m_layer->m_stack.port().is_zero_copy_region(out.data(), out.size()))
         return Error::InvalidArgument;
-    m_tcb->posted = { out.data(), static_cast<u32>(min<usize>(out.size(), 0xffffffffu)), 0, 0, 0, true };
+    m_tcb->posted = { out.data(), owner, static_cast<u32>(min<usize>(out.size(), 0xffffffffu)), 0, 0, 0, true };
     ++m_layer->m_posted_count;
     return {};
 }

@@ -66,8 +66,9 @@ public:
     // Refused (and nothing changes) unless copy elimination is on, the connection takes data,
     // nothing is queued and `out` is in the zero-copy region. take_posted() ends the posting and
     // returns how many bytes arrived, from out's start, in order and before anything queued
-    // since; call it under the same lock hold as the recv that follows.
-    Result<void> post_receive(Bytes out);
+    // since; call it under the same lock hold as the recv that follows. `owner` goes back to the
+    // port with the buffer (Port::posted_destination): the address space `out` is in.
+    Result<void> post_receive(Bytes out, void* owner = nullptr);
     usize take_posted();
     bool has_posted_receive() const { return m_tcb->posted.active; }
     Result<void> shutdown_write();

@@ -15,6 +15,13 @@ commands print and how QEMU exits. One CTest test per case (tests/boot/CMakeList
   devices      each NIC on each machine reaches the prompt; so does -m 16M (x86_64: none, e1000,
                ne2k at IRQ 10, ne2k-pci on pc and q35; aarch64: none, e1000, ne2k-pci on virt
                with GICv2 and GICv3)
+  tasks        user programs as tasks: `programs`; the services as tasks from boot; `run hello` with arguments
+               and threads; `run fault` in five
+               ways, each killed with a report naming the task, the address and the reason while the console goes on;
+               `run -b spin`, `ps` (kernel/user, task), `kill`, the console responsive throughout; Ctrl-C ends a
+               foreground task; `run syscheck` (every call with bad pointers, lengths, descriptors; the limits); the
+               task limit (16, the services included); 40 tasks started and ended leave `resources` at its baseline
+  protections  the same kernel on `-cpu max`, which has SMEP and SMAP: both on, syscheck and the faults as before
   files        the file archive (www.tar, -m 16M): `ls` lists apps/httpd/www/ and test/, `cat` prints a text file
                byte for byte and refuses a binary one, `stat` shows a page-aligned file; a corrupt, a truncated
                and a non-tar archive are each refused at boot with a reason and an offset, and Skiff still boots
@@ -558,6 +565,200 @@ def case_files(args) -> None:
         ok("without an archive: one boot line, and ls says there is none")
 
 
+# -- tasks ---------------------------------------------------------------------------------------
+
+# What each `fault` mode does, and the words its report must carry (besides the task and address).
+FAULT_MODES = {
+    "null": (r"read at 0x0\b", "null pointer"),
+    "text": (r"write at 0x40[0-9a-f]{4}\b", "read-only"),
+    "stack": (r"write at 0x7fff[0-9a-f]+\b", "stack overflowed"),
+    "exec": (r"instruction fetch at 0x4[0-9a-f]{5}\b", "not executable"),
+    "kernel": (r"read at 0xffffffff80100000\b", "kernel's half"),
+}
+USER_MODE_LINE = re.compile(r"(?m)^task: user mode through (\S+); the kernel (cannot|could) run user code \((\w+)\), "
+                            r"(cannot|could) touch user memory outside its copies \((\w+)\).*$")
+
+
+def resources(guest: Guest) -> dict[str, str]:
+    output = guest.command("resources")
+    pairs = dict(re.findall(r"(\w+)=(\d+)", output))
+    check("frames_free" in pairs, "resources prints no frames_free", output)
+    return pairs
+
+
+def check_baseline(guest: Guest, baseline: dict[str, str], what: str) -> None:
+    now = resources(guest)
+    differ = {key: (baseline[key], now.get(key)) for key in baseline if now.get(key) != baseline[key]}
+    check(not differ, f"after {what}, resources differ from the baseline (baseline, now): {differ}")
+    ok(f"after {what}: resources at the baseline (frames_free={now['frames_free']}, heap_blocks={now['heap_blocks']})")
+
+
+def check_responsive(guest: Guest, what: str, limit: float = 3.0) -> float:
+    worst = 0.0
+    for _ in range(3):
+        started = time.monotonic()
+        output = guest.command("uptime", timeout=limit + 5)
+        worst = max(worst, time.monotonic() - started)
+        check(parse_uptime(output) is not None, f"{what}: uptime printed no time", output)
+    check(worst < limit, f"{what}: the console took {worst:.2f} s to answer uptime (limit {limit} s)")
+    return worst
+
+
+def run_fault(guest: Guest, mode: str) -> str:
+    address, reason = FAULT_MODES[mode]
+    output = guest.command(f"run fault {mode}" if mode != "null" else "run fault", timeout=30)
+    report = re.search(r"(?m)^task (\d+) \(fault\) killed: (.*)$", output)
+    check(report is not None, f"fault {mode}: no 'task N (fault) killed: ...' report", output)
+    check(re.search(address, report.group(2)) is not None, f"fault {mode}: the report does not name the address "
+          f"({address})", output)
+    check(reason in report.group(2), f"fault {mode}: the report does not give the reason ('{reason}')", output)
+    check("instruction 0x" in report.group(2), f"fault {mode}: the report does not name the instruction", output)
+    check("run: exit status 139" in output, f"fault {mode}: run did not report status 139", output)
+    return report.group(0)
+
+
+def spin_ids(guest: Guest) -> list[str]:
+    return re.findall(r"(?m)^\s*(\d+)\s+spin\s+running", guest.command("tasks"))
+
+
+def task_room(guest: Guest) -> tuple[int, int]:
+    """(tasks running, the most there may be), from `tasks`."""
+    output = guest.command("tasks")
+    summary = re.search(r"(?m)^(\d+) tasks \(at most (\d+)\)", output)
+    check(summary is not None, "tasks printed no 'N tasks (at most M)' line", output)
+    return int(summary.group(1)), int(summary.group(2))
+
+
+def start_spinners(guest: Guest, count: int) -> list[str]:
+    ids = []
+    for _ in range(count):
+        output = guest.command("run -b spin")
+        started = re.search(r"\[(\d+)\] spin started", output)
+        check(started is not None, f"run -b spin did not start a task (after {len(ids)})", output)
+        ids.append(started.group(1))
+    return ids
+
+
+def case_tasks(args) -> None:
+    with boot(args, "tasks") as guest:
+        before, _ = wait_for_prompt(guest)
+        line = USER_MODE_LINE.search(before)
+        check(line is not None, "no 'task: user mode through ...' boot line", before)
+        report(f"user mode ({args.arch}): {line.group(0)[len('task: '):]} ({guest.accel}, default CPU model)")
+        listing = guest.command("programs")
+        for name in ("fault", "spin", "hello", "syscheck", "ttcp", "ping", "echo", "discard", "sink"):
+            check(re.search(rf"(?m)^  {name} +\d+ bytes$", listing) is not None, f"programs does not list {name}",
+                  listing)
+        ok("programs lists fault, spin, hello, syscheck and the network programs")
+        running, most = task_room(guest)
+        tasks = guest.command("tasks")
+        for service in ("echo", "discard", "sink"):
+            check(re.search(rf"(?m)^\s*\d+\s+{service}\s+running\s+1\s", tasks) is not None,
+                  f"the {service} service is not a running task at boot", tasks)
+        ok(f"the services run from boot as tasks: {running} of at most {most}")
+        room = most - running
+
+        output = guest.command('run hello one "two words"', timeout=30)
+        check(re.search(r"hello from task \d+: \[hello\] \[one\] \[two words\]", output) is not None,
+              "hello did not print its arguments", output)
+        for code in ("101", "102"):
+            check(f"exited with {code}" in output, f"hello's thread did not exit with {code}", output)
+        check("exit status" not in output, "hello did not exit with status 0", output)
+        ok("run hello: arguments, sleep, two threads created and joined, status 0")
+        # The baseline is taken once the kernel has run as many tasks at once as the test will: the
+        # heap keeps slab pages and the kernel its page tables for reuse, which is not a leak.
+        for task in start_spinners(guest, room):
+            guest.command(f"kill {task}")
+        guest.command("run fault", timeout=30)
+        baseline = resources(guest)
+
+        for mode in FAULT_MODES:
+            ok(f"fault {mode}: {run_fault(guest, mode)}")
+            check_responsive(guest, f"after fault {mode}")
+        check_baseline(guest, baseline, "five faulting tasks")
+
+        output = guest.command("run -b spin")
+        started = re.search(r"\[(\d+)\] spin started", output)
+        check(started is not None, "run -b spin did not say '[N] spin started'", output)
+        spin = started.group(1)
+        worst = check_responsive(guest, "with spin running")
+        ps = guest.command("ps")
+        check(re.search(rf"(?m)^\s*\d+\s+spin\s+user\s+{spin}\s+(running|ready)", ps) is not None,
+              f"ps does not show spin's thread as user, task {spin}", ps)
+        check(re.search(r"(?m)^\s*\d+\s+network\s+kernel\s+-\s", ps) is not None,
+              "ps does not mark the network thread kernel", ps)
+        ok(f"ps marks spin's thread user (task {spin}) and the network thread kernel; uptime answered within "
+           f"{worst:.2f} s while spin ran")
+        ok(f"a fault beside the spinner: {run_fault(guest, 'null')}")
+        check(spin in spin_ids(guest), "spin did not survive another task's fault")
+        output = guest.command(f"kill {spin}")
+        check(re.search(rf"kill: task {spin} \(spin\) killed", output) is not None, "kill did not kill spin", output)
+        check(not spin_ids(guest), "spin is still listed after kill")
+        check_baseline(guest, baseline, "run -b spin, kill")
+
+        guest.send_line("run spin")
+        time.sleep(1.0)
+        guest.send("\x03")
+        output = skiffqemu.clean_text(guest.expect_prompt(timeout=10))
+        check("run: exit status 130" in output, "Ctrl-C did not end the foreground spin with status 130", output)
+        ok("Ctrl-C ends a foreground task (status 130) and the prompt returns")
+
+        output = guest.command("run syscheck", timeout=120)
+        summary = re.search(r"syscheck: (\d+) checks, (\d+) failed", output)
+        check(summary is not None, "syscheck printed no summary", output)
+        check(summary.group(2) == "0" and "exit status" not in output, "syscheck found calls that misbehave", output)
+        ok(f"syscheck: {summary.group(1)} checks of bad pointers, lengths, descriptors and limits, all refused as "
+           "they should be; the kernel goes on")
+        check_responsive(guest, "after syscheck")
+        check_baseline(guest, baseline, "syscheck")
+
+        ids = start_spinners(guest, room)
+        output = guest.command("run -b spin")
+        check(f"{most} tasks are running, the most there may be" in output,
+              f"a task beyond the {most} was not refused clearly", output)
+        worst = check_responsive(guest, f"with {room} spinning tasks", limit=5.0)
+        for task in ids:
+            guest.command(f"kill {task}")
+        check(not spin_ids(guest), f"spinners left after killing all {room}")
+        ok(f"{most} tasks at once ({room} spinning; uptime within {worst:.2f} s), one more refused, all killed")
+        check_baseline(guest, baseline, f"{most} tasks")
+
+        started = time.monotonic()
+        for round in range(10):
+            guest.command("run hello", timeout=30)
+            run_fault(guest, "null")
+            guest.command("run syscheck quick", timeout=60)
+            output = guest.command("run -b spin")
+            spin = re.search(r"\[(\d+)\] spin started", output).group(1)
+            guest.command(f"kill {spin}")
+        ok(f"40 tasks started and ended in {time.monotonic() - started:.1f} s")
+        check_baseline(guest, baseline, "40 more tasks")
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0 after the task tests")
+
+
+def case_protections(args) -> None:
+    with boot(args, "protections", extra=["-cpu", "max"]) as guest:
+        before, _ = wait_for_prompt(guest)
+        line = USER_MODE_LINE.search(before)
+        check(line is not None, "no 'task: user mode through ...' boot line", before)
+        check(args.arch == "x86_64", "protections is an x86_64 case (-cpu max: SMEP and SMAP)")
+        check(line.group(2) == "cannot" and line.group(4) == "cannot",
+              "-cpu max has SMEP and SMAP, but the kernel did not turn them on", line.group(0))
+        ok(f"-cpu max: {line.group(0)}")
+        output = guest.command("run syscheck", timeout=120)
+        check(re.search(r"syscheck: \d+ checks, 0 failed", output) is not None and "exit status" not in output,
+              "syscheck failed with SMAP on (a copy outside the user-access window?)", output)
+        output = guest.command("run hello x", timeout=30)
+        check("exited with 102" in output, "hello failed with SMEP and SMAP on", output)
+        for mode in ("null", "exec", "kernel"):
+            ok(f"fault {mode}: {run_fault(guest, mode)}")
+        ok("with SMEP and SMAP on: syscheck, hello and the faults behave as without")
+        report(f"user mode on -cpu max: {line.group(0)[len('task: '):]}")
+        guest.send_line("poweroff 0")
+        expect_exit(guest, 1, "poweroff 0 after the protection tests")
+
+
 def dump_device_tree(args, path: str, **options) -> None:
     """QEMU's own device tree for this configuration (-machine ...,dumpdtb=PATH)."""
     argv, _ = skiffqemu.qemu_command(skiffqemu.Options(arch=args.arch, kernel=args.kernel, **options), "stdio")
@@ -645,6 +846,8 @@ CASES = {
     "iso": case_iso,
     "devices": case_devices,
     "files": case_files,
+    "tasks": case_tasks,
+    "protections": case_protections,
     "badinput": case_badinput,
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The architecture seam speaks intent: outside arch/ folders (kernel/arch/, mm/arch/, boot/) no C++
+"""The architecture seam speaks intent: outside arch/ folders (kernel/arch/, mm/arch/, boot/, user/arch/) no C++
 file names an instruction or register of one architecture, and none chooses code by the compiler's
 architecture macros. The rest of the kernel says arch::disable_interrupts(), not cli.
 
@@ -16,7 +16,7 @@ FORBIDDEN = re.compile(
     r"invlpg|read_cr[0-4]|write_cr[0-4]|rdmsr|wrmsr|cpuid|wfi|wfe|tlbi|dsb|dmb|isb|msr|mrs|eret)\s*\("
     r"|asm\s*(volatile\s*)?\(\s*\"\s*(cli|sti|hlt|rdtsc|lfence|invlpg|pause|wfi|dsb|dmb|isb|msr|mrs|tlbi)"
     r"|__builtin_ia32_|__x86_64__|__aarch64__|__i386__|__arm__")
-ARCH_FOLDERS = ("kernel/arch/", "mm/arch/", "boot/")
+ARCH_FOLDERS = ("kernel/arch/", "mm/arch/", "boot/", "user/arch/")
 
 
 def main():
@@ -42,7 +42,7 @@ def main():
     if violations:
         print(f"arch seam: {len(violations)} violation(s); say it through kernel/base/Arch.h instead")
         return 1
-    print(f"arch seam ok: {checked} C++ files outside kernel/arch/, mm/arch/ and boot/ name no instruction")
+    print(f"arch seam ok: {checked} C++ files outside kernel/arch/, mm/arch/, user/arch/ and boot/ name no instruction")
     return 0
 
 

@@ -12,6 +12,11 @@ namespace skiff::arch {
 constexpr char const kName[] = "aarch64";
 constexpr char const kTargetDescription[] = "aarch64, arm64 Image + device tree, QEMU virt";
 constexpr char const kCycleCounterName[] = "CNTVCT";
+// User programs are ELF files for this machine (e_machine, the AArch64 ELF psABI).
+constexpr u16 kElfMachine = 183;
+// What the user-mode protections are called here (UserModeFeatures).
+constexpr char const kExecuteProtectionName[] = "PXN";
+constexpr char const kAccessProtectionName[] = "PAN";
 // boot/aarch64/Boot.S maps RAM from 1 GiB to 2 GiB (kernel/base/Layout.h).
 constexpr u64 kBootMappedPhysicalEnd = 2ull << 30;
 // Physical memory below RAM holds devices: the direct map starts at RAM, not at 0.
@@ -167,6 +172,11 @@ inline void io_port_write32_repeated(u32 port, void const* buffer, usize count)
         io_port_write<u32>(port, value);
     }
 }
+
+// The user-access window: with PAN in use it would clear PSTATE.PAN; PAN is not used yet
+// (UserMode.cpp), so the kernel's access to user memory is not restricted by the CPU.
+inline void begin_user_access() { }
+inline void end_user_access() { }
 
 // Before a store to device memory that a device may act on (a doorbell), earlier Normal-memory
 // stores must be visible to it.

@@ -15,7 +15,16 @@ namespace skiff::arch {
 
 namespace {
 
-enum Kind : u64 { Sync = 0, Irq = 1, Fiq = 2, SError = 3, Unexpected = 4, StackOverflow = 5 };
+enum Kind : u64 {
+    Sync = 0,
+    Irq = 1,
+    Fiq = 2,
+    SError = 3,
+    Unexpected = 4,
+    StackOverflow = 5,
+    LowerSync = 6,
+    LowerIrq = 7
+};
 
 // ESR_EL1.EC values (Arm ARM D17.2.37).
 constexpr u32 kEcUnknown = 0x00;
@@ -26,6 +35,9 @@ constexpr u32 kEcDataAbortLower = 0x24;
 constexpr u32 kEcDataAbortSame = 0x25;
 constexpr u32 kEcSpAlignment = 0x26;
 constexpr u32 kEcBrk = 0x3c;
+constexpr u32 kEcSvc64 = 0x15;
+constexpr u32 kEcFpSimd = 0x07;
+constexpr u32 kEcSystemRegister = 0x18;
 
 u64 s_spurious_irqs = 0;
 
@@ -152,6 +164,62 @@ void handle_irq(TrapFrame const& frame)
     run_preempt_hook();
 }
 
+// The kernel's fault-safe user copies (UserMode.cpp): a data abort at one of these instructions that
+// mm/ could not resolve resumes at its fixup, which returns what was not copied.
+struct CopyFixup {
+    u64 instruction;
+    u64 fixup;
+};
+extern "C" CopyFixup const aarch64_user_copy_fixups[];
+
+bool apply_user_copy_fixup(TrapFrame& frame)
+{
+    for (CopyFixup const* entry = aarch64_user_copy_fixups; entry->instruction; ++entry) {
+        if (frame.elr == entry->instruction) {
+            frame.elr = entry->fixup;
+            return true;
+        }
+    }
+    return false;
+}
+
+UserFaultKind user_fault_kind(u32 ec)
+{
+    switch (ec) {
+    case kEcUnknown:
+    case kEcSystemRegister: return UserFaultKind::IllegalInstruction;
+    case kEcFpSimd: return UserFaultKind::FloatingPointUnavailable;
+    case kEcPcAlignment:
+    case kEcSpAlignment: return UserFaultKind::AlignmentFault;
+    case kEcBrk: return UserFaultKind::Breakpoint;
+    case kEcDataAbortLower:
+    case kEcInstructionAbortLower: return UserFaultKind::PageFault;
+    default: return UserFaultKind::Other;
+    }
+}
+
+// A synchronous exception from EL0: a system call, a fault mm/ resolves, or one that ends the task.
+void handle_lower_sync(TrapFrame& frame)
+{
+    u32 esr = static_cast<u32>(frame.esr);
+    u32 ec = esr >> 26;
+    if (ec == kEcSvc64) {
+        dispatch_system_call(frame); // ELR already points after the svc
+        return;
+    }
+    FaultInfo fault {};
+    if (ec == kEcDataAbortLower || ec == kEcInstructionAbortLower) {
+        u32 status = esr & 0x3f;
+        u32 group = status & 0x3c;
+        fault = FaultInfo { frame.far, ec == kEcDataAbortLower && (esr & (1u << 6)) && !(esr & (1u << 8)), true,
+            group != 0x04, ec == kEcInstructionAbortLower };
+        if ((group == 0x04 || group == 0x08 || group == 0x0c) && resolve_page_fault(fault, frame))
+            return;
+    }
+    UserFault user_fault { user_fault_kind(ec), fault, frame.elr, frame.sp, exception_class_name(ec), esr };
+    dispatch_user_fault(user_fault, frame);
+}
+
 } // namespace
 
 u32 irq_line_count()
@@ -186,6 +254,16 @@ extern "C" void aarch64_exception(TrapFrame* frame, u64 kind)
         handle_irq(*frame);
         return;
     }
+    if (kind == LowerIrq || kind == LowerSync) {
+        if (kind == LowerIrq)
+            handle_irq(*frame);
+        else
+            handle_lower_sync(*frame);
+        // ELR and SPSR are about to be rewritten for the ERET: nothing may interrupt from here.
+        disable_interrupts();
+        run_return_to_user_hook(*frame);
+        return;
+    }
     if (kind == Sync) {
         u32 esr = static_cast<u32>(frame->esr);
         u32 ec = esr >> 26;
@@ -200,6 +278,9 @@ extern "C" void aarch64_exception(TrapFrame* frame, u64 kind)
                 FaultInfo fault { frame->far, ec == kEcDataAbortSame && (esr & (1u << 6)) && !(esr & (1u << 8)), false,
                     group != 0x04, ec == kEcInstructionAbortSame };
                 if (resolve_page_fault(fault, *frame))
+                    return;
+                // The kernel copying to or from user memory that is not there: the copy fails.
+                if (frame->far < (1ull << 47) && apply_user_copy_fixup(*frame))
                     return;
             }
         }

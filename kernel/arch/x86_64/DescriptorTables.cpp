@@ -1,8 +1,9 @@
 // Global descriptor table, task state segment and interrupt descriptor table for long mode.
 //
 // In 64-bit mode segmentation is mostly gone (Intel SDM Vol. 3A 3.2.4): the GDT still needs a code
-// segment with L=1, a data segment, and a TSS descriptor, because the TSS holds the Interrupt Stack
-// Table (IST, SDM 6.14.5). The double-fault handler runs on IST1, its own stack, so a kernel stack
+// segment with L=1, a data segment, the user-mode pair, and a TSS descriptor, because the TSS holds
+// RSP0 (the stack an interrupt from user mode switches to) and the Interrupt Stack Table (IST,
+// SDM 6.14.5). The double-fault handler runs on IST1, its own stack, so a kernel stack
 // overflow into a guard page (whose page fault cannot push its frame) still gets reported.
 
 #include <kernel/arch/x86_64/DescriptorTables.h>
@@ -46,8 +47,8 @@ constexpr usize kDoubleFaultStackSize = 16384;
 alignas(16) u8 s_double_fault_stack[kDoubleFaultStackSize];
 alignas(16) u8 s_nmi_stack[4096];
 TaskStateSegment s_tss;
-// null, kernel code, kernel data, TSS (16 bytes = two slots).
-u64 s_gdt[5];
+// null, kernel code, kernel data, user data, user code, TSS (16 bytes = two slots).
+u64 s_gdt[7];
 alignas(16) InterruptGate s_idt[256];
 
 } // namespace
@@ -59,15 +60,17 @@ void load_descriptor_tables()
     s_gdt[0] = 0;
     s_gdt[1] = 0x00209a0000000000ull; // code: present, DPL 0, executable, L (64-bit)
     s_gdt[2] = 0x0000920000000000ull; // data: present, writable
+    s_gdt[3] = 0x0000f20000000000ull; // user data: present, DPL 3, writable
+    s_gdt[4] = 0x0020fa0000000000ull; // user code: present, DPL 3, executable, L (64-bit)
     s_tss.ist[0] = reinterpret_cast<u64>(s_double_fault_stack + kDoubleFaultStackSize);
     s_tss.ist[1] = reinterpret_cast<u64>(s_nmi_stack + sizeof(s_nmi_stack));
     s_tss.io_map_base = sizeof(TaskStateSegment); // no I/O permission bitmap
     u64 base = reinterpret_cast<u64>(&s_tss);
     u64 limit = sizeof(TaskStateSegment) - 1;
     // SDM 8.2.3: a 16-byte TSS descriptor, type 9 (available 64-bit TSS), present.
-    s_gdt[3] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48)
+    s_gdt[5] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) | (((limit >> 16) & 0xf) << 48)
         | (((base >> 24) & 0xff) << 56);
-    s_gdt[4] = base >> 32;
+    s_gdt[6] = base >> 32;
 
     DescriptorPointer gdt_pointer { sizeof(s_gdt) - 1, reinterpret_cast<u64>(s_gdt) };
     asm volatile("lgdt %0\n"
@@ -103,6 +106,11 @@ void load_descriptor_tables()
     set_gate(255, interrupt_stub_table[48], 0);
     DescriptorPointer idt_pointer { sizeof(s_idt) - 1, reinterpret_cast<u64>(s_idt) };
     asm volatile("lidt %0" ::"m"(idt_pointer) : "memory");
+}
+
+void set_interrupt_entry_stack(uptr stack_top)
+{
+    s_tss.rsp[0] = stack_top;
 }
 
 } // namespace skiff::arch

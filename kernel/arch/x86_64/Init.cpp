@@ -75,18 +75,19 @@ void activate_kernel_page_table(u64 root)
 
 uptr prepare_thread_stack(uptr stack_top, void* argument)
 {
-    // The first switch into the thread pops six callee-saved registers and returns into the
-    // trampoline (ContextSwitch.S); two padding words leave rsp 16-byte aligned at the
+    // The first switch into the thread pops six callee-saved registers and RFLAGS and returns
+    // into the trampoline (ContextSwitch.S); two padding words leave rsp 16-byte aligned at the
     // trampoline's call.
-    auto* frame = reinterpret_cast<u64*>(stack_top) - 9;
+    auto* frame = reinterpret_cast<u64*>(stack_top) - 10;
     frame[0] = 0;                                              // r15
     frame[1] = 0;                                              // r14
     frame[2] = 0;                                              // r13
     frame[3] = reinterpret_cast<u64>(argument);                // r12: the trampoline's argument
     frame[4] = 0;                                              // rbx
     frame[5] = 0;                                              // rbp
-    frame[6] = reinterpret_cast<u64>(skiff_thread_trampoline); // return address
-    frame[7] = frame[8] = 0;
+    frame[6] = 0x2;                                            // RFLAGS: interrupts off, AC clear
+    frame[7] = reinterpret_cast<u64>(skiff_thread_trampoline); // return address
+    frame[8] = frame[9] = 0;
     return reinterpret_cast<uptr>(frame);
 }
 

@@ -12,6 +12,11 @@ namespace skiff::arch {
 constexpr char const kName[] = "x86_64";
 constexpr char const kTargetDescription[] = "x86_64, Multiboot, QEMU pc/q35";
 constexpr char const kCycleCounterName[] = "TSC";
+// User programs are ELF files for this machine (e_machine, System V AMD64 psABI).
+constexpr u16 kElfMachine = 62;
+// What the user-mode protections are called here (UserModeFeatures).
+constexpr char const kExecuteProtectionName[] = "SMEP";
+constexpr char const kAccessProtectionName[] = "SMAP";
 // boot/x86_64/Boot.S maps the first 1 GiB of physical memory (kernel/base/Layout.h).
 constexpr u64 kBootMappedPhysicalEnd = 1ull << 30;
 // mm/ maps physical memory from 0 up in the direct map (low memory holds the BIOS data and, at
@@ -75,6 +80,21 @@ inline void flush_tlb_page(uptr virtual_address)
 inline void flush_tlb_all()
 {
     write_cr3(read_cr3());
+}
+
+// SMAP (Intel SDM Vol. 3A §4.6.1): with CR4.SMAP set, supervisor accesses to user pages fault
+// unless RFLAGS.AC is set; STAC and CLAC set and clear it. Both are undefined on a CPU without
+// SMAP, so they run only where UserMode.cpp turned it on.
+extern bool x86_smap_enabled;
+inline void begin_user_access()
+{
+    if (x86_smap_enabled)
+        asm volatile("stac" ::: "memory");
+}
+inline void end_user_access()
+{
+    if (x86_smap_enabled)
+        asm volatile("clac" ::: "memory");
 }
 
 // The I/O-port space of the I/O window (kernel/base/IoWindow.h): the in/out instructions.

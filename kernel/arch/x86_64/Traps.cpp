@@ -1,7 +1,8 @@
 // Where every interrupt and exception lands (from InterruptEntry.S): hardware IRQs go through the
 // 8259 to the line table (kernel/base/Interrupts.cpp), page faults are decoded into a FaultInfo
-// for mm/'s resolver, and anything unresolved becomes a report: vector, error code, registers,
-// CR2 and a symbolised backtrace, then a panic.
+// for mm/'s resolver, and anything unresolved becomes a report: in user mode a UserFault for the
+// task code (which ends the task), in the kernel the vector, error code, registers, CR2 and a
+// symbolised backtrace, then a panic. System calls arrive from SystemCallEntry.S.
 
 #include <kernel/arch/x86_64/Pic.h>
 #include <kernel/arch/x86_64/Pit.h>
@@ -146,9 +147,63 @@ bool irq_line_requested(u32 line)
 
 } // namespace arch
 
+namespace {
+
+// The kernel's fault-safe user copies (SystemCallEntry.S): a page fault at one of these
+// instructions that mm/ could not resolve resumes at its fixup, which returns what was not copied.
+struct CopyFixup {
+    u64 instruction;
+    u64 fixup;
+};
+extern "C" CopyFixup const x86_user_copy_fixups[];
+
+bool apply_user_copy_fixup(TrapFrame& frame)
+{
+    for (CopyFixup const* entry = x86_user_copy_fixups; entry->instruction; ++entry) {
+        if (frame.rip == entry->instruction) {
+            frame.rip = entry->fixup;
+            return true;
+        }
+    }
+    return false;
+}
+
+UserFaultKind user_fault_kind(u64 vector)
+{
+    switch (vector) {
+    case 0:  // divide error
+    case 4:  // overflow (INTO)
+    case 16: // x87 floating-point error
+    case 19: // SIMD floating-point exception
+        return UserFaultKind::ArithmeticError;
+    case 3: return UserFaultKind::Breakpoint;
+    case 6: return UserFaultKind::IllegalInstruction;
+    case 7: return UserFaultKind::FloatingPointUnavailable;
+    case 5:  // BOUND range exceeded
+    case 10: // invalid TSS
+    case 11: // segment not present
+    case 12: // stack-segment fault
+    case 13: // general protection
+        return UserFaultKind::ProtectionFault;
+    case 14: return UserFaultKind::PageFault;
+    case 17: return UserFaultKind::AlignmentFault;
+    default: return UserFaultKind::Other;
+    }
+}
+
+} // namespace
+
 } // namespace skiff
 
 using namespace skiff;
+
+// Where SYSCALL lands (SystemCallEntry.S), with interrupts off and the frame built.
+extern "C" void x86_system_call_dispatch(TrapFrame* frame)
+{
+    dispatch_system_call(*frame);
+    arch::disable_interrupts();
+    run_return_to_user_hook(*frame);
+}
 
 extern "C" void x86_trap_dispatch(TrapFrame* frame)
 {
@@ -157,11 +212,25 @@ extern "C" void x86_trap_dispatch(TrapFrame* frame)
         // Intel SDM Vol. 3A §4.7: bit 0 = the page was present, bit 1 = write, bit 2 = user mode,
         // bit 3 = a reserved bit was set (no resolver can fix that), bit 4 = instruction fetch.
         u64 error = frame->error_code;
-        if (vector == 14 && !(error & 8)) {
-            FaultInfo fault { arch::read_cr2(), (error & 2) != 0, (error & 4) != 0, (error & 1) != 0,
+        FaultInfo fault {};
+        if (vector == 14) {
+            fault = FaultInfo { arch::read_cr2(), (error & 2) != 0, (error & 4) != 0, (error & 1) != 0,
                 (error & 16) != 0 };
-            if (resolve_page_fault(fault, *frame))
+            if (!(error & 8) && resolve_page_fault(fault, *frame)) {
+                if (frame->from_user())
+                    run_return_to_user_hook(*frame);
                 return;
+            }
+            // The kernel copying to or from user memory that is not there: the copy fails instead.
+            if (!frame->from_user() && apply_user_copy_fixup(*frame))
+                return;
+        }
+        if (frame->from_user()) {
+            UserFault user_fault { user_fault_kind(vector), fault, frame->rip, frame->rsp,
+                vector < 32 ? kExceptionNames[vector] : "unexpected vector", frame->error_code };
+            dispatch_user_fault(user_fault, *frame);
+            run_return_to_user_hook(*frame);
+            return;
         }
         report_exception(*frame);
     }
@@ -176,6 +245,8 @@ extern "C" void x86_trap_dispatch(TrapFrame* frame)
         dispatch_irq(irq);
         arch::pic::end_of_interrupt(irq);
         run_preempt_hook();
+        if (frame->from_user())
+            run_return_to_user_hook(*frame);
         return;
     }
     if (vector == 255)

@@ -42,7 +42,8 @@ u64 encode(PageFlags flags)
         bits |= kEl0Access | ((flags & pte::kNoExecute) ? kUnprivilegedNoExecute : 0);
     else
         bits |= kUnprivilegedNoExecute; // user mode never runs kernel pages
-    if (flags & pte::kNoExecute)
+    // The kernel never runs a task's pages either (PXN: what x86-64's SMEP gives, always there).
+    if ((flags & pte::kNoExecute) || (flags & pte::kUser))
         bits |= kPrivilegedNoExecute;
     if (flags & pte::kCopyOnWrite)
         bits |= kSoftwareCopyOnWrite;
@@ -67,7 +68,8 @@ u64 decode(u64 native)
         entry |= pte::kUser;
     if ((native & kAttrMask) == kAttrDevice)
         entry |= pte::kUncached;
-    if (native & kPrivilegedNoExecute)
+    // A task's page says whether the task may run it (UXN); the kernel's, whether the kernel may.
+    if ((native & kEl0Access) ? (native & kUnprivilegedNoExecute) : (native & kPrivilegedNoExecute))
         entry |= pte::kNoExecute;
     if (native & kSoftwareCopyOnWrite)
         entry |= pte::kCopyOnWrite;
@@ -94,6 +96,14 @@ Result<void> PageTable::create(FrameAllocator& frames, PhysicalWindow window, Tl
     for (usize i = 0; i < 512; ++i)
         root[i] = 0;
     m_stats.tables = 1;
+    return {};
+}
+
+Result<void> PageTable::create_user(
+    FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb, PageTable const&)
+{
+    TRY(create(frames, window, tlb));
+    m_user = true;
     return {};
 }
 
@@ -127,7 +137,7 @@ void PageTable::publish()
 
 Result<u64*> PageTable::table_for(uptr address, int level, bool create)
 {
-    if (!is_canonical(address))
+    if (!covers(address))
         return Error::InvalidArgument;
     PhysicalAddress current = m_root;
     for (int walk = 4; walk > level; --walk) {
@@ -340,7 +350,7 @@ Result<PhysicalAddress> PageTable::remap_unflushed(uptr virtual_address, Physica
 
 Result<Translation> PageTable::translate(uptr virtual_address) const
 {
-    if (!is_canonical(virtual_address))
+    if (!covers(virtual_address))
         return Error::InvalidArgument;
     PhysicalAddress current = m_root;
     for (int level = 4; level >= 1; --level) {
@@ -390,7 +400,7 @@ u64 PageTable::leaf_entry(uptr virtual_address) const
 void PageTable::describe(uptr virtual_address, FormatSink& out) const
 {
     static char const* const kLevelNames[] = { "", "L3", "L2", "L1", "L0" };
-    if (!is_canonical(virtual_address)) {
+    if (!covers(virtual_address)) {
         format(out, "  {:#x} is in the lower half (TTBR0_EL1), where nothing is mapped\n", virtual_address);
         return;
     }

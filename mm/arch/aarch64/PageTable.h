@@ -40,8 +40,17 @@ public:
     // Allocates the root (the level-0 table TTBR1_EL1 points at) from `frames`, zeroed through
     // `window`.
     Result<void> create(FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb);
+    // A task's table: the lower half (TTBR0_EL1, T0SZ = 16), translated apart from the kernel's
+    // (TTBR1_EL1), so nothing of the kernel's is copied: a fresh root. `kernel` is for the
+    // interface x86-64 needs (it copies the kernel's top-level entries).
+    Result<void> create_user(
+        FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb, PageTable const& kernel);
     // Frees every intermediate table and the root; leaf frames are the caller's (unmap them first).
     void destroy();
+    // What x86-64 needs so that tasks can share the kernel's top level; TTBR1 needs nothing.
+    Result<void> reserve_top_level(uptr) { return {}; }
+    void seal_top_level() { }
+    bool is_user() const { return m_user; }
 
     PhysicalAddress root() const { return m_root; }
     // Flushes are issued only while this table is the one in TTBR1_EL1; an inactive table is
@@ -99,6 +108,8 @@ private:
     Result<u64*> table_for(uptr address, int level, bool create);
     u64* existing_leaf(uptr address) const;
     void destroy_level(PhysicalAddress table_physical, int level);
+    // The half this table translates: the upper (the kernel's) or, for a task's, the lower.
+    bool covers(uptr address) const { return m_user ? (address >> 48) == 0 : is_canonical(address); }
     void publish();
     // Writes the pending descriptor of `address` (every one when address is 0); true if any.
     bool complete_pending(uptr address);
@@ -108,6 +119,7 @@ private:
     TlbOperations const* m_tlb { nullptr };
     PhysicalAddress m_root { 0 };
     bool m_active { false };
+    bool m_user { false };
     PageTableStats m_stats {};
     // remap_unflushed's descriptors, invalid now, to be written after their flush.
     struct PendingMake {

@@ -5,8 +5,15 @@
 namespace skiff::mm::x86_64 {
 
 // Intermediate entries grant everything; the leaf decides (SDM §4.6: the effective permission is
-// the most restrictive along the walk).
+// the most restrictive along the walk). In the lower half that includes user access (U/S must be
+// set at every level for a user page to be reachable from ring 3).
 static constexpr u64 kTableEntryFlags = pte::kPresent | pte::kWritable;
+static constexpr usize kFirstUpperHalfSlot = 256;
+
+static bool is_lower_half(uptr address)
+{
+    return (address >> 47) == 0;
+}
 
 Result<void> PageTable::create(FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb)
 {
@@ -22,11 +29,32 @@ Result<void> PageTable::create(FrameAllocator& frames, PhysicalWindow window, Tl
     return {};
 }
 
+Result<void> PageTable::create_user(
+    FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb, PageTable const& kernel)
+{
+    TRY(create(frames, window, tlb));
+    m_user = true;
+    u64* root = table(m_root);
+    u64 const* kernel_root = kernel.table(kernel.m_root);
+    for (usize i = kFirstUpperHalfSlot; i < 512; ++i)
+        root[i] = kernel_root[i];
+    return {};
+}
+
+Result<void> PageTable::reserve_top_level(uptr address)
+{
+    VERIFY(!m_user && !is_lower_half(address));
+    TRY(table_for(address, 3, true));
+    return {};
+}
+
 void PageTable::destroy_level(PhysicalAddress table_physical, int level)
 {
     if (level > 1) {
         u64* entries = table(table_physical);
-        for (usize i = 0; i < 512; ++i) {
+        // A task's root shares the kernel's upper half: those tables are not its own.
+        usize end = (level == 4 && m_user) ? kFirstUpperHalfSlot : 512;
+        for (usize i = 0; i < end; ++i) {
             u64 entry = entries[i];
             if ((entry & pte::kPresent) && !(entry & pte::kHuge))
                 destroy_level(entry & pte::kAddressMask, level - 1);
@@ -54,13 +82,16 @@ Result<u64*> PageTable::table_for(uptr address, int level, bool create)
         if (!(entry & pte::kPresent)) {
             if (!create)
                 return Error::NotFound;
+            // A task's copy of the kernel's top level would miss an entry made now.
+            VERIFY(walk != 4 || is_lower_half(address) || !m_top_level_sealed);
+            VERIFY(walk != 4 || !m_user || is_lower_half(address));
             PhysicalAddress fresh = TRY(m_frames->allocate());
             u64* fresh_table = table(fresh);
             for (usize i = 0; i < 512; ++i)
                 fresh_table[i] = 0;
             ++m_stats.tables;
             // No flush: the entry was not present, so no paging-structure cache holds it.
-            entry = fresh | kTableEntryFlags;
+            entry = fresh | kTableEntryFlags | (is_lower_half(address) ? pte::kUser : 0);
         } else if (entry & pte::kHuge) {
             return Error::NotSupported;
         }

@@ -53,8 +53,20 @@ public:
 
     // Allocates the root (PML4) from `frames`, zeroed through `window`.
     Result<void> create(FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb);
+    // A task's table: the lower half its own, the upper half the kernel's. x86-64 has one root for
+    // both halves, so the kernel's top-level entries 256-511 are copied into the new root: they
+    // point at the kernel's own tables, shared, which is why the kernel must have made every one
+    // it will ever need first (reserve_top_level, seal_top_level).
+    Result<void> create_user(
+        FrameAllocator& frames, PhysicalWindow window, TlbOperations const* tlb, PageTable const& kernel);
     // Frees every intermediate table and the root; leaf frames are the caller's (unmap them first).
+    // A task's table frees only its own half's.
     void destroy();
+    // The kernel's table: makes the top-level entry covering `address` exist now.
+    Result<void> reserve_top_level(uptr address);
+    // From here on a new top-level entry in the upper half is a bug (tasks would not see it).
+    void seal_top_level() { m_top_level_sealed = true; }
+    bool is_user() const { return m_user; }
 
     PhysicalAddress root() const { return m_root; }
     // Flushes are issued only while this table is the one in CR3; an inactive table is flushed by
@@ -118,6 +130,8 @@ private:
     TlbOperations const* m_tlb { nullptr };
     PhysicalAddress m_root { 0 };
     bool m_active { false };
+    bool m_user { false };
+    bool m_top_level_sealed { false };
     PageTableStats m_stats {};
 };
 

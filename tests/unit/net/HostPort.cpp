@@ -294,8 +294,9 @@ usize HostPort::remap_pages(Span<PortRemap> remaps)
     return done;
 }
 
-Result<u8*> HostPort::posted_destination(void* virt, usize length)
+Result<u8*> HostPort::posted_destination(void* owner, void* virt, usize length)
 {
+    VERIFY(owner == nullptr); // one application address space here
     uptr address = reinterpret_cast<uptr>(virt);
     VERIFY(length > 0 && (address & (kPageSize - 1)) + length <= kPageSize);
     u32* mapped = app_frame(align_down(address, kPageSize));

@@ -49,7 +49,7 @@ public:
     bool is_zero_copy_region(void const* virt, usize length) override;
     Result<PortPage> remap_page(void* app_page, PortPage received) override;
     usize remap_pages(Span<PortRemap> remaps) override;
-    Result<u8*> posted_destination(void* virt, usize length) override;
+    Result<u8*> posted_destination(void* owner, void* virt, usize length) override;
     u64 random_u64() override;
     void wake(void* waiter) override;
 

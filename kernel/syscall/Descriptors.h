@@ -1,0 +1,84 @@
+#pragma once
+
+// A task's descriptors: its sockets and packet rings, numbered from 3 (0-2 are the console). One table per task, made
+// on its first Socket call, freed with the task.
+//
+// Every socket of a task shares the table's one NetWaiter (kernel/net/NetWaiter.h): the stack
+// wakes it whenever any of them may have become ready, and each waiting thread re-checks its own.
+// That is what lets Poll wait on many sockets at once, and several threads wait on one.
+//
+// A descriptor is reference-counted: the table holds one, each system call using it holds one
+// for its duration, so Close by one thread while another waits in Receive on the same descriptor
+// frees nothing under the waiter (the socket closes when that call returns).
+
+#include <kernel/net/NetWaiter.h>
+#include <lib/Result.h>
+#include <lib/Types.h>
+
+namespace skiff::net {
+class TcpSocket;
+class UdpSocket;
+} // namespace skiff::net
+
+namespace skiff::task {
+class Task;
+}
+
+namespace skiff::syscall {
+
+class PacketRing; // kernel/syscall/PacketRing.h
+
+enum class DescriptorKind : u8 { Tcp, Udp, Ping, Ring };
+
+struct Descriptor {
+    DescriptorKind kind { DescriptorKind::Tcp };
+    net::TcpSocket* tcp { nullptr };
+    net::UdpSocket* udp { nullptr };
+    PacketRing* ring { nullptr };
+    u16 ping_identifier { 0 };
+    bool nonblocking { false };
+    u64 receive_timeout_ms { 0 }; // 0: wait as long as it takes
+    u64 linger_ms { 0 };
+    u32 references { 1 };
+};
+
+class DescriptorTable {
+public:
+    static constexpr u32 kSlots = 32;
+
+    // The task's table, made on first use (NoMemory if it cannot be).
+    static Result<DescriptorTable*> of(task::Task& task);
+
+    // Installs `descriptor` (its reference becomes the table's) at the lowest free number.
+    Result<i64> add(Descriptor* descriptor);
+    // The descriptor open as `number`, with a reference for the caller; null if none.
+    Descriptor* acquire(i64 number);
+    // Drops a reference; the last one closes the socket and frees the descriptor.
+    void release(Descriptor* descriptor);
+    // Takes `number` out of the table (Close); BadDescriptor if it is not open. Returns the
+    // descriptor with the table's reference, now the caller's.
+    Result<Descriptor*> take(i64 number);
+    // Every descriptor, at the task's end (no thread of it is left).
+    void close_all();
+    u32 open_count() const;
+
+    knet::NetWaiter& waiter() { return m_waiter; }
+
+    // Closes a descriptor's socket or ring, now (the stack lock is taken here).
+    static void close_now(Descriptor& descriptor);
+
+    // For netstat: which task holds each open socket. Fills up to `capacity` entries; returns how many.
+    struct SocketOwner {
+        void const* socket;
+        u32 task_id;
+        char task_name[16];
+        DescriptorKind kind;
+    };
+    static u32 socket_owners(SocketOwner* owners, u32 capacity);
+
+private:
+    Descriptor* m_slots[kSlots] {}; // guarded by interrupts off
+    knet::NetWaiter m_waiter;
+};
+
+} // namespace skiff::syscall
