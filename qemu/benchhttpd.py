@@ -10,7 +10,9 @@ and answers, from the host:
   small keep-alive   `ab -k -n N -c 32 http://10.0.2.15/about.txt` (834 bytes): requests/s
   small new conn.    `ab -n N -c 32 http://10.0.2.15/about.txt`: requests/s, a connection each
   16 MiB             `curl -o FILE http://10.0.2.15/test/16M.bin`, twice: MB/s (10^6 bytes/s),
-                     the file's SHA-256 compared with the archive's
+                     the file's SHA-256 compared with the archive's; QEMU's CPU time over the
+                     transfer (in CPUs) and how busy the host's CPUs were, to tell a guest-bound
+                     transfer from a host-bound one
 
 The order of the two guests alternates from one repetition to the next; every ratio divides two
 medians of this run. With --profile, after the measured cases Skiff runs each case once more under
@@ -47,6 +49,24 @@ AB_COMPLETE = re.compile(r"^Complete requests:\s+(\d+)", re.M)
 AB_FAILED = re.compile(r"^Failed requests:\s+(\d+)", re.M)
 AB_KEEPALIVE = re.compile(r"^Keep-Alive requests:\s+(\d+)", re.M)
 AB_NON2XX = re.compile(r"^Non-2xx responses:\s+(\d+)", re.M)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (all its threads), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def host_cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of all the host's CPUs, from /proc/stat."""
+    with open("/proc/stat") as file:
+        values = [int(v) for v in file.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
 
 
 def unpack_archive(archive: str, directory: str) -> dict[str, dict]:
@@ -204,11 +224,15 @@ class HttpdBench:
         argv = ["curl", "-s", "--max-time", "300", "-o", output, "-w", "%{http_code} %{size_download} %{time_total}",
                 f"http://{GUEST}{LARGE}"]
         result = {"case": CASES[2], "unit": UNITS[CASES[2]], "command": shlex.join(argv)}
+        # Where the time goes outside the guest: QEMU's CPU time over the transfer (its vCPU thread
+        # and the device emulation: e1000 TSO, tap writes), and how busy the whole host was.
+        qemu_before, host_before = process_cpu_seconds(side.guest.process.pid), host_cpu_times()
         try:
             run = side.ns.run(argv, timeout=330)
             fields = run.stdout.split()
         except subprocess.TimeoutExpired:
             run, fields = None, []
+        qemu_after, host_after = process_cpu_seconds(side.guest.process.pid), host_cpu_times()
         digest = None
         if os.path.exists(output):
             with open(output, "rb") as file:
@@ -221,6 +245,10 @@ class HttpdBench:
             return result
         size, seconds = int(fields[1]), float(fields[2])
         result.update(bytes=size, seconds=seconds, sha256_equal=digest == source["sha256"])
+        if qemu_before is not None and qemu_after is not None and seconds > 0:
+            result["qemu_cpu"] = round((qemu_after - qemu_before) / seconds, 2)  # CPUs' worth, over curl's time
+        busy, total = host_after[0] - host_before[0], host_after[1] - host_before[1]
+        result["host_busy"] = round(busy / total, 2) if total else None  # of all the host's CPUs
         if size != source["size"] or digest != source["sha256"]:
             result.update(value=None, error=f"{size} bytes, SHA-256 {'equal' if digest == source['sha256'] else 'DIFFERS'}")
         else:
@@ -230,10 +258,12 @@ class HttpdBench:
     def profile(self, side: SkiffHttpd) -> None:
         """One more run of each case with Skiff's `sample` profiler over it (not counted)."""
         for case in CASES:
+            # Clients that outlast the sample (they are stopped once it is taken): ab for 10 s,
+            # curl fetching the large file again and again on one connection.
             if case == CASES[2]:
-                argv = ["curl", "-s", "-o", "/dev/null", f"http://{GUEST}{LARGE}"]
+                argv = ["curl", "-s"] + ["-o", "/dev/null", f"http://{GUEST}{LARGE}"] * 40
             else:
-                argv = ["ab", "-n", str(self.args.requests * 4), "-c", str(CONCURRENCY), "-s", "30"] \
+                argv = ["ab", "-t", "10", "-n", "10000000", "-c", str(CONCURRENCY), "-s", "30"] \
                     + (["-k"] if case == CASES[0] else []) + [f"http://{GUEST}{SMALL}"]
             process = side.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             try:
@@ -244,9 +274,10 @@ class HttpdBench:
                 side.needs_reboot = True
             finally:
                 out, err = stop_process(process, grace=120)
-            title = f"profile {side.name} {case}: sample 2 during {shlex.join(argv)}"
+            shown = shlex.join(argv) if case != CASES[2] else f"curl -s -o /dev/null http://{GUEST}{LARGE} (x40, one connection)"
+            title = f"profile {side.name} {case}: sample 2 during {shown}"
             self.rec.raw(title, profile + "\n--- the client ---\n" + out[-1500:] + err[-500:])
-            self.rec.results.setdefault("profiles", []).append({"nic": side.nic, "case": case, "command": shlex.join(argv),
+            self.rec.results.setdefault("profiles", []).append({"nic": side.nic, "case": case, "command": shown,
                                                                  "sample": profile})
             self.rec.save()
 
@@ -303,6 +334,8 @@ class HttpdBench:
                         self.rec.add(result)
                         shown = f"{result['value']:.1f} {result['unit']}" if result.get("value") is not None else "FAILED"
                         extra = f"; {result['error']}" if result.get("error") else ""
+                        if result.get("qemu_cpu") is not None and result.get("host_busy") is not None:
+                            extra += f"; QEMU used {result['qemu_cpu']:.2f} CPUs, the host was {result['host_busy']:.0%} busy"
                         if "keep_alive_requests" in result:
                             extra += (f"; {result['keep_alive_requests']} of {self.args.requests} on kept-alive "
                                       f"connections, {result['failed']} failed")
