@@ -12,6 +12,7 @@ class KernelPort final : public net::Port {
 public:
     Result<net::PortPage> allocate_page() override;
     void ref_page(u64 phys) override;
+    void ref_pages(u64 phys, u32 count) override;
     void unref_page(u64 phys) override;
     Result<net::PortPage> pin_user_page(void const* virt) override;
     void unpin_user_page(u64 phys) override;
