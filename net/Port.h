@@ -48,6 +48,15 @@ public:
             unref_page(frame);
     }
 
+    // `count` references on one frame, as `count` ref_page() calls (sendfile: the consecutive
+    // pieces of a range that share a frame take theirs together). A kernel whose ref_page() pays for
+    // masking interrupts each time pays once here.
+    virtual void ref_pages(u64 phys, u32 count)
+    {
+        while (count--)
+            ref_page(phys);
+    }
+
     // Zero-copy send (docs/zero-copy.md): pin the page of application memory holding `virt`. Takes a
     // reference on the frame mapped there now and returns that frame as a PortPage: `virt` is the
     // frame's own kernel address (the direct map), `phys` its DMA address. The kernel

@@ -24,6 +24,17 @@ void KernelPort::ref_page(u64 phys)
     mm::ref_frame(phys);
 }
 
+void KernelPort::ref_pages(u64 phys, u32 count)
+{
+    // One interrupt-masked section for all of them: each mm::ref_frame() inside finds interrupts
+    // already off and leaves them so. Under TCG re-enabling interrupts ends a translation block,
+    // and a sendfile range took that cost once per piece (mm::ref_frame was 15-19% of the guest's
+    // time serving a 16 MiB file, `sample`).
+    arch::InterruptDisabler disabler;
+    while (count--)
+        mm::ref_frame(phys);
+}
+
 void KernelPort::unref_page(u64 phys)
 {
     mm::unref_frame(phys);

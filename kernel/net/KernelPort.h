@@ -13,6 +13,7 @@ public:
     Result<net::PortPage> allocate_page() override;
     Result<net::PortPage> allocate_pages(u32 count) override;
     void ref_page(u64 phys) override;
+    void ref_pages(u64 phys, u32 count) override;
     void unref_page(u64 phys) override;
     void unref_pages(Span<u64 const> frames) override;
     Result<net::PortPage> pin_user_page(void const* virt) override;

@@ -37,6 +37,18 @@ Result<usize> TcpLayer::queue_send_file(Tcb& tcb, FileFrames const& file, u64 of
     u32 mss = tcb.snd_mss;
     u32 done = 0;
     PacketBuffer const* full = nullptr; // a tail that turned out to have no piece to spare
+    // Frame references are taken per run of pieces sharing a frame (Port::ref_pages), before this
+    // call returns: nothing releases a buffer in between.
+    u64 pending_frame = 0;
+    u32 pending = 0;
+    auto take_reference = [&](u64 frame) {
+        if (pending && frame != pending_frame) {
+            port.ref_pages(pending_frame, pending);
+            pending = 0;
+        }
+        pending_frame = frame;
+        ++pending;
+    };
     while (done < total) {
         PacketBuffer* buffer = tcb.send_queue.back();
         bool fresh_buffer = buffer == full || !can_top_up(tcb, buffer, mss);
@@ -62,7 +74,7 @@ Result<usize> TcpLayer::queue_send_file(Tcb& tcb, FileFrames const& file, u64 of
             if (!buffer->extend_last_segment(piece.virt, piece.phys, piece.length)) {
                 if (buffer->segment_count() == 2)
                     break;
-                port.ref_page(piece.frame());
+                take_reference(piece.frame());
                 bool added
                     = buffer->add_segment({ piece.virt, piece.phys, piece.length, { piece.frame(), FrameKind::Page } });
                 VERIFY(added);
@@ -80,6 +92,8 @@ Result<usize> TcpLayer::queue_send_file(Tcb& tcb, FileFrames const& file, u64 of
         tcb.snd_end += taken;
         tcb.send_bytes += taken;
     }
+    if (pending)
+        port.ref_pages(pending_frame, pending);
     if (done == 0)
         return Error::WouldBlock; // no packet buffer free: wait for ACKs to free some
     counters.tcp_sendfile_bytes += done;

@@ -386,6 +386,36 @@ TEST_F(SendFileTcp, RangesPastTheEndAndUnconnectedSocketsAreRefused)
     finish(s);
 }
 
+TEST_F(SendFileTcp, ASegmentIsLengthenedOnlyByTheBytesThatFollowItInItsOwnFrame)
+{
+    TestFile file(*port, 2 * kPageSize);
+    PacketRef b = stack->pool().allocate_transmit();
+    ASSERT_TRUE(b);
+    FramePiece first = file_piece(file, 4000, 50);
+    port->ref_page(first.frame());
+    ASSERT_TRUE(b->add_segment({ first.virt, first.phys, first.length, { first.frame(), FrameKind::Page } }));
+    FrameAddress next = file.locate(4050);
+    EXPECT_FALSE(b->extend_last_segment(next.virt + 1, next.phys + 1, 10)); // a gap
+    EXPECT_FALSE(b->extend_last_segment(next.virt, next.phys, 47));         // past the frame's end
+    EXPECT_TRUE(b->extend_last_segment(next.virt, next.phys, 46));          // to the frame's end exactly
+    EXPECT_EQ(b->segment(0).length, 96u);
+    EXPECT_EQ(b->payload_length(), 96u);
+    FrameAddress other = file.locate(kPageSize);
+    EXPECT_FALSE(b->extend_last_segment(other.virt, other.phys, 10)); // the next frame needs its own piece
+    // Copied bytes in follow go on the wire after seg[]: nothing may be added to seg[] behind them.
+    PacketRef c = stack->pool().allocate_transmit();
+    FramePiece head = file_piece(file, 0, 10);
+    port->ref_page(head.frame());
+    ASSERT_TRUE(c->add_segment({ head.virt, head.phys, head.length, { head.frame(), FrameKind::Page } }));
+    FrameAddress after = file.locate(10);
+    u8 copied[4] = { 1, 2, 3, 4 };
+    EXPECT_EQ(c->append_follow({ copied, 4 }), 4u);
+    EXPECT_FALSE(c->extend_last_segment(after.virt, after.phys, 10));
+    EXPECT_EQ(c->segment(0).length, 10u);
+    c.reset();
+    b.reset(); // the buffer's frame reference goes with it
+}
+
 // TSO: the units chain sendfile buffers like any others, within the device's piece limit.
 class SendFileTso : public SendFileTcp {
 protected:

@@ -1,0 +1,397 @@
+"""Skiff's web server measured beside Linux's in one run: `qemu/bench --httpd`. docs/benchmarks.md
+describes the method.
+
+The same files on both: the boot archive Skiff serves (build/.../www-large.tar: apps/httpd/www/ and
+the generated test files) is unpacked on the host and put into the Linux reference guest's /www,
+where busybox `httpd` serves it. Both guests boot with the same QEMU command line builder, memory,
+NIC model and tap (in a network namespace of our own). Per NIC and repetition each guest boots once
+and answers, from the host:
+
+  small keep-alive   `ab -k -n N -c 32 http://10.0.2.15/about.txt` (834 bytes): requests/s
+  small new conn.    `ab -n N -c 32 http://10.0.2.15/about.txt`: requests/s, a connection each
+  16 MiB             `curl -o FILE http://10.0.2.15/test/16M.bin`, twice: MB/s (10^6 bytes/s),
+                     the file's SHA-256 compared with the archive's; QEMU's CPU time over the
+                     transfer (in CPUs) and how busy the host's CPUs were, to tell a guest-bound
+                     transfer from a host-bound one
+
+On ne2k-pci Skiff moves packet data 32 bits at a time (its default on the PCI card, as Linux's
+ne2k-pci driver does on QEMU's RTL8029); `--nic ne2k-pci+io16` boots it with ne2k_io32=0 (16-bit
+transfers). Linux is the same as on ne2k-pci.
+
+The order of the two guests alternates from one repetition to the next; every ratio divides two
+medians of this run. With --profile, after the measured cases Skiff runs each case once more under
+`sample` (its statistical profiler) — not counted in the figures — and the profiles go to the raw
+log and the results file.
+
+Standard library only; run by qemu/bench (root, like the `net` tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shlex
+import subprocess
+import tarfile
+import tempfile
+import time
+
+from benchlinux import GUEST, Recorder, describe_system, fmt, median, stop_process, system_info, wait_reachable
+from linuxguest import LinuxGuest
+from skiffqemu import Guest, GuestError, NetNamespace, choose_accel, clean_text
+
+TAP = "skiffhttpd"
+SMALL = "/about.txt"
+LARGE = "/test/16M.bin"
+CONCURRENCY = 32
+CASES = ("small keep-alive", "small new connection", "16 MiB")
+UNITS = {"small keep-alive": "requests/s", "small new connection": "requests/s", "16 MiB": "MB/s"}
+
+AB_RATE = re.compile(r"^Requests per second:\s+([\d.]+)", re.M)
+AB_COMPLETE = re.compile(r"^Complete requests:\s+(\d+)", re.M)
+AB_FAILED = re.compile(r"^Failed requests:\s+(\d+)", re.M)
+AB_KEEPALIVE = re.compile(r"^Keep-Alive requests:\s+(\d+)", re.M)
+AB_NON2XX = re.compile(r"^Non-2xx responses:\s+(\d+)", re.M)
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (all its threads), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def host_cpu_times() -> tuple[float, float]:
+    """(busy, total) jiffies of all the host's CPUs, from /proc/stat."""
+    with open("/proc/stat") as file:
+        values = [int(v) for v in file.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    return sum(values) - idle, sum(values)
+
+
+def unpack_archive(archive: str, directory: str) -> dict[str, dict]:
+    """The archive's regular files under `directory`: {url path: {"path", "size", "sha256"}}."""
+    files = {}
+    with tarfile.open(archive) as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            data = tar.extractfile(member).read()
+            path = os.path.join(directory, member.name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as file:
+                file.write(data)
+            files["/" + member.name] = {"path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    return files
+
+
+class HttpdSide:
+    kind = "?"
+
+    def __init__(self, bench: "HttpdBench", ns: NetNamespace, nic: str, name: str):
+        self.bench, self.ns, self.nic, self.name = bench, ns, nic, name
+        self.guest = None
+        self.boots = 0
+        self.needs_reboot = False
+
+    def ensure_up(self) -> None:
+        if self.guest is not None and not self.needs_reboot and self.guest.process.poll() is None:
+            return
+        if self.guest is not None:
+            self.bench.rec.say(f"  {self.kind}: booting again")
+            self.stop()
+        self.needs_reboot = False
+        self.boots += 1
+        started = time.monotonic()
+        self.start()
+        if not wait_reachable(self.ns, 60):
+            raise GuestError(f"{self.kind} on {self.nic} does not answer ping")
+        # Warm-up, the same for both: ARP, the server's first connection.
+        self.ns.run(["curl", "-s", "-o", "/dev/null", "--max-time", "30", f"http://{GUEST}{SMALL}"], timeout=60)
+        self.bench.rec.say(f"  {self.kind}: up in {time.monotonic() - started:.1f} s")
+
+    def stop(self) -> None:
+        if self.guest is None:
+            return
+        try:
+            self.bench.rec.raw(f"{self.name}: end-of-boot report", self.report())
+        except (GuestError, OSError):
+            pass
+        self.poweroff()
+        self.guest.kill()
+        self.guest = None
+
+
+class SkiffHttpd(HttpdSide):
+    kind = "Skiff"
+
+    def start(self) -> None:
+        args = self.bench.args
+        # ne2k-pci+io16: the PCI NE2000 with 16-bit data-port transfers (ne2k_io32=0); Skiff's
+        # default there is 32-bit, as Linux's ne2k-pci driver moves packet data on QEMU's RTL8029.
+        model = self.nic.split("+")[0]
+        append = "ne2k_io32=0" if self.nic.endswith("+io16") else ""
+        self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model, kernel=self.bench.kernel,
+                           initrd=self.bench.archive, log_dir=self.bench.rec.serial_dir, mem=args.mem, append=append)
+        self.guest.start()
+        boot = self.guest.expect_prompt(timeout=120)
+        if not re.search(r"(?m)^httpd: serving", boot):
+            raise GuestError(f"Skiff's web server did not start:\n{boot[-2000:]}")
+
+    def counters(self) -> str:
+        return self.guest.command("httpd", timeout=30) + self.guest.command("zc stats", timeout=30)
+
+    def report(self) -> str:
+        return self.counters() + self.guest.command("ifconfig", timeout=20)
+
+    def poweroff(self) -> None:
+        try:
+            self.guest.send_line("poweroff 0")
+            self.guest.wait_exit(timeout=20)
+        except GuestError:
+            pass
+
+
+class LinuxHttpd(HttpdSide):
+    kind = "Linux"
+
+    def start(self) -> None:
+        args = self.bench.args
+        # The initramfs unpacker makes no directories for an appended archive: the files arrive
+        # flat in /tmp and move into /www (a rename on the same rootfs).
+        files = sorted(self.bench.files.items())
+        extra = {f"/tmp/www{index}": source["path"] for index, (_, source) in enumerate(files)}
+        self.guest = LinuxGuest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=self.nic.split("+")[0], mem=args.mem,
+                                log_dir=self.bench.rec.serial_dir, extra_files=extra)
+        self.guest.start()
+        self.ready = self.guest.wait_ready(timeout=240)
+        directories = sorted({os.path.dirname("/www" + url) for url, _ in files})
+        moves = "; ".join(f"mv /tmp/www{index} /www{url}" for index, (url, _) in enumerate(files))
+        self.guest.command(f"mkdir -p {' '.join(directories)}; {moves}", timeout=60)
+        self.guest.command("httpd -p 80 -h /www", timeout=20)
+        self.guest.wait_listening(80)
+        self.bench.rec.raw(f"{self.name}: ready", self.ready + "\n" + self.guest.command("ls -lR /www", timeout=20))
+
+    def report(self) -> str:
+        return self.guest.command("cat /proc/net/dev; cat /proc/net/snmp | grep Tcp", timeout=20)
+
+    def poweroff(self) -> None:
+        self.guest.poweroff()
+
+
+class HttpdBench:
+    def __init__(self, args, kernel: str, archive: str, argv: list[str]):
+        self.args, self.kernel, self.archive = args, kernel, archive
+        self.rec = Recorder(args.out, "httpd", argv)
+        self.failed = False
+        self.files: dict[str, dict] = {}
+        self.workdir = tempfile.mkdtemp(prefix="skiff-benchhttpd-")
+
+    @staticmethod
+    def order(rep: int) -> list[type]:
+        return [SkiffHttpd, LinuxHttpd] if rep % 2 == 0 else [LinuxHttpd, SkiffHttpd]
+
+    # -- the cases -------------------------------------------------------------------------------
+
+    def ab(self, side: HttpdSide, keep_alive: bool) -> dict:
+        requests = self.args.requests
+        argv = ["ab", "-n", str(requests), "-c", str(CONCURRENCY), "-s", "30"] + (["-k"] if keep_alive else []) \
+            + [f"http://{GUEST}{SMALL}"]
+        case = CASES[0] if keep_alive else CASES[1]
+        result = {"case": case, "unit": UNITS[case], "command": shlex.join(argv)}
+        try:
+            run = side.ns.run(argv, timeout=600)
+            output = run.stdout + run.stderr
+        except subprocess.TimeoutExpired:
+            output = "(ab did not finish in 600 s)"
+            run = None
+        self.rec.raw(f"{side.name}: {shlex.join(argv)}", output)
+        rate, complete, failed = AB_RATE.search(output), AB_COMPLETE.search(output), AB_FAILED.search(output)
+        keep, non2xx = AB_KEEPALIVE.search(output), AB_NON2XX.search(output)
+        result["keep_alive_requests"] = int(keep.group(1)) if keep else 0
+        result["failed"] = int(failed.group(1)) if failed else None
+        result["non_2xx"] = int(non2xx.group(1)) if non2xx else 0
+        if run is None or run.returncode != 0 or not rate or not complete or int(complete.group(1)) != requests:
+            result["value"] = None
+            result["error"] = f"ab did not complete {requests} requests (exit {run.returncode if run else 'timeout'})"
+            side.needs_reboot = True
+        elif result["failed"] or result["non_2xx"]:
+            result["value"] = None
+            result["error"] = f"{result['failed']} failed, {result['non_2xx']} non-2xx of {requests}"
+        else:
+            result["value"] = float(rate.group(1))
+        return result
+
+    def large(self, side: HttpdSide) -> dict:
+        source = self.files[LARGE]
+        output = os.path.join(self.workdir, "got")
+        argv = ["curl", "-s", "--max-time", "300", "-o", output, "-w", "%{http_code} %{size_download} %{time_total}",
+                f"http://{GUEST}{LARGE}"]
+        result = {"case": CASES[2], "unit": UNITS[CASES[2]], "command": shlex.join(argv)}
+        # Where the time goes outside the guest: QEMU's CPU time over the transfer (its vCPU thread
+        # and the device emulation: e1000 TSO, tap writes), and how busy the whole host was.
+        qemu_before, host_before = process_cpu_seconds(side.guest.process.pid), host_cpu_times()
+        try:
+            run = side.ns.run(argv, timeout=330)
+            fields = run.stdout.split()
+        except subprocess.TimeoutExpired:
+            run, fields = None, []
+        qemu_after, host_after = process_cpu_seconds(side.guest.process.pid), host_cpu_times()
+        digest = None
+        if os.path.exists(output):
+            with open(output, "rb") as file:
+                digest = hashlib.sha256(file.read()).hexdigest()
+            os.unlink(output)
+        self.rec.raw(f"{side.name}: {shlex.join(argv)}", (run.stdout + run.stderr) if run else "(timed out)")
+        if run is None or run.returncode != 0 or len(fields) != 3 or fields[0] != "200":
+            result.update(value=None, error=f"curl failed: {run.stdout.strip() if run else 'timeout'}")
+            side.needs_reboot = True
+            return result
+        size, seconds = int(fields[1]), float(fields[2])
+        result.update(bytes=size, seconds=seconds, sha256_equal=digest == source["sha256"])
+        if qemu_before is not None and qemu_after is not None and seconds > 0:
+            result["qemu_cpu"] = round((qemu_after - qemu_before) / seconds, 2)  # CPUs' worth, over curl's time
+        busy, total = host_after[0] - host_before[0], host_after[1] - host_before[1]
+        result["host_busy"] = round(busy / total, 2) if total else None  # of all the host's CPUs
+        if size != source["size"] or digest != source["sha256"]:
+            result.update(value=None, error=f"{size} bytes, SHA-256 {'equal' if digest == source['sha256'] else 'DIFFERS'}")
+        else:
+            result["value"] = size / seconds / 1e6
+        return result
+
+    def profile(self, side: SkiffHttpd) -> None:
+        """One more run of each case with Skiff's `sample` profiler over it (not counted)."""
+        for case in CASES:
+            # Clients that outlast the sample (they are stopped once it is taken): ab for 10 s,
+            # curl fetching the large file again and again on one connection.
+            if case == CASES[2]:
+                argv = ["curl", "-s"] + ["-o", "/dev/null", f"http://{GUEST}{LARGE}"] * 40
+            else:
+                argv = ["ab", "-t", "10", "-n", "10000000", "-c", str(CONCURRENCY), "-s", "30"] \
+                    + (["-k"] if case == CASES[0] else []) + [f"http://{GUEST}{SMALL}"]
+            process = side.ns.popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            try:
+                time.sleep(0.5)
+                profile = clean_text(side.guest.command("sample 2", timeout=60))
+            except GuestError as failure:
+                profile = f"(sample failed: {str(failure)[:500]})"
+                side.needs_reboot = True
+            finally:
+                out, err = stop_process(process, grace=120)
+            shown = shlex.join(argv) if case != CASES[2] else f"curl -s -o /dev/null http://{GUEST}{LARGE} (x40, one connection)"
+            title = f"profile {side.name} {case}: sample 2 during {shown}"
+            self.rec.raw(title, profile + "\n--- the client ---\n" + out[-1500:] + err[-500:])
+            self.rec.results.setdefault("profiles", []).append({"nic": side.nic, "case": case, "command": shown,
+                                                                 "sample": profile})
+            self.rec.save()
+
+    # -- the run -----------------------------------------------------------------------------------
+
+    def run(self) -> int:
+        args = self.args
+        import guestimage
+        manifest = guestimage.build(quiet=False)
+        info = system_info(choose_accel()[0], manifest, args.mem)
+        self.rec.results["system"] = info
+        for line in describe_system(info):
+            self.rec.say(line)
+        for tool in ("ab", "curl"):
+            version = subprocess.run([tool, "-V" if tool == "ab" else "--version"], capture_output=True, text=True)
+            first = (version.stdout + version.stderr).strip().splitlines()
+            info[f"host_{tool}"] = first[0] if first else "?"
+        self.files = unpack_archive(self.archive, os.path.join(self.workdir, "www"))
+        if SMALL not in self.files or LARGE not in self.files:
+            self.rec.note(f"{self.archive} lacks {SMALL} or {LARGE}")
+            return 1
+        self.rec.say(f"files: {len(self.files)} from {self.archive} ({sum(f['size'] for f in self.files.values())} "
+                     f"bytes), served by Skiff's httpd and by busybox httpd in the Linux guest")
+        self.rec.say(f"cases: `ab -n {args.requests} -c {CONCURRENCY} [-k] http://{GUEST}{SMALL}` "
+                     f"({self.files[SMALL]['size']} bytes); `curl -o FILE http://{GUEST}{LARGE}` x2, SHA-256 checked; "
+                     f"{args.reps} repetitions, guests alternating; {info['host_ab']}; {info['host_curl']}")
+        self.rec.save()
+        for nic in args.nic:
+            for rep in range(args.reps):
+                self.rec.say(f"{nic}: repetition {rep + 1}/{args.reps}, load {os.getloadavg()[0]:.1f}")
+                for kind in self.order(rep):
+                    self.run_side(kind, nic, rep)
+        self.summarize()
+        return 1 if self.failed else 0
+
+    def run_side(self, kind: type, nic: str, rep: int) -> None:
+        with NetNamespace(tap=TAP) as ns:
+            side = kind(self, ns, nic, f"{kind.kind.lower()}-{nic}-r{rep + 1}")
+            try:
+                for case in CASES:
+                    for attempt in range(2 if case == CASES[2] else 1):
+                        try:
+                            side.ensure_up()
+                        except (GuestError, subprocess.TimeoutExpired, OSError) as failure:
+                            self.failed = True
+                            self.rec.note(f"{side.name}: could not boot: {str(failure)[:1500]}")
+                            return
+                        if case == CASES[2]:
+                            result = self.large(side)
+                        else:
+                            result = self.ab(side, keep_alive=case == CASES[0])
+                        result.update(nic=nic, rep=rep + 1, guest=side.kind, boot=side.boots,
+                                      load=round(os.getloadavg()[0], 2))
+                        self.rec.add(result)
+                        shown = f"{result['value']:.1f} {result['unit']}" if result.get("value") is not None else "FAILED"
+                        extra = f"; {result['error']}" if result.get("error") else ""
+                        if result.get("qemu_cpu") is not None and result.get("host_busy") is not None:
+                            extra += f"; QEMU used {result['qemu_cpu']:.2f} CPUs, the host was {result['host_busy']:.0%} busy"
+                        if "keep_alive_requests" in result:
+                            extra += (f"; {result['keep_alive_requests']} of {self.args.requests} on kept-alive "
+                                      f"connections, {result['failed']} failed")
+                        self.rec.say(f"  {side.kind:6} {case:22} {shown}{extra}")
+                if side.kind == "Skiff" and side.guest is not None:
+                    self.rec.raw(f"{side.name}: counters after the measured cases", side.counters())
+                    if self.args.profile:
+                        self.profile(side)
+            finally:
+                side.stop()
+
+    def summarize(self) -> None:
+        measurements = self.rec.results["measurements"]
+        self.rec.say()
+        self.rec.say(f"Medians of every run of this invocation (in brackets); ratio = Skiff / Linux (goal: >= 2).")
+        self.rec.say()
+        self.rec.say("| NIC | case | Linux | Skiff | Skiff / Linux |")
+        self.rec.say("|---|---|---|---|---|")
+        rows = []
+        for nic in self.args.nic:
+            for case in CASES:
+                def select(guest: str) -> list[dict]:
+                    return [m for m in measurements if m["nic"] == nic and m["case"] == case and m["guest"] == guest]
+                cells, entry = [], {"nic": nic, "case": case, "unit": UNITS[case]}
+                medians = {}
+                for guest in ("Linux", "Skiff"):
+                    chosen = select(guest)
+                    values = [m["value"] for m in chosen if m.get("value") is not None]
+                    medians[guest] = median(values)
+                    entry[f"{guest.lower()}_median"] = medians[guest]
+                    entry[f"{guest.lower()}_runs"] = [m.get("value") for m in chosen]
+                    runs = " ".join(fmt(m.get("value")) if m.get("value") is not None else "x" for m in chosen)
+                    cells.append(f"{fmt(medians[guest])} {UNITS[case]} ({runs or 'none'})")
+                ratio = medians["Skiff"] / medians["Linux"] if medians["Skiff"] and medians["Linux"] else None
+                entry["ratio_skiff_over_linux"] = ratio
+                rows.append(entry)
+                self.rec.say(f"| {nic} | {case} | {cells[0]} | {cells[1]} | {fmt(ratio, 2) + 'x' if ratio else '-'} |")
+        self.rec.results["summary"] = rows
+        for m in measurements:
+            if m.get("error"):
+                self.rec.note(f"{m['guest']} {m['nic']} repetition {m['rep']} {m['case']}: {m['error']}")
+        linux_kept = [m.get("keep_alive_requests", 0) for m in measurements
+                      if m["guest"] == "Linux" and m["case"] == CASES[0]]
+        if linux_kept and max(linux_kept) == 0:
+            self.rec.note("busybox httpd closes every connection after one response (it has no keep-alive): in the "
+                          "Linux keep-alive row ab opened a connection per request")
+        self.rec.results["finished"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        self.rec.results["system"]["load_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        self.rec.say(f"load average at end {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "
+                     f"results in {self.rec.directory}")
+        self.rec.save()
