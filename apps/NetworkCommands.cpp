@@ -73,10 +73,33 @@ int ifconfig_set_mtu(Arguments const& arguments)
     return 1;
 }
 
+// `ifconfig tso on|off`: whether TCP hands the NICs that can segment large units (the stack's
+// switch, for every device at once; the ablation in docs/EVALUATION.md turns it off to measure
+// what TSO buys). Connections switch with their next transmission.
+int ifconfig_set_tso(Arguments const& arguments)
+{
+    if (arguments.count() != 3 || (arguments[2] != "on" && arguments[2] != "off")) {
+        kprintln("usage: ifconfig tso on|off");
+        return 2;
+    }
+    knet::StackLocker locker;
+    auto& stack = knet::stack();
+    if (!stack.tso_available()) {
+        kprintln("ifconfig: no network card here segments TCP itself (TSO); TCP sends single segments either way");
+        return arguments[2] == "off" ? 0 : 1;
+    }
+    stack.set_tso(arguments[2] == "on");
+    kprintln("TSO {}: TCP sends {}", arguments[2],
+        stack.tso_enabled() ? "units of up to 64 KiB that the card cuts into segments" : "single segments");
+    return 0;
+}
+
 int ifconfig_command(Arguments const& arguments)
 {
     if (!network_ready())
         return 1;
+    if (arguments.count() > 1 && arguments[1] == "tso")
+        return ifconfig_set_tso(arguments);
     if (arguments.count() > 1)
         return ifconfig_set_mtu(arguments);
     knet::StackLocker locker;
@@ -99,8 +122,11 @@ int ifconfig_command(Arguments const& arguments)
             counters.rx_errors, counters.rx_dropped);
         kprintln("        TX packets {}  bytes {}  errors {}  dropped {}", counters.tx_packets, counters.tx_bytes,
             counters.tx_errors, counters.tx_dropped);
-        kprintln("        TSO {}  units {}  segments {}", nic->capabilities().tso ? "on" : "off", counters.tx_tso_units,
-            counters.tx_tso_segments);
+        kprintln("        TSO {}  units {}  segments {}",
+            !nic->capabilities().tso  ? "off (the card has none)"
+                : stack.tso_enabled() ? "on"
+                                      : "off (ifconfig tso off)",
+            counters.tx_tso_units, counters.tx_tso_segments);
         kprintln("        interrupts {}  oversize dropped {}  (MTU range {}-{})", nic->driver_counters().interrupts,
             nic->driver_counters().rx_oversize, nic->capabilities().min_mtu, nic->capabilities().max_mtu);
     }
@@ -315,8 +341,8 @@ int tcp_command(Arguments const& arguments)
 
 void register_network_commands()
 {
-    console::register_command({ "ifconfig", "ifconfig [[NAME] mtu N]",
-        "the network interface: address, MAC, link, counters; set the MTU", ifconfig_command });
+    console::register_command({ "ifconfig", "ifconfig [[NAME] mtu N | tso on|off]",
+        "the network interface: address, MAC, link, counters; set the MTU or TSO", ifconfig_command });
     console::register_command({ "arp", "arp [-d]", "show (or with -d flush) the ARP cache", arp_command });
     console::register_command({ "netstat", "netstat", "open sockets, with the task holding each", netstat_command });
     console::register_command({ "tcp", "tcp [tlp on|off | syncookies on|off]",

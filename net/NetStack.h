@@ -69,8 +69,14 @@ public:
     // TCP segmentation offload on every attached device: the largest unit (payload bytes and
     // pieces) they all take, or zeros when one of them has none. TCP cuts its output into units
     // this size; without TSO, into single segments.
-    u32 tso_max_bytes() const { return m_tso_max_bytes; }
-    u16 tso_max_pieces() const { return m_tso_max_pieces; }
+    u32 tso_max_bytes() const { return m_tso_enabled ? m_tso_max_bytes : 0; }
+    u16 tso_max_pieces() const { return m_tso_enabled ? m_tso_max_pieces : 0; }
+    // TSO off (`ifconfig tso off`): TCP sends single segments on every device, as without TSO,
+    // from the same code — the ablation's switch (docs/EVALUATION.md). On by default; on again
+    // restores what the devices take. Units already handed down are not affected.
+    void set_tso(bool on) { m_tso_enabled = on; }
+    bool tso_enabled() const { return m_tso_enabled; }
+    bool tso_available() const { return m_tso_max_bytes != 0; }
     // Is this a broadcast address on any interface?
     bool is_broadcast_address(Ipv4Address address) const;
 
@@ -128,6 +134,7 @@ private:
     bool m_transmit_checksum_offload { false };
     u32 m_tso_max_bytes { 0 };
     u16 m_tso_max_pieces { 0 };
+    bool m_tso_enabled { true };
     FrameTap* m_frame_tap { nullptr };
     ArpCache m_arp;
     Ipv4Layer m_ipv4;

@@ -125,7 +125,8 @@ def system_info(accel: str, linux_manifest: dict | None, mem: str) -> dict:
 
 
 def describe_system(info: dict) -> list[str]:
-    lines = [f"CPU {info['cpu_model']} ({info['cpus']} CPUs), accelerator {info['accelerator']}, {info['qemu']}",
+    lines = [f"CPU {info['cpu_model']} ({info['cpus']} CPUs), {info.get('guest_arch', 'x86_64')} guests, "
+             f"accelerator {info['accelerator']}, {info['qemu']}",
              f"commit {info['commit']}, host kernel {info['host_kernel']}, host {info['host_iperf']}",
              f"guest memory {info['guest_memory']} for both guests, load average at start "
              + " ".join(f"{x:.2f}" for x in info["load_at_start"])]
@@ -298,7 +299,8 @@ class LinuxSide(Side):
         args = self.bench.args
         extra = {"/usr/bin/ttcp": self.bench.ttcp} if self.bench.mode == "loss" else None
         self.guest = LinuxGuest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=self.nic.split("+")[0], mem=args.mem,
-                                mtu=args.mtu, log_dir=self.bench.rec.serial_dir, extra_files=extra)
+                                mtu=args.mtu, log_dir=self.bench.rec.serial_dir, extra_files=extra,
+                                arch=self.bench.linux_arch())
         self.guest.start()
         self.info["ready"] = self.guest.wait_ready(timeout=240)
         self.info["mtu"] = self.guest.mtu()
@@ -394,6 +396,9 @@ class Bench:
 
     def header(self, accel: str, manifest: dict) -> None:
         info = system_info(accel, manifest, self.args.mem)
+        info["guest_arch"] = getattr(self.args, "arch", "x86_64")
+        if info["guest_arch"] == "aarch64":
+            info["accelerator"] = "tcg (aarch64 guests on an x86-64 host; -M virt -cpu cortex-a72 for both)"
         self.rec.results["system"] = info
         for line in describe_system(info):
             self.rec.say(line)
@@ -415,7 +420,11 @@ class Bench:
 
     def linux_manifest(self) -> dict:
         import guestimage
-        return guestimage.build(quiet=False)
+        return guestimage.build(quiet=False, arch=self.linux_arch())
+
+    def linux_arch(self) -> str:
+        """Debian's name for the Linux guest's architecture: the one Skiff's image is built for."""
+        return "arm64" if getattr(self.args, "arch", "x86_64") == "aarch64" else "amd64"
 
     # -- throughput ----------------------------------------------------------------------------
 

@@ -149,15 +149,18 @@ private:
         abi::RingDescriptor* descriptor = empty_slot(ring);
         if (!descriptor)
             return;
-        u32 offset = packet->linear_offset();
+        // A slot is one page. A receive buffer may be a block of several (the e1000's receive
+        // placement puts a frame's headers at the end of the first page so that its payload starts
+        // the next): the page that holds the whole frame is swapped in, at the frame's offset in
+        // it; a frame across two pages (a full-sized one there, a jumbo frame) is copied instead.
+        u32 index = packet->linear_offset() / 4096;
+        u32 offset = packet->linear_offset() % 4096;
         u32 length = packet->linear_length();
-        // A slot is one page: a frame in a block of several (the e1000's receive placement, a
-        // jumbo frame) is copied instead (and cut to the page).
-        if (packet->block_pages() != 1 || offset + length > 4096) {
+        if (index >= packet->block_pages() || offset + length > 4096) {
             deliver_copy(ring, *packet);
             return;
         }
-        mm::PhysicalAddress page = packet->linear_phys() - offset;
+        mm::PhysicalAddress page = packet->block_page(index).phys;
         uptr slot_page = ring.receive_frames + u64 { ring.next_fill } * 4096;
         auto old = [&] {
             InterruptDisabler disabler;
@@ -168,7 +171,7 @@ private:
             deliver_copy(ring, *packet);
             return;
         }
-        packet->exchange_page(0, net::PortPage { mm::frame_bytes(old.value()), old.value() });
+        packet->exchange_page(index, net::PortPage { mm::frame_bytes(old.value()), old.value() });
         ++ring.stats.remapped;
         publish(ring, descriptor, offset, length);
     }

@@ -384,9 +384,9 @@ def host_to_guest_posted(ns, guest, args, mode: str, baseline: dict) -> None:
     """NE2000 header-first receive: 64 KiB writes from the host, the guest reading 64 KiB at a
     time. While ttcp waits with its buffer posted, the driver reads each in-order segment's
     headers, the stack names the posted buffer, and the payload goes by PIO straight into it:
-    with zc on `zc stats` must show at least a quarter of the bytes placed (the rest arrive while
-    ttcp is between two recvs and are queued: copied or remapped) and `nicstat` the same bytes
-    placed by the driver; with zc off none. SHA-256 and the seed check every byte either way."""
+    with zc on `zc stats` must show at least an eighth of the bytes placed (the rest arrive while
+    ttcp is between two recvs and are queued, then remapped) and at most a tenth copied, and
+    `nicstat` the same bytes placed by the driver; with zc off none. SHA-256 and the seed check every byte either way."""
     length = 65536
     count = max(1, int(args.megabytes * 1024 * 1024 / length))
     total = count * length
@@ -404,8 +404,16 @@ def host_to_guest_posted(ns, guest, args, mode: str, baseline: dict) -> None:
           "receive counters do not add up", str(d))
     check(by_driver >= d["recv.placed_bytes"], f"the driver placed {by_driver} bytes, TCP took more", str(d))
     if mode == "on":
-        check(d["recv.placed_bytes"] >= total // 4, f"zc on: only {d['recv.placed_bytes']} bytes placed of {total}",
+        # ttcp is a task: between two receive calls it leaves the kernel, checks the bytes and comes
+        # back, and what arrives once its second buffer is full is queued (then remapped, not
+        # copied). Measured 24-25% placed, 75% remapped, under 1% copied (TCG, 2 CPUs); the kernel
+        # thread ttcp once was placed more. Both must hold: a real share placed straight into the
+        # posted buffer, and nearly nothing copied.
+        check(d["recv.placed_bytes"] >= total // 8, f"zc on: only {d['recv.placed_bytes']} bytes placed of {total}",
               str(d))
+        check(d["recv.copied_bytes"] <= total // 10,
+              f"zc on: {d['recv.copied_bytes']} of {total} bytes copied (placed {d['recv.placed_bytes']}, "
+              f"remapped {d['recv.zero_copy_bytes']})", str(d))
     else:
         check(d["recv.placed_bytes"] == 0 and by_driver == 0, "zc off: payload placed in a posted buffer", str(d))
     tg.check_baseline(guest, baseline, f"host->guest TCP zc={mode} header first")

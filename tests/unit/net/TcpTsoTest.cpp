@@ -239,6 +239,31 @@ TEST_F(TcpTso, ADeviceUnitHasAtMostItsPieces)
     finish(s);
 }
 
+TEST_F(TcpTso, TsoSwitchedOffSendsSingleSegmentsAndOnAgainUnits)
+{
+    ASSERT_TRUE(stack->tso_available());
+    stack->set_tso(false);
+    EXPECT_EQ(stack->tso_max_bytes(), 0u);
+    TcpSocket* s = establish_passive();
+    Bytes_ data = send_pattern(s, 20000);
+    // The initial window goes out as three single segments: no unit reaches the device.
+    EXPECT_TRUE(device->units.empty());
+    std::vector<Segment> wire = take_all(1460);
+    ASSERT_EQ(wire.size(), 3u);
+    for (u32 i = 0; i < 3; ++i)
+        EXPECT_TRUE(std::equal(wire[i].payload.begin(), wire[i].payload.end(), data.begin() + i * 1460));
+    EXPECT_EQ(stack->counters().tcp_tso_units, 0u);
+    // On again: the next flight, after the peer acknowledges the first, is one unit.
+    stack->set_tso(true);
+    EXPECT_NE(stack->tso_max_bytes(), 0u);
+    send_segment(kPeerIss + 1, m_iss + 1 + 3 * 1460, TcpFlag::Ack, 60000);
+    ASSERT_EQ(device->units.size(), 1u);
+    EXPECT_EQ(device->units[0].sequence, m_iss + 1 + 3 * 1460);
+    EXPECT_GT(device->units[0].payload, 1460u);
+    take_all(1460);
+    finish(s);
+}
+
 TEST(TcpTsoDevice, ADeviceWithoutTsoGetsSegmentsFromTheSameCode)
 {
     TwoStacks net({}, 9, false);
