@@ -32,7 +32,7 @@ u8 pattern_byte(u32 index)
 
 Result<net::DataSeg> pinned_segment(net::Port& port, u8 const* virt, u32 length)
 {
-    net::PortPage page = TRY(port.pin_user_page(virt));
+    net::PortPage page = TRY(port.pin_user_page(virt, 1));
     u64 offset = reinterpret_cast<uptr>(virt) & (kPage - 1);
     return net::DataSeg { page.virt + offset, page.phys + offset, length, { page.phys, net::FrameKind::Pinned } };
 }

@@ -219,21 +219,25 @@ u32 FrameAllocator::refcount(PhysicalAddress frame) const
     return descriptor(frame).refcount;
 }
 
-u32 FrameAllocator::add_pin(PhysicalAddress frame)
+u32 FrameAllocator::add_pin(PhysicalAddress frame, u32 count)
 {
     FrameDescriptor& descriptor = this->descriptor(frame);
-    if (descriptor.pins == 0xffff)
+    if (count == 0 || descriptor.pins + count > 0xffff)
         return 0;
-    ref(frame);
-    return ++descriptor.pins;
+    for (u32 i = 0; i < count; ++i)
+        ref(frame);
+    descriptor.pins = static_cast<u16>(descriptor.pins + count);
+    return descriptor.pins;
 }
 
-u32 FrameAllocator::drop_pin(PhysicalAddress frame)
+u32 FrameAllocator::drop_pin(PhysicalAddress frame, u32 count)
 {
     FrameDescriptor& descriptor = this->descriptor(frame);
-    VERIFY(descriptor.pins > 0); // an unpin without its pin
-    u32 left = --descriptor.pins;
-    unref(frame);
+    VERIFY(count > 0 && descriptor.pins >= count); // an unpin without its pin
+    descriptor.pins = static_cast<u16>(descriptor.pins - count);
+    u32 left = descriptor.pins;
+    for (u32 i = 0; i < count; ++i)
+        unref(frame); // the last reference frees the frame (the buffer was freed meanwhile)
     return left;
 }
 

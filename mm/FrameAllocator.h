@@ -79,10 +79,11 @@ public:
     u32 refcount(PhysicalAddress frame) const;
 
     // Zero-copy send pins: a pin is one more reference, counted apart so that a frame's pins can
-    // be told from its other holders. add_pin returns the frame's pin count after it, or 0 (and
-    // changes nothing) when the count is saturated; drop_pin returns the pins left.
-    u32 add_pin(PhysicalAddress frame);
-    u32 drop_pin(PhysicalAddress frame);
+    // be told from its other holders. add_pin adds `count` of them at once and returns the frame's
+    // pin count after it, or 0 (and changes nothing) when that would saturate the count; drop_pin
+    // gives `count` back and returns the pins left.
+    u32 add_pin(PhysicalAddress frame, u32 count = 1);
+    u32 drop_pin(PhysicalAddress frame, u32 count = 1);
     u32 pins(PhysicalAddress frame) const;
 
     // True for RAM this allocator hands out (MMIO and holes are not managed).

@@ -652,7 +652,7 @@ u32 remap_pages(Span<PageExchange> exchanges)
     return s_zero_copy.remap_pages(exchanges);
 }
 
-Result<PhysicalAddress> pin_page(uptr address)
+Result<PhysicalAddress> pin_page(uptr address, u32 count)
 {
     // Only zero-copy buffers (ZeroCopyPages::pin says NotSupported elsewhere): write-protecting a
     // page of a thread stack would turn the next push onto it into a double fault (the CPU cannot
@@ -661,15 +661,15 @@ Result<PhysicalAddress> pin_page(uptr address)
     InterruptDisabler disabler;
     if (!(address >> 47)) {
         ZeroCopyPages* region = user_zero_copy(address);
-        return region ? region->pin(address) : Result<PhysicalAddress>(Error::NotSupported);
+        return region ? region->pin(address, count) : Result<PhysicalAddress>(Error::NotSupported);
     }
-    return s_zero_copy.pin(address);
+    return s_zero_copy.pin(address, count);
 }
 
-void unpin_page(PhysicalAddress frame)
+void unpin_page(PhysicalAddress frame, u32 count)
 {
     InterruptDisabler disabler;
-    s_zero_copy.unpin(frame);
+    s_zero_copy.unpin(frame, count);
 }
 
 PageTable& kernel_page_table()

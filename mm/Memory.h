@@ -110,13 +110,14 @@ u32 remap_pages(Span<PageExchange> exchanges);
 // page-table work. A write to the page while a send holds it faults and gets a private copy; TCP
 // keeps the original. A write when no send holds it faults once and makes it writable again, no
 // copy (or release_zero_copy_buffer() does that ahead). Only pages of zero-copy buffers can be
-// pinned (Error::NotSupported elsewhere: the caller copies instead).
-Result<PhysicalAddress> pin_page(uptr address);
+// pinned (Error::NotSupported elsewhere: the caller copies instead). `count` pins at once, one per
+// piece of a send that lies in the page: one call, one masked section, for all of them.
+Result<PhysicalAddress> pin_page(uptr address, u32 count = 1);
 // Drops a pin's reference, nothing else: the page keeps its protection. The page may meanwhile
 // have been written (COW gave it another frame), remapped, or unmapped by free_zero_copy_buffer:
 // the pin's reference kept the frame alive (freed now if it was the last). Read a pinned frame
 // through frame_bytes(frame), never through the application's address.
-void unpin_page(PhysicalAddress frame);
+void unpin_page(PhysicalAddress frame, u32 count = 1);
 
 // --- The kernel address space ----------------------------------------------------------------
 PageTable& kernel_page_table();

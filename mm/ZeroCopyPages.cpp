@@ -70,7 +70,7 @@ void ZeroCopyPages::unmap_buffer(uptr base, u64 pages)
     }
 }
 
-Result<PhysicalAddress> ZeroCopyPages::pin(uptr address)
+Result<PhysicalAddress> ZeroCopyPages::pin(uptr address, u32 count)
 {
     uptr page = align_down(address, kFrameSize);
     ZeroCopyPageRecord* r = record(page);
@@ -81,24 +81,24 @@ Result<PhysicalAddress> ZeroCopyPages::pin(uptr address)
     PhysicalAddress frame = static_cast<PhysicalAddress>(r->frame_number) << kFrameShift;
     if (!r->write_protected)
         TRY(protect(page));
-    u32 pins = m_frames->add_pin(frame);
+    u32 pins = m_frames->add_pin(frame, count);
     if (pins == 0) {
         ++m_counters->pins_refused;
         return Error::Busy;
     }
-    if (pins == 1)
+    if (pins == count)
         ++m_counters->pinned_frames;
-    ++m_counters->pins;
+    m_counters->pins += count;
     return frame;
 }
 
-void ZeroCopyPages::unpin(PhysicalAddress frame)
+void ZeroCopyPages::unpin(PhysicalAddress frame, u32 count)
 {
     // The page stays write-protected (lifted lazily: write_fault, release); the frame may no
     // longer be mapped at all (COW gave the page a copy, or the buffer was freed).
-    if (m_frames->drop_pin(frame) == 0)
+    if (m_frames->drop_pin(frame, count) == 0)
         --m_counters->pinned_frames;
-    ++m_counters->unpins;
+    m_counters->unpins += count;
 }
 
 Result<void> ZeroCopyPages::protect(uptr page)

@@ -102,9 +102,10 @@ public:
     void unmap_buffer(uptr base, u64 pages);
 
     // Send. NotSupported outside the region (the stack copies), Fault where no buffer is,
-    // Busy when the frame's pin count is saturated.
-    Result<PhysicalAddress> pin(uptr address);
-    void unpin(PhysicalAddress frame);
+    // Busy when the frame's pin count would saturate. `count` pins at once (the pieces of one
+    // write that lie in the page); unpin gives back `count` together or one at a time.
+    Result<PhysicalAddress> pin(uptr address, u32 count = 1);
+    void unpin(PhysicalAddress frame, u32 count = 1);
     // Makes writable the protected pages of [base, base + pages * 4096) that no send holds;
     // returns how many stay protected because a send still does.
     u64 release(uptr base, u64 pages);

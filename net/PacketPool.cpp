@@ -211,7 +211,7 @@ void PacketPool::drop_frame(FrameRef const& frame)
     switch (frame.kind) {
     case FrameKind::None: break;
     case FrameKind::Page: m_port->unref_page(frame.phys); break;
-    case FrameKind::Pinned: m_port->unpin_user_page(frame.phys); break;
+    case FrameKind::Pinned: m_port->unpin_user_page(frame.phys, 1); break;
     }
 }
 

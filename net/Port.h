@@ -69,8 +69,12 @@ public:
     // mapping: after a COW fault or a free_zero_copy_buffer() that mapping shows other bytes or
     // nothing at all, while the frame behind the pin stays as it was at send time for as long as
     // the pin's reference is held.
-    virtual Result<PortPage> pin_user_page(void const* virt) = 0;
-    virtual void unpin_user_page(u64 phys) = 0;
+    //
+    // `count` pins at once (TCP pins a page once for all the pieces of one write that lie in it);
+    // each piece gives its pin back on its own, `unpin_user_page(phys, 1)`, and pins taken but not
+    // used go back together.
+    virtual Result<PortPage> pin_user_page(void const* virt, u32 count) = 0;
+    virtual void unpin_user_page(u64 phys, u32 count) = 0;
 
     // Zero-copy receive: is [virt, virt+length) inside the page-aligned zero-copy buffer region?
     virtual bool is_zero_copy_region(void const* virt, usize length) = 0;

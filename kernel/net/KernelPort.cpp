@@ -45,18 +45,18 @@ void KernelPort::unref_pages(Span<u64 const> frames)
     mm::unref_frames(frames);
 }
 
-Result<net::PortPage> KernelPort::pin_user_page(void const* virt)
+Result<net::PortPage> KernelPort::pin_user_page(void const* virt, u32 count)
 {
     // The stack reads the pinned frame through the direct map (Port.h): that address stays valid
     // and unchanged for as long as the pin's reference is held, whatever happens to the
     // application's mapping (a COW copy, free_zero_copy_buffer, a remap).
-    mm::PhysicalAddress frame = TRY(mm::pin_page(reinterpret_cast<uptr>(virt)));
+    mm::PhysicalAddress frame = TRY(mm::pin_page(reinterpret_cast<uptr>(virt), count));
     return net::PortPage { mm::frame_bytes(frame), frame };
 }
 
-void KernelPort::unpin_user_page(u64 phys)
+void KernelPort::unpin_user_page(u64 phys, u32 count)
 {
-    mm::unpin_page(phys);
+    mm::unpin_page(phys, count);
 }
 
 bool KernelPort::is_zero_copy_region(void const* virt, usize length)

@@ -16,8 +16,8 @@ public:
     void ref_pages(u64 phys, u32 count) override;
     void unref_page(u64 phys) override;
     void unref_pages(Span<u64 const> frames) override;
-    Result<net::PortPage> pin_user_page(void const* virt) override;
-    void unpin_user_page(u64 phys) override;
+    Result<net::PortPage> pin_user_page(void const* virt, u32 count) override;
+    void unpin_user_page(u64 phys, u32 count) override;
     bool is_zero_copy_region(void const* virt, usize length) override;
     Result<net::PortPage> remap_page(void* app_page, net::PortPage received) override;
     usize remap_pages(Span<net::PortRemap> remaps) override;

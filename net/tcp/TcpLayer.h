@@ -170,7 +170,8 @@ private:
     u32 receive_window(Tcb&);
     Result<usize> queue_send(Tcb&, ReadonlyBytes data);
     Result<usize> queue_send_file(Tcb&, FileFrames const& file, u64 offset, u64 length); // TcpSendFile.cpp
-    u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, bool zero_copy);
+    u32 append_payload(Tcb&, PacketBuffer&, u8 const* cursor, u32 count, u8 const* write_end, bool zero_copy);
+    void end_pin_run();
     u32 write_options(Tcb&, u8* out, u8 flags);
     u16 advertised_mss(Tcb&) const;
     u16 device_mss(Tcb&) const; // MTU - 40: the clamp of what we send (RFC 9293 §3.7.1)
@@ -261,6 +262,15 @@ private:
     u64 m_cookie_key[2][2] {};
     u32 m_cookie_current { 0 };
     Instant m_cookie_rotated;
+    // A zero-copy write pins each page once for all the pieces it puts there (queue_send): the
+    // page being cut, its pinned frame and the pins taken for it that no piece holds yet, given
+    // back when the write moves to another page or ends (end_pin_run).
+    struct PinRun {
+        uptr page { 0 };
+        PortPage frame;
+        u32 unused { 0 };
+    };
+    PinRun m_pin_run;
     u32 m_posted_count { 0 }; // sockets with a posted receive
 };
 

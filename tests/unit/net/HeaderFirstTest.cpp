@@ -228,11 +228,11 @@ TEST_F(HeaderFirst, APageThatCannotBeWrittenThatWayTakesTheOrdinaryPath)
 {
     TcpSocket* s = establish();
     u8* region = zero_copy_buffer(2);
-    PortPage pinned = MUST(port->pin_user_page(region)); // a send holds it: write-protected
+    PortPage pinned = MUST(port->pin_user_page(region, 1)); // a send holds it: write-protected
     MUST(s->post_receive({ region, 2 * kPageSize }));
     EXPECT_FALSE(receive(data_frame(kPeerIss + 1, pattern(1448))));
     EXPECT_EQ(s->receive_queued_bytes(), 1448u);
-    port->unpin_user_page(pinned.phys);
+    port->unpin_user_page(pinned.phys, 1);
     finish(s);
 }
 

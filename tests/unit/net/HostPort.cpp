@@ -183,28 +183,34 @@ void HostPort::free_zero_copy_buffer(u8* buffer, usize bytes)
     }
 }
 
-Result<PortPage> HostPort::pin_user_page(void const* virt)
+Result<PortPage> HostPort::pin_user_page(void const* virt, u32 count)
 {
+    VERIFY(count > 0);
     uptr page = align_down(reinterpret_cast<uptr>(virt), kPageSize);
     u32* mapped = app_frame(page);
     if (!mapped)
         return Error::InvalidArgument; // not a zero-copy buffer page: the stack copies
     Frame& f = m_frames[*mapped];
-    ++f.references;
-    if (f.pins++ == 0)
+    f.references += count;
+    ++m_pin_calls;
+    bool first = f.pins == 0;
+    f.pins += count;
+    if (first)
         protect(page, false); // copy-on-write armed
     u8* address = frame_address(*mapped);
     return PortPage { address, reinterpret_cast<u64>(address) };
 }
 
-void HostPort::unpin_user_page(u64 phys)
+void HostPort::unpin_user_page(u64 phys, u32 count)
 {
     u32 frame = frame_of(phys);
     Frame& f = m_frames[frame];
-    VERIFY(f.pins > 0);
-    if (--f.pins == 0 && f.mapped_at)
+    VERIFY(count > 0 && f.pins >= count);
+    f.pins -= count;
+    if (f.pins == 0 && f.mapped_at)
         protect(f.mapped_at, true); // no send holds the page: writable again, no copy
-    drop_reference(frame);
+    for (u32 i = 0; i < count; ++i)
+        drop_reference(frame);
 }
 
 u64 HostPort::pins_held() const

@@ -44,8 +44,8 @@ public:
     Result<PortPage> allocate_pages(u32 count) override;
     void ref_page(u64 phys) override;
     void unref_page(u64 phys) override;
-    Result<PortPage> pin_user_page(void const* virt) override;
-    void unpin_user_page(u64 phys) override;
+    Result<PortPage> pin_user_page(void const* virt, u32 count) override;
+    void unpin_user_page(u64 phys, u32 count) override;
     bool is_zero_copy_region(void const* virt, usize length) override;
     Result<PortPage> remap_page(void* app_page, PortPage received) override;
     usize remap_pages(Span<PortRemap> remaps) override;
@@ -64,6 +64,7 @@ public:
     void set_page_limit(u64 limit) { m_page_limit = limit; }
     u64 pages_allocated() const { return m_frames_in_use; }
     u64 pins_held() const;
+    u64 pin_calls() const { return m_pin_calls; } // pin_user_page calls (each for `count` pins)
     u64 remaps() const { return m_remaps; }
     u64 remap_batches() const { return m_remap_batches; }
     u64 wakes() const { return m_wakes; }
@@ -99,6 +100,7 @@ private:
     u64 m_page_limit { ~0ull };
     u64 m_remaps { 0 };
     u64 m_remap_batches { 0 };
+    u64 m_pin_calls { 0 };
     u64 m_wakes { 0 };
     u64 m_cow_copies { 0 };
     u64 m_copied_bytes { 0 };

@@ -76,8 +76,8 @@ TEST_F(Pools, PiecesComeInDriverOrderHeadersSegmentsFollow)
     // A 100-byte piece that straddles the page boundary at 4096 becomes two segments, each
     // physically contiguous and each pinning its own page (LyraNET §3.4).
     // A piece is recorded through the pinned frame's own address (Port.h).
-    PortPage page0 = MUST(port.pin_user_page(user + 4046));
-    PortPage page1 = MUST(port.pin_user_page(user + 4096));
+    PortPage page0 = MUST(port.pin_user_page(user + 4046, 1));
+    PortPage page1 = MUST(port.pin_user_page(user + 4096, 1));
     EXPECT_TRUE(
         p->add_segment({ page0.virt + 4046 % 4096, page0.phys + 4046 % 4096, 50, { page0.phys, FrameKind::Pinned } }));
     EXPECT_TRUE(p->add_segment({ page1.virt, page1.phys, 50, { page1.phys, FrameKind::Pinned } }));

@@ -127,6 +127,45 @@ TEST_F(TcpZeroCopy, BufferFreedBeforeAckStillSendsAndReleasesItsPins)
     finish(s);
 }
 
+// A 64 KiB write puts three or four pieces in each of its 16 pages: each page is pinned with one
+// call for all of them, the pins no piece took go back as the write ends, and every piece's pin
+// comes back with its ACK.
+TEST_F(TcpZeroCopy, AWritePinsEachPageOnceForAllItsPieces)
+{
+    TcpSocket* s = establish_passive(65535, 0);
+    s->set_zero_copy(true);
+    constexpr u32 kBytes = 16 * kPageSize;
+    u8* user = port->allocate_zero_copy_buffer(kBytes);
+    for (u32 i = 0; i < kBytes; ++i)
+        user[i] = static_cast<u8>(i * 7 + 1);
+    u64 calls_before = port->pin_calls();
+    usize queued = MUST(s->send({ user, kBytes }));
+    ASSERT_GT(queued, 8 * kPageSize); // the send buffer takes most of it
+    u64 pages = (queued + kPageSize - 1) / kPageSize;
+    EXPECT_EQ(port->pin_calls() - calls_before, pages);
+    // Held now: exactly one pin per piece, none left over from the reservations.
+    EXPECT_EQ(port->pins_held(), stack->counters().tcp_zero_copy_pieces);
+    EXPECT_GT(stack->counters().tcp_zero_copy_pieces, pages); // several pieces per page
+    EXPECT_EQ(stack->counters().tcp_copied_bytes, 0u);
+    // The bytes on the wire are the buffer's.
+    Bytes_ wire;
+    while (has_sent()) {
+        Segment seg = take_segment();
+        wire.insert(wire.end(), seg.payload.begin(), seg.payload.end());
+    }
+    ASSERT_FALSE(wire.empty());
+    EXPECT_TRUE(std::equal(wire.begin(), wire.end(), user));
+    // Everything acknowledged: every pin is back.
+    send_segment(kPeerIss + 1, m_iss + 1 + static_cast<u32>(wire.size()), TcpFlag::Ack, 65535);
+    while (has_sent())
+        take_segment();
+    send_segment(kPeerIss + 1, s->tcb().snd_nxt, TcpFlag::Ack, 65535);
+    s->abort();
+    EXPECT_EQ(port->pins_held(), 0u);
+    port->free_zero_copy_buffer(user, kBytes);
+    finish();
+}
+
 TEST_F(TcpZeroCopy, AbortReleasesPinsOfAFreedBuffer)
 {
     TcpSocket* s = establish_passive();
