@@ -19,6 +19,7 @@
 #include <kernel/base/Arch.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
+#include <kernel/syscall/CallResults.h>
 #include <kernel/syscall/Descriptors.h>
 #include <kernel/syscall/PacketRing.h>
 #include <kernel/task/Task.h>
@@ -43,24 +44,6 @@ constexpr u64 kMaxPingData = 8192;
 constexpr u64 kPlacedSlack = 4096; // kReceivePlaced: the first page is where the bytes may start
 
 u16 s_next_ping_identifier = 0x5300; // guarded by interrupts off
-
-i64 failed(Error error)
-{
-    return abi::error_result(error);
-}
-
-template<typename T>
-i64 value_or_error(Result<T> const& result)
-{
-    if (result.is_error())
-        return failed(result.error());
-    return static_cast<i64>(result.value());
-}
-
-i64 done(Result<void> const& result)
-{
-    return result.is_error() ? failed(result.error()) : 0;
-}
 
 // A descriptor held for the length of a call.
 class Held {
@@ -256,8 +239,8 @@ i64 bind(Context&, Descriptor& descriptor, uptr address)
         return failed(local.error());
     knet::StackLocker locker;
     switch (descriptor.kind) {
-    case DescriptorKind::Tcp: return done(descriptor.tcp->bind(local.value()));
-    case DescriptorKind::Udp: return done(descriptor.udp->bind(local.value()));
+    case DescriptorKind::Tcp: return succeeded(descriptor.tcp->bind(local.value()));
+    case DescriptorKind::Udp: return succeeded(descriptor.udp->bind(local.value()));
     default: return failed(Error::NotSupported);
     }
 }
@@ -267,7 +250,7 @@ i64 listen(Context&, Descriptor& descriptor, u64 backlog)
     if (descriptor.kind != DescriptorKind::Tcp)
         return failed(Error::NotSupported);
     knet::StackLocker locker;
-    return done(descriptor.tcp->listen(static_cast<u32>(min<u64>(backlog, 64))));
+    return succeeded(descriptor.tcp->listen(static_cast<u32>(min<u64>(backlog, 64))));
 }
 
 i64 accept(Context& context, Descriptor& listener, uptr peer_address)
@@ -308,7 +291,7 @@ i64 connect(Context& context, Descriptor& descriptor, uptr address)
         return failed(remote.error());
     if (descriptor.kind == DescriptorKind::Udp) {
         knet::StackLocker locker;
-        return done(descriptor.udp->connect(remote.value()));
+        return succeeded(descriptor.udp->connect(remote.value()));
     }
     if (descriptor.kind != DescriptorKind::Tcp)
         return failed(Error::NotSupported);
@@ -323,7 +306,7 @@ i64 connect(Context& context, Descriptor& descriptor, uptr address)
         return failed(Error::InProgress);
     // The three-way handshake: SYN-SENT until the SYN,ACK, or Closed with the reason.
     net::TcpSocket* socket = descriptor.tcp;
-    return done(wait_until(context, 0, [socket]() -> Result<bool> {
+    return succeeded(wait_until(context, 0, [socket]() -> Result<bool> {
         switch (socket->state()) {
         case net::TcpState::SynSent:
         case net::TcpState::SynReceived: return false;
@@ -607,7 +590,7 @@ i64 shutdown(Context&, Descriptor& descriptor)
         return descriptor.tcp->shutdown_write();
     }();
     knet::wake_network_thread();
-    return done(result);
+    return succeeded(result);
 }
 
 i64 close(Context& context, i64 number)

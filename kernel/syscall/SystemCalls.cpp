@@ -13,6 +13,7 @@
 #include <kernel/base/Print.h>
 #include <kernel/net/Network.h>
 #include <kernel/sched/Scheduler.h>
+#include <kernel/syscall/CallResults.h>
 #include <kernel/syscall/Descriptors.h>
 #include <kernel/syscall/SocketCalls.h>
 #include <kernel/task/Task.h>
@@ -27,24 +28,6 @@ using abi::Call;
 using arch::InterruptDisabler;
 
 u64 s_calls = 0;
-
-i64 failed(Error error)
-{
-    return abi::error_result(error);
-}
-
-template<typename T>
-i64 value_or_error(Result<T> const& result)
-{
-    if (result.is_error())
-        return failed(result.error());
-    return static_cast<i64>(result.value());
-}
-
-i64 succeeded(Result<void> const& result)
-{
-    return result.is_error() ? failed(result.error()) : 0;
-}
 
 // Write to the console: the whole buffer checked first (so a bad one writes nothing), then copied
 // in pieces into a kernel buffer, each piece written whole.
