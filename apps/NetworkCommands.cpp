@@ -122,11 +122,12 @@ int ifconfig_command(Arguments const& arguments)
             counters.rx_errors, counters.rx_dropped);
         kprintln("        TX packets {}  bytes {}  errors {}  dropped {}", counters.tx_packets, counters.tx_bytes,
             counters.tx_errors, counters.tx_dropped);
-        kprintln("        TSO {}  units {}  segments {}",
-            !nic->capabilities().tso  ? "off (the card has none)"
-                : stack.tso_enabled() ? "on"
-                                      : "off (ifconfig tso off)",
-            counters.tx_tso_units, counters.tx_tso_segments);
+        bool tso = nic->capabilities().tso && stack.tso_enabled();
+        kprintln("        TSO {}  units {}  segments {}{}", tso ? "on" : "off", counters.tx_tso_units,
+            counters.tx_tso_segments,
+            !nic->capabilities().tso ? "  (the card has none)"
+                : tso                ? ""
+                                     : "  (ifconfig tso off)");
         kprintln("        interrupts {}  oversize dropped {}  (MTU range {}-{})", nic->driver_counters().interrupts,
             nic->driver_counters().rx_oversize, nic->capabilities().min_mtu, nic->capabilities().max_mtu);
     }

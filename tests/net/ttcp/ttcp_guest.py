@@ -367,6 +367,31 @@ def main() -> int:
                       f"{received.group('rate')} KB/sec ({mbit(received)}, {guest.accel}); {tso}", flush=True)
                 check_baseline(guest, baseline, f"guest->host TCP zc={zc}")
             print("ok: frames, pinned pages and packet pools back to the baseline after each TCP transfer", flush=True)
+            if args.nic == "e1000":
+                # `ifconfig tso off`: the same transfer leaves as single segments, every byte
+                # checked; `ifconfig` says so, and `ifconfig tso on` brings the units back.
+                out = guest.command("ifconfig tso off", timeout=20)
+                check("TSO off: TCP sends single segments" in out, "`ifconfig tso off` refused", out)
+                check(re.search(r"TSO off +units \d+ +segments \d+ +\(ifconfig tso off\)",
+                                guest.command("ifconfig", timeout=20)) is not None,
+                      "`ifconfig` does not show TSO switched off", out)
+                tso_before = tso_counts(guest)
+                guest_to_host(ns, guest, args.ttcp, "on", count)
+                units, segments = (a - b for a, b in zip(tso_counts(guest), tso_before))
+                check(units == 0 and segments == 0, f"TSO off: {units} units, {segments} segments counted",
+                      str(tso_before))
+                out = guest.command("ifconfig tso on", timeout=20)
+                check("TSO on: TCP sends units" in out, "`ifconfig tso on` refused", out)
+                tso_before = tso_counts(guest)
+                guest_to_host(ns, guest, args.ttcp, "on", count)
+                check_tso(args.nic, tso_before, tso_counts(guest), "guest->host TCP after `ifconfig tso on`")
+                check_baseline(guest, baseline, "the transfers with TSO off and on again")
+                print("ok: `ifconfig tso off` sends single segments (no unit counted, bytes checked), "
+                      "`ifconfig tso on` units again", flush=True)
+            else:
+                out = guest.command("ifconfig tso on", timeout=20)
+                check("segments TCP itself" in out, f"`ifconfig tso on` on {args.nic} did not say the card has no TSO",
+                      out)
             if args.write_before_ack:
                 faults = write_before_ack(ns, guest, args.ttcp, count)
                 print(f"ok: write before ACK (-R -z on, guest->host): every byte as at send time, {faults} COW "
