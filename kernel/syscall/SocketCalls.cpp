@@ -415,7 +415,9 @@ Result<usize> receive_placed(Context& context, Descriptor& descriptor, uptr buff
     net::TcpSocket& socket = *descriptor.tcp;
     // Under the locks. What a posting collected is the task's in order: it goes first. A posting
     // of another buffer than this call's (the task passed a different one than last time's next)
-    // is copied across, so that nothing TCP acknowledged is lost.
+    // is copied across, as far as this call's buffer reaches: TCP has acknowledged those bytes, so
+    // what does not fit (a smaller buffer than the one posted) or sat in pages the task has freed
+    // since is lost to the task — its own doing; the kernel only never writes outside its memory.
     auto take_posted = [&]() -> usize {
         u8* posted = socket.tcb().posted.buffer;
         usize placed = socket.take_posted();
