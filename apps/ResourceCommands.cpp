@@ -31,9 +31,9 @@ int resources_command(Arguments const&)
     // Threads that have exited (a task's, just now) hold their stacks until reaped: count after.
     sched::reap_exited_threads();
     auto memory = mm::stats();
-    kprint("resources: frames_free={} heap_blocks={} heap_bytes={} pinned={} zc_bytes={} tasks={}", memory.frames.free,
-        memory.heap.live_blocks, memory.heap.bytes_in_blocks, memory.pinned_frames, memory.zero_copy_bytes,
-        task::task_count());
+    kprint("resources: frames_free={} heap_blocks={} heap_bytes={} heap_cached={} pinned={} zc_bytes={} tasks={}",
+        memory.frames.free, memory.heap.live_blocks, memory.heap.bytes_in_blocks, memory.heap.cached_pages,
+        memory.pinned_frames, memory.zero_copy_bytes, task::task_count());
     if (!knet::is_running()) {
         kprintln("");
         return 0;

@@ -71,6 +71,27 @@ enum class Call : u64 {
     RingTransmit = 42,   // (descriptor, count) -> frames sent: the next `count` full transmit slots
     RingWait = 43,       // (descriptor, timeout ms or -1) -> full receive slots; waits for one
     RingStatistics = 44, // (descriptor, RingStats*)
+
+    // --- Files: the boot archive, read only (docs/httpd.md) -----------------------------------
+    FileOpen = 48,    // (path, path length, FileInfo* or 0) -> descriptor of a file (NotFound: no
+                      // such file or no archive; InvalidArgument: a directory). Paths are as the
+                      // archive lists them, '/'-separated, a leading '/' optional; ".." that climbs
+                      // above the root is NotFound
+    FileStat = 49,    // (path, path length, FileInfo*): a file or a directory ("" is the root)
+    FileRead = 50,    // (file descriptor, buffer, length, offset) -> bytes copied (0: at the end)
+    SendFile = 51,    // (socket, file, offset, length, head, head length) -> bytes queued, head
+                      // first: `head` (copied, at most kMaxSendFileHead bytes) goes before file
+                      // bytes [offset, offset + length), which go by reference to the file's
+                      // pages, never copied. Blocks until something is queued unless the socket
+                      // is non-blocking: then WouldBlock (its send buffer is full: poll for
+                      // kPollOut) or NoBufferSpace (the stack's transmit pool is down to what it
+                      // keeps for everyone else: nothing signals the end of that, try again in a
+                      // few milliseconds). offset + length past the end of the file: OutOfRange
+    FilesStatus = 52, // (FilesStatus*): the archive, and what SendFile has sent, every task's
+
+    // --- What a task shows the console -------------------------------------------------------
+    Publish = 56, // (buffer, length <= kMaxPublishedBytes): replaces the task's published status,
+                  // which console commands read (a service's counters: `httpd`); 0 withdraws it
 };
 
 constexpr u32 kCallArgumentCount = 6;
@@ -100,6 +121,8 @@ static_assert(static_cast<u16>(Error::Interrupted) == 9);
 static_assert(static_cast<u16>(Error::NotSupported) == 10);
 static_assert(static_cast<u16>(Error::ConnectionRefused) == 16);
 static_assert(static_cast<u16>(Error::Fault) == 25);
+static_assert(static_cast<u16>(Error::OutOfRange) == 3);
+static_assert(static_cast<u16>(Error::NoBufferSpace) == 28);
 
 // MapMemory flags.
 constexpr u64 kMapPopulate = 1; // fault every page in now (a server's buffers, a benchmark's)
@@ -173,7 +196,13 @@ enum class SocketOption : u64 {
                            // the data and FIN go out behind it
     SendQueued = 11,       // TCP: bytes sent and not yet acknowledged (read only)
     State = 12,            // TCP: the connection's state, numbered as below (read only)
+    TransmitShare = 13,    // TCP: the stack's transmit buffers (a segment each) that all file
+                           // senders share, less what it keeps for everyone else (read only)
 };
+
+// Linger's one special value: Close resets the connection at once, whatever is queued (an abortive
+// close, BSD's SO_LINGER with a zero timeout): what a server does to a client that stopped reading.
+constexpr u64 kLingerAbort = ~0ull;
 
 // State's values: CLOSED 0, LISTEN 1, SYN-SENT 2, SYN-RECEIVED 3, ESTABLISHED 4, FIN-WAIT-1 5,
 // FIN-WAIT-2 6, CLOSE-WAIT 7, CLOSING 8, LAST-ACK 9, TIME-WAIT 10 (RFC 9293's states).
@@ -192,7 +221,7 @@ struct PollEntry {
     u32 reserved;
 };
 static_assert(sizeof(PollEntry) == 16);
-constexpr u32 kMaxPollEntries = 64;
+constexpr u32 kMaxPollEntries = 160; // a task's whole descriptor table
 
 // What ZeroCopyCompletions reports for one TCP socket, in the spirit of Linux's MSG_ZEROCOPY
 // completions. The bytes of the connection's stream are numbered from 0 in the order Send took
@@ -265,5 +294,34 @@ struct RingStats {
     u64 reserved[2];
 };
 static_assert(sizeof(RingStats) == 64);
+
+// --- Files --------------------------------------------------------------------------------------
+struct FileInfo {
+    u64 size;  // bytes (0 for a directory)
+    u64 mtime; // seconds since 1970-01-01 UTC, from the archive
+    u32 kind;  // kFileRegular or kFileDirectory
+    u32 mode;  // permission bits from the archive
+};
+static_assert(sizeof(FileInfo) == 24);
+constexpr u32 kFileRegular = 1;
+constexpr u32 kFileDirectory = 2;
+constexpr u64 kMaxPathBytes = 4096;
+constexpr u64 kMaxSendFileHead = 4096;
+
+struct FilesStatus {
+    u32 mounted; // 1 when an archive is mounted
+    u32 files;   // regular files in it
+    u64 file_bytes;
+    char name[64]; // the boot loader's name for the archive, NUL-terminated
+    // SendFile since boot, every task's:
+    u64 sendfile_calls;
+    u64 sendfile_bytes;          // file bytes queued
+    u64 sendfile_by_reference;   // of those, queued as references to the file's pages
+    u64 sendfile_copied_bytes;   // bytes the stack copied during SendFile's file bytes (measured): 0
+    u64 sendfile_pool_waits;     // calls that found the transmit pool down to its reserve
+};
+static_assert(sizeof(FilesStatus) == 120);
+
+constexpr u64 kMaxPublishedBytes = 4096;
 
 } // namespace skiff::abi

@@ -36,6 +36,7 @@ enum class Error : u16 {
     Fault,               // EFAULT: a bad address
     BadDescriptor,       // EBADF: no such descriptor open in this task
     LimitReached,        // EMFILE / EAGAIN: a per-task or system-wide limit (tasks, threads, memory)
+    NoBufferSpace,       // ENOBUFS: a shared pool (the stack's transmit buffers) is down to its reserve
 };
 
 char const* error_name(Error error);

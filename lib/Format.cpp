@@ -311,6 +311,7 @@ char const* error_name(Error error)
     case Error::Fault: return "bad address";
     case Error::BadDescriptor: return "bad descriptor";
     case Error::LimitReached: return "limit reached";
+    case Error::NoBufferSpace: return "no buffer space";
     }
     return "unknown error";
 }

@@ -236,7 +236,10 @@ void kfree(void* pointer)
 HeapStats heap_stats()
 {
     InterruptDisabler disabler;
-    return s_stats;
+    HeapStats stats = s_stats;
+    for (auto const& size_class : s_classes)
+        stats.cached_pages += size_class.empty_pages;
+    return stats;
 }
 
 SizeClassStats heap_class_stats(usize index)

@@ -17,6 +17,8 @@ struct HeapStats {
     u64 bytes_in_blocks { 0 }; // what live blocks occupy (their class size, or whole pages)
     u64 slab_pages { 0 };      // frames holding slabs
     u64 large_pages { 0 };     // pages of large blocks
+    u64 cached_pages { 0 };    // of the slab pages, empty ones kept for the next allocation (one per
+                               // size class at most): memory no block holds, not given back
     u64 live_blocks { 0 };
     u64 allocations { 0 };
     u64 frees { 0 };

@@ -18,23 +18,28 @@ namespace skiff::knet {
 
 namespace {
 
-constexpr u32 kBacklog = 32;
-
 struct Sockets {
     net::TcpSocket* listener { nullptr };
     net::UdpSocket* datagram { nullptr };
 };
 
-Result<net::TcpSocket*> open_listener(u16 port)
+Result<net::TcpSocket*> open_listener(u16 port, ListenerOptions const& options)
 {
     StackLocker locker;
     net::TcpSocket* socket = TRY(stack().tcp().open());
     auto ready = [&]() -> Result<void> {
         TRY(socket->bind({ net::Ipv4Address::any(), port }));
-        // Accepted connections inherit the listener's options, the receive window among them.
-        if (u32 window = tcp_receive_window_hint())
-            socket->set_buffer_sizes(0, window);
-        return socket->listen(kBacklog);
+        // Accepted connections inherit the listener's options, the receive window among them: the
+        // service's own, no larger than the tcp_window= boot hint when there is one.
+        u32 window = tcp_receive_window_hint();
+        if (options.receive_window)
+            window = window ? min(window, options.receive_window) : options.receive_window;
+        socket->set_buffer_sizes(options.send_buffer, window);
+        if (!options.zero_copy)
+            socket->set_zero_copy(false);
+        if (options.nodelay)
+            socket->set_nodelay(true);
+        return socket->listen(options.backlog);
     }();
     if (ready.is_error()) {
         socket->close();
@@ -76,13 +81,15 @@ void close_unclaimed(Sockets& sockets)
         sockets.datagram->close();
 }
 
-void start_service(char const* name, u16 port, bool datagram)
+} // namespace
+
+Result<u32> start_service(char const* name, u16 port, bool datagram, ListenerOptions const& options)
 {
     Sockets sockets;
-    auto listener = open_listener(port);
+    auto listener = open_listener(port, options);
     if (listener.is_error()) {
         kprintln("net: {} service: TCP port {}: {}", name, port, listener.error());
-        return;
+        return listener.error();
     }
     sockets.listener = listener.value();
     if (datagram) {
@@ -90,30 +97,30 @@ void start_service(char const* name, u16 port, bool datagram)
         if (opened.is_error()) {
             kprintln("net: {} service: UDP port {}: {}", name, port, opened.error());
             close_unclaimed(sockets);
-            return;
+            return opened.error();
         }
         sockets.datagram = opened.value();
     }
     StringView arguments[] = { name };
     task::StartProblem problem;
-    task::StartOptions options { true, hand_over, &sockets };
-    auto started = task::start_task(name, arguments, options, problem);
+    task::StartOptions start { true, hand_over, &sockets };
+    auto started = task::start_task(name, arguments, start, problem);
     close_unclaimed(sockets); // what the task did not take (nothing, unless it failed to start)
     if (started.is_error()) {
         kprintln("net: {} service not started: {}", name, problem.reason);
-        return;
+        return started.error();
     }
-    kprintln("net: {} service on port {} is task {}", name, port, started.value()->id());
+    u32 id = started.value()->id();
+    kprintln("net: {} service on port {} is task {}", name, port, id);
     task::release_task(started.value());
+    return id;
 }
-
-} // namespace
 
 void start_services()
 {
-    start_service("echo", 7, true);
-    start_service("discard", 9, false);
-    start_service("sink", 5001, false);
+    (void)start_service("echo", 7, true);
+    (void)start_service("discard", 9, false);
+    (void)start_service("sink", 5001, false);
 }
 
 } // namespace skiff::knet

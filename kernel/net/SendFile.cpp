@@ -42,7 +42,7 @@ Result<usize> send_file_range(net::TcpSocket& socket, kfs::File const& file, u64
     u32 free = pool.capacity - pool.in_use;
     if (free <= kTransmitReserve) {
         ++s_stats.pool_waits;
-        return Error::WouldBlock;
+        return Error::NoBufferSpace;
     }
     u64 spare = static_cast<u64>(free - kTransmitReserve) * socket.send_mss();
     u64 count = min(length, spare);

@@ -1,7 +1,7 @@
 #pragma once
 
-// Sending a file's bytes on a TCP connection: the one place the web server (apps/httpd/) hands
-// file data to the stack.
+// Sending a file's bytes on a TCP connection: the one place file data reaches the stack (the
+// SendFile system call, kernel/syscall/SocketCalls.cpp, which the web server uses).
 //
 // Nothing is copied: the files lie page-aligned in the boot archive's frames
 // (kernel/fs/BootArchive.h), each frame reference-counted, and net::TcpSocket::send_file hangs
@@ -18,8 +18,9 @@ namespace skiff::knet {
 
 // Queues bytes [offset, offset + length) of `file` (offset + length <= file.size) on a connected
 // socket, as far as the socket's send buffer and the stack's transmit pool take them now: returns
-// how many were queued, Error::WouldBlock when none (wait for the socket's waiter, or a few
-// milliseconds when the pool was the limit: pool_waits counts those), or the socket's error. It
+// how many were queued; Error::WouldBlock when the send buffer is full (wait for the socket's
+// waiter); Error::NoBufferSpace when the pool is down to its reserve (wait a few milliseconds:
+// pool_waits counts those); or the socket's error. It
 // leaves kTransmitReserve transmit buffers free, so one busy connection cannot take the buffers
 // every other connection needs for its ACKs and SYN-ACKs. Stack lock held.
 Result<usize> send_file_range(net::TcpSocket& socket, kfs::File const& file, u64 offset, u64 length);
@@ -28,7 +29,7 @@ constexpr u32 kTransmitReserve = 32;
 
 // The transmit buffers all senders of file data share: the pool's capacity less the reserve. A
 // sender that wants to be fair to the others keeps at most its share of these queued (the web
-// server divides them among its connections). Stack lock held.
+// server divides them among its connections; a task reads this as SocketOption::TransmitShare).
 u32 transmit_buffers_to_share();
 
 struct SendFileStats {

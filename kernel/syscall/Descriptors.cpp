@@ -103,7 +103,7 @@ u32 DescriptorTable::socket_owners(SocketOwner* owners, u32 capacity)
                 return;
             for (auto* descriptor : task.descriptors->m_slots) {
                 if (!descriptor || descriptor->kind == DescriptorKind::Ping || descriptor->kind == DescriptorKind::Ring
-                    || walk.count == walk.capacity)
+                    || descriptor->kind == DescriptorKind::File || walk.count == walk.capacity)
                     continue;
                 auto& owner = walk.owners[walk.count++];
                 owner.socket = descriptor->kind == DescriptorKind::Tcp ? static_cast<void const*>(descriptor->tcp)
@@ -146,6 +146,7 @@ void DescriptorTable::close_now(Descriptor& descriptor)
     }
     case DescriptorKind::Ping: break;
     case DescriptorKind::Ring: close_packet_ring(descriptor.ring); break;
+    case DescriptorKind::File: return; // nothing to close: the archive stays mounted
     }
     knet::wake_network_thread();
 }

@@ -1,7 +1,7 @@
 #pragma once
 
-// A task's descriptors: its sockets and packet rings, numbered from 3 (0-2 are the console). One table per task, made
-// on its first Socket call, freed with the task.
+// A task's descriptors: its sockets, packet rings and open files, numbered from 3 (0-2 are the
+// console). One table per task, made on its first Socket or FileOpen call, freed with the task.
 //
 // Every socket of a task shares the table's one NetWaiter (kernel/net/NetWaiter.h): the stack
 // wakes it whenever any of them may have become ready, and each waiting thread re-checks its own.
@@ -11,7 +11,9 @@
 // for its duration, so Close by one thread while another waits in Receive on the same descriptor
 // frees nothing under the waiter (the socket closes when that call returns).
 
+#include <kernel/fs/BootArchive.h>
 #include <kernel/net/NetWaiter.h>
+#include <kernel/task/Task.h>
 #include <lib/Result.h>
 #include <lib/Types.h>
 
@@ -20,21 +22,18 @@ class TcpSocket;
 class UdpSocket;
 } // namespace skiff::net
 
-namespace skiff::task {
-class Task;
-}
-
 namespace skiff::syscall {
 
 class PacketRing; // kernel/syscall/PacketRing.h
 
-enum class DescriptorKind : u8 { Tcp, Udp, Ping, Ring };
+enum class DescriptorKind : u8 { Tcp, Udp, Ping, Ring, File };
 
 struct Descriptor {
     DescriptorKind kind { DescriptorKind::Tcp };
     net::TcpSocket* tcp { nullptr };
     net::UdpSocket* udp { nullptr };
     PacketRing* ring { nullptr };
+    kfs::File file; // a boot-archive file: its pages stay mounted for as long as the kernel runs
     u16 ping_identifier { 0 };
     bool nonblocking { false };
     u64 receive_timeout_ms { 0 }; // 0: wait as long as it takes
@@ -44,7 +43,7 @@ struct Descriptor {
 
 class DescriptorTable {
 public:
-    static constexpr u32 kSlots = 32;
+    static constexpr u32 kSlots = task::kMaxDescriptors;
 
     // The task's table, made on first use (NoMemory if it cannot be).
     static Result<DescriptorTable*> of(task::Task& task);

@@ -18,6 +18,7 @@
 #include <kernel/Time.h>
 #include <kernel/base/Arch.h>
 #include <kernel/net/Network.h>
+#include <kernel/net/SendFile.h>
 #include <kernel/sched/Scheduler.h>
 #include <kernel/syscall/CallResults.h>
 #include <kernel/syscall/Descriptors.h>
@@ -42,6 +43,9 @@ constexpr u64 kWaitSliceMs = 1000; // re-check at least this often, whatever the
 constexpr u64 kPingSliceMs = 50;   // ping replies wake one waiter only (net/icmp/Icmp.h)
 constexpr u64 kMaxPingData = 8192;
 constexpr u64 kPlacedSlack = 4096; // kReceivePlaced: the first page is where the bytes may start
+// SendFile blocked on the stack's transmit pool: nothing wakes a task when another socket's buffers
+// come back, so it looks again this often.
+constexpr u64 kPoolSliceMs = 2;
 
 u16 s_next_ping_identifier = 0x5300; // guarded by interrupts off
 
@@ -386,8 +390,72 @@ i64 send(Context& context, Descriptor& descriptor, uptr buffer, u64 length, u64 
         return sent.is_error() ? failed(sent.error()) : static_cast<i64>(length);
     }
     case DescriptorKind::Ring: return failed(Error::NotSupported); // RingTransmit sends
+    case DescriptorKind::File: return failed(Error::NotSupported); // read only: SendFile sends it
     }
     return failed(Error::NotSupported);
+}
+
+// SendFile: the head (copied, like Send) and then file bytes by reference, in one hold of the
+// stack lock, so that a small response's head and body leave in one segment (or one TSO unit).
+// The head goes whole before any file byte: if only part of it fits, that part is the result.
+i64 send_file(Context& context, Descriptor& descriptor, u64 const* a)
+{
+    i64 file_number = static_cast<i64>(a[1]);
+    u64 offset = a[2];
+    u64 length = a[3];
+    uptr head = a[4];
+    u64 head_length = a[5];
+    if (descriptor.kind != DescriptorKind::Tcp)
+        return failed(Error::NotSupported);
+    if (head_length > abi::kMaxSendFileHead)
+        return failed(Error::InvalidArgument);
+    if (head_length && !mm::is_user_range(head, head_length))
+        return failed(Error::Fault);
+    Held file(&context.table, context.table.acquire(file_number));
+    if (!file)
+        return failed(Error::BadDescriptor);
+    if (file->kind != DescriptorKind::File)
+        return failed(Error::InvalidArgument);
+    kfs::File const& bytes = file->file;
+    if (offset > bytes.size || length > bytes.size - offset)
+        return failed(Error::OutOfRange);
+    net::TcpSocket* socket = descriptor.tcp;
+    bool armed = false;
+    auto attempt = [&]() -> Result<usize> {
+        bool was_armed = socket->tcb().rto_deadline.is_set();
+        usize queued = 0;
+        if (head_length) {
+            TRY(prepare(context.task, head, head_length, false));
+            arch::begin_user_access();
+            auto sent = socket->send({ reinterpret_cast<u8 const*>(head), head_length });
+            arch::end_user_access();
+            queued = TRY(sent);
+        }
+        if (queued == head_length && length) {
+            auto sent = knet::send_file_range(*socket, bytes, offset, length);
+            if (sent.is_error() && queued == 0)
+                return sent.error();
+            if (!sent.is_error())
+                queued += sent.value();
+        }
+        armed |= !was_armed && socket->tcb().rto_deadline.is_set();
+        return queued;
+    };
+    auto sent = [&]() -> Result<usize> {
+        while (true) {
+            u64 seen;
+            auto result = attempt_locked(context, head_length != 0, seen, attempt);
+            if (!result.is_error() || descriptor.nonblocking)
+                return result;
+            if (result.error() != Error::WouldBlock && result.error() != Error::NoBufferSpace)
+                return result;
+            u64 slice_ms = result.error() == Error::NoBufferSpace ? kPoolSliceMs : kWaitSliceMs;
+            TRY(wait_after(context, seen, ~0ull, slice_ms));
+        }
+    }();
+    if (armed)
+        knet::wake_network_thread(); // as Send: the network thread's sleep must see the new timer
+    return value_or_error(sent);
 }
 
 Result<net::EchoReply> wait_ping_reply(Context& context, Descriptor& descriptor, u16 sequence);
@@ -557,6 +625,7 @@ i64 receive(
         break;
     }
     case DescriptorKind::Ring: break; // RingWait and the ring's own pages receive
+    case DescriptorKind::File: break; // FileRead reads
     }
     descriptor.nonblocking = was;
     return result;
@@ -601,6 +670,17 @@ i64 close(Context& context, i64 number)
     if (taken.is_error())
         return failed(taken.error());
     Descriptor* descriptor = taken.value();
+    if (descriptor->kind == DescriptorKind::Tcp && descriptor->linger_ms == abi::kLingerAbort) {
+        {
+            knet::StackLocker locker;
+            descriptor->tcp->set_waiter(nullptr);
+            descriptor->tcp->abort(); // RST now; its buffers go back to the pool
+            descriptor->kind = DescriptorKind::Ping; // nothing left to close
+        }
+        context.table.release(descriptor);
+        knet::wake_network_thread();
+        return 0;
+    }
     if (descriptor->kind == DescriptorKind::Tcp && descriptor->linger_ms) {
         // Linger: the data queued is acknowledged before the FIN, or the connection is reset.
         net::TcpSocket* socket = descriptor->tcp;
@@ -647,6 +727,8 @@ Result<u32> poll_ready(Context& context, Descriptor** held, abi::PollEntry* user
                     events = descriptor->udp->poll_events();
                 else if (descriptor->kind == DescriptorKind::Ring)
                     events = abi::kPollOut; // RingWait waits for frames
+                else if (descriptor->kind == DescriptorKind::File)
+                    events = abi::kPollIn | abi::kPollOut; // as a regular file: never waits
                 else
                     events = abi::kPollOut;
                 user[i].returned_events
@@ -668,29 +750,40 @@ i64 poll(Context& context, uptr entries, u64 count, i64 timeout_ms)
     if (count > abi::kMaxPollEntries)
         return failed(Error::InvalidArgument);
     u64 bytes = count * sizeof(abi::PollEntry);
-    abi::PollEntry user[abi::kMaxPollEntries];
-    if (!mm::is_user_range(entries, bytes) || !arch::copy_from_user(user, entries, bytes))
+    if (!mm::is_user_range(entries, bytes))
         return failed(Error::Fault);
-    Descriptor* held[abi::kMaxPollEntries] {};
-    for (u64 i = 0; i < count; ++i)
-        held[i] = context.table.acquire(user[i].descriptor);
-    auto ready = poll_ready(context, held, user, count, timeout_ms);
-    for (u64 i = 0; i < count; ++i) {
-        if (held[i])
-            context.table.release(held[i]);
+    // A whole table's worth (160 entries, 3.8 KiB with the held descriptors) is too much for a
+    // 16 KiB kernel stack: the entries live on the heap for the call.
+    struct Entries {
+        abi::PollEntry user[abi::kMaxPollEntries];
+        Descriptor* held[abi::kMaxPollEntries];
+    };
+    auto* copy = new (std::nothrow) Entries;
+    if (!copy)
+        return failed(Error::NoMemory);
+    if (!arch::copy_from_user(copy->user, entries, bytes)) {
+        delete copy;
+        return failed(Error::Fault);
     }
-    if (ready.is_error())
-        return failed(ready.error());
-    if (!arch::copy_to_user(entries, user, bytes))
-        return failed(Error::Fault);
-    return ready.value();
+    for (u64 i = 0; i < count; ++i)
+        copy->held[i] = context.table.acquire(copy->user[i].descriptor);
+    auto ready = poll_ready(context, copy->held, copy->user, count, timeout_ms);
+    for (u64 i = 0; i < count; ++i) {
+        if (copy->held[i])
+            context.table.release(copy->held[i]);
+    }
+    i64 result = ready.is_error()                                ? failed(ready.error())
+        : !arch::copy_to_user(entries, copy->user, bytes) ? failed(Error::Fault)
+                                                                 : static_cast<i64>(ready.value());
+    delete copy;
+    return result;
 }
 
 // Options lib/Abi.h defines (whether or not they apply to a given socket).
 bool is_known_option(u64 option)
 {
     return option >= static_cast<u64>(abi::SocketOption::NoDelay)
-        && option <= static_cast<u64>(abi::SocketOption::State);
+        && option <= static_cast<u64>(abi::SocketOption::TransmitShare);
 }
 
 i64 set_option(Context&, Descriptor& descriptor, u64 option, u64 value)
@@ -759,6 +852,7 @@ i64 get_option(Context&, Descriptor& descriptor, u64 option)
     case O::ZeroCopyThreshold: return socket.options().zero_copy_threshold;
     case O::SendQueued: return socket.send_queued_bytes();
     case O::State: return static_cast<i64>(socket.state());
+    case O::TransmitShare: return knet::transmit_buffers_to_share();
     default: return failed(Error::InvalidArgument);
     }
 }
@@ -898,6 +992,7 @@ i64 socket_call(abi::Call call, task::Task& task, u64 const* a)
     case Call::RingWait:
     case Call::RingStatistics: return ring_call(context, call, *descriptor, a);
     case Call::ZeroCopyCompletions: return zero_copy_completions(context, *descriptor, a[1], a[2], a[3]);
+    case Call::SendFile: return send_file(context, *descriptor, a);
     default: return failed(Error::NotSupported);
     }
 }

@@ -15,6 +15,7 @@
 #include <kernel/sched/Scheduler.h>
 #include <kernel/syscall/CallResults.h>
 #include <kernel/syscall/Descriptors.h>
+#include <kernel/syscall/FileCalls.h>
 #include <kernel/syscall/SocketCalls.h>
 #include <kernel/task/Task.h>
 #include <lib/Abi.h>
@@ -130,6 +131,37 @@ i64 zero_copy_release(task::Task& task, uptr address, u64 length)
     return value_or_error(task.space().release_zero_copy(address, length));
 }
 
+// Publish: the task's status for the console (Task::published), copied into the spare buffer
+// whole, then swapped in with interrupts off. No allocation after the first call.
+i64 publish(task::Task& task, uptr buffer, u64 length)
+{
+    if (length > abi::kMaxPublishedBytes)
+        return failed(Error::InvalidArgument);
+    if (length && !mm::is_user_range(buffer, length))
+        return failed(Error::Fault);
+    sync::MutexLocker locker(task.memory_lock()); // one publisher at a time owns the spare buffer
+    if (!task.publish_spare) {
+        auto* first = new (std::nothrow) u8[abi::kMaxPublishedBytes];
+        auto* second = new (std::nothrow) u8[abi::kMaxPublishedBytes];
+        if (!first || !second) {
+            delete[] first;
+            delete[] second;
+            return failed(Error::NoMemory);
+        }
+        InterruptDisabler disabler;
+        task.published = first;
+        task.publish_spare = second;
+    }
+    if (length && !arch::copy_from_user(task.publish_spare, buffer, length))
+        return failed(Error::Fault);
+    InterruptDisabler disabler;
+    u8* filled = task.publish_spare;
+    task.publish_spare = task.published;
+    task.published = filled;
+    task.published_length = static_cast<u32>(length);
+    return 0;
+}
+
 void handle(TrapFrame& frame)
 {
     arch::enable_interrupts();
@@ -184,6 +216,12 @@ void handle(TrapFrame& frame)
     case Call::ZeroCopyAllocate: result = zero_copy_allocate(*task, a[0]); break;
     case Call::ZeroCopyFree: result = zero_copy_free(*task, a[0], a[1]); break;
     case Call::ZeroCopyRelease: result = zero_copy_release(*task, a[0], a[1]); break;
+    case Call::SendFile: result = socket_call(Call::SendFile, *task, a); break;
+    case Call::FileOpen:
+    case Call::FileStat:
+    case Call::FileRead:
+    case Call::FilesStatus: result = file_call(static_cast<Call>(frame.system_call_number()), *task, a); break;
+    case Call::Publish: result = publish(*task, a[0], a[1]); break;
     default: result = failed(Error::NotSupported); break;
     }
     frame.set_system_call_result(static_cast<u64>(result));

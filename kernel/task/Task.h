@@ -31,7 +31,8 @@ constexpr u64 kMaxMemoryBytes = 16ull << 20;
 constexpr u64 kMainStackBytes = 256 * 1024;
 constexpr u64 kThreadStackBytes = 128 * 1024;
 constexpr u64 kStackResidentBytes = 16 * 1024; // of each stack, faulted in when it is made
-constexpr u32 kMaxDescriptors = 32;
+// A web server's worth: 64 connections, a file open for each, a listener, and room to spare.
+constexpr u32 kMaxDescriptors = 160;
 constexpr usize kNameLength = 16;
 
 // Exit status of a task that did not choose its own (as a shell reports a signal: 128 + number).
@@ -99,8 +100,15 @@ private:
     u64 m_started_ns { 0 };
 
 public:
-    // Its sockets and rings, made on the first Socket or RingMap call (kernel/syscall/).
+    // Its sockets, rings and files, made on the first call that opens one (kernel/syscall/).
     syscall::DescriptorTable* descriptors { nullptr };
+    // What it last published for the console (the Publish call; a service's counters): two buffers
+    // of abi::kMaxPublishedBytes on the heap, made on the first call and freed when it ends. A call
+    // fills the spare one (under the memory lock), then swaps them with interrupts off, which is how
+    // readers copy `published`: a reader never sees half of one status and half of another.
+    u8* published { nullptr };
+    u8* publish_spare { nullptr };
+    u32 published_length { 0 };
 };
 
 // What starting a program can go wrong with, said in one sentence (ElfImage's reason, or a limit).
@@ -134,6 +142,10 @@ Task* find_task(u32 id);
 // For `ps`, `tasks`, `resources`: every task, with interrupts off (copy what you print).
 void for_each_task(void (*visit)(Task& task, void* context), void* context);
 u32 task_count();
+// Copies what the running task called `name` last published (Publish) into `out`, at most
+// `capacity` bytes; returns the bytes it published (0: no such task, or nothing published) and its
+// id in `*id`.
+usize copy_published(StringView name, void* out, usize capacity, u32* id = nullptr);
 // The task the current thread belongs to (null for a kernel thread).
 Task* current_task();
 

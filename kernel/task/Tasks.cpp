@@ -197,6 +197,17 @@ public:
             task.m_state = TaskState::Ending;
         }
         syscall::close_all_descriptors(task);
+        u8* published;
+        u8* spare;
+        {
+            InterruptDisabler disabler;
+            published = task.published;
+            spare = task.publish_spare;
+            task.published = task.publish_spare = nullptr;
+            task.published_length = 0;
+        }
+        delete[] published;
+        delete[] spare;
         mm::UserSpace* space = task.m_space;
         task.m_space = nullptr;
         mm::destroy_user_space(space); // loads the kernel's table first if this one is loaded
@@ -438,6 +449,20 @@ void for_each_task(void (*visit)(Task& task, void* context), void* context)
         if (task)
             visit(*task, context);
     }
+}
+
+usize copy_published(StringView name, void* out, usize capacity, u32* id)
+{
+    InterruptDisabler disabler;
+    for (auto* task : TaskTable::s_tasks) {
+        if (!task || task->is_ending() || !task->published_length || StringView(task->name()) != name)
+            continue;
+        __builtin_memcpy(out, task->published, min<usize>(capacity, task->published_length));
+        if (id)
+            *id = task->id();
+        return task->published_length;
+    }
+    return 0;
 }
 
 u32 task_count()

@@ -74,4 +74,10 @@ Result<void> unmap_memory(void* address, usize length)
     return {};
 }
 
+Result<void> publish(ReadonlyBytes status)
+{
+    TRY(result_of(system_call(abi::Call::Publish, word(status.data()), status.size())));
+    return {};
+}
+
 } // namespace skiff::user

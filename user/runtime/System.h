@@ -55,4 +55,8 @@ Result<int> thread_join(u32 thread);
 Result<u8*> map_memory(usize length, u64 flags = 0);
 Result<void> unmap_memory(void* address, usize length);
 
+// Replaces what this task shows the console (a service's counters; at most abi::kMaxPublishedBytes):
+// the console command that knows the layout reads it. Empty withdraws it.
+Result<void> publish(ReadonlyBytes status);
+
 } // namespace skiff::user

@@ -194,7 +194,12 @@ class Rig:
 
     @staticmethod
     def comparable(resources: dict) -> dict:
-        result = {k: v for k, v in resources.items() if k not in ("tcp_sockets", "tcp_timewait", "tcp_half_open")}
+        # The kernel heap keeps up to one empty slab page per size class for its next allocation
+        # (heap_cached): a page that moved between the free frames and that cache is not held by
+        # anything. The server's descriptors (one per connection) are what fill a new slab.
+        result = {k: v for k, v in resources.items()
+                  if k not in ("tcp_sockets", "tcp_timewait", "tcp_half_open", "heap_cached")}
+        result["frames_free"] = resources["frames_free"] + resources.get("heap_cached", 0)
         result["tcp_live"] = (resources.get("tcp_sockets", 0) - resources.get("tcp_timewait", 0)
                               - resources.get("tcp_half_open", 0))
         return result
