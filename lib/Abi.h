@@ -131,6 +131,9 @@ constexpr u64 kMapPopulate = 1; // fault every page in now (a server's buffers, 
 constexpr i64 kConsoleOutput = 1;
 constexpr i64 kConsoleError = 2;
 constexpr u32 kFirstDescriptor = 3;
+// Open at once per task, sockets, rings and files together (a web server's worth: 64 connections,
+// a file open for each, a listener, and room to spare): more is LimitReached.
+constexpr u32 kMaxDescriptors = 160;
 
 // How a program starts: its ELF entry point is entered as if called, from address 0, as
 // entry(argument count, argument vector), the strings and the vector on its stack (x86-64: rsp + 8
@@ -221,7 +224,7 @@ struct PollEntry {
     u32 reserved;
 };
 static_assert(sizeof(PollEntry) == 16);
-constexpr u32 kMaxPollEntries = 160; // a task's whole descriptor table
+constexpr u32 kMaxPollEntries = kMaxDescriptors; // a task's whole table
 
 // What ZeroCopyCompletions reports for one TCP socket, in the spirit of Linux's MSG_ZEROCOPY
 // completions. The bytes of the connection's stream are numbered from 0 in the order Send took

@@ -14,6 +14,7 @@
 #include <kernel/sched/Scheduler.h>
 #include <kernel/sync/Mutex.h>
 #include <kernel/sync/WaitQueue.h>
+#include <lib/Abi.h>
 #include <lib/Result.h>
 #include <lib/Span.h>
 #include <lib/StringView.h>
@@ -31,8 +32,7 @@ constexpr u64 kMaxMemoryBytes = 16ull << 20;
 constexpr u64 kMainStackBytes = 256 * 1024;
 constexpr u64 kThreadStackBytes = 128 * 1024;
 constexpr u64 kStackResidentBytes = 16 * 1024; // of each stack, faulted in when it is made
-// A web server's worth: 64 connections, a file open for each, a listener, and room to spare.
-constexpr u32 kMaxDescriptors = 160;
+constexpr u32 kMaxDescriptors = abi::kMaxDescriptors;
 constexpr usize kNameLength = 16;
 
 // Exit status of a task that did not choose its own (as a shell reports a signal: 128 + number).

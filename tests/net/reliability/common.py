@@ -234,7 +234,11 @@ MAX_HALF_OPEN = 3 * 32
 
 
 def comparable(resources: dict) -> dict:
-    result = {k: v for k, v in resources.items() if k not in ("tcp_sockets", "tcp_timewait", "tcp_half_open")}
+    # The heap keeps up to one empty slab page per size class (heap_cached): counted with the free
+    # frames, since a frame moving between the two is held by nothing.
+    result = {k: v for k, v in resources.items()
+              if k not in ("tcp_sockets", "tcp_timewait", "tcp_half_open", "heap_cached")}
+    result["frames_free"] = resources.get("frames_free", 0) + resources.get("heap_cached", 0)
     result["tcp_live"] = (resources.get("tcp_sockets", 0) - resources.get("tcp_timewait", 0)
                           - resources.get("tcp_half_open", 0))
     return result

@@ -8,6 +8,7 @@
 //   syscheck         everything
 //   syscheck quick   everything but the limit checks
 
+#include <user/runtime/File.h>
 #include <user/runtime/Print.h>
 #include <user/runtime/Program.h>
 #include <user/runtime/Socket.h>
@@ -291,9 +292,9 @@ void check_sockets(bool limits)
     if (!limits)
         return;
     // As many sockets as a task may have, then one more; all closed again.
-    i64 open[64];
+    i64 open[abi::kMaxDescriptors + 1];
     u32 count = 0;
-    while (count < 64) {
+    while (count <= abi::kMaxDescriptors) {
         auto next = socket(abi::SocketType::Stream);
         if (next.is_error()) {
             expect("socket beyond the descriptor limit", abi::error_result(next.error()), Error::LimitReached);
@@ -301,9 +302,103 @@ void check_sockets(bool limits)
         }
         open[count++] = next.value();
     }
-    expect_true("the descriptor limit stops a task before 64", count < 64 && count >= 8);
+    expect_true("the descriptor limit stops a task at exactly kMaxDescriptors", count == abi::kMaxDescriptors);
+    // Poll takes a whole table, and no more.
+    static abi::PollEntry entries[abi::kMaxPollEntries + 1];
+    for (u32 i = 0; i < count; ++i)
+        entries[i] = { static_cast<i32>(open[i]), abi::kPollIn, 0, 0 };
+    expect("poll: every descriptor of a full table", raw_call(Call::Poll, word(entries), count, 0), Error::None);
+    expect("poll: one entry more than kMaxPollEntries",
+        raw_call(Call::Poll, word(entries), abi::kMaxPollEntries + 1, 0), Error::InvalidArgument);
     for (u32 i = 0; i < count; ++i)
         expect("close of a socket up to the limit", raw_call(Call::Close, static_cast<u64>(open[i])), Error::None);
+}
+
+// The file calls, SendFile, Publish and the options that came with them. With no archive loaded
+// every path is NotFound; with one (the boot tests load build/*/www.tar), index.html is in it.
+void check_files()
+{
+    u64 buffer = word(s_buffer);
+    StringView index = "index.html";
+    u64 name = word(index.chars());
+    abi::FileInfo info {};
+    expect("file_open: null path", raw_call(Call::FileOpen, kNull, 5, 0), Error::Fault);
+    expect("file_open: kernel path", raw_call(Call::FileOpen, kKernel, 5, 0), Error::Fault);
+    expect("file_open: unmapped path", raw_call(Call::FileOpen, kUnmapped, 5, 0), Error::Fault);
+    expect("file_open: path of 1 MiB", raw_call(Call::FileOpen, buffer, 1 << 20, 0), Error::InvalidArgument);
+    expect("file_open: path running off the lower half", raw_call(Call::FileOpen, kLastUserBytes, 64, 0), Error::Fault);
+    expect("file_open: no such file", raw_call(Call::FileOpen, word("no/such/file"), 12, 0), Error::NotFound);
+    expect("file_open: climbing above the root", raw_call(Call::FileOpen, word("../../etc"), 9, 0), Error::NotFound);
+    expect("file_stat: null info", raw_call(Call::FileStat, name, index.length(), kNull), Error::Fault);
+    expect("file_stat: kernel info", raw_call(Call::FileStat, name, index.length(), kKernel), Error::Fault);
+    expect("files_status: null", raw_call(Call::FilesStatus, kNull), Error::Fault);
+    expect("files_status: into the program's text", raw_call(Call::FilesStatus, text_address()), Error::Fault);
+    expect("file_read: descriptor 99", raw_call(Call::FileRead, 99, buffer, 1, 0), Error::BadDescriptor);
+    expect("send_file: descriptor 99", raw_call(Call::SendFile, 99, 99, 0, 1, 0, 0), Error::BadDescriptor);
+    expect("publish: more than kMaxPublishedBytes", raw_call(Call::Publish, buffer, abi::kMaxPublishedBytes + 1),
+        Error::InvalidArgument);
+    expect("publish: kernel buffer", raw_call(Call::Publish, kKernel, 16), Error::Fault);
+    expect("publish: 16 bytes", raw_call(Call::Publish, buffer, 16), Error::None);
+    expect("publish: nothing (withdrawn)", raw_call(Call::Publish, kNull, 0), Error::None);
+
+    auto status = files_status();
+    expect_true("files_status", !status.is_error());
+    bool mounted = !status.is_error() && status.value().mounted;
+    if (!mounted) {
+        expect("file_open: index.html, no archive", raw_call(Call::FileOpen, name, index.length(), 0), Error::NotFound);
+        return;
+    }
+    expect("file_stat: the root", raw_call(Call::FileStat, kNull, 0, word(&info)), Error::None);
+    expect_true("file_stat: the root is a directory", info.kind == abi::kFileDirectory);
+    expect("file_open: the root (a directory)", raw_call(Call::FileOpen, word("/"), 1, 0), Error::InvalidArgument);
+    expect("file_open: kernel info", raw_call(Call::FileOpen, name, index.length(), kKernel), Error::Fault);
+    auto file = file_open("/./index.html", &info);
+    expect_true("file_open: /./index.html", !file.is_error());
+    if (file.is_error())
+        return;
+    u64 f = static_cast<u64>(file.value());
+    expect_true("file_open: index.html is a regular file with bytes", info.kind == abi::kFileRegular && info.size > 0);
+    expect("file_read: null buffer", raw_call(Call::FileRead, f, kNull, 16, 0), Error::Fault);
+    expect("file_read: kernel buffer", raw_call(Call::FileRead, f, kKernel, 16, 0), Error::Fault);
+    expect("file_read: into the program's text", raw_call(Call::FileRead, f, text_address(), 16, 0), Error::Fault);
+    expect("file_read: length ~0", raw_call(Call::FileRead, f, buffer, ~0ull, 0), Error::Fault);
+    i64 read = raw_call(Call::FileRead, f, buffer, 16, 0);
+    expect("file_read: 16 bytes", read, Error::None);
+    expect_true("file_read: 16 bytes of <!DOCTYPE or <html", read == 16 && s_buffer[0] == '<');
+    expect_true("file_read: at the end, 0", raw_call(Call::FileRead, f, buffer, 16, info.size) == 0);
+    expect_true("file_read: past the end, 0", raw_call(Call::FileRead, f, buffer, 16, ~0ull) == 0);
+    expect("write: to a file", raw_call(Call::Write, f, buffer, 1), Error::NotSupported);
+    expect("receive: from a file", raw_call(Call::Receive, f, buffer, 1, 0, 0, 0), Error::NotSupported);
+
+    auto udp = socket(abi::SocketType::Datagram);
+    auto tcp = socket(abi::SocketType::Stream);
+    expect_true("socket: UDP and TCP for send_file", !udp.is_error() && !tcp.is_error());
+    if (!udp.is_error() && !tcp.is_error()) {
+        u64 u = static_cast<u64>(udp.value());
+        u64 t = static_cast<u64>(tcp.value());
+        expect("send_file: on UDP", raw_call(Call::SendFile, u, f, 0, 1, 0, 0), Error::NotSupported);
+        expect("send_file: from a socket, not a file", raw_call(Call::SendFile, t, u, 0, 1, 0, 0),
+            Error::InvalidArgument);
+        expect("send_file: offset past the end", raw_call(Call::SendFile, t, f, info.size + 1, 0, 0, 0),
+            Error::OutOfRange);
+        expect("send_file: length past the end", raw_call(Call::SendFile, t, f, 1, info.size, 0, 0), Error::OutOfRange);
+        expect("send_file: offset + length wrapping", raw_call(Call::SendFile, t, f, 2, ~0ull, 0, 0), Error::OutOfRange);
+        expect("send_file: a head over kMaxSendFileHead", raw_call(Call::SendFile, t, f, 0, 1, buffer, 5000),
+            Error::InvalidArgument);
+        expect("send_file: kernel head", raw_call(Call::SendFile, t, f, 0, 1, kKernel, 16), Error::Fault);
+        expect("send_file: not connected", raw_call(Call::SendFile, t, f, 0, 1, 0, 0), Error::NotConnected);
+        auto share = get_option(static_cast<i64>(t), abi::SocketOption::TransmitShare);
+        expect_true("get_option: TransmitShare, some buffers", !share.is_error() && share.value() > 0);
+        expect("set_option: TransmitShare is read only",
+            raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::TransmitShare), 1), Error::InvalidArgument);
+        expect("set_option: linger abort", raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::Linger),
+                                                abi::kLingerAbort),
+            Error::None);
+        expect("close: TCP with linger abort", raw_call(Call::Close, t), Error::None);
+        expect("close: UDP", raw_call(Call::Close, u), Error::None);
+    }
+    expect("close: the file", raw_call(Call::Close, f), Error::None);
+    expect("file_read: a closed file", raw_call(Call::FileRead, f, buffer, 1, 0), Error::BadDescriptor);
 }
 
 } // namespace
@@ -316,6 +411,7 @@ int main(Span<StringView const> arguments)
     check_threads(limits);
     check_memory(limits);
     check_sockets(limits);
+    check_files();
     println("syscheck: {} checks, {} failed", s_checks, s_failures);
     return s_failures ? 1 : 0;
 }
