@@ -318,10 +318,10 @@ struct FilesStatus {
     char name[64]; // the boot loader's name for the archive, NUL-terminated
     // SendFile since boot, every task's:
     u64 sendfile_calls;
-    u64 sendfile_bytes;          // file bytes queued
-    u64 sendfile_by_reference;   // of those, queued as references to the file's pages
-    u64 sendfile_copied_bytes;   // bytes the stack copied during SendFile's file bytes (measured): 0
-    u64 sendfile_pool_waits;     // calls that found the transmit pool down to its reserve
+    u64 sendfile_bytes;        // file bytes queued
+    u64 sendfile_by_reference; // of those, queued as references to the file's pages
+    u64 sendfile_copied_bytes; // bytes the stack copied during SendFile's file bytes (measured): 0
+    u64 sendfile_pool_waits;   // calls that found the transmit pool down to its reserve
 };
 static_assert(sizeof(FilesStatus) == 120);
 

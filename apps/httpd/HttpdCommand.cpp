@@ -70,15 +70,17 @@ int httpd_command(Arguments const& arguments)
     usize header = sizeof(httpd::Status) - sizeof(s->connections);
     if (length < header || s->magic != httpd::Status::kMagic || s->size != sizeof(httpd::Status)
         || s->rows > httpd::kMaxConnections || length != header + s->rows * sizeof(httpd::ConnectionRow)) {
-        kprintln(length ? "httpd: task {} published something that is not the server's status"
-                        : "httpd: not running (no network, no task, or it has not started yet: see the boot log and `ps`)",
+        kprintln(length
+                ? "httpd: task {} published something that is not the server's status"
+                : "httpd: not running (no network, no task, or it has not started yet: see the boot log and `ps`)",
             task);
         delete s;
         return 1;
     }
     auto files = knet::send_file_stats();
     u64 now = time::monotonic_ns();
-    kprintln("task         {}, serving port {}; figures as of {} ms ago", task, httpd::kPort, ms_since(s->published_ns, now));
+    kprintln("task         {}, serving port {}; figures as of {} ms ago", task, httpd::kPort,
+        ms_since(s->published_ns, now));
     kprintln("connections  {} open (peak {} of {}), {} accepted, {} evicted for new ones", s->open, s->peak_open,
         httpd::kMaxConnections, s->accepted, s->evicted);
     kprintln("closed       {} head timeouts (408), {} idle, {} stalled sends, {} reset or failed", s->head_timeouts,
@@ -89,7 +91,8 @@ int httpd_command(Arguments const& arguments)
         s->status_400, s->status_404, s->status_405, s->status_408, s->status_413, s->status_414, s->status_416,
         s->status_431, s->status_501, s->status_505);
     kprintln("bytes        {} sent ({} file data), {} received", s->bytes_sent, s->file_bytes_sent, s->input_bytes);
-    kprintln("sendfile     {} bytes by reference, {} copied, {} waits for transmit buffers (every task's); {} files opened",
+    kprintln(
+        "sendfile     {} bytes by reference, {} copied, {} waits for transmit buffers (every task's); {} files opened",
         files.zero_copy_bytes, files.copied_bytes, files.pool_waits, s->file_opens);
     kprintln("memory       {} bytes per connection slot, {} KiB for {} (the task's own memory)", s->connection_bytes,
         s->connection_bytes * httpd::kMaxConnections / 1024, httpd::kMaxConnections);

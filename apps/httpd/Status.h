@@ -31,9 +31,9 @@ struct ConnectionRow {
     Phase phase;
     u8 slot;
     u32 requests;
-    i32 descriptor;      // the connection's socket in the server's table
-    u64 accepted_ns;     // the kernel's monotonic clock
-    u64 last_active_ns;  // sending: the last response bytes queued; otherwise the last request bytes read
+    i32 descriptor;     // the connection's socket in the server's table
+    u64 accepted_ns;    // the kernel's monotonic clock
+    u64 last_active_ns; // sending: the last response bytes queued; otherwise the last request bytes read
 };
 static_assert(sizeof(ConnectionRow) == 32);
 

@@ -34,8 +34,8 @@ Result<StringView> read_path(PathBuffer& buffer, uptr address, u64 length)
     if (!mm::is_user_range(address, length) || !arch::copy_from_user(buffer.raw, address, length))
         return Error::Fault;
     StringView path;
-    if (!fs::normalize_path({ buffer.raw, length }, buffer.normalized, sizeof(buffer.normalized), path,
-            fs::DotDot::Resolve))
+    if (!fs::normalize_path(
+            { buffer.raw, length }, buffer.normalized, sizeof(buffer.normalized), path, fs::DotDot::Resolve))
         return Error::NotFound;
     return path;
 }
@@ -138,7 +138,7 @@ i64 file_read(task::Task& task, i64 number, uptr buffer, u64 length, u64 offset)
         kfs::File const& file = descriptor->file;
         u64 count = offset >= file.size ? 0 : min(length, file.size - offset);
         result = count == 0 || arch::copy_to_user(buffer, file.data + offset, count) ? static_cast<i64>(count)
-                                                                                      : failed(Error::Fault);
+                                                                                     : failed(Error::Fault);
     }
     table.value()->release(descriptor);
     return result;

@@ -674,7 +674,7 @@ i64 close(Context& context, i64 number)
         {
             knet::StackLocker locker;
             descriptor->tcp->set_waiter(nullptr);
-            descriptor->tcp->abort(); // RST now; its buffers go back to the pool
+            descriptor->tcp->abort();                // RST now; its buffers go back to the pool
             descriptor->kind = DescriptorKind::Ping; // nothing left to close
         }
         context.table.release(descriptor);
@@ -772,9 +772,9 @@ i64 poll(Context& context, uptr entries, u64 count, i64 timeout_ms)
         if (copy->held[i])
             context.table.release(copy->held[i]);
     }
-    i64 result = ready.is_error()                                ? failed(ready.error())
+    i64 result = ready.is_error()                         ? failed(ready.error())
         : !arch::copy_to_user(entries, copy->user, bytes) ? failed(Error::Fault)
-                                                                 : static_cast<i64>(ready.value());
+                                                          : static_cast<i64>(ready.value());
     delete copy;
     return result;
 }

@@ -7,8 +7,7 @@ using abi::Call;
 
 Result<i64> file_open(StringView path, abi::FileInfo* info)
 {
-    return static_cast<i64>(
-        TRY(result_of(system_call(Call::FileOpen, word(path.chars()), path.length(), word(info)))));
+    return static_cast<i64>(TRY(result_of(system_call(Call::FileOpen, word(path.chars()), path.length(), word(info)))));
 }
 
 Result<abi::FileInfo> file_stat(StringView path)
@@ -20,14 +19,14 @@ Result<abi::FileInfo> file_stat(StringView path)
 
 Result<usize> file_read(i64 file, Bytes buffer, u64 offset)
 {
-    return TRY(result_of(
-        system_call(Call::FileRead, static_cast<u64>(file), word(buffer.data()), buffer.size(), offset)));
+    return TRY(
+        result_of(system_call(Call::FileRead, static_cast<u64>(file), word(buffer.data()), buffer.size(), offset)));
 }
 
 Result<usize> send_file(i64 socket, i64 file, u64 offset, u64 length, ReadonlyBytes head)
 {
-    return TRY(result_of(system_call(Call::SendFile, static_cast<u64>(socket), static_cast<u64>(file), offset,
-        length, word(head.data()), head.size())));
+    return TRY(result_of(system_call(Call::SendFile, static_cast<u64>(socket), static_cast<u64>(file), offset, length,
+        word(head.data()), head.size())));
 }
 
 Result<abi::FilesStatus> files_status()

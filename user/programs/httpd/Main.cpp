@@ -48,7 +48,8 @@ int main(Span<StringView const> arguments)
     i64 listener = kInheritedListener;
     if (!is_tcp_listener(kInheritedListener)) {
         u64 port = 8080;
-        if (arguments.size() > 2 || (arguments.size() == 2 && (!parse_u64(arguments[1], port) || !port || port > 65535))) {
+        if (arguments.size() > 2
+            || (arguments.size() == 2 && (!parse_u64(arguments[1], port) || !port || port > 65535))) {
             println("usage: httpd [port]   (default 8080; the boot-time server has port 80)");
             return 2;
         }

@@ -431,8 +431,8 @@ bool push_response(Connection& c, u64 now)
     if (!c.file_remaining) {
         // A generated response: head and body from the output buffer, copied.
         while (head_left) {
-            auto sent = send(c.socket, { reinterpret_cast<u8 const*>(c.output) + c.output_sent, head_left },
-                abi::kSendDontWait);
+            auto sent = send(
+                c.socket, { reinterpret_cast<u8 const*>(c.output) + c.output_sent, head_left }, abi::kSendDontWait);
             if (sent.is_error())
                 return send_failed(c, sent.error()) || progress;
             c.output_sent += static_cast<u32>(sent.value());
@@ -630,8 +630,8 @@ bool serve(Connection& c, u32 events, u64 now)
 {
     bool progress = false;
     bool readable = events & (abi::kPollIn | abi::kPollHangUp | abi::kPollError);
-    if (c.phase == Phase::Sending && (events & (abi::kPollOut | abi::kPollError | abi::kPollHangUp) || has_work(c)
-            || c.pool_blocked))
+    if (c.phase == Phase::Sending
+        && (events & (abi::kPollOut | abi::kPollError | abi::kPollHangUp) || has_work(c) || c.pool_blocked))
         progress |= push_response(c, now);
     if (c.phase == Phase::Reading)
         progress |= read_requests(c, now, readable);
@@ -784,8 +784,8 @@ int serve(i64 listener)
 {
     fault_in_stack();
     // Faulted in now: a server's memory is resident from the start, not grown by its clients.
-    auto memory = map_memory(align_up(sizeof(State), alignof(Connection)) + kMaxConnections * sizeof(Connection),
-        abi::kMapPopulate);
+    auto memory = map_memory(
+        align_up(sizeof(State), alignof(Connection)) + kMaxConnections * sizeof(Connection), abi::kMapPopulate);
     if (memory.is_error()) {
         println("httpd: no memory for {} connections: {}", kMaxConnections, memory.error());
         return 1;

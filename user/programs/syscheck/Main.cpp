@@ -377,12 +377,13 @@ void check_files()
         u64 u = static_cast<u64>(udp.value());
         u64 t = static_cast<u64>(tcp.value());
         expect("send_file: on UDP", raw_call(Call::SendFile, u, f, 0, 1, 0, 0), Error::NotSupported);
-        expect("send_file: from a socket, not a file", raw_call(Call::SendFile, t, u, 0, 1, 0, 0),
-            Error::InvalidArgument);
+        expect(
+            "send_file: from a socket, not a file", raw_call(Call::SendFile, t, u, 0, 1, 0, 0), Error::InvalidArgument);
         expect("send_file: offset past the end", raw_call(Call::SendFile, t, f, info.size + 1, 0, 0, 0),
             Error::OutOfRange);
         expect("send_file: length past the end", raw_call(Call::SendFile, t, f, 1, info.size, 0, 0), Error::OutOfRange);
-        expect("send_file: offset + length wrapping", raw_call(Call::SendFile, t, f, 2, ~0ull, 0, 0), Error::OutOfRange);
+        expect(
+            "send_file: offset + length wrapping", raw_call(Call::SendFile, t, f, 2, ~0ull, 0, 0), Error::OutOfRange);
         expect("send_file: a head over kMaxSendFileHead", raw_call(Call::SendFile, t, f, 0, 1, buffer, 5000),
             Error::InvalidArgument);
         expect("send_file: kernel head", raw_call(Call::SendFile, t, f, 0, 1, kKernel, 16), Error::Fault);
@@ -390,10 +391,10 @@ void check_files()
         auto share = get_option(static_cast<i64>(t), abi::SocketOption::TransmitShare);
         expect_true("get_option: TransmitShare, some buffers", !share.is_error() && share.value() > 0);
         expect("set_option: TransmitShare is read only",
-            raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::TransmitShare), 1), Error::InvalidArgument);
-        expect("set_option: linger abort", raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::Linger),
-                                                abi::kLingerAbort),
-            Error::None);
+            raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::TransmitShare), 1),
+            Error::InvalidArgument);
+        expect("set_option: linger abort",
+            raw_call(Call::SetOption, t, static_cast<u64>(abi::SocketOption::Linger), abi::kLingerAbort), Error::None);
         expect("close: TCP with linger abort", raw_call(Call::Close, t), Error::None);
         expect("close: UDP", raw_call(Call::Close, u), Error::None);
     }
