@@ -23,6 +23,12 @@ medians of this run. With --profile, after the measured cases Skiff runs each ca
 `sample` (its statistical profiler) — not counted in the figures — and the profiles go to the raw
 log and the results file.
 
+With two kernels (`--kernel BEFORE.elf --kernel AFTER.elf`: a change to Skiff, before and after)
+both run beside Linux in the same run, labelled Skiff/1 and Skiff/2 as in `--loss`, each with the
+same cases (and profiles); the three guests take turns to go first, repetition by repetition, and
+the summary adds Skiff/2 / Skiff/1. Each kernel's path and the git hash from its boot line go to
+the results file, since an A/B's file names seldom say which commit is which.
+
 Standard library only; run by qemu/bench (root, like the `net` tests).
 """
 
@@ -53,6 +59,9 @@ AB_COMPLETE = re.compile(r"^Complete requests:\s+(\d+)", re.M)
 AB_FAILED = re.compile(r"^Failed requests:\s+(\d+)", re.M)
 AB_KEEPALIVE = re.compile(r"^Keep-Alive requests:\s+(\d+)", re.M)
 AB_NON2XX = re.compile(r"^Non-2xx responses:\s+(\d+)", re.M)
+# Skiff's boot line, "Skiff 0.1.0 (ec14ff4a1b2c) x86_64, ...": the hash is BuildInfo.cmake's (maybe
+# "-dirty" or "unknown").
+BOOT_LINE = re.compile(r"\bSkiff \d+(?:\.\d+)* \(([^()\s]+)\)")
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -128,6 +137,7 @@ class HttpdSide:
 
 class SkiffHttpd(HttpdSide):
     kind = "Skiff"
+    kernel_index = 0  # which of the bench's kernels (two: Skiff/1 and Skiff/2)
 
     def start(self) -> None:
         args = self.bench.args
@@ -135,10 +145,13 @@ class SkiffHttpd(HttpdSide):
         # default there is 32-bit, as Linux's ne2k-pci driver moves packet data on QEMU's RTL8029.
         model = self.nic.split("+")[0]
         append = "ne2k_io32=0" if self.nic.endswith("+io16") else ""
-        self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model, kernel=self.bench.kernel,
-                           initrd=self.bench.archive, log_dir=self.bench.rec.serial_dir, mem=args.mem, append=append)
+        # Every Skiff kernel serves the same archive: an A/B compares the kernels, not the files.
+        self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model,
+                           kernel=self.bench.kernels[self.kernel_index], initrd=self.bench.archive,
+                           log_dir=self.bench.rec.serial_dir, mem=args.mem, append=append)
         self.guest.start()
         boot = self.guest.expect_prompt(timeout=120)
+        self.bench.kernel_booted(self.kernel_index, boot)
         if not re.search(r"(?m)^httpd: serving", boot):
             raise GuestError(f"Skiff's web server did not start:\n{boot[-2000:]}")
 
@@ -184,16 +197,45 @@ class LinuxHttpd(HttpdSide):
 
 
 class HttpdBench:
-    def __init__(self, args, kernel: str, archive: str, argv: list[str]):
-        self.args, self.kernel, self.archive = args, kernel, archive
+    def __init__(self, args, kernels: list[str], archive: str, argv: list[str]):
+        self.args, self.kernels, self.archive = args, kernels, archive
         self.rec = Recorder(args.out, "httpd", argv)
         self.failed = False
         self.files: dict[str, dict] = {}
         self.workdir = tempfile.mkdtemp(prefix="skiff-benchhttpd-")
+        # One Skiff kernel: "Skiff", and the output is what it has always been. Two (a before/after
+        # in one run): Skiff/1 and Skiff/2, named as qemu/bench's other A/B runs name them.
+        if len(kernels) == 1:
+            self.skiff_kinds = [SkiffHttpd]
+        else:
+            self.skiff_kinds = [type(f"SkiffHttpd{i + 1}", (SkiffHttpd,), {"kind": f"Skiff/{i + 1}", "kernel_index": i})
+                                for i in range(len(kernels))]
+            self.rec.results["kernels"] = [{"guest": kind.kind, "path": os.path.abspath(kernel), "git_hash": None}
+                                           for kind, kernel in zip(self.skiff_kinds, kernels)]
+        # The progress lines' guest column: "Skiff " and "Linux " as before, wider for "Skiff/1".
+        self.width = 1 + max(len(kind.kind) for kind in self.skiff_kinds + [LinuxHttpd])
 
-    @staticmethod
-    def order(rep: int) -> list[type]:
-        return [SkiffHttpd, LinuxHttpd] if rep % 2 == 0 else [LinuxHttpd, SkiffHttpd]
+    def order(self, rep: int) -> list[type]:
+        """Which guest goes first rotates, repetition by repetition (with one kernel: alternates), so
+        none always boots first onto a host that has just been quiet."""
+        sides = self.skiff_kinds + [LinuxHttpd]
+        turn = rep % len(sides)
+        return sides[turn:] + sides[:turn]
+
+    def kernel_booted(self, index: int, boot: str) -> None:
+        """Keeps the git hash of a Skiff kernel's boot line (two kernels only: with one the results
+        file stays as it has been)."""
+        if len(self.kernels) < 2:
+            return
+        match = BOOT_LINE.search(clean_text(boot))
+        entry = self.rec.results["kernels"][index]
+        if match and entry["git_hash"] is None:
+            entry["git_hash"] = match.group(1)
+            self.rec.save()
+
+    def describe_kernel(self, index: int) -> str:
+        entry = self.rec.results["kernels"][index]
+        return entry["path"] + (f" ({entry['git_hash']})" if entry["git_hash"] else " (no boot line seen)")
 
     # -- the cases -------------------------------------------------------------------------------
 
@@ -285,8 +327,10 @@ class HttpdBench:
             shown = shlex.join(argv) if case != CASES[2] else f"curl -s -o /dev/null http://{GUEST}{LARGE} (x40, one connection)"
             title = f"profile {side.name} {case}: sample 2 during {shown}"
             self.rec.raw(title, profile + "\n--- the client ---\n" + out[-1500:] + err[-500:])
-            self.rec.results.setdefault("profiles", []).append({"nic": side.nic, "case": case, "command": shown,
-                                                                 "sample": profile})
+            entry = {"nic": side.nic, "case": case, "command": shown, "sample": profile}
+            if len(self.kernels) > 1:
+                entry = {"guest": side.kind, **entry}  # which kernel's profile (one kernel: as before)
+            self.rec.results.setdefault("profiles", []).append(entry)
             self.rec.save()
 
     # -- the run -----------------------------------------------------------------------------------
@@ -309,9 +353,13 @@ class HttpdBench:
             return 1
         self.rec.say(f"files: {len(self.files)} from {self.archive} ({sum(f['size'] for f in self.files.values())} "
                      f"bytes), served by Skiff's httpd and by busybox httpd in the Linux guest")
+        order = "guests alternating" if len(self.kernels) == 1 else "the three guests taking turns to go first"
         self.rec.say(f"cases: `ab -n {args.requests} -c {CONCURRENCY} [-k] http://{GUEST}{SMALL}` "
                      f"({self.files[SMALL]['size']} bytes); `curl -o FILE http://{GUEST}{LARGE}` x2, SHA-256 checked; "
-                     f"{args.reps} repetitions, guests alternating; {info['host_ab']}; {info['host_curl']}")
+                     f"{args.reps} repetitions, {order}; {info['host_ab']}; {info['host_curl']}")
+        if len(self.kernels) > 1:
+            for kind, kernel in zip(self.skiff_kinds, self.kernels):
+                self.rec.say(f"{kind.kind}: {kernel}")
         self.rec.save()
         for nic in args.nic:
             for rep in range(args.reps):
@@ -323,7 +371,8 @@ class HttpdBench:
 
     def run_side(self, kind: type, nic: str, rep: int) -> None:
         with NetNamespace(tap=TAP) as ns:
-            side = kind(self, ns, nic, f"{kind.kind.lower()}-{nic}-r{rep + 1}")
+            # "skiff1-e1000-r1": the name goes into file names (serial logs), so no slash.
+            side = kind(self, ns, nic, f"{kind.kind.lower().replace('/', '')}-{nic}-r{rep + 1}")
             try:
                 for case in CASES:
                     for attempt in range(2 if case == CASES[2] else 1):
@@ -347,8 +396,8 @@ class HttpdBench:
                         if "keep_alive_requests" in result:
                             extra += (f"; {result['keep_alive_requests']} of {self.args.requests} on kept-alive "
                                       f"connections, {result['failed']} failed")
-                        self.rec.say(f"  {side.kind:6} {case:22} {shown}{extra}")
-                if side.kind == "Skiff" and side.guest is not None:
+                        self.rec.say(f"  {side.kind:{self.width}} {case:22} {shown}{extra}")
+                if isinstance(side, SkiffHttpd) and side.guest is not None:
                     self.rec.raw(f"{side.name}: counters after the measured cases", side.counters())
                     if self.args.profile:
                         self.profile(side)
@@ -357,11 +406,23 @@ class HttpdBench:
 
     def summarize(self) -> None:
         measurements = self.rec.results["measurements"]
+        skiffs = [kind.kind for kind in self.skiff_kinds]
+        guests = ["Linux"] + skiffs
+        # Each Skiff over Linux; with two kernels also the after over the before, the A/B itself.
+        ratios = [(skiff, "Linux") for skiff in skiffs] + ([(skiffs[1], skiffs[0])] if len(skiffs) == 2 else [])
+
+        def key(guest: str) -> str:
+            return guest.lower().replace("/", "")  # JSON keys: linux, skiff (one kernel), skiff1, skiff2
         self.rec.say()
-        self.rec.say(f"Medians of every run of this invocation (in brackets); ratio = Skiff / Linux (goal: >= 2).")
+        if len(skiffs) == 1:
+            self.rec.say(f"Medians of every run of this invocation (in brackets); ratio = Skiff / Linux (goal: >= 2).")
+        else:
+            which = "; ".join(f"{kind} = {self.describe_kernel(index)}" for index, kind in enumerate(skiffs))
+            self.rec.say(f"Medians of every run of this invocation (in brackets); {which}; ratios of the medians "
+                         f"(Skiff / Linux goal: >= 2).")
         self.rec.say()
-        self.rec.say("| NIC | case | Linux | Skiff | Skiff / Linux |")
-        self.rec.say("|---|---|---|---|---|")
+        self.rec.say("| NIC | case | " + " | ".join(guests + [f"{a} / {b}" for a, b in ratios]) + " |")
+        self.rec.say("|---|---|" + "---|" * (len(guests) + len(ratios)))
         rows = []
         for nic in self.args.nic:
             for case in CASES:
@@ -369,18 +430,20 @@ class HttpdBench:
                     return [m for m in measurements if m["nic"] == nic and m["case"] == case and m["guest"] == guest]
                 cells, entry = [], {"nic": nic, "case": case, "unit": UNITS[case]}
                 medians = {}
-                for guest in ("Linux", "Skiff"):
+                for guest in guests:
                     chosen = select(guest)
                     values = [m["value"] for m in chosen if m.get("value") is not None]
                     medians[guest] = median(values)
-                    entry[f"{guest.lower()}_median"] = medians[guest]
-                    entry[f"{guest.lower()}_runs"] = [m.get("value") for m in chosen]
+                    entry[f"{key(guest)}_median"] = medians[guest]
+                    entry[f"{key(guest)}_runs"] = [m.get("value") for m in chosen]
                     runs = " ".join(fmt(m.get("value")) if m.get("value") is not None else "x" for m in chosen)
                     cells.append(f"{fmt(medians[guest])} {UNITS[case]} ({runs or 'none'})")
-                ratio = medians["Skiff"] / medians["Linux"] if medians["Skiff"] and medians["Linux"] else None
-                entry["ratio_skiff_over_linux"] = ratio
+                for a, b in ratios:
+                    ratio = medians[a] / medians[b] if medians[a] and medians[b] else None
+                    entry[f"ratio_{key(a)}_over_{key(b)}"] = ratio
+                    cells.append(fmt(ratio, 2) + "x" if ratio else "-")
                 rows.append(entry)
-                self.rec.say(f"| {nic} | {case} | {cells[0]} | {cells[1]} | {fmt(ratio, 2) + 'x' if ratio else '-'} |")
+                self.rec.say("| " + " | ".join([nic, case] + cells) + " |")
         self.rec.results["summary"] = rows
         for m in measurements:
             if m.get("error"):

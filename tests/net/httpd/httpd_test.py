@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Skiff's web server from a real client: QEMU with e1000 or ne2k_pci on a tap inside a network
+"""Skiff's web server (the user task `httpd`) from a real client: QEMU with e1000 or ne2k_pci on a tap inside a network
 namespace this test creates and deletes, booted with build/x86_64/www-large.tar (apps/httpd/www/,
 test/1M.bin, test/16M.bin), and curl, ab and raw sockets on the host side of the tap.
 
@@ -73,7 +73,7 @@ CLIENT = os.path.join(HERE, "client.py")
 HARNESS = "panic=exit"
 WWW = os.path.join(ROOT, "apps", "httpd", "www")
 BASE = f"http://{GUEST}"
-# The server's own bounds (apps/httpd/HttpServer.h).
+# The server's own bounds (user/programs/httpd/Server.h, apps/httpd/Status.h).
 HEAD_TIMEOUT_S = 10
 IDLE_TIMEOUT_S = 15
 SLOTS = 64
@@ -514,7 +514,10 @@ def case_tap(args, nic: str) -> None:
         boot = guest.expect_prompt(timeout=60)
         check(re.search(r"(?m)^fs: archive .* each on its own pages$", boot) is not None, "the archive is not mounted",
               boot)
-        check(re.search(r"(?m)^httpd: serving .* on port 80", boot) is not None, "the server did not start", boot)
+        check(re.search(r"(?m)^httpd: serving .* on port 80 as task \d+", boot) is not None, "the server did not start",
+              boot)
+        tasks = guest.command("ps", timeout=20)
+        check(re.search(r"(?m)\bhttpd\b", tasks) is not None, "`ps` shows no httpd task", tasks)
         rig = Rig(ns, guest, nic, workdir)
         end = time.monotonic() + 30
         while ns.run(["ping", "-n", "-c", "1", "-W", "1", GUEST], timeout=10).returncode != 0:
@@ -547,7 +550,7 @@ def case_tap(args, nic: str) -> None:
         if wanted == set(SCENARIOS):
             check(final["requests"] > 4000 and final["bytes"] > 20 << 20, "`httpd` totals too small", final["text"])
             check(final["by_reference"] > 20 << 20 and final["copied"] == 0,
-                  "`httpd` shows no file bytes by reference through send_file_range, or some copied", final["text"])
+                  "`httpd` shows no file bytes by reference through SendFile, or some copied", final["text"])
         ok("httpd at the end:\n" + final["text"].rstrip())
         guest.send_line("poweroff 0")
         check(guest.wait_exit(timeout=20) == 1, "poweroff 0 did not end QEMU with status 1")
