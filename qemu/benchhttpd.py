@@ -29,6 +29,12 @@ same cases (and profiles); the three guests take turns to go first, repetition b
 the summary adds Skiff/2 / Skiff/1. Each kernel's path and the git hash from its boot line go to
 the results file, since an A/B's file names seldom say which commit is which.
 
+With --mtu N, as in `qemu/bench --linux`: the tap gets MTU N, Skiff `mtu=N` on its command line and
+the Linux guest `mtu=N` (its init sets eth0's MTU before bringing it up). Each guest's MTU is read
+back after it boots (Skiff's ifconfig, Linux's /sys/class/net/eth0/mtu) and goes with each
+measurement; one that differs from N (a NIC that does not take it: the NE2000 stops at 1500) is
+noted, since its rows then compare different MTUs.
+
 Standard library only; run by qemu/bench (root, like the `net` tests).
 """
 
@@ -43,7 +49,8 @@ import tarfile
 import tempfile
 import time
 
-from benchlinux import GUEST, Recorder, describe_system, fmt, median, stop_process, system_info, wait_reachable
+from benchlinux import (GUEST, Recorder, describe_system, fmt, median, set_tap_mtu, stop_process, system_info,
+                        wait_reachable)
 from linuxguest import LinuxGuest
 from skiffqemu import Guest, GuestError, NetNamespace, choose_accel, clean_text
 
@@ -62,6 +69,8 @@ AB_NON2XX = re.compile(r"^Non-2xx responses:\s+(\d+)", re.M)
 # Skiff's boot line, "Skiff 0.1.0 (ec14ff4a1b2c) x86_64, ...": the hash is BuildInfo.cmake's (maybe
 # "-dirty" or "unknown").
 BOOT_LINE = re.compile(r"\bSkiff \d+(?:\.\d+)* \(([^()\s]+)\)")
+# Skiff's ifconfig: "... mtu 9000 ...", read as benchlinux's SkiffSide reads it.
+IFCONFIG_MTU = re.compile(r"\bmtu (\d+)")
 
 
 def process_cpu_seconds(pid: int) -> float | None:
@@ -106,6 +115,7 @@ class HttpdSide:
         self.guest = None
         self.boots = 0
         self.needs_reboot = False
+        self.mtu: int | None = None  # the MTU the guest uses, read back after boot (--mtu only)
 
     def ensure_up(self) -> None:
         if self.guest is not None and not self.needs_reboot and self.guest.process.poll() is None:
@@ -121,7 +131,8 @@ class HttpdSide:
             raise GuestError(f"{self.kind} on {self.nic} does not answer ping")
         # Warm-up, the same for both: ARP, the server's first connection.
         self.ns.run(["curl", "-s", "-o", "/dev/null", "--max-time", "30", f"http://{GUEST}{SMALL}"], timeout=60)
-        self.bench.rec.say(f"  {self.kind}: up in {time.monotonic() - started:.1f} s")
+        mtu = f"; MTU {self.mtu}" if self.bench.args.mtu else ""
+        self.bench.rec.say(f"  {self.kind}: up in {time.monotonic() - started:.1f} s{mtu}")
 
     def stop(self) -> None:
         if self.guest is None:
@@ -144,16 +155,24 @@ class SkiffHttpd(HttpdSide):
         # ne2k-pci+io16: the PCI NE2000 with 16-bit data-port transfers (ne2k_io32=0); Skiff's
         # default there is 32-bit, as Linux's ne2k-pci driver moves packet data on QEMU's RTL8029.
         model = self.nic.split("+")[0]
-        append = "ne2k_io32=0" if self.nic.endswith("+io16") else ""
+        append = ["ne2k_io32=0"] if self.nic.endswith("+io16") else []
+        if args.mtu:
+            append.append(f"mtu={args.mtu}")  # as --linux boots it
         # Every Skiff kernel serves the same archive: an A/B compares the kernels, not the files.
         self.guest = Guest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=model,
                            kernel=self.bench.kernels[self.kernel_index], initrd=self.bench.archive,
-                           log_dir=self.bench.rec.serial_dir, mem=args.mem, append=append)
+                           log_dir=self.bench.rec.serial_dir, mem=args.mem, append=" ".join(append))
         self.guest.start()
         boot = self.guest.expect_prompt(timeout=120)
         self.bench.kernel_booted(self.kernel_index, boot)
         if not re.search(r"(?m)^httpd: serving", boot):
             raise GuestError(f"Skiff's web server did not start:\n{boot[-2000:]}")
+        if args.mtu:
+            # What Skiff took: a NIC whose range stops below N keeps its MTU (the boot log says so).
+            ifconfig = self.guest.command("ifconfig", timeout=20)
+            match = IFCONFIG_MTU.search(ifconfig)
+            self.mtu = int(match.group(1)) if match else None
+            self.bench.rec.raw(f"{self.name}: ifconfig after boot", ifconfig)
 
     def counters(self) -> str:
         return self.guest.command("httpd", timeout=30) + self.guest.command("zc stats", timeout=30)
@@ -179,9 +198,11 @@ class LinuxHttpd(HttpdSide):
         files = sorted(self.bench.files.items())
         extra = {f"/tmp/www{index}": source["path"] for index, (_, source) in enumerate(files)}
         self.guest = LinuxGuest(name=f"{self.name}-{self.boots}", netns=self.ns, nic=self.nic.split("+")[0], mem=args.mem,
-                                log_dir=self.bench.rec.serial_dir, extra_files=extra)
+                                mtu=args.mtu, log_dir=self.bench.rec.serial_dir, extra_files=extra)
         self.guest.start()
         self.ready = self.guest.wait_ready(timeout=240)
+        if args.mtu:
+            self.mtu = self.guest.mtu()
         directories = sorted({os.path.dirname("/www" + url) for url, _ in files})
         moves = "; ".join(f"mv /tmp/www{index} /www{url}" for index, (url, _) in enumerate(files))
         self.guest.command(f"mkdir -p {' '.join(directories)}; {moves}", timeout=60)
@@ -340,6 +361,8 @@ class HttpdBench:
         import guestimage
         manifest = guestimage.build(quiet=False)
         info = system_info(choose_accel()[0], manifest, args.mem)
+        if args.mtu:
+            info["mtu"] = args.mtu  # asked of the tap and both guests; what each used is in its measurements
         self.rec.results["system"] = info
         for line in describe_system(info):
             self.rec.say(line)
@@ -356,7 +379,8 @@ class HttpdBench:
         order = "guests alternating" if len(self.kernels) == 1 else "the three guests taking turns to go first"
         self.rec.say(f"cases: `ab -n {args.requests} -c {CONCURRENCY} [-k] http://{GUEST}{SMALL}` "
                      f"({self.files[SMALL]['size']} bytes); `curl -o FILE http://{GUEST}{LARGE}` x2, SHA-256 checked; "
-                     f"{args.reps} repetitions, {order}; {info['host_ab']}; {info['host_curl']}")
+                     f"{args.reps} repetitions, {order}; {info['host_ab']}; {info['host_curl']}"
+                     + (f"; MTU {args.mtu}" if args.mtu else ""))
         if len(self.kernels) > 1:
             for kind, kernel in zip(self.skiff_kinds, self.kernels):
                 self.rec.say(f"{kind.kind}: {kernel}")
@@ -371,6 +395,8 @@ class HttpdBench:
 
     def run_side(self, kind: type, nic: str, rep: int) -> None:
         with NetNamespace(tap=TAP) as ns:
+            if self.args.mtu:
+                set_tap_mtu(ns, self.args.mtu)  # the host's side of the link, as --linux sets it
             # "skiff1-e1000-r1": the name goes into file names (serial logs), so no slash.
             side = kind(self, ns, nic, f"{kind.kind.lower().replace('/', '')}-{nic}-r{rep + 1}")
             try:
@@ -388,6 +414,8 @@ class HttpdBench:
                             result = self.ab(side, keep_alive=case == CASES[0])
                         result.update(nic=nic, rep=rep + 1, guest=side.kind, boot=side.boots,
                                       load=round(os.getloadavg()[0], 2))
+                        if self.args.mtu:
+                            result["mtu"] = side.mtu  # without --mtu the results file stays as it has been
                         self.rec.add(result)
                         shown = f"{result['value']:.1f} {result['unit']}" if result.get("value") is not None else "FAILED"
                         extra = f"; {result['error']}" if result.get("error") else ""
@@ -448,6 +476,15 @@ class HttpdBench:
         for m in measurements:
             if m.get("error"):
                 self.rec.note(f"{m['guest']} {m['nic']} repetition {m['rep']} {m['case']}: {m['error']}")
+        if self.args.mtu:
+            # As --linux reports it: a guest whose NIC did not take the MTU makes its rows unequal.
+            mtus = sorted({(m["guest"], m["nic"], m.get("mtu")) for m in measurements}, key=str)
+            self.rec.say("MTU in use: " + ", ".join(f"{g} {n} {mtu}" for g, n, mtu in mtus)
+                         + f" (asked: {self.args.mtu})")
+            for guest, nic, mtu in mtus:
+                if mtu != self.args.mtu:
+                    self.rec.note(f"{guest} used MTU {mtu} on {nic}, not the {self.args.mtu} asked: the {nic} rows "
+                                  "compare different MTUs")
         linux_kept = [m.get("keep_alive_requests", 0) for m in measurements
                       if m["guest"] == "Linux" and m["case"] == CASES[0]]
         if linux_kept and max(linux_kept) == 0:
