@@ -289,6 +289,8 @@ int nicstat_command(Arguments const&)
              "interrupt {}",
         thread.loops, thread.wakes, thread.deadline_wakes, thread.frames, thread.budget_yields,
         thread.frames_without_interrupt);
+    kprintln("socket calls: {} woke the network thread for a timer due sooner, {} did not need to", thread.early_wakes,
+        thread.wakes_spared);
     return 0;
 }
 

@@ -46,7 +46,10 @@ u32 s_driver_count { 0 };
 bool s_running { false };
 
 sync::Mutex s_stack_lock;
-NetWaiter s_thread_waiter;         // the network thread sleeps on it
+NetWaiter s_thread_waiter; // the network thread sleeps on it
+// When the network thread means to look next (monotonic ns): set at the end of each pass, under
+// the stack lock, to its earliest deadline or its idle poll; 0 while it will look again at once.
+u64 s_planned_wake_ns { 0 };
 NetworkThreadStats s_thread_stats; // network thread only (wakes: interrupts off)
 
 void wake_from_interrupt(void*)
@@ -107,10 +110,12 @@ void network_thread(void*)
                     note_frames_without_interrupt(i, silent_polls[i], interrupts);
                 interrupts_seen[i] = interrupts;
             }
-            s_stack->poll(time::monotonic_ns());
+            u64 now_ns = time::monotonic_ns();
+            s_stack->poll(now_ns);
             // Frames queued by poll() (replies) went out inside it; drivers reclaim what the
             // hardware finished on the next poll.
             deadline = s_stack->next_deadline();
+            s_planned_wake_ns = more ? 0 : min(deadline, now_ns + kIdlePollMs * 1000000);
         }
         if (more) {
             // The next loop is not a timed wake: it goes on with work an interrupt or a timer
@@ -259,6 +264,17 @@ NetworkThreadStats network_thread_stats()
 
 void wake_network_thread()
 {
+    s_thread_waiter.wake();
+}
+
+void wake_network_thread_by(u64 deadline_ns)
+{
+    if (deadline_ns >= s_planned_wake_ns) {
+        ++s_thread_stats.wakes_spared; // it looks by then anyway (a wake already asked for set the plan to 0)
+        return;
+    }
+    s_planned_wake_ns = 0;
+    ++s_thread_stats.early_wakes;
     s_thread_waiter.wake();
 }
 

@@ -50,6 +50,8 @@ struct NetworkThreadStats {
     u64 frames_without_interrupt { 0 }; // timed wakes in a row finding frames, no interrupt between: IRQ wrong?
     u64 frames { 0 };                   // frames the drivers handed up
     u64 budget_yields { 0 };            // loops that ended with work left (yielded, then went on)
+    u64 early_wakes { 0 };              // socket calls that set a timer due before the planned look
+    u64 wakes_spared { 0 };             // socket calls whose timers the planned look covers
 };
 NetworkThreadStats network_thread_stats();
 
@@ -64,5 +66,11 @@ void print_pci_devices(FormatSink& out, bool verbose);
 
 // Wake the network thread (interrupt handlers, and socket calls that queued output).
 void wake_network_thread();
+// Wake it only if `deadline_ns` comes before the moment it means to look at the stack next (the
+// earliest timer when it last looked, or its idle poll): what a socket call that just set a timer
+// (an ACK due now, a retransmission timeout) calls with the socket's next_deadline(). A thread
+// that sleeps longer than it must would leave the timer late; one woken for every call repeats
+// its whole pass (driver registers, every connection's timers) per request. Stack lock held.
+void wake_network_thread_by(u64 deadline_ns);
 
 } // namespace skiff::knet

@@ -117,6 +117,43 @@ u32 DescriptorTable::socket_owners(SocketOwner* owners, u32 capacity)
     return walk.count;
 }
 
+DescriptorTable::~DescriptorTable()
+{
+    delete m_poll_scratch;
+}
+
+DescriptorTable::PollScratch* DescriptorTable::take_poll_scratch()
+{
+    {
+        InterruptDisabler disabler;
+        if (m_poll_scratch && !m_poll_scratch_taken) {
+            m_poll_scratch_taken = true;
+            return m_poll_scratch;
+        }
+    }
+    auto* scratch = new (std::nothrow) PollScratch;
+    if (!scratch)
+        return nullptr;
+    InterruptDisabler disabler;
+    if (!m_poll_scratch) { // the first: the table keeps it
+        m_poll_scratch = scratch;
+        m_poll_scratch_taken = true;
+    }
+    return scratch;
+}
+
+void DescriptorTable::give_back_poll_scratch(PollScratch* scratch)
+{
+    {
+        InterruptDisabler disabler;
+        if (scratch == m_poll_scratch) {
+            m_poll_scratch_taken = false;
+            return;
+        }
+    }
+    delete scratch; // a second poller's own
+}
+
 u32 DescriptorTable::open_count() const
 {
     InterruptDisabler disabler;
@@ -136,7 +173,10 @@ void DescriptorTable::close_now(Descriptor& descriptor)
         // discarded, RFC 2525 §2.17). Pinned pages stay pinned until acknowledged: the pins hold
         // the frames, whatever becomes of the task.
         descriptor.tcp->close();
-        break;
+        // The FIN went out (or a reset): the thread looks sooner only for a timer due before its
+        // planned look. A connection closed for good has none.
+        knet::wake_network_thread_by(descriptor.tcp->next_deadline().ns());
+        return;
     }
     case DescriptorKind::Udp: {
         knet::StackLocker locker;

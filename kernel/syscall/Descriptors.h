@@ -14,6 +14,7 @@
 #include <kernel/fs/BootArchive.h>
 #include <kernel/net/NetWaiter.h>
 #include <kernel/task/Task.h>
+#include <lib/Abi.h>
 #include <lib/Result.h>
 #include <lib/Types.h>
 
@@ -63,6 +64,18 @@ public:
 
     knet::NetWaiter& waiter() { return m_waiter; }
 
+    // Poll's working copy of its entries and the descriptors they hold: a whole table's worth
+    // (3.8 KiB) is too much for a 16 KiB kernel stack, and a heap block that size is a page mapped
+    // and unmapped per call. One per table, made on the first Poll and kept; one call at a time
+    // has it (a second thread polling at the same moment gets a block of its own).
+    struct PollScratch {
+        abi::PollEntry user[abi::kMaxPollEntries];
+        Descriptor* held[abi::kMaxPollEntries];
+    };
+    PollScratch* take_poll_scratch(); // null: no memory
+    void give_back_poll_scratch(PollScratch* scratch);
+    ~DescriptorTable();
+
     // Closes a descriptor's socket or ring, now (the stack lock is taken here).
     static void close_now(Descriptor& descriptor);
 
@@ -78,6 +91,8 @@ public:
 private:
     Descriptor* m_slots[kSlots] {}; // guarded by interrupts off
     knet::NetWaiter m_waiter;
+    PollScratch* m_poll_scratch { nullptr }; // guarded by interrupts off, with m_poll_scratch_taken
+    bool m_poll_scratch_taken { false };
 };
 
 } // namespace skiff::syscall

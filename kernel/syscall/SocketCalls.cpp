@@ -178,6 +178,14 @@ Result<void> wait_until(Context& context, u64 timeout_ms, Condition condition)
     }
 }
 
+// After a call changed a TCP connection (queued data, read some, closed its sending half): the
+// network thread is woken only if one of the connection's timers (an ACK now due, a retransmission
+// timeout just armed) comes before the thread's own next look. Stack lock held.
+void wake_for_timers(net::TcpSocket const& socket)
+{
+    knet::wake_network_thread_by(socket.next_deadline().ns());
+}
+
 // --- The calls --------------------------------------------------------------------------------
 
 i64 open_socket(Context& context, u64 type)
@@ -333,22 +341,18 @@ i64 send(Context& context, Descriptor& descriptor, uptr buffer, u64 length, u64 
             return failed(Error::AlreadyConnected);
         bool was = descriptor.nonblocking;
         descriptor.nonblocking |= dont_wait;
-        // The network thread sleeps until the stack's next deadline: wake it when this send armed
-        // the retransmission timer (nothing was in flight), not for every write — with data in
-        // flight, the ACKs wake it and send what was queued (as the kernel's own senders do).
-        bool armed = false;
+        // The network thread sleeps until the stack's next deadline: it is woken only when this
+        // send set a timer due before then, not for every write — with data in flight, the ACKs
+        // wake it and send what was queued (as the kernel's own senders do).
         auto sent = blocking(context, descriptor, 0, true, [&]() -> Result<usize> {
             TRY(prepare(context.task, buffer, length, false));
-            bool was_armed = descriptor.tcp->tcb().rto_deadline.is_set();
             arch::begin_user_access();
             auto result = descriptor.tcp->send({ data, length });
             arch::end_user_access();
-            armed |= !was_armed && descriptor.tcp->tcb().rto_deadline.is_set();
+            wake_for_timers(*descriptor.tcp);
             return result;
         });
         descriptor.nonblocking = was;
-        if (armed)
-            knet::wake_network_thread();
         return value_or_error(sent);
     }
     case DescriptorKind::Udp: {
@@ -420,9 +424,7 @@ i64 send_file(Context& context, Descriptor& descriptor, u64 const* a)
     if (offset > bytes.size || length > bytes.size - offset)
         return failed(Error::OutOfRange);
     net::TcpSocket* socket = descriptor.tcp;
-    bool armed = false;
     auto attempt = [&]() -> Result<usize> {
-        bool was_armed = socket->tcb().rto_deadline.is_set();
         usize queued = 0;
         if (head_length) {
             TRY(prepare(context.task, head, head_length, false));
@@ -438,7 +440,7 @@ i64 send_file(Context& context, Descriptor& descriptor, u64 const* a)
             if (!sent.is_error())
                 queued += sent.value();
         }
-        armed |= !was_armed && socket->tcb().rto_deadline.is_set();
+        wake_for_timers(*socket); // as Send: only for a timer due before the thread's next look
         return queued;
     };
     auto sent = [&]() -> Result<usize> {
@@ -453,8 +455,6 @@ i64 send_file(Context& context, Descriptor& descriptor, u64 const* a)
             TRY(wait_after(context, seen, ~0ull, slice_ms));
         }
     }();
-    if (armed)
-        knet::wake_network_thread(); // as Send: the network thread's sleep must see the new timer
     return value_or_error(sent);
 }
 
@@ -578,8 +578,12 @@ i64 receive(
                   arch::end_user_access();
                   return result;
               });
-        // Reading opened the window: let the network thread send the window update now.
-        knet::wake_network_thread();
+        // Reading may have opened the window: a window update then is due now (TcpSocket::receive
+        // moves the delayed-ACK deadline), and the network thread sends it.
+        {
+            knet::StackLocker locker;
+            wake_for_timers(*descriptor.tcp);
+        }
         if (!received.is_error() && extra && !arch::copy_to_user(extra, &offset, sizeof(offset)))
             result = failed(Error::Fault);
         else
@@ -658,9 +662,10 @@ i64 shutdown(Context&, Descriptor& descriptor)
         return failed(Error::NotSupported);
     auto result = [&] {
         knet::StackLocker locker;
-        return descriptor.tcp->shutdown_write();
+        auto shut = descriptor.tcp->shutdown_write();
+        wake_for_timers(*descriptor.tcp); // the FIN went out; its retransmission timer
+        return shut;
     }();
-    knet::wake_network_thread();
     return succeeded(result);
 }
 
@@ -677,8 +682,7 @@ i64 close(Context& context, i64 number)
             descriptor->tcp->abort();                // RST now; its buffers go back to the pool
             descriptor->kind = DescriptorKind::Ping; // nothing left to close
         }
-        context.table.release(descriptor);
-        knet::wake_network_thread();
+        context.table.release(descriptor); // the reset went out inline: no timer is left
         return 0;
     }
     if (descriptor->kind == DescriptorKind::Tcp && descriptor->linger_ms) {
@@ -712,6 +716,7 @@ i64 close(Context& context, i64 number)
 Result<u32> poll_ready(Context& context, Descriptor** held, abi::PollEntry* user, u64 count, i64 timeout_ms)
 {
     u64 deadline = timeout_ms < 0 ? ~0ull : time::monotonic_ns() + static_cast<u64>(timeout_ms) * 1000000;
+    bool looked = false;
     while (true) {
         u64 seen;
         u32 ready = TRY(attempt_locked(context, false, seen, [&]() -> Result<u32> {
@@ -739,6 +744,16 @@ Result<u32> poll_ready(Context& context, Descriptor** held, abi::PollEntry* user
         }));
         if (ready > 0 || timeout_ms == 0)
             return ready;
+        if (!looked) {
+            // Before the task sleeps, the network thread looks at the NICs once (busy polling, in
+            // the spirit of Linux's): frames that came while the task worked wait in the device for
+            // an interrupt its mitigation holds back, often for longer than it takes to handle
+            // them. The thread runs first (it has the higher priority); the wait below then sees
+            // what they brought. A server that answers a burst of requests and polls again pays
+            // one look per burst, not one per request, as when it was a kernel thread.
+            looked = true;
+            knet::wake_network_thread();
+        }
         auto waited = wait_after(context, seen, deadline);
         if (waited.is_error())
             return waited.error() == Error::TimedOut ? Result<u32>(0u) : Result<u32>(waited.error());
@@ -752,17 +767,11 @@ i64 poll(Context& context, uptr entries, u64 count, i64 timeout_ms)
     u64 bytes = count * sizeof(abi::PollEntry);
     if (!mm::is_user_range(entries, bytes))
         return failed(Error::Fault);
-    // A whole table's worth (160 entries, 3.8 KiB with the held descriptors) is too much for a
-    // 16 KiB kernel stack: the entries live on the heap for the call.
-    struct Entries {
-        abi::PollEntry user[abi::kMaxPollEntries];
-        Descriptor* held[abi::kMaxPollEntries];
-    };
-    auto* copy = new (std::nothrow) Entries;
+    auto* copy = context.table.take_poll_scratch(); // DescriptorTable::PollScratch: why not the stack
     if (!copy)
         return failed(Error::NoMemory);
     if (!arch::copy_from_user(copy->user, entries, bytes)) {
-        delete copy;
+        context.table.give_back_poll_scratch(copy);
         return failed(Error::Fault);
     }
     for (u64 i = 0; i < count; ++i)
@@ -775,7 +784,7 @@ i64 poll(Context& context, uptr entries, u64 count, i64 timeout_ms)
     i64 result = ready.is_error()                         ? failed(ready.error())
         : !arch::copy_to_user(entries, copy->user, bytes) ? failed(Error::Fault)
                                                           : static_cast<i64>(ready.value());
-    delete copy;
+    context.table.give_back_poll_scratch(copy);
     return result;
 }
 

@@ -416,6 +416,11 @@ void TcpSocket::abort()
     m_layer->free_tcb(*m_tcb);
 }
 
+Instant TcpSocket::next_deadline() const
+{
+    return m_tcb->in_use ? m_layer->tcb_deadline(*m_tcb) : Instant::never();
+}
+
 void TcpSocket::set_keepalive(bool on)
 {
     m_tcb->options.keepalive = on;

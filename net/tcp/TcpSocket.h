@@ -95,6 +95,10 @@ public:
     Error error() const { return m_tcb->error; }
     TcpSocketStats const& stats() const { return m_tcb->stats; }
     u32 send_queued_bytes() const { return m_tcb->send_bytes; }
+    // The earliest of this connection's timers (an ACK due, a retransmission, TIME-WAIT's end), or
+    // never; never too once the connection is gone. A caller outside the stack's own thread that
+    // just changed the connection compares it with when that thread means to look next.
+    Instant next_deadline() const;
     // The completion report for zero-copy sends, in the spirit of Linux's MSG_ZEROCOPY. The bytes
     // of the connection's stream are numbered from 0 in the order send() took them;
     // send_released() is how many of them, from the first, the stack has let go of: acknowledged

@@ -631,3 +631,26 @@ TEST_F(TcpTimeWait, RetransmittedFinIsAckedAndRestartsTheTimer)
 }
 
 } // namespace
+
+namespace {
+
+// What a socket call outside the stack's thread compares with that thread's next look
+// (knet::wake_network_thread_by): the connection's earliest timer, and never once it is gone.
+TEST_F(TcpEstablished, NextDeadlineIsTheEarliestTimerAndNeverOnceClosed)
+{
+    TcpSocket* s = establish_passive();
+    EXPECT_FALSE(s->tcb().rto_deadline.is_set());
+    ASSERT_EQ(s->send({ pattern(100).data(), 100 }).value(), 100u);
+    Segment data = take_segment();
+    EXPECT_EQ(data.payload.size(), 100u);
+    ASSERT_TRUE(s->tcb().rto_deadline.is_set());
+    EXPECT_LE(s->next_deadline().ns(), s->tcb().rto_deadline.ns());
+    EXPECT_EQ(s->next_deadline().ns(), stack->tcp().next_deadline()); // the only connection
+    send_segment(kPeerIss + 1, 0, TcpFlag::Rst, 0);
+    EXPECT_EQ(s->state(), TcpState::Closed);
+    s->close();
+    EXPECT_EQ(s->next_deadline(), Instant::never());
+    finish();
+}
+
+} // namespace
