@@ -49,8 +49,7 @@ import tarfile
 import tempfile
 import time
 
-from benchlinux import (GUEST, Recorder, describe_system, fmt, median, set_tap_mtu, stop_process, system_info,
-                        wait_reachable)
+from benchlinux import GUEST, Recorder, Side, describe_system, fmt, median, set_tap_mtu, stop_process, system_info
 from linuxguest import LinuxGuest
 from skiffqemu import Guest, GuestError, NetNamespace, choose_accel, clean_text
 
@@ -107,43 +106,19 @@ def unpack_archive(archive: str, directory: str) -> dict[str, dict]:
     return files
 
 
-class HttpdSide:
-    kind = "?"
+class HttpdSide(Side):
+    """A guest serving the files: booted, warmed up and stopped as benchlinux's guests are."""
 
     def __init__(self, bench: "HttpdBench", ns: NetNamespace, nic: str, name: str):
-        self.bench, self.ns, self.nic, self.name = bench, ns, nic, name
-        self.guest = None
-        self.boots = 0
-        self.needs_reboot = False
+        super().__init__(bench, ns, nic, name)
         self.mtu: int | None = None  # the MTU the guest uses, read back after boot (--mtu only)
 
-    def ensure_up(self) -> None:
-        if self.guest is not None and not self.needs_reboot and self.guest.process.poll() is None:
-            return
-        if self.guest is not None:
-            self.bench.rec.say(f"  {self.kind}: booting again")
-            self.stop()
-        self.needs_reboot = False
-        self.boots += 1
-        started = time.monotonic()
-        self.start()
-        if not wait_reachable(self.ns, 60):
-            raise GuestError(f"{self.kind} on {self.nic} does not answer ping")
-        # Warm-up, the same for both: ARP, the server's first connection.
+    def warm_up(self) -> None:
+        # The same for both: ARP, the server's first connection.
         self.ns.run(["curl", "-s", "-o", "/dev/null", "--max-time", "30", f"http://{GUEST}{SMALL}"], timeout=60)
-        mtu = f"; MTU {self.mtu}" if self.bench.args.mtu else ""
-        self.bench.rec.say(f"  {self.kind}: up in {time.monotonic() - started:.1f} s{mtu}")
 
-    def stop(self) -> None:
-        if self.guest is None:
-            return
-        try:
-            self.bench.rec.raw(f"{self.name}: end-of-boot report", self.report())
-        except (GuestError, OSError):
-            pass
-        self.poweroff()
-        self.guest.kill()
-        self.guest = None
+    def describe(self) -> str:
+        return f"MTU {self.mtu}" if self.bench.args.mtu else ""
 
 
 class SkiffHttpd(HttpdSide):

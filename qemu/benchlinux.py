@@ -185,7 +185,8 @@ def set_tap_mtu(ns: NetNamespace, mtu: int) -> None:
 
 
 class Side:
-    """One guest kind (Skiff or Linux) in one namespace: boot, report, send, receive."""
+    """One guest kind (Skiff or Linux) in one namespace: boot, report, send, receive. The web-server
+    benchmark's guests (benchhttpd.py) are Sides too, with their own warm-up."""
 
     kind = "?"
 
@@ -211,10 +212,17 @@ class Side:
         self.start()
         if not wait_reachable(self.ns, 60):
             raise GuestError(f"{self.kind} on {self.nic} does not answer ping")
-        # Warm-up, the same for both: ARP, the first connection, slow start of nothing measured.
-        self.ns.run(["iperf", "-c", GUEST, "-p", str(SINK_PORT), "-t", "1"], timeout=60)
+        self.warm_up()
         self.info["boot_seconds"] = round(time.monotonic() - started, 1)
-        self.bench.rec.say(f"  {self.kind}: up in {self.info['boot_seconds']} s; {self.describe()}")
+        detail = self.describe()
+        self.bench.rec.say(f"  {self.kind}: up in {self.info['boot_seconds']} s" + (f"; {detail}" if detail else ""))
+
+    def warm_up(self) -> None:
+        # The same for both guests: ARP, the first connection, slow start of nothing measured.
+        self.ns.run(["iperf", "-c", GUEST, "-p", str(SINK_PORT), "-t", "1"], timeout=60)
+
+    def describe(self) -> str:
+        return ""
 
     def stop(self) -> None:
         if self.guest is None:
